@@ -1,0 +1,37 @@
+// kv cluster: a local cluster of kvnode processes, like Cassandra's ccm.
+//
+// Node i (1-based) is named node<i>, listens on 127.0.0.<i>:<port> and keeps
+// its data, log and pid under <dir>/node<i>/. Every node but the first seeds
+// from node1. The exact command line of each node is saved in
+// <dir>/node<i>/cmdline so `restart` brings it back identically. Processes
+// are signalled only by the PID recorded at start, and only while
+// /proc/<pid>/cmdline still shows that same command (no kill by name, no
+// stray signal to a recycled PID).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ringkv::cli {
+
+struct ClusterOptions {
+  std::string dir = "ringkv-cluster";
+  int nodes = 3;
+  int port = 7000;
+  int replicas = 3;
+  // kvnode binary; empty: next to kv, then ../node/kvnode (build tree), then PATH.
+  std::string kvnode;
+  // Extra flags passed to every kvnode (e.g. --probe-interval-ms 200).
+  std::vector<std::string> node_flags;
+  bool json = false;
+};
+
+int cluster_up(const ClusterOptions& options);
+int cluster_down(const ClusterOptions& options);
+// Sends SIGKILL to the named nodes (all when `names` is empty).
+int cluster_kill(const ClusterOptions& options, const std::vector<std::string>& names);
+// Starts the named stopped nodes again (all stopped ones when empty).
+int cluster_restart(const ClusterOptions& options, const std::vector<std::string>& names);
+int cluster_list(const ClusterOptions& options);
+
+}  // namespace ringkv::cli

@@ -1,0 +1,114 @@
+// kv: the ringkv command-line client. See DESIGN.md "Command lines" for the
+// contract (flags, JSON fields, exit codes).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+
+#include "cli/bench.h"
+#include "cli/data_commands.h"
+#include "cli/local_cluster.h"
+#include "cli/options.h"
+
+namespace {
+
+using ringkv::cli::GlobalOptions;
+
+// Reads all of standard input, byte for byte.
+std::string read_stdin() {
+  std::string data;
+  char buffer[65536];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), stdin)) > 0) data.append(buffer, n);
+  return data;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  GlobalOptions options;
+  std::string consistency = "quorum";
+  CLI::App app{"kv: read, write and administer a ringkv cluster"};
+  app.fallthrough();
+  app.require_subcommand(1);
+  app.add_option("--host", options.hosts, "HOST:PORT of nodes to try, in order")
+      ->delimiter(',')
+      ->envname("KV_HOST")
+      ->capture_default_str();
+  app.add_option("--consistency", consistency, "one|quorum|all|any")
+      ->check(CLI::IsMember({"one", "quorum", "all", "any"}))
+      ->capture_default_str();
+  app.add_option("--timeout-ms", options.timeout_ms, "give up waiting for a reply after this")
+      ->check(CLI::Range(1, 3600 * 1000))
+      ->capture_default_str();
+  app.add_flag("--json", options.json, "print one JSON document for scripts");
+
+  std::string key;
+  std::string value;
+  bool local = false;
+  auto* put = app.add_subcommand("put", "write KEY = VALUE ('-' reads standard input)");
+  put->add_option("key", key, "key")->required();
+  put->add_option("value", value, "value, or - for standard input")->required();
+  auto* get = app.add_subcommand("get", "print the value of KEY");
+  get->add_option("key", key, "key")->required();
+  get->add_flag("--local", local, "read this node's own copy, without coordination");
+  auto* del = app.add_subcommand("del", "delete KEY");
+  del->add_option("key", key, "key")->required();
+
+  ringkv::cli::BenchOptions bench;
+  auto* bench_command = app.add_subcommand("bench", "load generator: throughput and latency percentiles");
+  bench_command->add_option("--clients", bench.clients, "concurrent connections")->capture_default_str();
+  bench_command->add_option("--pipeline", bench.pipeline, "requests in flight per connection")
+      ->capture_default_str();
+  bench_command->add_option("--keys", bench.keys, "size of the key space")->capture_default_str();
+  bench_command->add_option("--value-size", bench.value_bytes, "bytes per value")->capture_default_str();
+  bench_command->add_option("--writes", bench.write_percent, "percent of operations that are puts (0-100)")
+      ->capture_default_str();
+  bench_command->add_option("--requests", bench.requests, "stop after this many operations (0: use duration)")
+      ->capture_default_str();
+  bench_command->add_option("--duration", bench.duration_s, "seconds to run")->capture_default_str();
+  bench_command->add_flag("!--no-prefill", bench.prefill, "do not write the key space before a run with gets");
+  bench_command->add_option("--key-prefix", bench.key_prefix, "prefix of every key")->capture_default_str();
+
+  ringkv::cli::ClusterOptions cluster;
+  std::vector<std::string> node_names;
+  auto* cluster_command = app.add_subcommand("cluster", "run a local cluster of kvnode processes");
+  cluster_command->require_subcommand(1);
+  cluster_command->add_option("--dir", cluster.dir, "folder holding every node's data, log and pid")
+      ->capture_default_str();
+  auto* up = cluster_command->add_subcommand("up", "start (or complete) a cluster on 127.0.0.1..N");
+  up->add_option("--nodes", cluster.nodes, "number of nodes")->capture_default_str();
+  up->add_option("--port", cluster.port, "port of every node")->capture_default_str();
+  up->add_option("--replicas", cluster.replicas, "replicas per key (N)")->capture_default_str();
+  up->add_option("--kvnode", cluster.kvnode, "kvnode binary (default: beside kv)");
+  up->add_option("--node-flag", cluster.node_flags, "extra kvnode flag, repeatable (e.g. --node-flag=--sync)")
+      ->allow_extra_args(false);
+  auto* down = cluster_command->add_subcommand("down", "stop every node (SIGTERM, then SIGKILL after 15 s)");
+  auto* kill = cluster_command->add_subcommand("kill", "SIGKILL nodes by their recorded PID");
+  kill->add_option("nodes", node_names, "node names (default: all)");
+  auto* restart = cluster_command->add_subcommand("restart", "start stopped nodes, or restart named ones");
+  restart->add_option("nodes", node_names, "node names (default: every stopped node)");
+  auto* list = cluster_command->add_subcommand("list", "nodes with address, PID and state");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : ringkv::cli::kExitUsage;
+  }
+  ringkv::wire::parse_consistency(consistency, options.consistency);
+
+  if (put->parsed()) {
+    return ringkv::cli::run_put(options, key, value == "-" ? read_stdin() : value);
+  }
+  if (get->parsed()) return ringkv::cli::run_get(options, key, local);
+  if (del->parsed()) return ringkv::cli::run_delete(options, key);
+  if (bench_command->parsed()) return ringkv::cli::run_bench(options, bench);
+  cluster.json = options.json;
+  if (up->parsed()) return ringkv::cli::cluster_up(cluster);
+  if (down->parsed()) return ringkv::cli::cluster_down(cluster);
+  if (kill->parsed()) return ringkv::cli::cluster_kill(cluster, node_names);
+  if (restart->parsed()) return ringkv::cli::cluster_restart(cluster, node_names);
+  if (list->parsed()) return ringkv::cli::cluster_list(cluster);
+  return ringkv::cli::kExitUsage;
+}

@@ -1,0 +1,26 @@
+// Options shared by every kv command, and the exit codes of DESIGN.md.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "node/wire/message.h"
+
+namespace ringkv::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitNotFound = 1,      // get: key absent
+  kExitUsage = 2,         // bad flags or arguments
+  kExitClusterError = 3,  // UNAVAILABLE, TIMEOUT, INVALID...: reason on stderr
+  kExitUnreachable = 4,   // no host could be reached
+};
+
+struct GlobalOptions {
+  std::vector<std::string> hosts{"127.0.0.1:7000"};
+  wire::Consistency consistency = wire::Consistency::kQuorum;
+  int timeout_ms = 5000;
+  bool json = false;
+};
+
+}  // namespace ringkv::cli

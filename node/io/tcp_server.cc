@@ -1,0 +1,225 @@
+#include "node/io/tcp_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cassert>
+
+#include "node/wire/address.h"
+#include "node/wire/codec.h"
+
+namespace ringkv::io {
+namespace {
+
+constexpr size_t kReadBufferBytes = 256 * 1024;
+
+struct WriteRequest {
+  uv_write_t request;
+  std::string data;
+};
+
+}  // namespace
+
+struct TcpServer::Connection {
+  uv_tcp_t handle;  // first member: libuv callbacks cast the handle back
+  TcpServer* server = nullptr;
+  core::ClientId id = 0;
+  std::string peer;
+  wire::FrameReader reader;
+  std::string pending;  // replies not yet handed to uv_write
+  bool closing = false;
+  bool reading = true;
+
+  Connection(TcpServer* owner, core::ClientId client_id, const wire::Limits& limits)
+      : server(owner), id(client_id), reader(limits) {}
+};
+
+TcpServer::TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<uint64_t()> clock_us,
+                     TcpServerConfig config)
+    : loop_(loop),
+      core_(core),
+      clock_us_(std::move(clock_us)),
+      config_(std::move(config)),
+      read_buffer_(new char[kReadBufferBytes]) {}
+
+TcpServer::~TcpServer() { assert(connections_.empty() && !listening_); }
+
+std::expected<void, std::string> TcpServer::listen() {
+  auto address = wire::parse_address(config_.listen_address);
+  if (!address) return std::unexpected(address.error());
+  uv_tcp_init(loop_, &listener_);
+  listener_.data = this;
+  listening_ = true;
+  int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&*address), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, on_connection);
+  if (rc != 0) {
+    close();
+    return std::unexpected("cannot listen on " + config_.listen_address + ": " + uv_strerror(rc));
+  }
+  return {};
+}
+
+void TcpServer::close() {
+  if (listening_) {
+    listening_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  }
+  // close_connection() erases from the map in its close callback, later.
+  for (auto& [id, connection] : connections_) close_connection(*connection);
+}
+
+void TcpServer::on_connection(uv_stream_t* listener, int status) {
+  auto* server = static_cast<TcpServer*>(listener->data);
+  if (status < 0) {
+    spdlog::warn("accept failed: {}", uv_strerror(status));
+    return;
+  }
+  auto* connection = new Connection(server, server->next_client_id_++, server->config_.limits);
+  uv_tcp_init(server->loop_, &connection->handle);
+  connection->handle.data = connection;
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&connection->handle)) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&connection->handle),
+             [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+    return;
+  }
+  uv_tcp_nodelay(&connection->handle, 1);
+  sockaddr_storage peer{};
+  int length = sizeof(peer);
+  if (uv_tcp_getpeername(&connection->handle, reinterpret_cast<sockaddr*>(&peer), &length) == 0 &&
+      peer.ss_family == AF_INET) {
+    connection->peer = wire::format_address(reinterpret_cast<const sockaddr_in&>(peer));
+  }
+  server->connections_.emplace(connection->id, connection);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&connection->handle), on_alloc, on_read);
+}
+
+void TcpServer::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* server = static_cast<Connection*>(handle->data)->server;
+  *buf = uv_buf_init(server->read_buffer_.get(), kReadBufferBytes);
+}
+
+void TcpServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* connection = static_cast<Connection*>(stream->data);
+  TcpServer* server = connection->server;
+  if (nread < 0) {
+    if (connection->reader.buffered_bytes() > 0 && !connection->closing) {
+      spdlog::warn("closing connection from {}: bad frame: connection ended inside a frame ({} bytes "
+                   "buffered)", connection->peer, connection->reader.buffered_bytes());
+    }
+    server->close_connection(*connection);
+    return;
+  }
+  if (nread == 0 || connection->closing) return;
+  server->handle_bytes(*connection, std::string_view(buf->base, static_cast<size_t>(nread)));
+  server->deliver_outgoing();
+}
+
+void TcpServer::handle_bytes(Connection& connection, std::string_view bytes) {
+  connection.reader.feed(bytes);
+  std::string_view payload;
+  std::string error;
+  while (!connection.closing) {
+    const auto status = connection.reader.next(payload, error);
+    if (status == wire::FrameReader::Status::kNeedMore) return;
+    if (status == wire::FrameReader::Status::kError) {
+      reject(connection, error, 0);
+      return;
+    }
+    auto message = wire::decode(payload, config_.limits);
+    if (!message) {
+      const wire::DecodeError& failure = message.error();
+      if (failure.kind == wire::DecodeErrorKind::kUnknownType ||
+          failure.kind == wire::DecodeErrorKind::kBadVersion) {
+        // The frame itself was sound: answer it and keep the connection, so
+        // a newer peer can probe what this node speaks.
+        spdlog::warn("request from {} refused: {}", connection.peer, failure.reason);
+        const auto code = failure.kind == wire::DecodeErrorKind::kUnknownType
+                              ? wire::ErrorCode::kUnknownType
+                              : wire::ErrorCode::kBadVersion;
+        wire::encode_frame(wire::Message{failure.request_id, wire::ErrorReply{code, failure.reason}},
+                           connection.pending);
+        continue;
+      }
+      reject(connection, failure.reason, failure.request_id);
+      return;
+    }
+    core_.handle_client(connection.id, std::move(*message), clock_us_());
+  }
+}
+
+void TcpServer::reject(Connection& connection, const std::string& reason, uint64_t request_id) {
+  spdlog::warn("closing connection from {}: bad frame: {}", connection.peer, reason);
+  // Requests before the bad frame were handled: their replies go out first.
+  deliver_outgoing();
+  wire::Message message{request_id, wire::ErrorReply{wire::ErrorCode::kInvalid, "bad frame: " + reason}};
+  wire::encode_frame(message, connection.pending);
+  flush(connection);
+  close_connection(connection, /*after_flush=*/true);
+}
+
+void TcpServer::deliver_outgoing() {
+  for (auto& out : core_.take_outgoing()) {
+    auto it = connections_.find(out.client);
+    if (it == connections_.end() || it->second->closing) continue;  // client went away
+    wire::encode_frame(out.message, it->second->pending);
+  }
+  for (auto& [id, connection] : connections_) {
+    if (!connection->pending.empty()) flush(*connection);
+  }
+}
+
+void TcpServer::flush(Connection& connection) {
+  auto* write = new WriteRequest;
+  write->data = std::move(connection.pending);
+  connection.pending.clear();
+  write->request.data = write;
+  uv_buf_t buf = uv_buf_init(write->data.data(), static_cast<unsigned>(write->data.size()));
+  auto* stream = reinterpret_cast<uv_stream_t*>(&connection.handle);
+  const int rc = uv_write(&write->request, stream, &buf, 1, [](uv_write_t* request, int) {
+    auto* done = static_cast<WriteRequest*>(request->data);
+    auto* conn = static_cast<Connection*>(request->handle->data);
+    delete done;
+    // Resume reading once a slow reader has caught up.
+    if (!conn->reading && !conn->closing &&
+        request->handle->write_queue_size < conn->server->config_.write_queue_bytes_max / 2) {
+      conn->reading = true;
+      uv_read_start(request->handle, on_alloc, on_read);
+    }
+  });
+  if (rc != 0) {
+    delete write;
+    close_connection(connection);
+    return;
+  }
+  if (connection.reading && stream->write_queue_size > config_.write_queue_bytes_max) {
+    connection.reading = false;
+    uv_read_stop(stream);
+  }
+}
+
+void TcpServer::close_connection(Connection& connection, bool after_flush) {
+  if (connection.closing) return;
+  connection.closing = true;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&connection.handle);
+  uv_read_stop(stream);
+  if (after_flush) {
+    // Shut down the write side once queued replies are out, then close.
+    auto* shutdown = new uv_shutdown_t;
+    if (uv_shutdown(shutdown, stream, [](uv_shutdown_t* request, int) {
+          uv_close(reinterpret_cast<uv_handle_t*>(request->handle), on_closed);
+          delete request;
+        }) == 0) {
+      return;
+    }
+    delete shutdown;
+  }
+  // uv_close cancels unsent writes (their callbacks run first, then this).
+  uv_close(reinterpret_cast<uv_handle_t*>(&connection.handle), on_closed);
+}
+
+void TcpServer::on_closed(uv_handle_t* handle) {
+  auto* connection = static_cast<Connection*>(handle->data);
+  connection->server->connections_.erase(connection->id);
+  delete connection;
+}
+
+}  // namespace ringkv::io

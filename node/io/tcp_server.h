@@ -1,0 +1,76 @@
+// TcpServer: the node's listening TCP port on libuv.
+//
+// Accepts connections, splits each byte stream into frames, decodes them and
+// hands requests to NodeCore, then writes the replies NodeCore emits. Replies
+// produced while handling one read are coalesced into one write per
+// connection, so pipelined clients cost few syscalls. A bad frame (over the
+// size limit, not msgpack, wrong version, unknown type) is logged once with
+// its reason, answered with an error reply where a request id could be read,
+// and that connection is closed; nothing reaches the core or storage.
+//
+// Thread model: everything runs on the loop's thread.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "node/core/node_core.h"
+#include "node/wire/limits.h"
+
+namespace ringkv::io {
+
+struct TcpServerConfig {
+  std::string listen_address;  // HOST:PORT
+  wire::Limits limits;
+  // A connection whose unsent replies exceed this stops being read until the
+  // peer catches up (a slow reader cannot grow the node's memory unbounded).
+  size_t write_queue_bytes_max = 64 * 1024 * 1024;
+};
+
+class TcpServer {
+ public:
+  // `clock_us` returns wall-clock microseconds since the Unix epoch.
+  TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<uint64_t()> clock_us,
+            TcpServerConfig config);
+  ~TcpServer();
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
+
+  std::expected<void, std::string> listen();
+  // Stops accepting and closes every connection; the loop then runs dry.
+  void close();
+
+  struct Connection;
+
+ private:
+  static void on_connection(uv_stream_t* listener, int status);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_closed(uv_handle_t* handle);
+
+  void handle_bytes(Connection& connection, std::string_view bytes);
+  void reject(Connection& connection, const std::string& reason, uint64_t request_id);
+  void deliver_outgoing();
+  void flush(Connection& connection);
+  void close_connection(Connection& connection, bool after_flush = false);
+
+  uv_loop_t* loop_;
+  core::NodeCore& core_;
+  std::function<uint64_t()> clock_us_;
+  TcpServerConfig config_;
+  uv_tcp_t listener_;
+  bool listening_ = false;
+  core::ClientId next_client_id_ = 1;
+  std::unordered_map<core::ClientId, Connection*> connections_;
+  // One read buffer for every connection: reads are handled to completion
+  // before the next one starts on this thread.
+  std::unique_ptr<char[]> read_buffer_;
+};
+
+}  // namespace ringkv::io

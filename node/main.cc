@@ -1,0 +1,167 @@
+// kvnode: one ringkv node process. Parses flags, opens storage, wires the
+// core to the libuv server, and runs until SIGTERM/SIGINT (clean stop) or
+// SIGKILL (acknowledged writes are already in the WAL).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "node/core/node_core.h"
+#include "node/io/tcp_server.h"
+#include "node/wire/address.h"
+#include "storage/engine.h"
+
+namespace {
+
+struct Flags {
+  std::string name;
+  std::string listen;
+  std::string data;
+  std::vector<std::string> seeds;
+  std::string cluster = "ringkv";
+  int replicas = 3;
+  int vnodes = 64;
+  int probe_interval_ms = 1000;
+  std::string log_level = "info";
+  bool sync = false;
+};
+
+uint64_t wall_clock_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string random_node_id() {
+  std::random_device device;
+  std::string id(16, '\0');
+  for (size_t i = 0; i < id.size(); i += 4) {
+    const uint32_t word = device();
+    std::memcpy(id.data() + i, &word, 4);
+  }
+  return id;
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+uint64_t tiebreak_from(std::string_view node_id) {
+  uint64_t tiebreak = 0;
+  std::memcpy(&tiebreak, node_id.data(), std::min<size_t>(8, node_id.size()));
+  return tiebreak;
+}
+
+void setup_logging(const Flags& flags) {
+  auto logger = spdlog::stderr_color_mt("kvnode");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + flags.name + "] %v");
+  logger->set_level(spdlog::level::from_str(flags.log_level));
+  spdlog::set_default_logger(logger);
+}
+
+int run(const Flags& flags) {
+  std::error_code ec;
+  std::filesystem::create_directories(flags.data, ec);
+  if (ec) {
+    spdlog::error("cannot create data directory {}: {}", flags.data, ec.message());
+    return 1;
+  }
+  ringkv::storage::Options options;
+  options.path = (std::filesystem::path(flags.data) / "db").string();
+  options.sync = flags.sync;
+  options.clock_us = wall_clock_us;
+  auto engine = ringkv::storage::open_rocksdb_engine(options);
+  if (!engine) {
+    spdlog::error("cannot open storage at {}: {}", options.path, engine.error().message);
+    return 1;
+  }
+  auto identity = (*engine)->open_identity(random_node_id());
+  if (!identity) {
+    spdlog::error("cannot read node identity: {}", identity.error().message);
+    return 1;
+  }
+
+  ringkv::core::NodeCore core(**engine, tiebreak_from(identity->node_id));
+  uv_loop_t* loop = uv_default_loop();
+  ringkv::io::TcpServer server(loop, core, wall_clock_us,
+                               ringkv::io::TcpServerConfig{.listen_address = flags.listen});
+  if (auto listening = server.listen(); !listening) {
+    spdlog::error("{}", listening.error());
+    uv_run(loop, UV_RUN_DEFAULT);  // let the closed listener finish closing
+    return 1;
+  }
+  spdlog::info("node {} id {} generation {} listening on {} (data {}, sync {})", flags.name,
+               hex(identity->node_id), identity->generation, flags.listen, flags.data, flags.sync);
+
+  // SIGTERM and SIGINT stop cleanly: close sockets, let the loop drain, then
+  // the engine closes and flushes.
+  struct StopContext {
+    ringkv::io::TcpServer* server;
+    uv_signal_t term;
+    uv_signal_t interrupt;
+  } stop{&server, {}, {}};
+  auto on_signal = [](uv_signal_t* handle, int signal_number) {
+    auto* context = static_cast<StopContext*>(handle->data);
+    spdlog::info("signal {}: stopping", signal_number);
+    context->server->close();
+    uv_close(reinterpret_cast<uv_handle_t*>(&context->term), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&context->interrupt), nullptr);
+  };
+  for (auto [handle, number] : {std::pair{&stop.term, SIGTERM}, std::pair{&stop.interrupt, SIGINT}}) {
+    uv_signal_init(loop, handle);
+    handle->data = &stop;
+    uv_signal_start(handle, on_signal, number);
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"kvnode: one node of a ringkv cluster"};
+  app.set_config("--config", "", "read flags from a TOML/INI file");
+  app.add_option("--name", flags.name, "node name, unique in the cluster")->required();
+  app.add_option("--listen", flags.listen, "HOST:PORT for TCP and UDP")->required();
+  app.add_option("--data", flags.data, "data directory")->required();
+  app.add_option("--seeds", flags.seeds, "HOST:PORT of nodes to join through")->delimiter(',');
+  app.add_option("--cluster", flags.cluster, "cluster name; members of other clusters are refused")
+      ->capture_default_str();
+  app.add_option("--replicas", flags.replicas, "replicas per key (N)")
+      ->check(CLI::Range(1, 15))->capture_default_str();
+  app.add_option("--vnodes", flags.vnodes, "virtual nodes per node")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--probe-interval-ms", flags.probe_interval_ms, "SWIM protocol period")
+      ->check(CLI::Range(10, 60000))->capture_default_str();
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
+  app.add_flag("--sync", flags.sync, "fsync the WAL before acknowledging writes");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (auto address = ringkv::wire::parse_address(flags.listen); !address) {
+    std::fprintf(stderr, "kvnode: --listen: %s\n", address.error().c_str());
+    return 2;
+  }
+  setup_logging(flags);
+  return run(flags);
+}

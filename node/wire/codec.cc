@@ -1,0 +1,314 @@
+#include "node/wire/codec.h"
+
+#include <msgpack.hpp>
+
+#include <cassert>
+#include <cstring>
+
+namespace ringkv::wire {
+namespace {
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+void pack_bytes(Packer& pk, std::string_view bytes) {
+  pk.pack_bin(static_cast<uint32_t>(bytes.size()));
+  pk.pack_bin_body(bytes.data(), static_cast<uint32_t>(bytes.size()));
+}
+
+// Each body packs its fields after the 3-element header; field_count() must
+// match what pack_fields() writes.
+size_t field_count(const ErrorReply&) { return 2; }
+size_t field_count(const PutRequest&) { return 3; }
+size_t field_count(const WriteReply&) { return 2; }
+size_t field_count(const GetRequest&) { return 3; }
+size_t field_count(const GetReply&) { return 4; }
+size_t field_count(const DeleteRequest&) { return 2; }
+
+void pack_fields(Packer& pk, const ErrorReply& m) {
+  pk.pack(static_cast<uint32_t>(m.code));
+  pk.pack(m.message);
+}
+void pack_fields(Packer& pk, const PutRequest& m) {
+  pack_bytes(pk, m.key);
+  pack_bytes(pk, m.value);
+  pk.pack(static_cast<uint32_t>(m.consistency));
+}
+void pack_fields(Packer& pk, const WriteReply& m) {
+  pk.pack(m.timestamp_us);
+  pk.pack(m.tiebreak);
+}
+void pack_fields(Packer& pk, const GetRequest& m) {
+  pack_bytes(pk, m.key);
+  pk.pack(static_cast<uint32_t>(m.consistency));
+  pk.pack(m.local);
+}
+void pack_fields(Packer& pk, const GetReply& m) {
+  pk.pack(m.found);
+  pack_bytes(pk, m.value);
+  pk.pack(m.timestamp_us);
+  pk.pack(m.tiebreak);
+}
+void pack_fields(Packer& pk, const DeleteRequest& m) {
+  pack_bytes(pk, m.key);
+  pk.pack(static_cast<uint32_t>(m.consistency));
+}
+
+void pack_message(Packer& pk, const Message& message) {
+  std::visit(
+      [&](const auto& body) {
+        pk.pack_array(static_cast<uint32_t>(3 + field_count(body)));
+        pk.pack(kProtocolVersion);
+        pk.pack(static_cast<uint32_t>(std::decay_t<decltype(body)>::kType));
+        pk.pack(message.request_id);
+        pack_fields(pk, body);
+      },
+      message.body);
+}
+
+// Reads fields of one message array in order, recording the first problem.
+class FieldReader {
+ public:
+  FieldReader(const msgpack::object* fields, size_t count, const Limits& limits)
+      : fields_(fields), count_(count), limits_(limits) {}
+
+  bool u64(uint64_t& out) {
+    const msgpack::object* o = take();
+    if (o == nullptr) return false;
+    if (o->type != msgpack::type::POSITIVE_INTEGER) return fail("expected an unsigned integer");
+    out = o->via.u64;
+    return true;
+  }
+  bool u32(uint32_t& out) {
+    uint64_t wide = 0;
+    if (!u64(wide)) return false;
+    if (wide > UINT32_MAX) return fail("integer out of range");
+    out = static_cast<uint32_t>(wide);
+    return true;
+  }
+  bool boolean(bool& out) {
+    const msgpack::object* o = take();
+    if (o == nullptr) return false;
+    if (o->type != msgpack::type::BOOLEAN) return fail("expected a boolean");
+    out = o->via.boolean;
+    return true;
+  }
+  // Accepts bin or str, bounded by `max_bytes`.
+  bool bytes(std::string& out, size_t max_bytes, const char* what) {
+    const msgpack::object* o = take();
+    if (o == nullptr) return false;
+    const char* data = nullptr;
+    size_t size = 0;
+    if (o->type == msgpack::type::BIN) {
+      data = o->via.bin.ptr;
+      size = o->via.bin.size;
+    } else if (o->type == msgpack::type::STR) {
+      data = o->via.str.ptr;
+      size = o->via.str.size;
+    } else {
+      return fail(std::string("expected bytes for ") + what);
+    }
+    if (size > max_bytes) {
+      too_large_ = true;
+      return fail(std::string(what) + " of " + std::to_string(size) + " bytes exceeds the limit of " +
+                  std::to_string(max_bytes));
+    }
+    out.assign(data, size);
+    return true;
+  }
+  bool key(std::string& out) {
+    if (!bytes(out, limits_.key_bytes_max, "key")) return false;
+    if (out.empty()) return fail("key is empty");
+    return true;
+  }
+  bool consistency(Consistency& out) {
+    uint32_t raw = 0;
+    if (!u32(raw)) return false;
+    if (raw < 1 || raw > 4) return fail("unknown consistency level " + std::to_string(raw));
+    out = static_cast<Consistency>(raw);
+    return true;
+  }
+  bool finish() {
+    if (error_.empty() && next_ != count_) return fail("unexpected extra fields");
+    return error_.empty();
+  }
+  const std::string& error() const { return error_; }
+  bool too_large() const { return too_large_; }
+
+ private:
+  const msgpack::object* take() {
+    if (!error_.empty()) return nullptr;
+    if (next_ >= count_) {
+      fail("missing fields");
+      return nullptr;
+    }
+    return &fields_[next_++];
+  }
+  bool fail(std::string reason) {
+    if (error_.empty()) error_ = std::move(reason);
+    return false;
+  }
+
+  const msgpack::object* fields_;
+  size_t count_;
+  const Limits& limits_;
+  size_t next_ = 0;
+  std::string error_;
+  bool too_large_ = false;
+};
+
+bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limits) {
+  switch (type) {
+    case MessageType::kErrorReply: {
+      ErrorReply m;
+      uint32_t code = 0;
+      r.u32(code) && r.bytes(m.message, limits.value_bytes_max, "message");
+      m.code = static_cast<ErrorCode>(code);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kPutRequest: {
+      PutRequest m;
+      r.key(m.key) && r.bytes(m.value, limits.value_bytes_max, "value") && r.consistency(m.consistency);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kWriteReply: {
+      WriteReply m;
+      r.u64(m.timestamp_us) && r.u64(m.tiebreak);
+      body = m;
+      break;
+    }
+    case MessageType::kGetRequest: {
+      GetRequest m;
+      r.key(m.key) && r.consistency(m.consistency) && r.boolean(m.local);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kGetReply: {
+      GetReply m;
+      r.boolean(m.found) && r.bytes(m.value, limits.value_bytes_max, "value") &&
+          r.u64(m.timestamp_us) && r.u64(m.tiebreak);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kDeleteRequest: {
+      DeleteRequest m;
+      r.key(m.key) && r.consistency(m.consistency);
+      body = std::move(m);
+      break;
+    }
+    default:
+      return false;
+  }
+  return r.finish();
+}
+
+bool known_type(uint32_t raw) {
+  return raw >= static_cast<uint32_t>(MessageType::kErrorReply) &&
+         raw <= static_cast<uint32_t>(MessageType::kDeleteRequest);
+}
+
+}  // namespace
+
+void encode_frame(const Message& message, std::string& out) {
+  msgpack::sbuffer buffer;
+  Packer pk(buffer);
+  pack_message(pk, message);
+  const uint32_t size = static_cast<uint32_t>(buffer.size());
+  const char header[4] = {static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                          static_cast<char>(size >> 8), static_cast<char>(size)};
+  out.append(header, 4);
+  out.append(buffer.data(), buffer.size());
+}
+
+std::string encode(const Message& message) {
+  msgpack::sbuffer buffer;
+  Packer pk(buffer);
+  pack_message(pk, message);
+  return std::string(buffer.data(), buffer.size());
+}
+
+std::expected<Message, DecodeError> decode(std::string_view payload, const Limits& limits) {
+  msgpack::object_handle handle;
+  try {
+    size_t offset = 0;
+    // str/bin limits: the largest legal field is a value.
+    const msgpack::unpack_limit unpack_limits(limits.array_elements_max, limits.map_elements_max,
+                                              limits.value_bytes_max, limits.value_bytes_max,
+                                              /*ext=*/0, limits.depth_max);
+    handle = msgpack::unpack(payload.data(), payload.size(), offset, nullptr, nullptr, unpack_limits);
+    if (offset != payload.size()) {
+      return std::unexpected(DecodeError{DecodeErrorKind::kMalformed, "trailing bytes after message"});
+    }
+  } catch (const msgpack::depth_size_overflow&) {
+    return std::unexpected(DecodeError{DecodeErrorKind::kTooLarge, "msgpack nesting too deep"});
+  } catch (const msgpack::size_overflow& e) {
+    return std::unexpected(DecodeError{DecodeErrorKind::kTooLarge, std::string("msgpack limit: ") + e.what()});
+  } catch (const std::exception& e) {
+    return std::unexpected(DecodeError{DecodeErrorKind::kMalformed, std::string("not msgpack: ") + e.what()});
+  }
+
+  const msgpack::object& root = handle.get();
+  if (root.type != msgpack::type::ARRAY || root.via.array.size < 3) {
+    return std::unexpected(DecodeError{DecodeErrorKind::kMalformed, "message is not an array of at least 3"});
+  }
+  const msgpack::object* items = root.via.array.ptr;
+  for (int i = 0; i < 3; ++i) {
+    if (items[i].type != msgpack::type::POSITIVE_INTEGER) {
+      return std::unexpected(DecodeError{DecodeErrorKind::kMalformed, "header fields must be unsigned integers"});
+    }
+  }
+  const uint64_t request_id = items[2].via.u64;
+  if (items[0].via.u64 != kProtocolVersion) {
+    return std::unexpected(DecodeError{DecodeErrorKind::kBadVersion,
+                                       "protocol version " + std::to_string(items[0].via.u64) +
+                                           " is not " + std::to_string(kProtocolVersion),
+                                       request_id});
+  }
+  const uint64_t raw_type = items[1].via.u64;
+  if (raw_type > UINT32_MAX || !known_type(static_cast<uint32_t>(raw_type))) {
+    return std::unexpected(DecodeError{DecodeErrorKind::kUnknownType,
+                                       "unknown message type " + std::to_string(raw_type), request_id});
+  }
+  Message message;
+  message.request_id = request_id;
+  FieldReader reader(items + 3, root.via.array.size - 3, limits);
+  if (!read_body(static_cast<MessageType>(raw_type), reader, message.body, limits)) {
+    return std::unexpected(DecodeError{
+        reader.too_large() ? DecodeErrorKind::kTooLarge : DecodeErrorKind::kMalformed,
+        reader.error(), request_id});
+  }
+  return message;
+}
+
+void FrameReader::feed(std::string_view bytes) {
+  // Drop consumed bytes before growing, so the buffer holds at most one
+  // partial frame plus what just arrived.
+  if (consumed_ > 0) {
+    buffer_.erase(0, consumed_);
+    consumed_ = 0;
+  }
+  buffer_.append(bytes.data(), bytes.size());
+}
+
+FrameReader::Status FrameReader::next(std::string_view& payload, std::string& error) {
+  const size_t available = buffer_.size() - consumed_;
+  if (available < 4) return Status::kNeedMore;
+  const auto* p = reinterpret_cast<const unsigned char*>(buffer_.data() + consumed_);
+  const uint32_t size = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+  if (size > frame_bytes_max_) {
+    error = "frame length " + std::to_string(size) + " exceeds the limit of " +
+            std::to_string(frame_bytes_max_);
+    return Status::kError;
+  }
+  if (size == 0) {
+    error = "empty frame";
+    return Status::kError;
+  }
+  if (available - 4 < size) return Status::kNeedMore;
+  payload = std::string_view(buffer_.data() + consumed_ + 4, size);
+  consumed_ += 4 + size;
+  return Status::kFrame;
+}
+
+}  // namespace ringkv::wire

@@ -1,0 +1,97 @@
+// Messages of the TCP protocol shared by kvnode and the kv CLI.
+//
+// Every message is one msgpack array [protocol_version, type, request_id,
+// fields...]. Replies echo the request id, so many requests can be in flight
+// on one connection; ids start at 1, and an ErrorReply with id 0 answers a
+// frame whose id could not be read (the connection then closes). Type numbers are append-only: never renumber or reuse.
+// Keys and values are raw bytes (msgpack bin) and may hold anything.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace ringkv::wire {
+
+enum class MessageType : uint32_t {
+  kErrorReply = 1,
+  kPutRequest = 2,
+  kWriteReply = 3,
+  kGetRequest = 4,
+  kGetReply = 5,
+  kDeleteRequest = 6,
+};
+
+enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
+
+// Parses "one|quorum|all|any" (lower case); false when unknown.
+bool parse_consistency(std::string_view text, Consistency& out);
+std::string_view consistency_name(Consistency consistency);
+
+enum class ErrorCode : uint32_t {
+  kUnavailable = 1,  // not enough replicas alive to try; nothing was written
+  kTimeout = 2,      // tried, too few answered in time; a write may still land
+  kInvalid = 3,      // the request itself is bad; nothing was touched
+  kInternal = 4,     // storage failure (disk full, I/O error) on the node
+  kUnknownType = 5,  // message type this node does not know
+  kBadVersion = 6,   // protocol version this node does not speak
+};
+std::string_view error_code_name(ErrorCode code);
+
+struct ErrorReply {
+  static constexpr MessageType kType = MessageType::kErrorReply;
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+};
+
+struct PutRequest {
+  static constexpr MessageType kType = MessageType::kPutRequest;
+  std::string key;
+  std::string value;
+  Consistency consistency = Consistency::kQuorum;
+};
+
+struct DeleteRequest {
+  static constexpr MessageType kType = MessageType::kDeleteRequest;
+  std::string key;
+  Consistency consistency = Consistency::kQuorum;
+};
+
+// Reply to a put or a delete: the version the coordinator assigned.
+struct WriteReply {
+  static constexpr MessageType kType = MessageType::kWriteReply;
+  uint64_t timestamp_us = 0;
+  uint64_t tiebreak = 0;
+};
+
+struct GetRequest {
+  static constexpr MessageType kType = MessageType::kGetRequest;
+  std::string key;
+  Consistency consistency = Consistency::kQuorum;
+  // Read this node's own copy without coordination.
+  bool local = false;
+};
+
+struct GetReply {
+  static constexpr MessageType kType = MessageType::kGetReply;
+  // False when the key is absent or deleted.
+  bool found = false;
+  std::string value;
+  uint64_t timestamp_us = 0;
+  uint64_t tiebreak = 0;
+};
+
+using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest>;
+
+struct Message {
+  uint64_t request_id = 0;
+  Body body;
+};
+
+inline MessageType type_of(const Body& body) {
+  return std::visit([](const auto& b) { return std::decay_t<decltype(b)>::kType; }, body);
+}
+
+}  // namespace ringkv::wire

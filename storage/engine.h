@@ -1,0 +1,159 @@
+// Engine: the only door to a node's durable state.
+//
+// Three column families: `data` (user records under storage keys, see
+// storage_key.h), `hints` (records held for another node, hinted handoff),
+// and `meta` (node identity and small named values). Two implementations share
+// these semantics and one test suite: RocksDbEngine (the only code that
+// includes RocksDB) and MemoryEngine (for simulation; it can simulate a crash
+// that keeps exactly what RocksDB's WAL would keep).
+//
+// Semantics every implementation guarantees:
+// - write() is last-write-wins: afterwards the key holds whichever of the
+//   stored and the written record has the greater Version, regardless of
+//   arrival order. Equal versions keep the stored one. No read is needed.
+// - A write that returned ok is durable against a killed process; with
+//   `sync` it is also fsynced (survives power loss).
+// - Tombstones older than Options::tombstone_grace_s (by their version's
+//   timestamp, against Options::clock_us) may be purged by compaction; never
+//   younger ones.
+// - Errors are values (Status); an engine never throws and never aborts on
+//   an I/O error (disk full is reported as kNoSpace and changes nothing).
+//
+// Thread model: one Engine is used from one thread at a time (the node's
+// loop); implementations may run background threads of their own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "storage/record.h"
+
+namespace ringkv::storage {
+
+enum class ErrorKind { kIo, kNoSpace, kCorruption, kInvalidArgument };
+
+struct Error {
+  ErrorKind kind = ErrorKind::kIo;
+  std::string message;
+};
+
+template <typename T>
+using Result = std::expected<T, Error>;
+using Status = std::expected<void, Error>;
+
+struct Options {
+  // Where RocksDB keeps its files (ignored by MemoryEngine).
+  std::string path;
+  // fsync the WAL before a write returns.
+  bool sync = false;
+  // Tombstones whose version timestamp is older than this may be purged.
+  uint64_t tombstone_grace_s = 10 * 24 * 3600;
+  // Wall clock used by compaction to age tombstones, in microseconds since
+  // the Unix epoch. REQUIRES: set (the caller owns time), and safe to call
+  // from any thread: RocksDbEngine calls it from its background compactions.
+  std::function<uint64_t()> clock_us;
+};
+
+// One user record found by a scan, with the storage key it lives under.
+struct Entry {
+  std::string storage_key;
+  Record record;
+};
+
+// A range of ring positions [begin, end) with a resume point. `end == 0`
+// means "to the end of the ring" (2^64). Wrap-around ranges are split by the
+// caller into two.
+struct ScanRange {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  // When non-empty, the scan resumes strictly after this storage key.
+  std::string after_storage_key;
+};
+
+struct ScanBatch {
+  std::vector<Entry> entries;
+  // True when the range has no entries beyond this batch.
+  bool done = true;
+};
+
+inline constexpr size_t kNodeIdBytes = 16;
+
+// A hint: a record held for `target` (the 16-byte node id of the intended
+// replica). `sequence` orders hints of one target and makes their keys unique:
+// putting a hint with the (target, sequence) of a stored one replaces it.
+struct Hint {
+  std::string target;
+  uint64_t sequence = 0;
+  std::string user_key;
+  Record record;
+};
+
+// Node identity persisted in `meta`.
+struct Identity {
+  std::string node_id;      // 16 random bytes, created on first open
+  uint64_t generation = 0;  // 1 on first open, +1 on every later open
+};
+
+struct Stats {
+  uint64_t data_keys_estimate = 0;
+  uint64_t data_bytes_estimate = 0;
+  uint64_t hints_count = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Applies each (user key, record) with last-write-wins, atomically as a
+  // batch. REQUIRES: keys are non-empty.
+  virtual Status write(const std::vector<std::pair<std::string, Record>>& batch) = 0;
+  // The stored record (tombstones included), or nullopt when absent.
+  virtual Result<std::optional<Record>> read(std::string_view user_key) = 0;
+  // Up to `max_entries` entries (and about `max_bytes`) of `range`, in
+  // storage-key order. Tombstones are included (streaming must carry them).
+  // A batch counts storage key + encoded record bytes and stops once it
+  // reaches `max_bytes`, but always holds at least one entry when the range
+  // has one, so a scan always progresses. To resume, pass the last entry's
+  // storage key as `after_storage_key`.
+  // REQUIRES: max_entries > 0; range.end == 0 or range.begin <= range.end.
+  virtual Result<ScanBatch> scan(const ScanRange& range, size_t max_entries, size_t max_bytes) = 0;
+  // Removes every data entry whose position is in [begin, end) (end 0 = 2^64).
+  virtual Status delete_range(uint64_t begin, uint64_t end) = 0;
+
+  // Hints: stored durably, listed per target in sequence order, removed one
+  // by one once delivered. Deleting an absent hint is ok.
+  // REQUIRES: target.size() == kNodeIdBytes.
+  virtual Status put_hint(const Hint& hint) = 0;
+  virtual Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints) = 0;
+  virtual Status delete_hint(std::string_view target, uint64_t sequence) = 0;
+
+  // Small named values in `meta`; meta_put is always fsynced (they are rare
+  // and the node's identity and state depend on them). The names "node_id"
+  // and "generation" belong to open_identity().
+  virtual Result<std::optional<std::string>> meta_get(std::string_view name) = 0;
+  virtual Status meta_put(std::string_view name, std::string_view value) = 0;
+
+  // Reads the identity, creating it with `new_node_id` on first open, and
+  // persists (fsynced) generation + 1. Call once per process start. A stored
+  // identity that is malformed is kCorruption.
+  // REQUIRES: new_node_id.size() == kNodeIdBytes.
+  virtual Result<Identity> open_identity(std::string_view new_node_id) = 0;
+
+  // Runs a full compaction now (purges tombstones past their grace).
+  virtual Status compact() = 0;
+  // Estimates for monitoring; hints_count is exact.
+  virtual Stats stats() = 0;
+};
+
+// Opens (creating if needed) a RocksDB-backed engine at options.path.
+Result<std::unique_ptr<Engine>> open_rocksdb_engine(const Options& options);
+
+}  // namespace ringkv::storage

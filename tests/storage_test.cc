@@ -1,0 +1,500 @@
+// Tests for storage/: the record and key encodings, and one suite of Engine
+// cases that runs against both MemoryEngine and RocksDbEngine, so the
+// simulator's engine is held to the real one's semantics.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/engine.h"
+#include "storage/hint_codec.h"
+#include "storage/memory_engine.h"
+#include "storage/record.h"
+#include "storage/storage_key.h"
+
+namespace ringkv::storage {
+namespace {
+
+constexpr uint64_t kSecondUs = 1'000'000;
+// An arbitrary fixed instant, so every run sees the same times.
+constexpr uint64_t kStartUs = 1'700'000'000 * kSecondUs;
+constexpr uint64_t kGraceS = 10;
+
+template <typename T>
+T ok(Result<T> result) {
+  REQUIRE_MESSAGE(result.has_value(), result.error().message);
+  return std::move(*result);
+}
+
+void ok(const Status& status) { REQUIRE_MESSAGE(status.has_value(), status.error().message); }
+
+Record live(uint64_t timestamp_us, std::string value, uint64_t tiebreak = 0) {
+  return Record{Version{timestamp_us, tiebreak}, false, std::move(value)};
+}
+
+Record tombstone(uint64_t timestamp_us) { return Record{Version{timestamp_us, 0}, true, ""}; }
+
+std::string node_id(char fill) { return std::string(kNodeIdBytes, fill); }
+
+// The parts shared by both fixtures: options with a test-owned clock. The
+// clock is atomic because RocksDB reads it on its compaction threads.
+class FixtureBase {
+ public:
+  FixtureBase() : now_us_(std::make_shared<std::atomic<uint64_t>>(kStartUs)) {
+    options_.tombstone_grace_s = kGraceS;
+    options_.clock_us = [now_us = now_us_] { return now_us->load(); };
+  }
+
+  Engine& engine() { return *engine_; }
+  void set_now_us(uint64_t now_us) { now_us_->store(now_us); }
+
+ protected:
+  std::shared_ptr<std::atomic<uint64_t>> now_us_;
+  Options options_;
+  std::unique_ptr<Engine> engine_;
+};
+
+class MemoryFixture : public FixtureBase {
+ public:
+  MemoryFixture() { engine_ = std::make_unique<MemoryEngine>(options_); }
+  // A restart of the process on the same disk.
+  void reopen() { static_cast<MemoryEngine&>(*engine_).simulate_crash(); }
+};
+
+// A RocksDB engine in a fresh directory under /tmp, removed afterwards.
+class RocksDbFixture : public FixtureBase {
+ public:
+  RocksDbFixture() {
+    std::string pattern = "/tmp/ringkv-storage-test-XXXXXX";
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    options_.path = pattern;
+    engine_ = ok(open_rocksdb_engine(options_));
+  }
+  ~RocksDbFixture() {
+    engine_.reset();
+    std::filesystem::remove_all(options_.path);
+  }
+  void reopen() {
+    engine_.reset();
+    engine_ = ok(open_rocksdb_engine(options_));
+  }
+};
+
+}  // namespace
+}  // namespace ringkv::storage
+
+TYPE_TO_STRING(ringkv::storage::MemoryFixture);
+TYPE_TO_STRING(ringkv::storage::RocksDbFixture);
+
+// One case, run once per engine.
+#define ENGINE_TEST(name) \
+  TEST_CASE_TEMPLATE(name, Fixture, ringkv::storage::MemoryFixture, ringkv::storage::RocksDbFixture)
+
+namespace ringkv::storage {
+namespace {
+
+// Test keys with their storage keys, sorted by storage key (ring order).
+std::vector<std::pair<std::string, std::string>> keys_in_ring_order(int count) {
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (int i = 0; i < count; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    keys.emplace_back(storage_key(key), key);
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+void write_live_keys(Engine& engine, int count) {
+  std::vector<std::pair<std::string, Record>> batch;
+  for (int i = 0; i < count; ++i) {
+    batch.emplace_back("key-" + std::to_string(i), live(kStartUs, "value-" + std::to_string(i)));
+  }
+  ok(engine.write(batch));
+}
+
+std::vector<std::string> scan_all(Engine& engine, ScanRange range, size_t max_entries) {
+  std::vector<std::string> storage_keys;
+  for (;;) {
+    const ScanBatch batch = ok(engine.scan(range, max_entries, 1 << 20));
+    for (const Entry& entry : batch.entries) storage_keys.push_back(entry.storage_key);
+    if (batch.done) break;
+    REQUIRE(!batch.entries.empty());
+    range.after_storage_key = batch.entries.back().storage_key;
+  }
+  return storage_keys;
+}
+
+std::vector<std::string> expected_in_range(int count, uint64_t begin, uint64_t end) {
+  std::vector<std::string> expected;
+  for (const auto& [stored, user_key] : keys_in_ring_order(count)) {
+    const uint64_t position = ring_position(user_key);
+    if (position >= begin && (end == 0 || position < end)) expected.push_back(stored);
+  }
+  return expected;
+}
+
+TEST_CASE("a record survives encode and decode unchanged") {
+  for (const Record& record : {live(kStartUs, "value", 7), live(1, std::string("\0\xff", 2)),
+                               live(0, ""), tombstone(kStartUs)}) {
+    Record decoded;
+    REQUIRE(decode_record(encode_record(record), decoded));
+    CHECK(decoded == record);
+    CHECK(encoded_version(encode_record(record)) == record.version);
+    CHECK(encoded_tombstone(encode_record(record)) == record.tombstone);
+  }
+}
+
+TEST_CASE("a record is encoded big-endian with its flags after the version") {
+  const std::string bytes = encode_record(Record{Version{0x0102, 0x0304}, true, "v"});
+  CHECK(bytes == std::string("\0\0\0\0\0\0\x01\x02\0\0\0\0\0\0\x03\x04\x01v", 18));
+}
+
+TEST_CASE("decoding rejects input shorter than a header and unknown flag bits") {
+  Record decoded;
+  const std::string bytes = encode_record(live(kStartUs, "value"));
+  CHECK_FALSE(decode_record("", decoded));
+  CHECK_FALSE(decode_record(std::string_view(bytes).substr(0, kRecordHeaderBytes - 1), decoded));
+  CHECK(decode_record(std::string_view(bytes).substr(0, kRecordHeaderBytes), decoded));
+  std::string unknown_flags = bytes;
+  unknown_flags[16] = 0x02;
+  CHECK_FALSE(decode_record(unknown_flags, decoded));
+}
+
+TEST_CASE("ring positions are XXH64 with seed 0") {
+  CHECK(ring_position("") == 0xEF46DB3751D8E999ULL);
+}
+
+TEST_CASE("a key with a smaller ring position sorts first as a storage key") {
+  std::string a = "alpha";
+  std::string b = "beta";
+  if (ring_position(a) > ring_position(b)) std::swap(a, b);
+  REQUIRE(ring_position(a) < ring_position(b));
+  CHECK(storage_key(a) < storage_key(b));
+  CHECK(position_prefix(ring_position(a)) <= storage_key(a));
+  CHECK(storage_key(a) < position_prefix(ring_position(a) + 1));
+
+  uint64_t position = 0;
+  std::string_view user_key;
+  const std::string stored = storage_key(a);
+  REQUIRE(split_storage_key(stored, position, user_key));
+  CHECK(position == ring_position(a));
+  CHECK(user_key == a);
+  CHECK_FALSE(split_storage_key("short", position, user_key));
+}
+
+TEST_CASE("a stored hint decodes back and a truncated one is corruption") {
+  const Hint hint{std::string(kNodeIdBytes, 'n'), 42, "user key", tombstone(kStartUs)};
+  const std::string key = hint_key(hint.target, hint.sequence);
+  const std::string value = encode_hint_value(hint);
+  const Hint decoded = ok(decode_hint(key, value));
+  CHECK(decoded.target == hint.target);
+  CHECK(decoded.sequence == 42);
+  CHECK(decoded.user_key == "user key");
+  CHECK(decoded.record == hint.record);
+  CHECK(hint_key(hint.target, 1) < hint_key(hint.target, 256));
+  for (size_t size : {size_t{0}, size_t{3}, size_t{4 + 8}, value.size() - 1}) {
+    const Result<Hint> truncated = decode_hint(key, std::string_view(value).substr(0, size));
+    REQUIRE_FALSE(truncated.has_value());
+    CHECK(truncated.error().kind == ErrorKind::kCorruption);
+  }
+}
+
+ENGINE_TEST("a newer write replaces an older one") {
+  Fixture fixture;
+  ok(fixture.engine().write({{"k", live(kStartUs, "old")}}));
+  ok(fixture.engine().write({{"k", live(kStartUs + 1, "new")}}));
+  CHECK(ok(fixture.engine().read("k")) == live(kStartUs + 1, "new"));
+}
+
+ENGINE_TEST("an older write arriving after a newer one is ignored") {
+  Fixture fixture;
+  ok(fixture.engine().write({{"k", live(kStartUs + 1, "new")}}));
+  ok(fixture.engine().write({{"k", live(kStartUs, "old")}}));
+  CHECK(ok(fixture.engine().read("k")) == live(kStartUs + 1, "new"));
+  // The tie-break orders versions with the same timestamp.
+  ok(fixture.engine().write({{"k", live(kStartUs + 1, "tie", 5)}}));
+  ok(fixture.engine().write({{"k", live(kStartUs + 1, "lower tie", 4)}}));
+  CHECK(ok(fixture.engine().read("k")) == live(kStartUs + 1, "tie", 5));
+}
+
+ENGINE_TEST("an equal version keeps the stored record") {
+  Fixture fixture;
+  ok(fixture.engine().write({{"k", live(kStartUs, "first")}}));
+  ok(fixture.engine().write({{"k", live(kStartUs, "second")}}));
+  CHECK(ok(fixture.engine().read("k")) == live(kStartUs, "first"));
+  // Still true once RocksDB has folded the operands into one value.
+  ok(fixture.engine().compact());
+  ok(fixture.engine().write({{"k", live(kStartUs, "third")}}));
+  CHECK(ok(fixture.engine().read("k")) == live(kStartUs, "first"));
+}
+
+ENGINE_TEST("a tombstone reads back as a tombstone and an absent key as nothing") {
+  Fixture fixture;
+  ok(fixture.engine().write({{"k", live(kStartUs, "value")}}));
+  ok(fixture.engine().write({{"k", tombstone(kStartUs + 1)}}));
+  CHECK(ok(fixture.engine().read("k")) == tombstone(kStartUs + 1));
+  CHECK(ok(fixture.engine().read("absent")) == std::nullopt);
+}
+
+ENGINE_TEST("a batch write applies every record with last-write-wins") {
+  Fixture fixture;
+  ok(fixture.engine().write({{"a", live(kStartUs, "a1")}}));
+  ok(fixture.engine().write({{"a", live(kStartUs - 1, "stale")},
+                             {"b", live(kStartUs, "b1")},
+                             {"b", live(kStartUs + 1, "b2")},
+                             {"c", tombstone(kStartUs)}}));
+  CHECK(ok(fixture.engine().read("a")) == live(kStartUs, "a1"));
+  CHECK(ok(fixture.engine().read("b")) == live(kStartUs + 1, "b2"));
+  CHECK(ok(fixture.engine().read("c")) == tombstone(kStartUs));
+}
+
+ENGINE_TEST("compaction purges tombstones past their grace and keeps the rest") {
+  Fixture fixture;
+  ok(fixture.engine().write(
+      {{"old tombstone", tombstone(kStartUs)}, {"old value", live(kStartUs, "value")}}));
+
+  fixture.set_now_us(kStartUs + 5 * kSecondUs);
+  ok(fixture.engine().compact());
+  CHECK(ok(fixture.engine().read("old tombstone")) == tombstone(kStartUs));
+
+  fixture.set_now_us(kStartUs + 20 * kSecondUs);
+  ok(fixture.engine().write({{"young tombstone", tombstone(kStartUs + 19 * kSecondUs)}}));
+  ok(fixture.engine().compact());
+  CHECK(ok(fixture.engine().read("old tombstone")) == std::nullopt);
+  CHECK(ok(fixture.engine().read("old value")) == live(kStartUs, "value"));
+  CHECK(ok(fixture.engine().read("young tombstone")) == tombstone(kStartUs + 19 * kSecondUs));
+}
+
+ENGINE_TEST("one compaction purges a tombstone written since the last one") {
+  Fixture fixture;
+  ok(fixture.engine().write({{"k", tombstone(kStartUs)}}));
+  fixture.set_now_us(kStartUs + 20 * kSecondUs);
+  ok(fixture.engine().compact());
+  CHECK(ok(fixture.engine().read("k")) == std::nullopt);
+}
+
+ENGINE_TEST("purging a tombstone never brings back the value it deleted") {
+  Fixture fixture;
+  ok(fixture.engine().write({{"k", live(kStartUs, "deleted")}}));
+  // Pushes the live value down the tree, below where the tombstone lands.
+  ok(fixture.engine().compact());
+  ok(fixture.engine().write({{"k", tombstone(kStartUs + 1)}}));
+  fixture.set_now_us(kStartUs + 100 * kSecondUs);
+  ok(fixture.engine().compact());
+  CHECK(ok(fixture.engine().read("k")) == std::nullopt);
+  ok(fixture.engine().compact());
+  CHECK(ok(fixture.engine().read("k")) == std::nullopt);
+}
+
+ENGINE_TEST("a range scan returns positions in order, in batches that resume, with done last") {
+  Fixture fixture;
+  constexpr int kKeys = 50;
+  write_live_keys(fixture.engine(), kKeys);
+  const uint64_t begin = uint64_t{1} << 62;
+  const uint64_t end = uint64_t{3} << 62;
+  const std::vector<std::string> expected = expected_in_range(kKeys, begin, end);
+  REQUIRE(expected.size() > 7);
+
+  std::vector<std::string> seen;
+  ScanRange range{begin, end, ""};
+  size_t batches = 0;
+  for (bool done = false; !done; ++batches) {
+    const ScanBatch batch = ok(fixture.engine().scan(range, 7, 1 << 20));
+    CHECK(batch.entries.size() == std::min<size_t>(7, expected.size() - seen.size()));
+    for (const Entry& entry : batch.entries) seen.push_back(entry.storage_key);
+    done = batch.done;
+    CHECK(done == (seen.size() == expected.size()));
+    if (!batch.entries.empty()) range.after_storage_key = batch.entries.back().storage_key;
+  }
+  CHECK(seen == expected);
+  CHECK(batches == (expected.size() + 6) / 7);
+}
+
+ENGINE_TEST("a scan batch stops at max_bytes but always holds one entry") {
+  Fixture fixture;
+  constexpr int kKeys = 10;
+  write_live_keys(fixture.engine(), kKeys);
+  const ScanBatch batch = ok(fixture.engine().scan(ScanRange{0, 0, ""}, 100, 1));
+  REQUIRE(batch.entries.size() == 1);
+  CHECK_FALSE(batch.done);
+  CHECK(batch.entries[0].storage_key == keys_in_ring_order(kKeys)[0].first);
+  CHECK(batch.entries[0].record.value.starts_with("value-"));
+}
+
+ENGINE_TEST("a scan includes tombstones") {
+  Fixture fixture;
+  ok(fixture.engine().write({{"live", live(kStartUs, "v")}, {"gone", tombstone(kStartUs)}}));
+  const ScanBatch batch = ok(fixture.engine().scan(ScanRange{0, 0, ""}, 10, 1 << 20));
+  CHECK(batch.done);
+  REQUIRE(batch.entries.size() == 2);
+  for (const Entry& entry : batch.entries) {
+    CHECK(entry.record ==
+          (entry.storage_key == storage_key("gone") ? tombstone(kStartUs) : live(kStartUs, "v")));
+  }
+}
+
+ENGINE_TEST("a scan with end 0 runs to the end of the ring") {
+  Fixture fixture;
+  constexpr int kKeys = 40;
+  write_live_keys(fixture.engine(), kKeys);
+  const uint64_t begin = uint64_t{1} << 63;
+  const std::vector<std::string> expected = expected_in_range(kKeys, begin, 0);
+  REQUIRE(!expected.empty());
+  CHECK(scan_all(fixture.engine(), ScanRange{begin, 0, ""}, 3) == expected);
+  CHECK(scan_all(fixture.engine(), ScanRange{0, 0, ""}, 1000).size() == kKeys);
+}
+
+ENGINE_TEST("delete_range removes only its range") {
+  Fixture fixture;
+  constexpr int kKeys = 60;
+  write_live_keys(fixture.engine(), kKeys);
+  const uint64_t a = uint64_t{1} << 62;
+  const uint64_t b = uint64_t{2} << 62;
+  const uint64_t c = uint64_t{3} << 62;
+
+  ok(fixture.engine().delete_range(a, b));
+  std::vector<std::string> expected = expected_in_range(kKeys, 0, a);
+  const std::vector<std::string> above = expected_in_range(kKeys, b, 0);
+  expected.insert(expected.end(), above.begin(), above.end());
+  CHECK(scan_all(fixture.engine(), ScanRange{0, 0, ""}, 1000) == expected);
+
+  ok(fixture.engine().delete_range(c, 0));
+  expected = expected_in_range(kKeys, 0, a);
+  const std::vector<std::string> middle = expected_in_range(kKeys, b, c);
+  expected.insert(expected.end(), middle.begin(), middle.end());
+  CHECK(scan_all(fixture.engine(), ScanRange{0, 0, ""}, 1000) == expected);
+  // A later write to a deleted key is stored normally.
+  const std::string user_key = keys_in_ring_order(kKeys).back().second;
+  ok(fixture.engine().write({{user_key, live(kStartUs - 1, "again")}}));
+  CHECK(ok(fixture.engine().read(user_key)) == live(kStartUs - 1, "again"));
+}
+
+ENGINE_TEST("hints list per target in sequence order, delete one by one, and survive a reopen") {
+  Fixture fixture;
+  const std::string target = node_id('a');
+  const std::string other = node_id('b');
+  for (uint64_t sequence : {3, 1, 2}) {
+    ok(fixture.engine().put_hint(
+        Hint{target, sequence, "key-" + std::to_string(sequence), live(kStartUs, "v")}));
+  }
+  ok(fixture.engine().put_hint(Hint{other, 1, "other", tombstone(kStartUs)}));
+  CHECK(fixture.engine().stats().hints_count == 4);
+
+  std::vector<Hint> hints = ok(fixture.engine().hints_for(target, 2));
+  REQUIRE(hints.size() == 2);
+  CHECK(hints[0].sequence == 1);
+  CHECK(hints[1].sequence == 2);
+  CHECK(hints[0].target == target);
+  CHECK(hints[0].user_key == "key-1");
+  CHECK(hints[0].record == live(kStartUs, "v"));
+
+  ok(fixture.engine().delete_hint(target, 1));
+  ok(fixture.engine().delete_hint(target, 1));
+  fixture.reopen();
+  hints = ok(fixture.engine().hints_for(target, 10));
+  REQUIRE(hints.size() == 2);
+  CHECK(hints[0].sequence == 2);
+  CHECK(hints[1].sequence == 3);
+  hints = ok(fixture.engine().hints_for(other, 10));
+  REQUIRE(hints.size() == 1);
+  CHECK(hints[0].record == tombstone(kStartUs));
+  CHECK(ok(fixture.engine().hints_for(node_id('c'), 10)).empty());
+  CHECK(fixture.engine().stats().hints_count == 3);
+}
+
+ENGINE_TEST("meta values read back and an unknown name reads as nothing") {
+  Fixture fixture;
+  CHECK(ok(fixture.engine().meta_get("cluster")) == std::nullopt);
+  ok(fixture.engine().meta_put("cluster", "ring-1"));
+  ok(fixture.engine().meta_put("cluster", "ring-2"));
+  CHECK(ok(fixture.engine().meta_get("cluster")) == "ring-2");
+  fixture.reopen();
+  CHECK(ok(fixture.engine().meta_get("cluster")) == "ring-2");
+}
+
+ENGINE_TEST("the node id persists across reopens and the generation increments") {
+  Fixture fixture;
+  Identity identity = ok(fixture.engine().open_identity(node_id('x')));
+  CHECK(identity.node_id == node_id('x'));
+  CHECK(identity.generation == 1);
+  fixture.reopen();
+  identity = ok(fixture.engine().open_identity(node_id('y')));
+  CHECK(identity.node_id == node_id('x'));
+  CHECK(identity.generation == 2);
+  fixture.reopen();
+  CHECK(ok(fixture.engine().open_identity(node_id('z'))).generation == 3);
+}
+
+ENGINE_TEST("acknowledged data survives a close and reopen") {
+  Fixture fixture;
+  write_live_keys(fixture.engine(), 20);
+  ok(fixture.engine().write({{"key-3", tombstone(kStartUs + 1)}}));
+  fixture.reopen();
+  CHECK(ok(fixture.engine().read("key-0")) == live(kStartUs, "value-0"));
+  CHECK(ok(fixture.engine().read("key-3")) == tombstone(kStartUs + 1));
+  CHECK(scan_all(fixture.engine(), ScanRange{0, 0, ""}, 6).size() == 20);
+  // Merging keeps working on top of what was recovered.
+  ok(fixture.engine().write({{"key-0", live(kStartUs + 1, "newer")}}));
+  CHECK(ok(fixture.engine().read("key-0")) == live(kStartUs + 1, "newer"));
+}
+
+ENGINE_TEST("stats count the stored keys") {
+  Fixture fixture;
+  write_live_keys(fixture.engine(), 30);
+  ok(fixture.engine().compact());
+  const Stats stats = fixture.engine().stats();
+  CHECK(stats.data_keys_estimate > 0);
+  CHECK(stats.data_bytes_estimate > 0);
+  CHECK(stats.hints_count == 0);
+}
+
+TEST_CASE("a full disk makes MemoryEngine writes fail with kNoSpace and change nothing") {
+  MemoryFixture fixture;
+  auto& engine = static_cast<MemoryEngine&>(fixture.engine());
+  ok(engine.write({{"k", live(kStartUs, "kept")}}));
+  ok(engine.put_hint(Hint{node_id('a'), 1, "k", live(kStartUs, "kept")}));
+  ok(engine.meta_put("name", "kept"));
+  ok(engine.open_identity(node_id('a')));
+
+  engine.fail_writes_with(ErrorKind::kNoSpace);
+  auto expect_no_space = [](const Status& status) {
+    REQUIRE_FALSE(status.has_value());
+    CHECK(status.error().kind == ErrorKind::kNoSpace);
+  };
+  expect_no_space(engine.write({{"k", live(kStartUs + 1, "lost")}, {"new", live(1, "x")}}));
+  expect_no_space(engine.delete_range(0, 0));
+  expect_no_space(engine.put_hint(Hint{node_id('a'), 2, "k", live(kStartUs, "lost")}));
+  expect_no_space(engine.delete_hint(node_id('a'), 1));
+  expect_no_space(engine.meta_put("name", "lost"));
+  expect_no_space(engine.compact());
+  const Result<Identity> identity = engine.open_identity(node_id('a'));
+  REQUIRE_FALSE(identity.has_value());
+  CHECK(identity.error().kind == ErrorKind::kNoSpace);
+
+  // Reads still work and show nothing changed.
+  CHECK(ok(engine.read("k")) == live(kStartUs, "kept"));
+  CHECK(ok(engine.read("new")) == std::nullopt);
+  CHECK(ok(engine.hints_for(node_id('a'), 10)).size() == 1);
+  CHECK(ok(engine.meta_get("name")) == "kept");
+
+  engine.fail_writes_with(std::nullopt);
+  CHECK(ok(engine.open_identity(node_id('a'))).generation == 2);
+  ok(engine.write({{"k", live(kStartUs + 1, "after")}}));
+  CHECK(ok(engine.read("k")) == live(kStartUs + 1, "after"));
+}
+
+TEST_CASE("opening RocksDB where no directory can be made returns an error") {
+  Options options;
+  options.path = "/proc/ringkv-storage-test/db";
+  options.clock_us = [] { return kStartUs; };
+  const Result<std::unique_ptr<Engine>> engine = open_rocksdb_engine(options);
+  CHECK_FALSE(engine.has_value());
+}
+
+}  // namespace
+}  // namespace ringkv::storage

@@ -1,0 +1,213 @@
+// Wire protocol: codec round-trips, limits, framing and hostile input.
+#include <doctest/doctest.h>
+#include <msgpack.hpp>
+
+#include <random>
+
+#include "node/wire/address.h"
+#include "node/wire/codec.h"
+
+using namespace ringkv::wire;
+
+namespace {
+
+Message round_trip(const Message& message) {
+  auto decoded = decode(encode(message), Limits{});
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->request_id == message.request_id);
+  CHECK(type_of(decoded->body) == type_of(message.body));
+  return *decoded;
+}
+
+// A raw msgpack message [version, type, id, fields...] built by hand.
+template <typename... Fields>
+std::string raw_message(uint64_t version, uint64_t type, uint64_t id, const Fields&... fields) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_array(3 + sizeof...(fields));
+  pk.pack(version);
+  pk.pack(type);
+  pk.pack(id);
+  (pk.pack(fields), ...);
+  return std::string(buffer.data(), buffer.size());
+}
+
+std::string frame_bytes(uint32_t size, std::string_view payload) {
+  std::string out{static_cast<char>(size >> 24), static_cast<char>(size >> 16), static_cast<char>(size >> 8),
+                  static_cast<char>(size)};
+  return out + std::string(payload);
+}
+
+}  // namespace
+
+TEST_CASE("every message type survives a round trip with binary keys and values") {
+  const std::string binary("\x00\xff\x01key\x00", 7);
+  auto put = round_trip({7, PutRequest{binary, std::string("v\x00\x80", 3), Consistency::kAll}});
+  CHECK(std::get<PutRequest>(put.body).key == binary);
+  CHECK(std::get<PutRequest>(put.body).value == std::string("v\x00\x80", 3));
+  CHECK(std::get<PutRequest>(put.body).consistency == Consistency::kAll);
+
+  auto get = round_trip({8, GetRequest{"k", Consistency::kOne, true}});
+  CHECK(std::get<GetRequest>(get.body).local);
+  CHECK(std::get<GetRequest>(get.body).consistency == Consistency::kOne);
+
+  auto del = round_trip({9, DeleteRequest{"k", Consistency::kAny}});
+  CHECK(std::get<DeleteRequest>(del.body).consistency == Consistency::kAny);
+
+  auto write = round_trip({10, WriteReply{123456789012345, 42}});
+  CHECK(std::get<WriteReply>(write.body).timestamp_us == 123456789012345);
+  CHECK(std::get<WriteReply>(write.body).tiebreak == 42);
+
+  auto reply = round_trip({11, GetReply{true, "value", 5, 6}});
+  CHECK(std::get<GetReply>(reply.body).found);
+  CHECK(std::get<GetReply>(reply.body).value == "value");
+
+  auto error = round_trip({UINT64_MAX, ErrorReply{ErrorCode::kTimeout, "slow"}});
+  CHECK(std::get<ErrorReply>(error.body).code == ErrorCode::kTimeout);
+  CHECK(std::get<ErrorReply>(error.body).message == "slow");
+}
+
+TEST_CASE("a key at the limit is accepted and one byte more is refused as too large") {
+  Limits limits;
+  limits.key_bytes_max = 16;
+  CHECK(decode(encode({1, PutRequest{std::string(16, 'k'), "v"}}), limits).has_value());
+  auto refused = decode(encode({1, PutRequest{std::string(17, 'k'), "v"}}), limits);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().kind == DecodeErrorKind::kTooLarge);
+  CHECK(refused.error().request_id == 1);
+}
+
+TEST_CASE("a value over the value limit is refused as too large") {
+  Limits limits;
+  limits.value_bytes_max = 100;
+  CHECK(decode(encode({1, PutRequest{"k", std::string(100, 'v')}}), limits).has_value());
+  auto refused = decode(encode({1, PutRequest{"k", std::string(101, 'v')}}), limits);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().kind == DecodeErrorKind::kTooLarge);
+}
+
+TEST_CASE("an empty key is refused") {
+  auto refused = decode(encode({1, PutRequest{"", "v"}}), Limits{});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().kind == DecodeErrorKind::kMalformed);
+}
+
+TEST_CASE("another protocol version is refused with the request id echoed") {
+  auto refused = decode(raw_message(99, 4, 77, std::string("k"), 2u, false), Limits{});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().kind == DecodeErrorKind::kBadVersion);
+  CHECK(refused.error().request_id == 77);
+}
+
+TEST_CASE("an unknown message type is reported as such") {
+  auto refused = decode(raw_message(kProtocolVersion, 9999, 5), Limits{});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().kind == DecodeErrorKind::kUnknownType);
+  CHECK(refused.error().request_id == 5);
+}
+
+TEST_CASE("wrong field types, missing fields, extra fields and bad consistency are malformed") {
+  const auto version = kProtocolVersion;
+  const auto get = static_cast<uint64_t>(MessageType::kGetRequest);
+  CHECK_FALSE(decode(raw_message(version, get, 1, 5u, 2u, false), Limits{}).has_value());
+  CHECK_FALSE(decode(raw_message(version, get, 1, std::string("k")), Limits{}).has_value());
+  CHECK_FALSE(decode(raw_message(version, get, 1, std::string("k"), 2u, false, 1u), Limits{}).has_value());
+  CHECK_FALSE(decode(raw_message(version, get, 1, std::string("k"), 9u, false), Limits{}).has_value());
+  CHECK(decode(raw_message(version, get, 1, std::string("k"), 2u, false), Limits{}).has_value());
+}
+
+TEST_CASE("10,000-deep nesting is refused without recursion trouble") {
+  std::string deep(10000, '\x91');  // fixarray of one element, nested
+  deep += '\x01';
+  auto refused = decode(deep, Limits{});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().kind == DecodeErrorKind::kTooLarge);
+}
+
+TEST_CASE("an array header claiming billions of elements is refused before allocation") {
+  const std::string huge_array("\xdd\xff\xff\xff\xff", 5);
+  auto refused = decode(huge_array, Limits{});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().kind == DecodeErrorKind::kTooLarge);
+}
+
+TEST_CASE("random bytes never crash the decoder") {
+  std::mt19937_64 random(1234);
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes(random() % 64, '\0');
+    for (auto& c : bytes) c = static_cast<char>(random());
+    (void)decode(bytes, Limits{});
+  }
+  // Truncations of a valid message are all refused.
+  const std::string valid = encode({3, PutRequest{"key", "value"}});
+  for (size_t length = 0; length < valid.size(); ++length) {
+    CHECK_FALSE(decode(valid.substr(0, length), Limits{}).has_value());
+  }
+}
+
+TEST_CASE("the frame reader splits a stream fed one byte at a time") {
+  std::string stream;
+  encode_frame({1, PutRequest{"a", "1"}}, stream);
+  encode_frame({2, GetRequest{"b"}}, stream);
+  FrameReader reader{Limits{}};
+  std::vector<uint64_t> ids;
+  for (char c : stream) {
+    reader.feed(std::string_view(&c, 1));
+    std::string_view payload;
+    std::string error;
+    while (reader.next(payload, error) == FrameReader::Status::kFrame) {
+      auto message = decode(payload, Limits{});
+      REQUIRE(message.has_value());
+      ids.push_back(message->request_id);
+    }
+  }
+  CHECK(ids == std::vector<uint64_t>{1, 2});
+  CHECK(reader.buffered_bytes() == 0);
+}
+
+TEST_CASE("a length header near 4 GiB is an error before any payload arrives") {
+  FrameReader reader{Limits{}};
+  reader.feed(frame_bytes(0xFFFFFFF0u, ""));
+  std::string_view payload;
+  std::string error;
+  CHECK(reader.next(payload, error) == FrameReader::Status::kError);
+  CHECK(error.find("exceeds") != std::string::npos);
+  CHECK(reader.buffered_bytes() == 4);
+}
+
+TEST_CASE("a zero-length frame is an error") {
+  FrameReader reader{Limits{}};
+  reader.feed(frame_bytes(0, ""));
+  std::string_view payload;
+  std::string error;
+  CHECK(reader.next(payload, error) == FrameReader::Status::kError);
+}
+
+TEST_CASE("consistency names parse and print both ways") {
+  for (auto name : {"one", "quorum", "all", "any"}) {
+    Consistency parsed;
+    REQUIRE(parse_consistency(name, parsed));
+    CHECK(consistency_name(parsed) == name);
+  }
+  Consistency ignored;
+  CHECK_FALSE(parse_consistency("QUORUM2", ignored));
+}
+
+TEST_CASE("addresses parse HOST:PORT and refuse the rest") {
+  auto parsed = parse_address("127.0.0.3:7000");
+  REQUIRE(parsed.has_value());
+  CHECK(format_address(*parsed) == "127.0.0.3:7000");
+  CHECK(format_address(*parse_address("localhost:1")) == "127.0.0.1:1");
+  CHECK_FALSE(parse_address("127.0.0.1").has_value());
+  CHECK_FALSE(parse_address("127.0.0.1:0").has_value());
+  CHECK_FALSE(parse_address("127.0.0.1:70000").has_value());
+  CHECK_FALSE(parse_address("nohost:80").has_value());
+  CHECK_FALSE(parse_address("1.2.3.4:80x").has_value());
+}
+
+TEST_CASE("default limits are consistent") {
+  CHECK(Limits{}.validate().empty());
+  Limits bad;
+  bad.frame_bytes_max = 10;
+  CHECK_FALSE(bad.validate().empty());
+}
