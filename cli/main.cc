@@ -9,6 +9,7 @@
 #include "cli/data_commands.h"
 #include "cli/local_cluster.h"
 #include "cli/options.h"
+#include "cli/status_command.h"
 
 namespace {
 
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
   get->add_flag("--local", local, "read this node's own copy, without coordination");
   auto* del = app.add_subcommand("del", "delete KEY");
   del->add_option("key", key, "key")->required();
+
+  auto* status = app.add_subcommand("status", "members with liveness, ring status, incarnation and storage");
 
   ringkv::cli::BenchOptions bench;
   auto* bench_command = app.add_subcommand("bench", "load generator: throughput and latency percentiles");
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
   }
   if (get->parsed()) return ringkv::cli::run_get(options, key, local);
   if (del->parsed()) return ringkv::cli::run_delete(options, key);
+  if (status->parsed()) return ringkv::cli::run_status(options);
   if (bench_command->parsed()) return ringkv::cli::run_bench(options, bench);
   cluster.json = options.json;
   if (up->parsed()) return ringkv::cli::cluster_up(cluster);

@@ -11,7 +11,10 @@
 #include <filesystem>
 #include <random>
 
+#include "membership/swim.h"
 #include "node/core/node_core.h"
+#include "node/io/gossip_driver.h"
+#include "node/io/peer_client.h"
 #include "node/io/tcp_server.h"
 #include "node/wire/address.h"
 #include "storage/engine.h"
@@ -35,6 +38,25 @@ uint64_t wall_clock_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+ringkv::core::Now now() {
+  return {wall_clock_us(), static_cast<ringkv::membership::TimeMs>(uv_hrtime() / 1'000'000)};
+}
+
+// Membership timing scales with the probe interval so that tests can run
+// the whole protocol faster; at the default 1 s these are memberlist's LAN
+// values (probe timeout 500 ms, gossip 200 ms, push-pull and reconnect 30 s).
+ringkv::membership::Config membership_config(const Flags& flags) {
+  ringkv::membership::Config config;
+  config.cluster_name = flags.cluster;
+  config.probe_interval_ms = flags.probe_interval_ms;
+  config.probe_timeout_ms = flags.probe_interval_ms / 2;
+  config.gossip_interval_ms = std::max(10, flags.probe_interval_ms / 5);
+  config.push_pull_interval_ms = 30 * flags.probe_interval_ms;
+  config.reconnect_interval_ms = 30 * flags.probe_interval_ms;
+  config.join_retry_initial_ms = std::min(1000, flags.probe_interval_ms);
+  return config;
 }
 
 std::string random_node_id() {
@@ -92,29 +114,56 @@ int run(const Flags& flags) {
     return 1;
   }
 
-  ringkv::core::NodeCore core(**engine, tiebreak_from(identity->node_id));
+  ringkv::membership::Member self;
+  self.id = identity->node_id;
+  self.name = flags.name;
+  self.address = flags.listen;
+  self.ring_status = ringkv::membership::RingStatus::kNormal;
+  self.vnode_count = static_cast<uint32_t>(flags.vnodes);
+  auto swim = ringkv::membership::Swim::create(membership_config(flags), self,
+                                               static_cast<uint32_t>(identity->generation),
+                                               std::random_device{}(), now().monotonic_ms);
+  if (!swim) {
+    spdlog::error("invalid membership settings: {}", swim.error());
+    return 2;
+  }
+
+  ringkv::core::NodeCore core(**engine, tiebreak_from(identity->node_id), std::move(*swim));
   uv_loop_t* loop = uv_default_loop();
-  ringkv::io::TcpServer server(loop, core, wall_clock_us,
+  const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
+  ringkv::io::PeerClient peers(loop, host == "localhost" ? "127.0.0.1" : host, ringkv::wire::Limits{});
+  ringkv::io::GossipDriver gossip(loop, core, peers, now, flags.listen);
+  ringkv::io::TcpServer server(loop, core, now, [&gossip] { gossip.pump(); },
                                ringkv::io::TcpServerConfig{.listen_address = flags.listen});
-  if (auto listening = server.listen(); !listening) {
-    spdlog::error("{}", listening.error());
-    uv_run(loop, UV_RUN_DEFAULT);  // let the closed listener finish closing
+  auto started = server.listen();
+  if (started) started = gossip.start(flags.seeds);
+  if (!started) {
+    spdlog::error("{}", started.error());
+    server.close();
+    gossip.stop();
+    peers.close();
+    uv_run(loop, UV_RUN_DEFAULT);  // let the closed handles finish closing
     return 1;
   }
   spdlog::info("node {} id {} generation {} listening on {} (data {}, sync {})", flags.name,
                hex(identity->node_id), identity->generation, flags.listen, flags.data, flags.sync);
 
   // SIGTERM and SIGINT stop cleanly: close sockets, let the loop drain, then
-  // the engine closes and flushes.
+  // the engine closes and flushes. Stopping is not leaving: the node stays in
+  // the ring and others see it dead until it returns (decommission leaves).
   struct StopContext {
     ringkv::io::TcpServer* server;
+    ringkv::io::GossipDriver* gossip;
+    ringkv::io::PeerClient* peers;
     uv_signal_t term;
     uv_signal_t interrupt;
-  } stop{&server, {}, {}};
+  } stop{&server, &gossip, &peers, {}, {}};
   auto on_signal = [](uv_signal_t* handle, int signal_number) {
     auto* context = static_cast<StopContext*>(handle->data);
     spdlog::info("signal {}: stopping", signal_number);
     context->server->close();
+    context->gossip->stop();
+    context->peers->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&context->term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&context->interrupt), nullptr);
   };

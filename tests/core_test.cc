@@ -10,12 +10,25 @@ using namespace ringkv;
 
 namespace {
 
+membership::Swim make_swim(const std::string& name, char id_byte) {
+  membership::Member self;
+  self.id = std::string(membership::kNodeIdBytes, id_byte);
+  self.name = name;
+  self.address = "127.0.0.1:" + std::to_string(7000 + id_byte);
+  self.ring_status = membership::RingStatus::kNormal;
+  self.vnode_count = 64;
+  auto swim = membership::Swim::create(membership::Config{}, self, /*generation=*/1, /*rng_seed=*/1, 0);
+  REQUIRE(swim.has_value());
+  return std::move(*swim);
+}
+
 struct Fixture {
   storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
-  core::NodeCore core{engine, /*tiebreak=*/7};
+  core::NodeCore core{engine, /*tiebreak=*/7, make_swim("node1", 1)};
 
   wire::Body call(wire::Body request, uint64_t now_us, core::ClientId client = 1) {
-    core.handle_client(client, wire::Message{99, std::move(request)}, now_us);
+    core.handle_client(client, "127.0.0.9:5555", wire::Message{99, std::move(request)},
+                       core::Now{now_us, static_cast<membership::TimeMs>(now_us / 1000)});
     auto out = core.take_outgoing();
     REQUIRE(out.size() == 1);
     CHECK(out[0].client == client);
@@ -91,4 +104,38 @@ TEST_CASE("a reply type sent as a request is refused as invalid") {
   Fixture f;
   auto refused = std::get<wire::ErrorReply>(f.call(wire::GetReply{}, 1000));
   CHECK(refused.code == wire::ErrorCode::kInvalid);
+}
+
+TEST_CASE("status lists this node alive with its storage figures") {
+  Fixture f;
+  f.call(wire::PutRequest{"k", "v"}, 1000);
+  auto status = std::get<wire::StatusReply>(f.call(wire::StatusRequest{}, 2000));
+  CHECK(status.node_name == "node1");
+  REQUIRE(status.members.size() == 1);
+  CHECK(status.members[0].liveness == "alive");
+  CHECK(status.members[0].ring_status == "normal");
+  CHECK(status.members[0].vnodes == 64);
+  CHECK(status.keys >= 1);
+}
+
+TEST_CASE("a push-pull from another node adds it to the member table") {
+  Fixture f;
+  membership::Swim other = make_swim("node2", 2);
+  other.join({"127.0.0.1:7001"}, 0);
+  auto requests = other.take_push_pull_requests();
+  REQUIRE(requests.size() == 1);
+  auto reply = f.call(wire::PushPullRequest{requests[0].bytes}, 1000);
+  REQUIRE(std::holds_alternative<wire::PushPullReply>(reply));
+  auto status = std::get<wire::StatusReply>(f.call(wire::StatusRequest{}, 2000));
+  CHECK(status.members.size() == 2);
+  // The reply lets the other node learn about us too.
+  REQUIRE(other.handle_push_pull_reply("127.0.0.1:7001", std::get<wire::PushPullReply>(reply).payload, 1).has_value());
+  CHECK(other.members().size() == 2);
+}
+
+TEST_CASE("a garbage push-pull is refused and changes no membership") {
+  Fixture f;
+  auto reply = std::get<wire::ErrorReply>(f.call(wire::PushPullRequest{"garbage"}, 1000));
+  CHECK(reply.code == wire::ErrorCode::kInvalid);
+  CHECK(std::get<wire::StatusReply>(f.call(wire::StatusRequest{}, 2000)).members.size() == 1);
 }

@@ -211,3 +211,32 @@ TEST_CASE("default limits are consistent") {
   bad.frame_bytes_max = 10;
   CHECK_FALSE(bad.validate().empty());
 }
+
+TEST_CASE("status replies and push-pull payloads survive a round trip") {
+  StatusReply status;
+  status.node_name = "node1";
+  status.members.push_back({"node1", std::string(16, '\x01'), "127.0.0.1:7000", "alive", "normal", 1ull << 32, 64});
+  status.members.push_back({"node2", std::string(16, '\x02'), "127.0.0.2:7000", "dead", "joining", 7, 64});
+  status.keys = 10;
+  status.bytes = 2000;
+  auto decoded = std::get<StatusReply>(round_trip({4, status}).body);
+  REQUIRE(decoded.members.size() == 2);
+  CHECK(decoded.members[1].name == "node2");
+  CHECK(decoded.members[1].liveness == "dead");
+  CHECK(decoded.members[0].incarnation == 1ull << 32);
+  CHECK(decoded.members[0].id == std::string(16, '\x01'));
+  CHECK(decoded.keys == 10);
+  CHECK(decoded.bytes == 2000);
+
+  const std::string payload("\x00\x01gossip", 8);
+  CHECK(std::get<PushPullRequest>(round_trip({5, PushPullRequest{payload}}).body).payload == payload);
+  CHECK(std::get<PushPullReply>(round_trip({6, PushPullReply{payload}}).body).payload == payload);
+  round_trip({7, StatusRequest{}});
+}
+
+TEST_CASE("a status reply with a malformed member entry is refused") {
+  const auto type = static_cast<uint64_t>(MessageType::kStatusReply);
+  std::vector<std::vector<uint64_t>> bad_members{{1, 2, 3}};
+  auto refused = decode(raw_message(kProtocolVersion, type, 1, std::string("n"), bad_members, 0u, 0u), Limits{});
+  CHECK_FALSE(refused.has_value());
+}

@@ -11,17 +11,22 @@ wire::ErrorReply error(wire::ErrorCode code, std::string message) {
 
 }  // namespace
 
-NodeCore::NodeCore(storage::Engine& engine, uint64_t tiebreak)
-    : engine_(engine), tiebreak_(tiebreak) {}
+NodeCore::NodeCore(storage::Engine& engine, uint64_t tiebreak, membership::Swim swim)
+    : engine_(engine), tiebreak_(tiebreak), swim_(std::move(swim)) {}
 
-void NodeCore::handle_client(ClientId client, wire::Message request, uint64_t now_us) {
+void NodeCore::handle_client(ClientId client, std::string_view peer_address, wire::Message request,
+                             Now now) {
   wire::Body reply;
   if (auto* put_request = std::get_if<wire::PutRequest>(&request.body)) {
-    reply = put(*put_request, now_us);
+    reply = put(*put_request, now.wall_us);
   } else if (auto* get_request = std::get_if<wire::GetRequest>(&request.body)) {
     reply = get(*get_request);
   } else if (auto* delete_request = std::get_if<wire::DeleteRequest>(&request.body)) {
-    reply = remove(*delete_request, now_us);
+    reply = remove(*delete_request, now.wall_us);
+  } else if (auto* push_pull_request = std::get_if<wire::PushPullRequest>(&request.body)) {
+    reply = push_pull(peer_address, *push_pull_request, now);
+  } else if (std::holds_alternative<wire::StatusRequest>(request.body)) {
+    reply = status();
   } else {
     ++counters_.invalid_requests;
     reply = error(wire::ErrorCode::kInvalid, "not a client request");
@@ -73,6 +78,30 @@ wire::Body NodeCore::storage_failure(const storage::Error& failure) {
   ++counters_.storage_errors;
   const char* what = failure.kind == storage::ErrorKind::kNoSpace ? "storage full: " : "storage error: ";
   return error(wire::ErrorCode::kInternal, what + failure.message);
+}
+
+wire::Body NodeCore::push_pull(std::string_view peer_address, const wire::PushPullRequest& request,
+                               Now now) {
+  auto reply = swim_.handle_push_pull_request(peer_address, request.payload, now.monotonic_ms);
+  if (!reply) {
+    return error(wire::ErrorCode::kInvalid,
+                 "push-pull refused: " + std::string(membership::to_string(reply.error())));
+  }
+  return wire::PushPullReply{std::move(*reply)};
+}
+
+wire::Body NodeCore::status() {
+  wire::StatusReply reply;
+  reply.node_name = swim_.self().name;
+  for (const membership::Member& member : swim_.members()) {
+    reply.members.push_back(wire::MemberStatus{
+        member.name, member.id, member.address, std::string(membership::to_string(member.liveness)),
+        std::string(membership::to_string(member.ring_status)), member.incarnation, member.vnode_count});
+  }
+  const storage::Stats stats = engine_.stats();
+  reply.keys = stats.data_keys_estimate;
+  reply.bytes = stats.data_bytes_estimate;
+  return reply;
 }
 
 }  // namespace ringkv::core

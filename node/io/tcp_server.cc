@@ -33,11 +33,12 @@ struct TcpServer::Connection {
       : server(owner), id(client_id), reader(limits) {}
 };
 
-TcpServer::TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<uint64_t()> clock_us,
-                     TcpServerConfig config)
+TcpServer::TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
+                     std::function<void()> after_input, TcpServerConfig config)
     : loop_(loop),
       core_(core),
-      clock_us_(std::move(clock_us)),
+      clock_(std::move(clock)),
+      after_input_(std::move(after_input)),
       config_(std::move(config)),
       read_buffer_(new char[kReadBufferBytes]) {}
 
@@ -111,6 +112,7 @@ void TcpServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   if (nread == 0 || connection->closing) return;
   server->handle_bytes(*connection, std::string_view(buf->base, static_cast<size_t>(nread)));
   server->deliver_outgoing();
+  server->after_input_();
 }
 
 void TcpServer::handle_bytes(Connection& connection, std::string_view bytes) {
@@ -142,7 +144,7 @@ void TcpServer::handle_bytes(Connection& connection, std::string_view bytes) {
       reject(connection, failure.reason, failure.request_id);
       return;
     }
-    core_.handle_client(connection.id, std::move(*message), clock_us_());
+    core_.handle_client(connection.id, connection.peer, std::move(*message), clock_());
   }
 }
 

@@ -35,9 +35,10 @@ struct TcpServerConfig {
 
 class TcpServer {
  public:
-  // `clock_us` returns wall-clock microseconds since the Unix epoch.
-  TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<uint64_t()> clock_us,
-            TcpServerConfig config);
+  // `clock` reads the node's two clocks. `after_input` runs after each batch
+  // of requests reached the core (the owner drains membership there).
+  TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
+            std::function<void()> after_input, TcpServerConfig config);
   ~TcpServer();
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
@@ -62,7 +63,8 @@ class TcpServer {
 
   uv_loop_t* loop_;
   core::NodeCore& core_;
-  std::function<uint64_t()> clock_us_;
+  std::function<core::Now()> clock_;
+  std::function<void()> after_input_;
   TcpServerConfig config_;
   uv_tcp_t listener_;
   bool listening_ = false;

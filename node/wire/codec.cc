@@ -23,6 +23,10 @@ size_t field_count(const WriteReply&) { return 2; }
 size_t field_count(const GetRequest&) { return 3; }
 size_t field_count(const GetReply&) { return 4; }
 size_t field_count(const DeleteRequest&) { return 2; }
+size_t field_count(const PushPullRequest&) { return 1; }
+size_t field_count(const PushPullReply&) { return 1; }
+size_t field_count(const StatusRequest&) { return 0; }
+size_t field_count(const StatusReply&) { return 4; }
 
 void pack_fields(Packer& pk, const ErrorReply& m) {
   pk.pack(static_cast<uint32_t>(m.code));
@@ -53,6 +57,26 @@ void pack_fields(Packer& pk, const DeleteRequest& m) {
   pk.pack(static_cast<uint32_t>(m.consistency));
 }
 
+void pack_fields(Packer& pk, const PushPullRequest& m) { pack_bytes(pk, m.payload); }
+void pack_fields(Packer& pk, const PushPullReply& m) { pack_bytes(pk, m.payload); }
+void pack_fields(Packer&, const StatusRequest&) {}
+void pack_fields(Packer& pk, const StatusReply& m) {
+  pk.pack(m.node_name);
+  pk.pack_array(static_cast<uint32_t>(m.members.size()));
+  for (const MemberStatus& member : m.members) {
+    pk.pack_array(7);
+    pk.pack(member.name);
+    pack_bytes(pk, member.id);
+    pk.pack(member.address);
+    pk.pack(member.liveness);
+    pk.pack(member.ring_status);
+    pk.pack(member.incarnation);
+    pk.pack(member.vnodes);
+  }
+  pk.pack(m.keys);
+  pk.pack(m.bytes);
+}
+
 void pack_message(Packer& pk, const Message& message) {
   std::visit(
       [&](const auto& body) {
@@ -69,7 +93,7 @@ void pack_message(Packer& pk, const Message& message) {
 class FieldReader {
  public:
   FieldReader(const msgpack::object* fields, size_t count, const Limits& limits)
-      : fields_(fields), count_(count), limits_(limits) {}
+      : fields_(fields), count_(count), limits_(&limits) {}
 
   bool u64(uint64_t& out) {
     const msgpack::object* o = take();
@@ -116,7 +140,7 @@ class FieldReader {
     return true;
   }
   bool key(std::string& out) {
-    if (!bytes(out, limits_.key_bytes_max, "key")) return false;
+    if (!bytes(out, limits_->key_bytes_max, "key")) return false;
     if (out.empty()) return fail("key is empty");
     return true;
   }
@@ -126,6 +150,20 @@ class FieldReader {
     if (raw < 1 || raw > 4) return fail("unknown consistency level " + std::to_string(raw));
     out = static_cast<Consistency>(raw);
     return true;
+  }
+  // Opens a nested array: a reader over its elements.
+  bool nested(FieldReader& out) {
+    const msgpack::object* o = take();
+    if (o == nullptr) return false;
+    if (o->type != msgpack::type::ARRAY) return fail("expected an array");
+    out = FieldReader(o->via.array.ptr, o->via.array.size, *limits_);
+    return true;
+  }
+  size_t remaining() const { return count_ - next_; }
+  // Takes over the first problem of a nested reader.
+  bool adopt(const FieldReader& nested) {
+    too_large_ = too_large_ || nested.too_large_;
+    return nested.error_.empty() ? true : fail(nested.error_);
   }
   bool finish() {
     if (error_.empty() && next_ != count_) return fail("unexpected extra fields");
@@ -150,7 +188,7 @@ class FieldReader {
 
   const msgpack::object* fields_;
   size_t count_;
-  const Limits& limits_;
+  const Limits* limits_;
   size_t next_ = 0;
   std::string error_;
   bool too_large_ = false;
@@ -197,6 +235,43 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
       body = std::move(m);
       break;
     }
+    case MessageType::kPushPullRequest: {
+      PushPullRequest m;
+      r.bytes(m.payload, limits.value_bytes_max, "payload");
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kPushPullReply: {
+      PushPullReply m;
+      r.bytes(m.payload, limits.value_bytes_max, "payload");
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kStatusRequest:
+      body = StatusRequest{};
+      break;
+    case MessageType::kStatusReply: {
+      StatusReply m;
+      FieldReader list(nullptr, 0, limits);
+      if (r.bytes(m.node_name, limits.key_bytes_max, "node name") && r.nested(list)) {
+        while (list.remaining() > 0) {
+          MemberStatus member;
+          FieldReader f(nullptr, 0, limits);
+          uint64_t vnodes = 0;
+          if (!list.nested(f)) break;
+          f.bytes(member.name, 256, "name") && f.bytes(member.id, 64, "id") &&
+              f.bytes(member.address, 256, "address") && f.bytes(member.liveness, 16, "liveness") &&
+              f.bytes(member.ring_status, 16, "ring status") && f.u64(member.incarnation) &&
+              f.u64(vnodes) && f.finish();
+          member.vnodes = static_cast<uint32_t>(vnodes);
+          if (!list.adopt(f)) break;
+          m.members.push_back(std::move(member));
+        }
+        r.adopt(list) && r.u64(m.keys) && r.u64(m.bytes);
+      }
+      body = std::move(m);
+      break;
+    }
     default:
       return false;
   }
@@ -205,7 +280,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
 
 bool known_type(uint32_t raw) {
   return raw >= static_cast<uint32_t>(MessageType::kErrorReply) &&
-         raw <= static_cast<uint32_t>(MessageType::kDeleteRequest);
+         raw <= static_cast<uint32_t>(MessageType::kStatusReply);
 }
 
 }  // namespace

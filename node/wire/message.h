@@ -22,6 +22,10 @@ enum class MessageType : uint32_t {
   kGetRequest = 4,
   kGetReply = 5,
   kDeleteRequest = 6,
+  kPushPullRequest = 7,
+  kPushPullReply = 8,
+  kStatusRequest = 9,
+  kStatusReply = 10,
 };
 
 enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
@@ -83,7 +87,44 @@ struct GetReply {
   uint64_t tiebreak = 0;
 };
 
-using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest>;
+// Membership anti-entropy over TCP: the payload is the membership module's
+// own encoding (membership/codec.h), carried opaquely.
+struct PushPullRequest {
+  static constexpr MessageType kType = MessageType::kPushPullRequest;
+  std::string payload;
+};
+
+struct PushPullReply {
+  static constexpr MessageType kType = MessageType::kPushPullReply;
+  std::string payload;
+};
+
+struct StatusRequest {
+  static constexpr MessageType kType = MessageType::kStatusRequest;
+};
+
+// One member as the answering node sees it.
+struct MemberStatus {
+  std::string name;
+  std::string id;  // 16 raw bytes
+  std::string address;
+  std::string liveness;     // alive|suspect|dead|left
+  std::string ring_status;  // joining|normal|leaving
+  uint64_t incarnation = 0;
+  uint32_t vnodes = 0;
+};
+
+// The answering node's view of the cluster and its own storage figures.
+struct StatusReply {
+  static constexpr MessageType kType = MessageType::kStatusReply;
+  std::string node_name;
+  std::vector<MemberStatus> members;
+  uint64_t keys = 0;   // estimate of keys stored on the answering node
+  uint64_t bytes = 0;  // estimate of bytes stored on the answering node
+};
+
+using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest,
+                          PushPullRequest, PushPullReply, StatusRequest, StatusReply>;
 
 struct Message {
   uint64_t request_id = 0;

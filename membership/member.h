@@ -1,0 +1,79 @@
+// A member record and the merge rule that decides which of two records about a member wins.
+//
+// A member is identified by its node id (16 random bytes, persisted by the node); name and
+// address are attributes, so the same id at a new address is the same node, moved. Only the
+// member itself raises its incarnation (to refute a suspicion or to publish new attributes);
+// everyone else repeats what they heard at the incarnation they heard it.
+//
+// Merge rule: the higher incarnation wins; at equal incarnation
+// left > dead > suspect > alive, so `left` is final for that incarnation and only the member
+// itself, by coming back at a higher incarnation, can override a verdict about it.
+//
+// Incarnations and restarts: a process started with generation g (persisted by the caller and
+// raised on every restart) begins at incarnation g << 32, so a restarted node outranks
+// anything the cluster remembers of its earlier lives as long as one life refutes fewer than
+// 2^32 times.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace ringkv::membership {
+
+inline constexpr std::size_t kNodeIdBytes = 16;
+inline constexpr std::size_t kNameBytesMax = 128;
+inline constexpr std::size_t kAddressBytesMax = 256;
+// Protocol versions this build speaks; datagrams outside the range are dropped and counted.
+inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersionMin = 1;
+
+// Numeric values are on the wire: append only.
+enum class Liveness : uint8_t { kAlive = 0, kSuspect = 1, kDead = 2, kLeft = 3 };
+enum class RingStatus : uint8_t { kJoining = 0, kNormal = 1, kLeaving = 2 };
+
+inline constexpr uint8_t kLivenessMax = 3;
+inline constexpr uint8_t kRingStatusMax = 2;
+
+std::string_view to_string(Liveness liveness);
+std::string_view to_string(RingStatus status);
+
+struct Member {
+  std::string id;       // kNodeIdBytes raw bytes
+  std::string name;     // 1..kNameBytesMax bytes
+  std::string address;  // "HOST:PORT", at most kAddressBytesMax bytes
+  uint64_t incarnation = 0;
+  Liveness liveness = Liveness::kAlive;
+  RingStatus ring_status = RingStatus::kJoining;
+  uint32_t vnode_count = 0;
+  uint32_t protocol_version = kProtocolVersion;
+
+  bool operator==(const Member&) const = default;
+};
+
+// Order of liveness verdicts at equal incarnation.
+int liveness_rank(Liveness liveness);
+
+// True when `update` is newer knowledge than `current` about the same member.
+// REQUIRES: update.id == current.id.
+bool supersedes(const Member& update, const Member& current);
+
+// True when the attributes a member publishes about itself differ (everything but incarnation
+// and liveness).
+bool attributes_differ(const Member& a, const Member& b);
+
+// The first incarnation of a process started with `generation`.
+uint64_t initial_incarnation(uint32_t generation);
+
+// Checks the shape of a record: id length, name and address sizes, "HOST:PORT" form.
+std::expected<void, std::string> validate_member(const Member& member);
+
+// "HOST:PORT" with a non-empty host and a port in 1..65535 (IPv6 hosts in brackets).
+bool is_valid_address(std::string_view address);
+
+// Lower-case hex of a node id, for logs and tools.
+std::string id_to_hex(std::string_view id);
+
+}  // namespace ringkv::membership

@@ -1,0 +1,197 @@
+#include "node/io/peer_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include "node/wire/address.h"
+#include "node/wire/codec.h"
+
+namespace ringkv::io {
+
+struct PeerClient::Peer {
+  uv_tcp_t handle;  // first member: callbacks cast back from the handle
+  uv_connect_t connect_request;
+  PeerClient* owner = nullptr;
+  std::string address;
+  wire::FrameReader reader;
+  bool connected = false;
+  bool failed = false;
+  std::string queued;  // frames written before the connection is up
+  struct Pending {
+    Callback done;
+    uint64_t deadline_ms;
+  };
+  std::map<uint64_t, Pending> pending;
+  char read_buffer[64 * 1024];
+
+  Peer(PeerClient* client, std::string peer_address, const wire::Limits& limits)
+      : owner(client), address(std::move(peer_address)), reader(limits) {}
+};
+
+namespace {
+
+struct WriteRequest {
+  uv_write_t request;
+  std::string data;
+};
+
+uint64_t now_ms() { return uv_hrtime() / 1'000'000; }
+
+}  // namespace
+
+PeerClient::PeerClient(uv_loop_t* loop, std::string bind_host, wire::Limits limits,
+                       uint64_t request_timeout_ms)
+    : loop_(loop),
+      bind_host_(std::move(bind_host)),
+      limits_(limits),
+      request_timeout_ms_(request_timeout_ms) {
+  uv_timer_init(loop_, &sweeper_);
+  sweeper_.data = this;
+  uv_timer_start(&sweeper_, on_sweep, 250, 250);
+}
+
+PeerClient::~PeerClient() { close(); }
+
+void PeerClient::close() {
+  if (closed_) return;
+  closed_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&sweeper_), nullptr);
+  while (!peers_.empty()) fail_peer(*peers_.begin()->second, "node is stopping");
+}
+
+void PeerClient::send(const std::string& address, wire::Body body, Callback done) {
+  if (closed_) {
+    done(std::unexpected("node is stopping"));
+    return;
+  }
+  Peer* peer = nullptr;
+  if (auto it = peers_.find(address); it != peers_.end()) {
+    peer = it->second;
+  } else {
+    std::string error;
+    peer = connect(address, error);
+    if (peer == nullptr) {
+      done(std::unexpected(error));
+      return;
+    }
+  }
+  const uint64_t id = next_request_id_++;
+  wire::encode_frame(wire::Message{id, std::move(body)}, peer->queued);
+  peer->pending.emplace(id, Peer::Pending{std::move(done), now_ms() + request_timeout_ms_});
+  if (peer->connected) flush(*peer);
+}
+
+PeerClient::Peer* PeerClient::connect(const std::string& address, std::string& error) {
+  auto target = wire::parse_address(address);
+  if (!target) {
+    error = target.error();
+    return nullptr;
+  }
+  auto* peer = new Peer(this, address, limits_);
+  uv_tcp_init(loop_, &peer->handle);
+  peer->handle.data = peer;
+  // Bind the source address to our own host; port 0 lets the kernel choose.
+  if (auto source = wire::parse_address(bind_host_ + ":1")) {
+    source->sin_port = 0;
+    uv_tcp_bind(&peer->handle, reinterpret_cast<const sockaddr*>(&*source), 0);
+  }
+  peer->connect_request.data = peer;
+  const int rc = uv_tcp_connect(&peer->connect_request, &peer->handle,
+                                reinterpret_cast<const sockaddr*>(&*target), [](uv_connect_t* request, int status) {
+    auto* p = static_cast<Peer*>(request->data);
+    if (p->failed) return;
+    if (status < 0) {
+      p->owner->fail_peer(*p, std::string("cannot connect: ") + uv_strerror(status));
+      return;
+    }
+    p->connected = true;
+    uv_tcp_nodelay(&p->handle, 1);
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&p->handle),
+        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+          auto* self = static_cast<Peer*>(h->data);
+          *buf = uv_buf_init(self->read_buffer, sizeof(self->read_buffer));
+        },
+        [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+          auto* self = static_cast<Peer*>(stream->data);
+          if (nread < 0) {
+            self->owner->fail_peer(*self, "connection closed");
+          } else if (nread > 0) {
+            self->owner->handle_bytes(*self, std::string_view(buf->base, static_cast<size_t>(nread)));
+          }
+        });
+    p->owner->flush(*p);
+  });
+  if (rc != 0) {
+    error = std::string("cannot connect to ") + address + ": " + uv_strerror(rc);
+    uv_close(reinterpret_cast<uv_handle_t*>(&peer->handle), [](uv_handle_t* h) { delete static_cast<Peer*>(h->data); });
+    return nullptr;
+  }
+  peers_.emplace(address, peer);
+  return peer;
+}
+
+void PeerClient::flush(Peer& peer) {
+  if (peer.queued.empty()) return;
+  auto* write = new WriteRequest;
+  write->data = std::move(peer.queued);
+  peer.queued.clear();
+  write->request.data = write;
+  uv_buf_t buf = uv_buf_init(write->data.data(), static_cast<unsigned>(write->data.size()));
+  const int rc = uv_write(&write->request, reinterpret_cast<uv_stream_t*>(&peer.handle), &buf, 1,
+                          [](uv_write_t* request, int) { delete static_cast<WriteRequest*>(request->data); });
+  if (rc != 0) {
+    delete write;
+    fail_peer(peer, std::string("write failed: ") + uv_strerror(rc));
+  }
+}
+
+void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
+  peer.reader.feed(bytes);
+  std::string_view payload;
+  std::string error;
+  while (!peer.failed) {
+    const auto status = peer.reader.next(payload, error);
+    if (status == wire::FrameReader::Status::kNeedMore) return;
+    if (status == wire::FrameReader::Status::kError) {
+      fail_peer(peer, "bad frame from peer: " + error);
+      return;
+    }
+    auto message = wire::decode(payload, limits_);
+    if (!message) {
+      fail_peer(peer, "bad reply from peer: " + message.error().reason);
+      return;
+    }
+    auto it = peer.pending.find(message->request_id);
+    if (it == peer.pending.end()) continue;  // its request already timed out
+    Callback done = std::move(it->second.done);
+    peer.pending.erase(it);
+    done(std::move(*message));
+  }
+}
+
+void PeerClient::fail_peer(Peer& peer, const std::string& reason) {
+  if (peer.failed) return;
+  peer.failed = true;
+  peers_.erase(peer.address);
+  auto pending = std::move(peer.pending);
+  peer.pending.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(&peer.handle), [](uv_handle_t* h) { delete static_cast<Peer*>(h->data); });
+  for (auto& [id, request] : pending) request.done(std::unexpected(peer.address + ": " + reason));
+}
+
+void PeerClient::on_sweep(uv_timer_t* timer) {
+  auto* client = static_cast<PeerClient*>(timer->data);
+  const uint64_t now = now_ms();
+  std::vector<Peer*> expired;
+  for (auto& [address, peer] : client->peers_) {
+    for (const auto& [id, request] : peer->pending) {
+      if (request.deadline_ms <= now) {
+        expired.push_back(peer);
+        break;
+      }
+    }
+  }
+  for (Peer* peer : expired) client->fail_peer(*peer, "no reply in time");
+}
+
+}  // namespace ringkv::io

@@ -1,0 +1,61 @@
+// PeerClient: outgoing TCP connections from this node to other nodes.
+//
+// One connection per peer address, opened on first use and bound to this
+// node's own host (so per-address firewall rules in tests see the true
+// source). Requests are framed like every other message; replies are matched
+// by request id and handed to the request's callback exactly once: with the
+// reply, or with an error when the connection fails or no reply arrives
+// within request_timeout_ms (the connection is then dropped, as a peer that
+// stopped answering cannot be trusted to answer in order later).
+//
+// Thread model: the loop's thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "node/wire/limits.h"
+#include "node/wire/message.h"
+
+namespace ringkv::io {
+
+class PeerClient {
+ public:
+  using Callback = std::function<void(std::expected<wire::Message, std::string>)>;
+
+  PeerClient(uv_loop_t* loop, std::string bind_host, wire::Limits limits,
+             uint64_t request_timeout_ms = 5000);
+  ~PeerClient();
+  PeerClient(const PeerClient&) = delete;
+  PeerClient& operator=(const PeerClient&) = delete;
+
+  void send(const std::string& address, wire::Body body, Callback done);
+  // Fails every pending request and closes every connection.
+  void close();
+
+  struct Peer;
+
+ private:
+  static void on_sweep(uv_timer_t* timer);
+  Peer* connect(const std::string& address, std::string& error);
+  void fail_peer(Peer& peer, const std::string& reason);
+  void flush(Peer& peer);
+  void handle_bytes(Peer& peer, std::string_view bytes);
+
+  uv_loop_t* loop_;
+  std::string bind_host_;
+  wire::Limits limits_;
+  uint64_t request_timeout_ms_;
+  uv_timer_t sweeper_;
+  bool closed_ = false;
+  uint64_t next_request_id_ = 1;
+  std::map<std::string, Peer*> peers_;
+};
+
+}  // namespace ringkv::io

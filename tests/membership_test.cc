@@ -1,0 +1,876 @@
+// Unit tests for membership/: the state machine is driven with crafted datagrams and explicit
+// time. No sockets, no sleeps; a tiny in-memory network lives at the bottom of the helpers.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "membership/broadcast_queue.h"
+#include "membership/codec.h"
+#include "membership/config.h"
+#include "membership/member.h"
+#include "membership/suspicion.h"
+#include "membership/swim.h"
+
+namespace ringkv::membership {
+namespace {
+
+constexpr TimeMs kStart = 1'000'000;
+
+std::string id_of(int i) {
+  std::string id(kNodeIdBytes, '\0');
+  id[0] = 'n';
+  id[14] = static_cast<char>(i / 256);
+  id[15] = static_cast<char>(i % 256);
+  return id;
+}
+
+std::string address_of(int i) {
+  return "127.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":7000";
+}
+
+Member member_of(int i, uint64_t incarnation = 0, Liveness liveness = Liveness::kAlive) {
+  Member member;
+  member.id = id_of(i);
+  member.name = "node" + std::to_string(i);
+  member.address = address_of(i);
+  member.incarnation = incarnation;
+  member.liveness = liveness;
+  member.ring_status = RingStatus::kNormal;
+  member.vnode_count = 16;
+  return member;
+}
+
+Swim make_swim(int i, uint32_t generation = 1, Config config = {}, TimeMs now = kStart) {
+  auto swim = Swim::create(config, member_of(i), generation, /*rng_seed=*/1000 + i, now);
+  REQUIRE(swim.has_value());
+  return std::move(*swim);
+}
+
+std::string datagram(int sender, const Body& body, const std::vector<Update>& updates = {},
+                     std::string cluster = "ringkv", uint64_t sender_incarnation = 0) {
+  PacketWriter writer(PacketHeader{kProtocolVersion, cluster, id_of(sender), sender_incarnation},
+                      body, 1400);
+  for (const Update& update : updates) REQUIRE(writer.try_add(encode_update(update)));
+  return std::move(writer).finish();
+}
+
+// Teaches `swim` the given members, as a push-pull reply from member `sender` would.
+void teach(Swim& swim, int sender, const std::vector<Member>& members, TimeMs now) {
+  const std::string bytes =
+      encode_push_pull(PushPull{kProtocolVersion, "ringkv", id_of(sender), false, members});
+  REQUIRE(swim.handle_push_pull_reply(address_of(sender), bytes, now).has_value());
+}
+
+std::vector<Member> alive_members(int first, int last, uint64_t incarnation = 1ull << 32) {
+  std::vector<Member> members;
+  for (int i = first; i <= last; ++i) members.push_back(member_of(i, incarnation));
+  return members;
+}
+
+struct Sent {
+  std::string address;
+  Packet packet;
+};
+
+std::vector<Sent> decode_all(const std::vector<OutgoingDatagram>& outgoing) {
+  std::vector<Sent> sent;
+  for (const OutgoingDatagram& datagram : outgoing) {
+    auto packet = decode_packet(datagram.bytes, 1400);
+    REQUIRE(packet.has_value());
+    sent.push_back(Sent{datagram.address, std::move(*packet)});
+  }
+  return sent;
+}
+
+// Ticks `swim` at each of its deadlines up to `until`, collecting what it sends.
+std::vector<Sent> run_until(Swim& swim, TimeMs& now, TimeMs until) {
+  std::vector<OutgoingDatagram> outgoing;
+  while (swim.next_deadline() <= until) {
+    now = std::max(now, swim.next_deadline());
+    swim.tick(now);
+    for (auto& datagram : swim.take_outgoing()) outgoing.push_back(std::move(datagram));
+  }
+  now = until;
+  swim.tick(now);
+  for (auto& datagram : swim.take_outgoing()) outgoing.push_back(std::move(datagram));
+  return decode_all(outgoing);
+}
+
+// Ticks `swim` deadline by deadline until it sends a datagram of kind T; returns what it sent
+// in that step.
+template <typename T>
+std::vector<Sent> tick_until_sent(Swim& swim, TimeMs& now) {
+  for (int step = 0; step < 1000; ++step) {
+    now = swim.next_deadline();
+    swim.tick(now);
+    auto sent = decode_all(swim.take_outgoing());
+    if (std::any_of(sent.begin(), sent.end(),
+                    [](const Sent& s) { return std::holds_alternative<T>(s.packet.body); })) {
+      return sent;
+    }
+  }
+  FAIL("nothing of the expected kind was sent");
+  return {};
+}
+
+template <typename T>
+std::vector<Sent> of_kind(const std::vector<Sent>& sent) {
+  std::vector<Sent> matching;
+  for (const Sent& s : sent) {
+    if (std::holds_alternative<T>(s.packet.body)) matching.push_back(s);
+  }
+  return matching;
+}
+
+bool carries(const Packet& packet, const std::string& id, Liveness liveness) {
+  return std::any_of(packet.updates.begin(), packet.updates.end(), [&](const Update& update) {
+    return update.member.id == id && update.member.liveness == liveness;
+  });
+}
+
+Liveness liveness_in(const Swim& swim, int i) {
+  auto member = swim.member(id_of(i));
+  REQUIRE(member.has_value());
+  return member->liveness;
+}
+
+// A lossless, instant network between a few Swims, for tests that need real exchanges.
+struct TinyNetwork {
+  std::map<std::string, Swim*> by_address;
+
+  void add(Swim& swim) { by_address[swim.self().address] = &swim; }
+
+  // Delivers everything in flight until nothing is sent any more.
+  void settle(TimeMs now) {
+    for (int round = 0; round < 100; ++round) {
+      bool any = false;
+      for (auto& [address, swim] : by_address) {
+        for (auto& request : swim->take_push_pull_requests()) {
+          auto target = by_address.find(request.address);
+          if (target == by_address.end()) continue;
+          auto reply = target->second->handle_push_pull_request(address, request.bytes, now);
+          REQUIRE(reply.has_value());
+          REQUIRE(swim->handle_push_pull_reply(request.address, *reply, now).has_value());
+          any = true;
+        }
+        for (auto& datagram : swim->take_outgoing()) {
+          auto target = by_address.find(datagram.address);
+          if (target == by_address.end()) continue;
+          (void)target->second->handle_datagram(address, datagram.bytes, now);
+          any = true;
+        }
+      }
+      if (!any) return;
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a higher incarnation wins and at equal incarnation left beats dead beats suspect") {
+  const Member alive = member_of(1, 7, Liveness::kAlive);
+  const Member suspect = member_of(1, 7, Liveness::kSuspect);
+  const Member dead = member_of(1, 7, Liveness::kDead);
+  const Member left = member_of(1, 7, Liveness::kLeft);
+  const Member newer_alive = member_of(1, 8, Liveness::kAlive);
+
+  CHECK(supersedes(suspect, alive));
+  CHECK(supersedes(dead, suspect));
+  CHECK(supersedes(left, dead));
+  CHECK_FALSE(supersedes(alive, suspect));
+  CHECK_FALSE(supersedes(dead, left));
+  CHECK_FALSE(supersedes(alive, alive));
+  CHECK(supersedes(newer_alive, left));
+  CHECK(supersedes(newer_alive, dead));
+  CHECK_FALSE(supersedes(member_of(1, 6, Liveness::kLeft), alive));
+}
+
+TEST_CASE("a restarted process starts at an incarnation above every earlier generation") {
+  CHECK(initial_incarnation(2) > initial_incarnation(1) + 1'000'000);
+  CHECK(initial_incarnation(1) == (1ull << 32));
+}
+
+TEST_CASE("the default config is memberlist's LAN config and validates") {
+  const Config config;
+  CHECK(config.probe_interval_ms == 1000);
+  CHECK(config.probe_timeout_ms == 500);
+  CHECK(config.indirect_checks == 3);
+  CHECK(config.suspicion_mult == 4);
+  CHECK(config.suspicion_max_timeout_mult == 6);
+  CHECK(config.gossip_interval_ms == 200);
+  CHECK(config.gossip_nodes == 3);
+  CHECK(config.retransmit_mult == 4);
+  CHECK(config.push_pull_interval_ms == 30000);
+  CHECK(config.datagram_bytes_max == 1400);
+  CHECK(config.validate().has_value());
+}
+
+TEST_CASE("a config whose probe timeout is not below the probe interval is refused") {
+  Config config;
+  config.probe_timeout_ms = config.probe_interval_ms;
+  CHECK_FALSE(config.validate().has_value());
+  CHECK_FALSE(Swim::create(config, member_of(1), 1, 1, kStart).has_value());
+}
+
+TEST_CASE("an invalid own record is refused") {
+  Member self = member_of(1);
+  self.address = "no-port";
+  CHECK_FALSE(Swim::create(Config{}, self, 1, 1, kStart).has_value());
+  self = member_of(1);
+  self.id = "short";
+  CHECK_FALSE(Swim::create(Config{}, self, 1, 1, kStart).has_value());
+}
+
+TEST_CASE("datagrams and push-pulls round-trip through the codec") {
+  const Update update{member_of(3, 42, Liveness::kSuspect), id_of(4)};
+  const std::string bytes = datagram(1, PingReq{9, id_of(3), address_of(3)}, {update});
+  auto packet = decode_packet(bytes, 1400);
+  REQUIRE(packet.has_value());
+  CHECK(packet->header.sender_id == id_of(1));
+  const auto& request = std::get<PingReq>(packet->body);
+  CHECK(request.seq == 9);
+  CHECK(request.target_address == address_of(3));
+  REQUIRE(packet->updates.size() == 1);
+  CHECK(packet->updates[0].member == update.member);
+  CHECK(packet->updates[0].origin_id == id_of(4));
+
+  const PushPull state{kProtocolVersion, "ringkv", id_of(1), true, alive_members(1, 5)};
+  auto decoded = decode_push_pull(encode_push_pull(state), 1 << 20, 100);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->join);
+  CHECK(decoded->members == state.members);
+}
+
+TEST_CASE("a ping is answered with an ack of the same sequence number") {
+  Swim swim = make_swim(1);
+  REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Ping{77, id_of(1)}), kStart));
+  auto sent = decode_all(swim.take_outgoing());
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].address == address_of(2));
+  CHECK(std::get<Ack>(sent[0].packet.body).seq == 77);
+}
+
+TEST_CASE("a ping meant for another node id is dropped unanswered") {
+  Swim swim = make_swim(1);
+  auto result = swim.handle_datagram(address_of(2), datagram(2, Ping{5, id_of(9)}), kStart);
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error() == DropReason::kWrongTarget);
+  CHECK(swim.take_outgoing().empty());
+  CHECK(swim.stats().dropped_wrong_target == 1);
+}
+
+TEST_CASE("a probe without an ack goes indirect through three other members") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, alive_members(2, 6), now);
+  (void)swim.take_outgoing();
+  auto pings = of_kind<Ping>(tick_until_sent<Ping>(swim, now));
+  REQUIRE(pings.size() == 1);
+  const TimeMs pinged_at = now;
+  const std::string target = std::get<Ping>(pings[0].packet.body).target_id;
+  const uint64_t seq = std::get<Ping>(pings[0].packet.body).seq;
+
+  auto requests = of_kind<PingReq>(tick_until_sent<PingReq>(swim, now));
+  CHECK(now == pinged_at + 500);
+  REQUIRE(requests.size() == 3);
+  for (const Sent& request : requests) {
+    const auto& body = std::get<PingReq>(request.packet.body);
+    CHECK(body.target_id == target);
+    CHECK(body.seq == seq);
+    CHECK(request.address != pings[0].address);
+  }
+  CHECK(swim.stats().ping_reqs_sent == 3);
+}
+
+TEST_CASE("an ack relayed by a helper keeps the target alive") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, alive_members(2, 6), now);
+  auto pings = of_kind<Ping>(tick_until_sent<Ping>(swim, now));
+  REQUIRE(pings.size() == 1);
+  const auto ping = std::get<Ping>(pings[0].packet.body);
+  auto requests = of_kind<PingReq>(tick_until_sent<PingReq>(swim, now));
+  REQUIRE_FALSE(requests.empty());
+  // The helper forwards the target's ack under our sequence number.
+  const int helper = [&] {
+    for (int i = 2; i <= 6; ++i) {
+      if (address_of(i) == requests[0].address) return i;
+    }
+    return -1;
+  }();
+  REQUIRE(swim.handle_datagram(requests[0].address, datagram(helper, Ack{ping.seq}), now));
+  run_until(swim, now, now + 499);  // the end of this probe period
+  CHECK(swim.stats().probes_acked == 1);
+  CHECK(swim.stats().probes_failed == 0);
+  CHECK(liveness_in(swim, ping.target_id.back()) == Liveness::kAlive);
+}
+
+TEST_CASE("a helper relays a ping-req and nacks when the target stays silent") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  REQUIRE(
+      swim.handle_datagram(address_of(2), datagram(2, PingReq{55, id_of(3), address_of(3)}), now));
+  auto sent = decode_all(swim.take_outgoing());
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].address == address_of(3));
+  CHECK(std::get<Ping>(sent[0].packet.body).target_id == id_of(3));
+
+  sent = run_until(swim, now, now + 500);
+  auto nacks = of_kind<Nack>(sent);
+  REQUIRE(nacks.size() == 1);
+  CHECK(nacks[0].address == address_of(2));
+  CHECK(std::get<Nack>(nacks[0].packet.body).seq == 55);
+}
+
+TEST_CASE("a helper forwards the target's ack to the requester") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  REQUIRE(
+      swim.handle_datagram(address_of(2), datagram(2, PingReq{55, id_of(3), address_of(3)}), now));
+  auto sent = decode_all(swim.take_outgoing());
+  const uint64_t relay_seq = std::get<Ping>(sent.at(0).packet.body).seq;
+  REQUIRE(swim.handle_datagram(address_of(3), datagram(3, Ack{relay_seq}), now + 10));
+  sent = decode_all(swim.take_outgoing());
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].address == address_of(2));
+  CHECK(std::get<Ack>(sent[0].packet.body).seq == 55);
+  CHECK(of_kind<Nack>(run_until(swim, now, now + 2000)).empty());
+}
+
+TEST_CASE("missing nacks raise the local health score and received nacks spare it") {
+  for (bool nacks_arrive : {false, true}) {
+    CAPTURE(nacks_arrive);
+    Swim swim = make_swim(1);
+    TimeMs now = kStart;
+    teach(swim, 2, alive_members(2, 6), now);
+    auto pings = of_kind<Ping>(tick_until_sent<Ping>(swim, now));
+    REQUIRE(pings.size() == 1);
+    const uint64_t seq = std::get<Ping>(pings[0].packet.body).seq;
+    auto requests = of_kind<PingReq>(tick_until_sent<PingReq>(swim, now));
+    REQUIRE(requests.size() == 3);
+    if (nacks_arrive) {
+      for (const Sent& request : requests) {
+        const int helper = request.address[8] - '0';  // "127.0.0.N:7000"
+        REQUIRE(swim.handle_datagram(request.address, datagram(helper, Nack{seq}), now));
+      }
+    }
+    const std::size_t failed_before = swim.stats().probes_failed;
+    // Stop at the end of this probe period, before another probe can change the score.
+    while (swim.stats().probes_failed == failed_before) {
+      now = swim.next_deadline();
+      swim.tick(now);
+    }
+    CHECK(swim.health_score() == (nacks_arrive ? 0 : 3));
+  }
+}
+
+TEST_CASE("an unanswered probe makes the target suspect and tells it directly") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, {member_of(2, 1ull << 32)}, now);
+  (void)swim.take_events();
+  auto sent = run_until(swim, now, kStart + 2100);
+  CHECK(liveness_in(swim, 2) == Liveness::kSuspect);
+  auto gossip = of_kind<Gossip>(sent);
+  CHECK(std::any_of(gossip.begin(), gossip.end(), [](const Sent& s) {
+    return s.address == address_of(2) && carries(s.packet, id_of(2), Liveness::kSuspect);
+  }));
+  auto events = swim.take_events();
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().kind == EventKind::kSuspect);
+}
+
+TEST_CASE("a suspect that is not refuted is declared dead after the suspicion timeout") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, {member_of(2, 1ull << 32)}, now);
+  run_until(swim, now, kStart + 2100);
+  REQUIRE(liveness_in(swim, 2) == Liveness::kSuspect);
+  const TimeMs suspected_at = now;
+  // Two members: no one can confirm, so the timeout is the minimum: 4 * 1 * 1 s.
+  run_until(swim, now, suspected_at + 3000);
+  CHECK(liveness_in(swim, 2) == Liveness::kSuspect);
+  run_until(swim, now, suspected_at + 5000);
+  CHECK(liveness_in(swim, 2) == Liveness::kDead);
+  CHECK(swim.stats().members_declared_dead == 1);
+}
+
+TEST_CASE("a suspected member refutes with a higher incarnation and is alive again") {
+  Swim a = make_swim(1);
+  Swim b = make_swim(2);
+  TinyNetwork network;
+  network.add(a);
+  network.add(b);
+  TimeMs now = kStart;
+  a.join({b.self().address}, now);
+  network.settle(now);
+  REQUIRE(liveness_in(a, 2) == Liveness::kAlive);
+  const uint64_t before = b.self().incarnation;
+
+  // Someone tells b that a third member suspects it.
+  Member accusation = b.self();
+  accusation.liveness = Liveness::kSuspect;
+  REQUIRE(b.handle_datagram(address_of(3), datagram(3, Gossip{}, {{accusation, id_of(3)}}), now));
+  CHECK(b.self().incarnation > before);
+  CHECK(b.stats().refutations == 1);
+  CHECK(b.health_score() == 1);
+
+  // The same accusation reaches a, then b's refutation does.
+  REQUIRE(a.handle_datagram(address_of(3), datagram(3, Gossip{}, {{accusation, id_of(3)}}), now));
+  CHECK(liveness_in(a, 2) == Liveness::kSuspect);
+  for (int round = 0; round < 5; ++round) {
+    now += 200;
+    a.tick(now);
+    b.tick(now);
+    network.settle(now);
+  }
+  CHECK(liveness_in(a, 2) == Liveness::kAlive);
+  CHECK(a.member(id_of(2))->incarnation == b.self().incarnation);
+}
+
+TEST_CASE("the suspicion timeout starts high and shrinks with independent confirmations") {
+  Suspicion suspicion(id_of(1), 5, /*confirmations_wanted=*/2, /*min_ms=*/4000,
+                      /*max_ms=*/24000, /*started_at_ms=*/kStart);
+  CHECK(suspicion.deadline_ms() == kStart + 24000);
+  CHECK_FALSE(suspicion.confirm(id_of(1)));  // the accuser does not confirm itself
+  CHECK(suspicion.confirm(id_of(2)));
+  const TimeMs after_one = suspicion.deadline_ms();
+  CHECK(after_one < kStart + 24000);
+  CHECK(after_one > kStart + 4000);
+  CHECK_FALSE(suspicion.confirm(id_of(2)));  // repeats do not count
+  CHECK(suspicion.deadline_ms() == after_one);
+  CHECK(suspicion.confirm(id_of(3)));
+  CHECK(suspicion.deadline_ms() == kStart + 4000);
+  CHECK_FALSE(suspicion.confirm(id_of(4)));  // beyond the wanted count
+  CHECK(suspicion_min_timeout_ms(4, 100, 1000) == 8000);
+  CHECK(suspicion_min_timeout_ms(4, 3, 1000) == 4000);
+}
+
+TEST_CASE("confirmations from other members bring a declaration of death forward") {
+  // Ten members: k = 2 confirmations wanted, min 4 s, max 24 s.
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, alive_members(2, 10), now);
+  const Member accused = member_of(5, 1ull << 32, Liveness::kSuspect);
+  REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{accused, id_of(2)}}), now));
+  REQUIRE(liveness_in(swim, 5) == Liveness::kSuspect);
+  const TimeMs suspected_at = now;
+  run_until(swim, now, suspected_at + 10000);
+  CHECK(liveness_in(swim, 5) == Liveness::kSuspect);  // unconfirmed: waits up to 24 s
+
+  for (int confirmer : {3, 4}) {
+    REQUIRE(swim.handle_datagram(
+        address_of(confirmer), datagram(confirmer, Gossip{}, {{accused, id_of(confirmer)}}), now));
+  }
+  CHECK(swim.stats().suspicion_confirmations == 2);
+  now += 1;
+  swim.tick(now);
+  CHECK(liveness_in(swim, 5) == Liveness::kDead);  // 4 s have long passed
+}
+
+TEST_CASE("a datagram from a foreign cluster is dropped, counted and changes nothing") {
+  Swim swim = make_swim(1);
+  const auto before = swim.members();
+  auto result = swim.handle_datagram(
+      address_of(2), datagram(2, Gossip{}, {{member_of(2), ""}}, "other-cluster"), kStart);
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error() == DropReason::kForeignCluster);
+  CHECK(swim.stats().dropped_foreign_cluster == 1);
+  CHECK(swim.members() == before);
+  CHECK(swim.take_outgoing().empty());
+
+  const std::string foreign_state =
+      encode_push_pull(PushPull{kProtocolVersion, "other", id_of(2), true, alive_members(2, 3)});
+  CHECK_FALSE(swim.handle_push_pull_request(address_of(2), foreign_state, kStart).has_value());
+  CHECK(swim.stats().dropped_foreign_cluster == 2);
+  CHECK(swim.members() == before);
+}
+
+TEST_CASE("garbage, truncated, oversized and deeply nested datagrams are dropped and counted") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, alive_members(2, 4), now);
+  (void)swim.take_outgoing();
+  const auto before = swim.members();
+  uint64_t expected_drops = 0;
+  auto expect_drop = [&](const std::string& bytes) {
+    auto result = swim.handle_datagram(address_of(9), bytes, now);
+    CHECK_FALSE(result.has_value());
+    ++expected_drops;
+  };
+
+  const std::string valid =
+      datagram(3, Ping{1, id_of(1)}, {{member_of(7, 1, Liveness::kAlive), ""}});
+  for (std::size_t cut = 0; cut < valid.size(); ++cut) expect_drop(valid.substr(0, cut));
+  expect_drop(valid + "x");  // trailing bytes
+
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string noise(1 + rng() % 1400, '\0');
+    for (char& c : noise) c = static_cast<char>(rng());
+    auto result = swim.handle_datagram(address_of(9), noise, now);
+    if (!result.has_value()) ++expected_drops;
+  }
+
+  expect_drop(std::string(200, '\x91') + '\x01');               // arrays nested 200 deep
+  expect_drop(std::string("\xdd\xff\xff\xff\xff", 5));          // a 4-billion-element array
+  expect_drop(std::string("\xdb\xff\xff\xff\xff", 5) + "abc");  // a 4-GiB string
+  expect_drop(std::string("\x81\x01\x01", 3));                  // a map
+  expect_drop(std::string("\x97\x63", 2) + valid.substr(2));    // protocol version 99
+  expect_drop(std::string(1401, '\xc0'));                       // over the datagram budget
+  std::string unknown_kind = valid;
+  unknown_kind[unknown_kind.find('\x01', 27)] = '\x09';
+  expect_drop(unknown_kind);
+  Member bad = member_of(8);
+  bad.address = "nonsense";
+  PacketWriter writer(PacketHeader{kProtocolVersion, "ringkv", id_of(3), 0}, Gossip{}, 1400);
+  REQUIRE(writer.try_add(encode_update({bad, ""})));
+  expect_drop(std::move(writer).finish());
+
+  CHECK(swim.stats().dropped_total() == expected_drops);
+  CHECK(swim.stats().dropped_truncated >= valid.size() - 1);
+  CHECK(swim.stats().dropped_limit_exceeded >= 3);
+  CHECK(swim.stats().dropped_unknown_version >= 1);
+  CHECK(swim.members() == before);
+}
+
+TEST_CASE("nesting one level deeper than the format needs is refused as over the limit") {
+  auto nested = decode_packet(std::string("\x91\x91\x91\x91\x01", 5), 1400);
+  REQUIRE_FALSE(nested.has_value());
+  CHECK(nested.error() == DecodeError::kLimitExceeded);
+  auto state = decode_push_pull(std::string("\x91\x91\x91\x91\x01", 5), 1 << 20, 100);
+  REQUIRE_FALSE(state.has_value());
+  CHECK(state.error() == DecodeError::kLimitExceeded);
+  // A push-pull listing more members than allowed is refused before its members are read.
+  auto crowded = decode_push_pull(
+      encode_push_pull(PushPull{kProtocolVersion, "ringkv", id_of(1), false, alive_members(1, 20)}),
+      1 << 20, 10);
+  REQUIRE_FALSE(crowded.has_value());
+  CHECK(crowded.error() == DecodeError::kLimitExceeded);
+}
+
+TEST_CASE("a push-pull merges both tables") {
+  Swim a = make_swim(1);
+  Swim b = make_swim(2);
+  TimeMs now = kStart;
+  teach(a, 3, alive_members(3, 5), now);
+  teach(b, 6, alive_members(6, 8), now);
+  TinyNetwork network;
+  network.add(a);
+  network.add(b);
+  a.join({b.self().address}, now);
+  network.settle(now);
+  CHECK(a.joined());
+  CHECK(a.members().size() == 8);
+  CHECK(b.members().size() == 8);
+  CHECK(a.members() == b.members());
+}
+
+TEST_CASE("a dead verdict heard in a push-pull becomes a suspicion the member can refute") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, alive_members(2, 3), now);
+  teach(swim, 2, {member_of(3, 1ull << 32, Liveness::kDead)}, now);
+  CHECK(liveness_in(swim, 3) == Liveness::kSuspect);
+}
+
+TEST_CASE("join retries its seeds with growing backoff until a push-pull succeeds") {
+  Config config;
+  config.join_retry_initial_ms = 1000;
+  config.join_retry_max_ms = 8000;
+  Swim swim = make_swim(1, 1, config);
+  TimeMs now = kStart;
+  swim.join({address_of(1), address_of(2), address_of(3)}, now);
+  auto requests = swim.take_push_pull_requests();
+  REQUIRE(requests.size() == 2);  // its own address is not a seed
+  std::vector<TimeMs> attempts;
+  while (now < kStart + 60000) {
+    now = swim.next_deadline();
+    swim.tick(now);
+    if (!swim.take_push_pull_requests().empty()) attempts.push_back(now);
+  }
+  REQUIRE(attempts.size() >= 5);
+  // Each wait is drawn from [backoff / 2, backoff] with the backoff doubling: two retries
+  // later the wait is always longer.
+  CHECK(attempts[1] - attempts[0] > attempts[0] - kStart);
+  CHECK(attempts[2] - attempts[1] > attempts[0] - kStart);
+  CHECK(attempts.back() - attempts[attempts.size() - 2] <= 8000);
+
+  teach(swim, 2, alive_members(2, 3), now);
+  CHECK(swim.joined());
+  const std::size_t before = attempts.size();
+  for (int i = 0; i < 50; ++i) {
+    now = swim.next_deadline();
+    swim.tick(now);
+    for (const auto& request : swim.take_push_pull_requests()) {
+      auto state = decode_push_pull(request.bytes, 1 << 20, 100);
+      REQUIRE(state.has_value());
+      CHECK_FALSE(state->join);  // only periodic exchanges from now on
+    }
+  }
+  CHECK(attempts.size() == before);
+}
+
+TEST_CASE("a node with no other seed founds a cluster") {
+  Swim swim = make_swim(1);
+  swim.join({address_of(1)}, kStart);
+  CHECK(swim.joined());
+  CHECK(swim.take_push_pull_requests().empty());
+}
+
+TEST_CASE("a graceful leave spreads left and reports completion") {
+  Swim a = make_swim(1);
+  Swim b = make_swim(2);
+  Swim c = make_swim(3);
+  TinyNetwork network;
+  network.add(a);
+  network.add(b);
+  network.add(c);
+  TimeMs now = kStart;
+  b.join({a.self().address}, now);
+  c.join({a.self().address}, now);
+  network.settle(now);
+  b.join({c.self().address}, now);
+  network.settle(now);
+  REQUIRE(b.members().size() == 3);
+
+  a.leave(now);
+  CHECK_FALSE(a.leave_complete());
+  for (int round = 0; round < 20 && !a.leave_complete(); ++round) {
+    now += 200;
+    for (Swim* swim : {&a, &b, &c}) swim->tick(now);
+    network.settle(now);
+  }
+  CHECK(a.leave_complete());
+  CHECK(liveness_in(b, 1) == Liveness::kLeft);
+  CHECK(liveness_in(c, 1) == Liveness::kLeft);
+  // Left is final for that incarnation: a late dead verdict does not replace it.
+  Member dead = member_of(1, a.self().incarnation, Liveness::kDead);
+  REQUIRE(b.handle_datagram(address_of(3), datagram(3, Gossip{}, {{dead, id_of(3)}}), now));
+  CHECK(liveness_in(b, 1) == Liveness::kLeft);
+}
+
+TEST_CASE("a node restarted with a higher generation outranks the dead record of its last life") {
+  Swim a = make_swim(1);
+  TimeMs now = kStart;
+  Member remembered = member_of(2, initial_incarnation(1) + 3, Liveness::kDead);
+  teach(a, 3, {member_of(3, 1ull << 32), remembered}, now);
+  REQUIRE(liveness_in(a, 2) == Liveness::kDead);
+
+  Swim restarted = make_swim(2, /*generation=*/2);
+  CHECK(restarted.self().incarnation > remembered.incarnation);
+  TinyNetwork network;
+  network.add(a);
+  network.add(restarted);
+  (void)a.take_events();
+  restarted.join({a.self().address}, now);
+  network.settle(now);
+  CHECK(liveness_in(a, 2) == Liveness::kAlive);
+  CHECK(a.member(id_of(2))->incarnation == restarted.self().incarnation);
+  auto events = a.take_events();
+  CHECK(std::any_of(events.begin(), events.end(), [](const Event& event) {
+    return event.kind == EventKind::kAlive && event.member.id == id_of(2);
+  }));
+  // The old record that came back in the reply did not pull the new life down.
+  CHECK(restarted.self().liveness == Liveness::kAlive);
+}
+
+TEST_CASE("a record of us at the same generation that is not ours is refuted") {
+  Swim swim = make_swim(1);
+  Member impostor = swim.self();
+  impostor.address = "10.9.9.9:1";
+  const uint64_t before = swim.self().incarnation;
+  REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{impostor, ""}}), kStart));
+  CHECK(swim.self().incarnation == before + 1);
+  CHECK(swim.self().address == address_of(1));
+}
+
+TEST_CASE("an accusation at the highest possible incarnation is ignored") {
+  Swim swim = make_swim(1);
+  Member accusation = swim.self();
+  accusation.incarnation = UINT64_MAX;
+  accusation.liveness = Liveness::kDead;
+  const uint64_t before = swim.self().incarnation;
+  REQUIRE(
+      swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{accusation, id_of(2)}}), kStart));
+  CHECK(swim.self().incarnation == before);
+  CHECK(swim.self().liveness == Liveness::kAlive);
+}
+
+TEST_CASE("an outdated accusation is answered with the current record") {
+  Swim swim = make_swim(1);
+  Member accusation = swim.self();
+  accusation.liveness = Liveness::kSuspect;
+  REQUIRE(
+      swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{accusation, id_of(2)}}), kStart));
+  (void)swim.take_outgoing();
+  const uint64_t refuted = swim.self().incarnation;
+  REQUIRE(refuted > accusation.incarnation);
+  // Member 3 missed the refutation and repeats the old suspicion.
+  REQUIRE(swim.handle_datagram(address_of(3), datagram(3, Gossip{}, {{accusation, id_of(3)}}),
+                               kStart + 10));
+  CHECK(swim.self().incarnation == refuted);  // no new refutation needed
+  auto sent = decode_all(swim.take_outgoing());
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].address == address_of(3));
+  REQUIRE(sent[0].packet.updates.size() >= 1);
+  CHECK(sent[0].packet.updates[0].member.incarnation == refuted);
+  CHECK(sent[0].packet.updates[0].member.liveness == Liveness::kAlive);
+}
+
+TEST_CASE("a member that talks to us while we hold it dead is told so directly") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, {member_of(2, 1ull << 32), member_of(3, 1ull << 32)}, now);
+  const Member verdict = member_of(3, 1ull << 32, Liveness::kDead);
+  REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{verdict, id_of(2)}}), now));
+  (void)swim.take_outgoing();
+  REQUIRE(swim.handle_datagram(address_of(3),
+                               datagram(3, Ping{4, id_of(1)}, {}, "ringkv", 1ull << 32), now));
+  auto sent = decode_all(swim.take_outgoing());
+  auto told = of_kind<Gossip>(sent);
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].address == address_of(3));
+  CHECK(carries(told[0].packet, id_of(3), Liveness::kDead));
+  CHECK(of_kind<Ack>(sent).size() == 1);  // and the ping is still answered
+  // Not again within the same probe interval.
+  REQUIRE(swim.handle_datagram(address_of(3),
+                               datagram(3, Ping{5, id_of(1)}, {}, "ringkv", 1ull << 32), now + 10));
+  CHECK(of_kind<Gossip>(decode_all(swim.take_outgoing())).empty());
+}
+
+TEST_CASE("while a member is suspect every other probe goes to it") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, alive_members(2, 12), now);
+  const Member accused = member_of(7, 1ull << 32, Liveness::kSuspect);
+  REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{accused, id_of(2)}}), now));
+  std::vector<std::string> targets;
+  for (int probe = 0; probe < 6; ++probe) {
+    auto pings = of_kind<Ping>(tick_until_sent<Ping>(swim, now));
+    REQUIRE(pings.size() == 1);
+    targets.push_back(pings[0].address);
+    // Answer every probe, so no other suspicion muddles the picture.
+    const auto& ping = std::get<Ping>(pings[0].packet.body);
+    const int target = static_cast<unsigned char>(ping.target_id.back());
+    REQUIRE(swim.handle_datagram(pings[0].address, datagram(target, Ack{ping.seq}), now));
+    (void)swim.take_outgoing();
+  }
+  CHECK(targets[0] == address_of(7));
+  CHECK(targets[1] != address_of(7));
+  CHECK(targets[2] == address_of(7));
+  CHECK(targets[4] == address_of(7));
+}
+
+TEST_CASE("one push-pull that brings thousands of members reports every one of them") {
+  Swim swim = make_swim(1);
+  std::vector<Member> many;
+  for (int i = 2; i < 6000; ++i) many.push_back(member_of(i, 1ull << 32));
+  teach(swim, 2, many, kStart);
+  auto events = swim.take_events();
+  CHECK(events.size() == many.size());
+  CHECK(swim.live_member_count() == many.size() + 1);
+}
+
+TEST_CASE("an operator can declare a dead member left, and only its return overrides that") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, {member_of(2, 1ull << 32), member_of(3, 1ull << 32, Liveness::kDead)}, now);
+  CHECK(swim.declare_left(id_of(3), now));
+  CHECK(liveness_in(swim, 3) == Liveness::kLeft);
+  CHECK_FALSE(swim.declare_left(id_of(1), now));
+  CHECK_FALSE(swim.declare_left(id_of(99), now));
+  teach(swim, 2, {member_of(3, 1ull << 32, Liveness::kAlive)}, now);
+  CHECK(liveness_in(swim, 3) == Liveness::kLeft);
+  teach(swim, 2, {member_of(3, 2ull << 32, Liveness::kAlive)}, now);
+  CHECK(liveness_in(swim, 3) == Liveness::kAlive);
+}
+
+TEST_CASE("a new ring status raises the incarnation and reaches the others as an update") {
+  Swim a = make_swim(1);
+  Swim b = make_swim(2);
+  TinyNetwork network;
+  network.add(a);
+  network.add(b);
+  TimeMs now = kStart;
+  a.join({b.self().address}, now);
+  network.settle(now);
+  (void)b.take_events();
+  const uint64_t before = a.self().incarnation;
+  a.set_ring_status(RingStatus::kLeaving, now);
+  CHECK(a.self().incarnation == before + 1);
+  for (int round = 0; round < 3; ++round) {
+    now += 200;
+    a.tick(now);
+    b.tick(now);
+    network.settle(now);
+  }
+  CHECK(b.member(id_of(1))->ring_status == RingStatus::kLeaving);
+  auto events = b.take_events();
+  CHECK(std::any_of(events.begin(), events.end(), [](const Event& event) {
+    return event.kind == EventKind::kUpdated && event.member.ring_status == RingStatus::kLeaving;
+  }));
+}
+
+TEST_CASE("datagrams stay within 1400 bytes while the broadcast queue is large") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  std::vector<Member> many;
+  for (int i = 2; i < 600; ++i) {
+    Member member = member_of(i, 1ull << 32);
+    member.name = std::string(kNameBytesMax, 'a' + i % 26);
+    many.push_back(member);
+  }
+  teach(swim, 2, many, now);
+  std::size_t datagrams = 0;
+  std::size_t updates = 0;
+  for (int i = 0; i < 50; ++i) {
+    now = swim.next_deadline();
+    swim.tick(now);
+    for (const auto& out : swim.take_outgoing()) {
+      ++datagrams;
+      CHECK(out.bytes.size() <= 1400);
+      auto packet = decode_packet(out.bytes, 1400);
+      REQUIRE(packet.has_value());
+      updates += packet->updates.size();
+    }
+  }
+  REQUIRE(datagrams > 0);
+  CHECK(updates / datagrams >= 5);  // the budget is actually filled
+}
+
+TEST_CASE("the broadcast queue sends the least-sent updates first and retires them") {
+  BroadcastQueue queue(10);
+  queue.push("a", std::string(100, 'a'));
+  queue.push("b", std::string(100, 'b'));
+  auto first = queue.take(150, 2);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0][0] == 'b');  // newest first among equals
+  auto second = queue.take(150, 2);
+  CHECK(second[0][0] == 'a');             // now the least sent
+  queue.push("a", std::string(50, 'A'));  // replaces the queued update about "a"
+  CHECK(queue.size() == 2);
+  auto third = queue.take(1000, 2);
+  CHECK(third.size() == 2);
+  CHECK(queue.size() == 1);  // "b" was sent twice and is retired
+  CHECK(retransmit_limit(4, 100) == 12);
+  CHECK(retransmit_limit(4, 3) == 4);
+}
+
+TEST_CASE("next_deadline is always in the future after a tick") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, alive_members(2, 6), now);
+  for (int i = 0; i < 500; ++i) {
+    now = swim.next_deadline();
+    swim.tick(now);
+    CHECK(swim.next_deadline() > now);
+    (void)swim.take_outgoing();
+  }
+}
+
+}  // namespace ringkv::membership
