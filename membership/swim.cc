@@ -83,9 +83,13 @@ Swim::Swim(Config config, Member self, uint64_t rng_seed, TimeMs now)
   broadcast(self_, self_.id);
 }
 
-void Swim::observe_time(TimeMs now) {
-  MEMBERSHIP_CHECK(now >= now_ms_, "REQUIRES: time passed to Swim never goes backwards");
+TimeMs Swim::observe_time(TimeMs now) {
+  if (now < now_ms_) {
+    ++stats_.time_went_backwards;
+    return now_ms_;
+  }
   now_ms_ = now;
+  return now;
 }
 
 PacketHeader Swim::header() const {
@@ -182,7 +186,7 @@ std::expected<void, DropReason> Swim::count_drop(DropReason reason) {
 
 std::expected<void, DropReason> Swim::handle_datagram(std::string_view from_address,
                                                       std::string_view bytes, TimeMs now) {
-  observe_time(now);
+  now = observe_time(now);
   auto packet = decode_packet(bytes, config_.datagram_bytes_max);
   if (!packet) return count_drop(packet.error());
   if (packet->header.cluster != config_.cluster_name) {
@@ -222,7 +226,7 @@ std::expected<void, DropReason> Swim::handle_datagram(std::string_view from_addr
 }
 
 void Swim::tick(TimeMs now) {
-  observe_time(now);
+  now = observe_time(now);
   tick_relays(now);
   tick_suspicions(now);
   tick_probe(now);
@@ -259,7 +263,7 @@ std::vector<PushPullRequest> Swim::take_push_pull_requests() {
 std::vector<Event> Swim::take_events() { return std::exchange(events_, {}); }
 
 void Swim::set_ring_status(RingStatus status, TimeMs now) {
-  observe_time(now);
+  now = observe_time(now);
   if (leaving_ || self_.ring_status == status) return;
   self_.ring_status = status;
   ++self_.incarnation;
@@ -267,7 +271,7 @@ void Swim::set_ring_status(RingStatus status, TimeMs now) {
 }
 
 bool Swim::declare_left(std::string_view id, TimeMs now) {
-  observe_time(now);
+  now = observe_time(now);
   MemberState* state = find(id);
   if (state == nullptr || state->record.liveness == Liveness::kLeft) return false;
   Member claim = state->record;

@@ -13,11 +13,13 @@
 // foreign-cluster and unknown-version input is dropped, counted in stats() and reported as a
 // DropReason, and never changes the view.
 //
-// Driving it: time is a value (TimeMs, monotonic, never decreasing between calls). After any
-// call that takes `now`, the owner drains take_outgoing() (UDP datagrams, each at most
+// Driving it: time is a value (TimeMs, monotonic milliseconds). After any call that takes
+// `now`, the owner drains take_outgoing() (UDP datagrams, each at most
 // Config::datagram_bytes_max bytes), take_push_pull_requests() (payloads to send over TCP;
 // the reply bytes go to handle_push_pull_reply), take_events(), and arms one timer for
-// next_deadline(), calling tick() when it fires. Calling tick() early or late is harmless.
+// next_deadline(), calling tick() when it fires. Calling tick() early or late is harmless. A
+// `now` earlier than one already passed in is taken as that latest time and counted in
+// stats().time_went_backwards, so two clock sources that disagree slightly do no harm.
 //
 // Addresses are "HOST:PORT" strings and are opaque here. Randomness comes from a generator
 // seeded by the caller, so a run replays exactly from its seed.
@@ -97,6 +99,7 @@ struct Stats {
   uint64_t datagram_bytes_sent = 0;
   uint64_t push_pull_requests_sent = 0;
   uint64_t outputs_dropped_undrained = 0;
+  uint64_t time_went_backwards = 0;
   // Protocol activity.
   uint64_t probes_started = 0;
   uint64_t probes_acked = 0;
@@ -210,7 +213,8 @@ class Swim {
   Swim(Config config, Member self, uint64_t rng_seed, TimeMs now);
 
   // swim.cc
-  void observe_time(TimeMs now);
+  // The time to act on: `now`, or the latest time seen if `now` is earlier.
+  TimeMs observe_time(TimeMs now);
   PacketHeader header() const;
   void send(std::string address, std::string bytes);
   void send_packet(const std::string& address, const Body& body,

@@ -93,21 +93,17 @@ void Swim::tick_reconnect(TimeMs now) {
       1, [](const MemberState& state) { return state.record.liveness == Liveness::kDead; });
   if (!dead.empty()) request_push_pull(dead.front()->record.address, false);
   // A seed the view does not show alive may be on the other side of a partition, or may have
-  // founded a cluster of its own while we could not reach it.
-  std::vector<const std::string*> strangers;
+  // restarted and be waiting for seeds that are all down: ask each of them (seeds are few).
   for (const std::string& seed : seeds_) {
     const bool known_alive = std::any_of(members_.begin(), members_.end(), [&](const auto& state) {
       return state.record.address == seed && state.record.liveness == Liveness::kAlive;
     });
-    if (!known_alive) strangers.push_back(&seed);
-  }
-  if (!strangers.empty()) {
-    request_push_pull(*strangers[uniform_below(rng_, strangers.size())], false);
+    if (!known_alive) request_push_pull(seed, false);
   }
 }
 
 void Swim::join(std::vector<std::string> seed_addresses, TimeMs now) {
-  observe_time(now);
+  now = observe_time(now);
   seeds_.clear();
   for (std::string& seed : seed_addresses) {
     if (seed == self_.address) continue;
@@ -136,7 +132,7 @@ void Swim::tick_join(TimeMs now) {
 }
 
 void Swim::leave(TimeMs now) {
-  observe_time(now);
+  now = observe_time(now);
   if (leaving_) return;
   leaving_ = true;
   probe_.reset();
@@ -190,7 +186,7 @@ std::expected<std::string, DropReason> Swim::handle_push_pull_request(std::strin
                                                                       std::string_view bytes,
                                                                       TimeMs now) {
   (void)from_address;
-  observe_time(now);
+  now = observe_time(now);
   auto remote = decode_state(bytes);
   if (!remote) return std::unexpected(remote.error());
   std::string reply = encode_state(false);
@@ -201,7 +197,7 @@ std::expected<std::string, DropReason> Swim::handle_push_pull_request(std::strin
 std::expected<void, DropReason> Swim::handle_push_pull_reply(std::string_view from_address,
                                                              std::string_view bytes, TimeMs now) {
   (void)from_address;
-  observe_time(now);
+  now = observe_time(now);
   auto remote = decode_state(bytes);
   if (!remote) return std::unexpected(remote.error());
   merge_state(*remote, now);

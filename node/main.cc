@@ -13,6 +13,7 @@
 
 #include "membership/swim.h"
 #include "node/core/node_core.h"
+#include "node/io/core_driver.h"
 #include "node/io/gossip_driver.h"
 #include "node/io/peer_client.h"
 #include "node/io/tcp_server.h"
@@ -28,7 +29,7 @@ struct Flags {
   std::vector<std::string> seeds;
   std::string cluster = "ringkv";
   int replicas = 3;
-  int vnodes = 64;
+  int vnodes = static_cast<int>(ringkv::core::kDefaultVnodes);
   int probe_interval_ms = 1000;
   std::string log_level = "info";
   bool sync = false;
@@ -128,13 +129,27 @@ int run(const Flags& flags) {
     return 2;
   }
 
-  ringkv::core::NodeCore core(**engine, tiebreak_from(identity->node_id), std::move(*swim));
+  auto store = ringkv::core::ReplicaStore::open(**engine, ringkv::core::HintLimits{});
+  if (!store) {
+    spdlog::error("cannot read hints: {}", store.error().message);
+    return 1;
+  }
+  ringkv::core::NodeConfig config;
+  config.coordinator.replicas = static_cast<uint32_t>(flags.replicas);
+  ringkv::core::NodeCore core(config, *store, tiebreak_from(identity->node_id), std::move(*swim));
+
   uv_loop_t* loop = uv_default_loop();
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
   ringkv::io::PeerClient peers(loop, host == "localhost" ? "127.0.0.1" : host, ringkv::wire::Limits{});
   ringkv::io::GossipDriver gossip(loop, core, peers, now, flags.listen);
-  ringkv::io::TcpServer server(loop, core, now, [&gossip] { gossip.pump(); },
+  ringkv::io::TcpServer* server_ptr = nullptr;
+  ringkv::io::CoreDriver driver(loop, core, peers, now, [&] {
+    server_ptr->deliver_outgoing();
+    gossip.pump();
+  });
+  ringkv::io::TcpServer server(loop, core, now, [&driver] { driver.pump(); },
                                ringkv::io::TcpServerConfig{.listen_address = flags.listen});
+  server_ptr = &server;
   auto started = server.listen();
   if (started) started = gossip.start(flags.seeds);
   if (!started) {
@@ -145,6 +160,7 @@ int run(const Flags& flags) {
     uv_run(loop, UV_RUN_DEFAULT);  // let the closed handles finish closing
     return 1;
   }
+  driver.start();
   spdlog::info("node {} id {} generation {} listening on {} (data {}, sync {})", flags.name,
                hex(identity->node_id), identity->generation, flags.listen, flags.data, flags.sync);
 
@@ -155,14 +171,16 @@ int run(const Flags& flags) {
     ringkv::io::TcpServer* server;
     ringkv::io::GossipDriver* gossip;
     ringkv::io::PeerClient* peers;
+    ringkv::io::CoreDriver* driver;
     uv_signal_t term;
     uv_signal_t interrupt;
-  } stop{&server, &gossip, &peers, {}, {}};
+  } stop{&server, &gossip, &peers, &driver, {}, {}};
   auto on_signal = [](uv_signal_t* handle, int signal_number) {
     auto* context = static_cast<StopContext*>(handle->data);
     spdlog::info("signal {}: stopping", signal_number);
     context->server->close();
     context->gossip->stop();
+    context->driver->stop();
     context->peers->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&context->term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&context->interrupt), nullptr);
@@ -195,7 +213,7 @@ int main(int argc, char** argv) {
   app.add_option("--replicas", flags.replicas, "replicas per key (N)")
       ->check(CLI::Range(1, 15))->capture_default_str();
   app.add_option("--vnodes", flags.vnodes, "virtual nodes per node")
-      ->check(CLI::Range(1, 4096))->capture_default_str();
+      ->check(CLI::Range(1, static_cast<int>(ringkv::core::kVnodesMax)))->capture_default_str();
   app.add_option("--probe-interval-ms", flags.probe_interval_ms, "SWIM protocol period")
       ->check(CLI::Range(10, 60000))->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -134,6 +135,9 @@ class Engine {
   virtual Status put_hint(const Hint& hint) = 0;
   virtual Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints) = 0;
   virtual Status delete_hint(std::string_view target, uint64_t sequence) = 0;
+  // Number of hints held per target (a full pass over `hints`: call at start-up,
+  // then keep counts up to date yourself).
+  virtual Result<std::map<std::string, uint64_t>> hint_counts() = 0;
 
   // Small named values in `meta`; meta_put is always fsynced (they are rare
   // and the node's identity and state depend on them). The names "node_id"

@@ -82,6 +82,12 @@ Status MemoryEngine::delete_hint(std::string_view target, uint64_t sequence) {
   return {};
 }
 
+Result<std::map<std::string, uint64_t>> MemoryEngine::hint_counts() {
+  std::map<std::string, uint64_t> counts;
+  for (const auto& [key, hint] : hints_) ++counts[key.first];
+  return counts;
+}
+
 Result<std::optional<std::string>> MemoryEngine::meta_get(std::string_view name) {
   auto it = meta_.find(name);
   if (it == meta_.end()) return std::nullopt;

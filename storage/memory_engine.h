@@ -33,6 +33,7 @@ class MemoryEngine : public Engine {
   Status put_hint(const Hint& hint) override;
   Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints) override;
   Status delete_hint(std::string_view target, uint64_t sequence) override;
+  Result<std::map<std::string, uint64_t>> hint_counts() override;
 
   Result<std::optional<std::string>> meta_get(std::string_view name) override;
   Status meta_put(std::string_view name, std::string_view value) override;

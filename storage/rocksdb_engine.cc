@@ -193,6 +193,7 @@ class RocksDbEngine final : public Engine {
   Status put_hint(const Hint& hint) override;
   Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints) override;
   Status delete_hint(std::string_view target, uint64_t sequence) override;
+  Result<std::map<std::string, uint64_t>> hint_counts() override;
 
   Result<std::optional<std::string>> meta_get(std::string_view name) override;
   Status meta_put(std::string_view name, std::string_view value) override;
@@ -384,6 +385,17 @@ Status RocksDbEngine::delete_hint(std::string_view target, uint64_t sequence) {
   if (!status.ok()) return std::unexpected(to_error(status));
   --hints_count_;
   return {};
+}
+
+Result<std::map<std::string, uint64_t>> RocksDbEngine::hint_counts() {
+  std::map<std::string, uint64_t> counts;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), hints_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = as_view(it->key());
+    if (key.size() >= kNodeIdBytes) ++counts[std::string(key.substr(0, kNodeIdBytes))];
+  }
+  if (!it->status().ok()) return std::unexpected(to_error(it->status()));
+  return counts;
 }
 
 Result<uint64_t> RocksDbEngine::count_hints() {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -538,6 +539,41 @@ TEST_CASE("garbage, truncated, oversized and deeply nested datagrams are dropped
   CHECK(swim.members() == before);
 }
 
+TEST_CASE("mutated valid datagrams either decode or are dropped without touching the view") {
+  std::mt19937_64 rng(11);
+  const std::vector<std::string> originals = {
+      datagram(3, Ping{1, id_of(1)}, {{member_of(7, 5, Liveness::kSuspect), id_of(3)}}),
+      datagram(3, PingReq{2, id_of(4), address_of(4)}, {{member_of(8, 1), ""}}),
+      datagram(3, Ack{3}, {{member_of(9, 2, Liveness::kDead), id_of(3)}, {member_of(3, 1), ""}}),
+      datagram(3, Gossip{}, {{member_of(5, 1, Liveness::kLeft), id_of(3)}}),
+  };
+  TimeMs now = kStart;
+  std::optional<Swim> fresh;
+  for (int i = 0; i < 20000; ++i) {
+    if (i % 200 == 0) {
+      // A fresh table now and then, so accepted mutants do not pile up members.
+      fresh.emplace(make_swim(1, 1, Config{}, now));
+      teach(*fresh, 2, alive_members(2, 4), now);
+    }
+    Swim& swim = *fresh;
+    std::string bytes = originals[rng() % originals.size()];
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+    const auto before = swim.members();
+    const uint64_t dropped_before = swim.stats().dropped_total();
+    auto result = swim.handle_datagram(address_of(3), bytes, now);
+    if (!result.has_value()) {
+      CHECK(swim.members() == before);
+      CHECK(swim.stats().dropped_total() == dropped_before + 1);
+    }
+    now += 1;
+    swim.tick(now);
+    (void)swim.take_outgoing();
+    (void)swim.take_events();
+    (void)swim.take_push_pull_requests();
+  }
+}
+
 TEST_CASE("nesting one level deeper than the format needs is refused as over the limit") {
   auto nested = decode_packet(std::string("\x91\x91\x91\x91\x01", 5), 1400);
   REQUIRE_FALSE(nested.has_value());
@@ -859,6 +895,15 @@ TEST_CASE("the broadcast queue sends the least-sent updates first and retires th
   CHECK(queue.size() == 1);  // "b" was sent twice and is retired
   CHECK(retransmit_limit(4, 100) == 12);
   CHECK(retransmit_limit(4, 3) == 4);
+}
+
+TEST_CASE("a time earlier than one already seen is taken as the latest and counted") {
+  Swim swim = make_swim(1);
+  swim.tick(kStart + 5000);
+  REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Ping{1, id_of(1)}), kStart + 4000));
+  CHECK(swim.stats().time_went_backwards == 1);
+  CHECK(swim.take_outgoing().size() == 1);
+  CHECK(swim.next_deadline() >= kStart + 5000);
 }
 
 TEST_CASE("next_deadline is always in the future after a tick") {

@@ -405,6 +405,8 @@ ENGINE_TEST("hints list per target in sequence order, delete one by one, and sur
   CHECK(hints[0].record == tombstone(kStartUs));
   CHECK(ok(fixture.engine().hints_for(node_id('c'), 10)).empty());
   CHECK(fixture.engine().stats().hints_count == 3);
+  const auto counts = ok(fixture.engine().hint_counts());
+  CHECK(counts == std::map<std::string, uint64_t>{{target, 2}, {other, 1}});
 }
 
 ENGINE_TEST("meta values read back and an unknown name reads as nothing") {

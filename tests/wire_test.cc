@@ -240,3 +240,35 @@ TEST_CASE("a status reply with a malformed member entry is refused") {
   auto refused = decode(raw_message(kProtocolVersion, type, 1, std::string("n"), bad_members, 0u, 0u), Limits{});
   CHECK_FALSE(refused.has_value());
 }
+
+TEST_CASE("replica, endpoints, ring and stats messages survive a round trip") {
+  WireRecord record{99, 3, true, std::string("\x00v", 2)};
+  auto write = std::get<ReplicaWriteRequest>(round_trip({1, ReplicaWriteRequest{"k", record, std::string(16, 'h')}}).body);
+  CHECK(write.record.timestamp_us == 99);
+  CHECK(write.record.tiebreak == 3);
+  CHECK(write.record.tombstone);
+  CHECK(write.record.value == std::string("\x00v", 2));
+  CHECK(write.hint_target == std::string(16, 'h'));
+  round_trip({2, ReplicaWriteReply{}});
+  CHECK(std::get<ReplicaReadRequest>(round_trip({3, ReplicaReadRequest{"k"}}).body).key == "k");
+  auto read = std::get<ReplicaReadReply>(round_trip({4, ReplicaReadReply{true, record}}).body);
+  CHECK(read.found);
+  CHECK(read.record.value == record.value);
+  auto endpoints = std::get<EndpointsReply>(
+      round_trip({5, EndpointsReply{77, {{"a", "127.0.0.1:1"}, {"b", "127.0.0.2:1"}}}}).body);
+  CHECK(endpoints.position == 77);
+  REQUIRE(endpoints.endpoints.size() == 2);
+  CHECK(endpoints.endpoints[1].name == "b");
+  auto ring = std::get<RingReply>(round_trip({6, RingReply{3, {{"a", "127.0.0.1:1", 256, 600000, 200000}}}}).body);
+  CHECK(ring.replicas == 3);
+  REQUIRE(ring.members.size() == 1);
+  CHECK(ring.members[0].ownership_ppm == 600000);
+  auto stats = std::get<StatsReply>(round_trip({7, StatsReply{{{"puts", 5}, {"gets", 6}}}}).body);
+  REQUIRE(stats.values.size() == 2);
+  CHECK(stats.values[1] == std::pair<std::string, uint64_t>{"gets", 6});
+}
+
+TEST_CASE("a hint target longer than a node id is refused") {
+  auto refused = decode(encode({1, ReplicaWriteRequest{"k", {}, std::string(17, 'h')}}), Limits{});
+  CHECK_FALSE(refused.has_value());
+}

@@ -1,6 +1,9 @@
 #include "node/core/node_core.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "storage/storage_key.h"
 
 namespace ringkv::core {
 namespace {
@@ -9,75 +12,187 @@ wire::ErrorReply error(wire::ErrorCode code, std::string message) {
   return wire::ErrorReply{code, std::move(message)};
 }
 
+wire::ErrorReply storage_failure(const storage::Error& failure) {
+  return error(wire::ErrorCode::kInternal, describe(failure));
+}
+
 }  // namespace
 
-NodeCore::NodeCore(storage::Engine& engine, uint64_t tiebreak, membership::Swim swim)
-    : engine_(engine), tiebreak_(tiebreak), swim_(std::move(swim)) {}
+NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, membership::Swim swim)
+    : config_(config),
+      store_(store),
+      tiebreak_(tiebreak),
+      swim_(std::move(swim)),
+      view_{.self_id = swim_.self().id},
+      coordinator_(config.coordinator, view_, store_),
+      replayer_(config.hint_replay, view_, store_) {
+  rebuild_ring();
+}
 
 void NodeCore::handle_client(ClientId client, std::string_view peer_address, wire::Message request,
                              Now now) {
-  wire::Body reply;
-  if (auto* put_request = std::get_if<wire::PutRequest>(&request.body)) {
-    reply = put(*put_request, now.wall_us);
-  } else if (auto* get_request = std::get_if<wire::GetRequest>(&request.body)) {
-    reply = get(*get_request);
-  } else if (auto* delete_request = std::get_if<wire::DeleteRequest>(&request.body)) {
-    reply = remove(*delete_request, now.wall_us);
+  const uint64_t id = request.request_id;
+  auto answer = [&](wire::Body body) {
+    outgoing_.push_back(Outgoing{client, wire::Message{id, std::move(body)}});
+  };
+  if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
+    pending_[{client, id}] = Pending{now.monotonic_ms, true};
+    storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};
+    coordinator_.write(client, id, put->key, std::move(record), put->consistency, now);
+  } else if (auto* del = std::get_if<wire::DeleteRequest>(&request.body)) {
+    pending_[{client, id}] = Pending{now.monotonic_ms, true};
+    storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
+    coordinator_.write(client, id, del->key, std::move(record), del->consistency, now);
+  } else if (auto* get = std::get_if<wire::GetRequest>(&request.body)) {
+    if (get->local) {
+      answer(local_read(*get));
+    } else {
+      pending_[{client, id}] = Pending{now.monotonic_ms, false};
+      coordinator_.read(client, id, get->key, get->consistency, now);
+    }
+  } else if (auto* write = std::get_if<wire::ReplicaWriteRequest>(&request.body)) {
+    answer(replica_write(*write, now));
+  } else if (auto* read = std::get_if<wire::ReplicaReadRequest>(&request.body)) {
+    answer(replica_read(*read));
   } else if (auto* push_pull_request = std::get_if<wire::PushPullRequest>(&request.body)) {
-    reply = push_pull(peer_address, *push_pull_request, now);
+    answer(push_pull(peer_address, *push_pull_request, now));
   } else if (std::holds_alternative<wire::StatusRequest>(request.body)) {
-    reply = status();
+    answer(status());
+  } else if (auto* endpoints_request = std::get_if<wire::EndpointsRequest>(&request.body)) {
+    answer(endpoints(*endpoints_request));
+  } else if (std::holds_alternative<wire::RingRequest>(request.body)) {
+    answer(ring_summary());
+  } else if (std::holds_alternative<wire::StatsRequest>(request.body)) {
+    answer(stats());
   } else {
-    ++counters_.invalid_requests;
-    reply = error(wire::ErrorCode::kInvalid, "not a client request");
+    answer(error(wire::ErrorCode::kInvalid, "not a request"));
   }
-  outgoing_.push_back(Outgoing{client, wire::Message{request.request_id, std::move(reply)}});
+  collect_replies(now);
+}
+
+void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+                                 Now now) {
+  if (token & HintReplayer::kTokenBit) {
+    replayer_.handle_reply(token, reply, now);
+  } else {
+    if (reply) {
+      // Replica replies carry no timestamps of their own; reads do.
+      if (const auto* read = std::get_if<wire::ReplicaReadReply>(&reply->body); read && read->found) {
+        clock_.observe(read->record.timestamp_us, now.wall_us);
+      }
+    }
+    coordinator_.handle_reply(token, reply, now);
+    collect_replies(now);
+  }
+}
+
+void NodeCore::tick(Now now) {
+  coordinator_.tick(now);
+  collect_replies(now);
+  if (now.monotonic_ms >= next_hint_scan_ms_) {
+    replayer_.tick(now);
+    next_hint_scan_ms_ = now.monotonic_ms + config_.hint_scan_interval_ms;
+  }
+}
+
+membership::TimeMs NodeCore::next_deadline() const {
+  const auto requests = coordinator_.next_deadline();
+  return requests ? std::min(*requests, next_hint_scan_ms_) : next_hint_scan_ms_;
+}
+
+void NodeCore::collect_replies(Now now) {
+  for (auto& reply : coordinator_.take_replies()) {
+    auto it = pending_.find({reply.client, reply.message.request_id});
+    if (it != pending_.end()) {
+      const auto micros = static_cast<uint64_t>(std::max<membership::TimeMs>(0, now.monotonic_ms - it->second.started_ms)) * 1000;
+      (it->second.is_write ? write_latency_ : read_latency_).record(micros);
+      pending_.erase(it);
+    }
+    outgoing_.push_back(std::move(reply));
+  }
 }
 
 std::vector<Outgoing> NodeCore::take_outgoing() { return std::exchange(outgoing_, {}); }
 
-wire::Body NodeCore::put(const wire::PutRequest& request, uint64_t now_us) {
-  ++counters_.puts;
-  storage::Record record;
-  record.version = {clock_.next(now_us), tiebreak_};
-  record.value = request.value;
-  return write_record(request.key, std::move(record));
+std::vector<PeerRequest> NodeCore::take_peer_requests() {
+  auto requests = coordinator_.take_peer_requests();
+  for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
+  return requests;
 }
 
-wire::Body NodeCore::remove(const wire::DeleteRequest& request, uint64_t now_us) {
-  ++counters_.deletes;
-  storage::Record record;
-  record.version = {clock_.next(now_us), tiebreak_};
-  record.tombstone = true;
-  return write_record(request.key, std::move(record));
+std::vector<membership::Event> NodeCore::take_membership_events(Now now) {
+  auto events = swim_.take_events();
+  for (const auto& event : events) apply_membership(event, now);
+  if (!events.empty()) rebuild_ring();
+  return events;
 }
 
-wire::Body NodeCore::write_record(const std::string& key, storage::Record record) {
-  const storage::Version version = record.version;
-  std::vector<std::pair<std::string, storage::Record>> batch;
-  batch.emplace_back(key, std::move(record));
-  if (auto status = engine_.write(batch); !status) return storage_failure(status.error());
-  return wire::WriteReply{version.timestamp_us, version.tiebreak};
-}
-
-wire::Body NodeCore::get(const wire::GetRequest& request) {
-  ++counters_.gets;
-  auto stored = engine_.read(request.key);
-  if (!stored) return storage_failure(stored.error());
-  wire::GetReply reply;
-  if (stored->has_value() && !(*stored)->tombstone) {
-    reply.found = true;
-    reply.value = std::move((*stored)->value);
-    reply.timestamp_us = (*stored)->version.timestamp_us;
-    reply.tiebreak = (*stored)->version.tiebreak;
+void NodeCore::apply_membership(const membership::Event& event, Now now) {
+  const membership::Member& member = event.member;
+  if (member.id == view_.self_id) return;
+  switch (member.liveness) {
+    case membership::Liveness::kAlive:
+    case membership::Liveness::kSuspect:
+    case membership::Liveness::kLeft:
+      view_.down_since_ms.erase(member.id);
+      break;
+    case membership::Liveness::kDead:
+      view_.down_since_ms.try_emplace(member.id, now.monotonic_ms);
+      break;
   }
-  return reply;
 }
 
-wire::Body NodeCore::storage_failure(const storage::Error& failure) {
-  ++counters_.storage_errors;
-  const char* what = failure.kind == storage::ErrorKind::kNoSpace ? "storage full: " : "storage error: ";
-  return error(wire::ErrorCode::kInternal, what + failure.message);
+void NodeCore::rebuild_ring() {
+  // Every member that has not left is in the ring: a down node stays (failure
+  // is not removal).
+  std::vector<RingNode> nodes;
+  for (const membership::Member& member : swim_.members()) {
+    if (member.liveness != membership::Liveness::kLeft) nodes.push_back(to_ring_node(member));
+  }
+  std::sort(nodes.begin(), nodes.end(), [](const RingNode& a, const RingNode& b) { return a.id < b.id; });
+  const auto current = view_.ring->nodes();
+  if (std::equal(nodes.begin(), nodes.end(), current.begin(), current.end())) return;
+  view_.ring = std::make_shared<const Ring>(Ring::build(std::move(nodes)));
+}
+
+wire::Body NodeCore::replica_write(const wire::ReplicaWriteRequest& request, Now now) {
+  clock_.observe(request.record.timestamp_us, now.wall_us);
+  const storage::Record record = from_wire(request.record);
+  if (!request.hint_target.empty()) {
+    auto stored = store_.store_hint(request.hint_target, request.key, record, now.wall_us);
+    if (!stored) {
+      ++storage_errors_;
+      return storage_failure(stored.error());
+    }
+    if (!*stored) return error(wire::ErrorCode::kUnavailable, "hint refused: target's hint cap or TTL reached");
+    return wire::ReplicaWriteReply{};
+  }
+  if (auto applied = store_.apply(request.key, record); !applied) {
+    ++storage_errors_;
+    return storage_failure(applied.error());
+  }
+  return wire::ReplicaWriteReply{};
+}
+
+wire::Body NodeCore::replica_read(const wire::ReplicaReadRequest& request) {
+  auto stored = store_.read(request.key);
+  if (!stored) {
+    ++storage_errors_;
+    return storage_failure(stored.error());
+  }
+  if (!stored->has_value()) return wire::ReplicaReadReply{};
+  return wire::ReplicaReadReply{true, to_wire(**stored)};
+}
+
+wire::Body NodeCore::local_read(const wire::GetRequest& request) {
+  auto stored = store_.read(request.key);
+  if (!stored) {
+    ++storage_errors_;
+    return storage_failure(stored.error());
+  }
+  if (!stored->has_value() || (*stored)->tombstone) return wire::GetReply{};
+  const storage::Record& record = **stored;
+  return wire::GetReply{true, record.value, record.version.timestamp_us, record.version.tiebreak};
 }
 
 wire::Body NodeCore::push_pull(std::string_view peer_address, const wire::PushPullRequest& request,
@@ -98,9 +213,62 @@ wire::Body NodeCore::status() {
         member.name, member.id, member.address, std::string(membership::to_string(member.liveness)),
         std::string(membership::to_string(member.ring_status)), member.incarnation, member.vnode_count});
   }
-  const storage::Stats stats = engine_.stats();
+  const storage::Stats stats = store_.engine().stats();
   reply.keys = stats.data_keys_estimate;
   reply.bytes = stats.data_bytes_estimate;
+  return reply;
+}
+
+wire::Body NodeCore::endpoints(const wire::EndpointsRequest& request) const {
+  wire::EndpointsReply reply;
+  reply.position = storage::ring_position(request.key);
+  for (const RingNode* node : coordinator_.natural_replicas(request.key)) {
+    reply.endpoints.push_back(wire::Endpoint{node->name, node->address});
+  }
+  return reply;
+}
+
+wire::Body NodeCore::ring_summary() const {
+  wire::RingReply reply;
+  reply.replicas = config_.coordinator.replicas;
+  const auto replicated = view_.ring->ownership(config_.coordinator.replicas);
+  const auto primary = view_.ring->ownership(1);
+  const auto nodes = view_.ring->nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    reply.members.push_back(wire::RingMember{nodes[i].name, nodes[i].address, nodes[i].vnodes,
+                                             static_cast<uint64_t>(replicated[i] * 1e6),
+                                             static_cast<uint64_t>(primary[i] * 1e6)});
+  }
+  return reply;
+}
+
+wire::Body NodeCore::stats() const {
+  wire::StatsReply reply;
+  auto add = [&](std::string name, uint64_t value) { reply.values.emplace_back(std::move(name), value); };
+  const CoordinatorCounters& counters = coordinator_.counters();
+  add("writes", counters.writes);
+  add("reads", counters.reads);
+  add("unavailable", counters.unavailable);
+  add("timeouts", counters.timeouts);
+  add("read_repairs", counters.read_repairs);
+  add("storage_errors", storage_errors_);
+  for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
+    add(std::string(name) + "_latency_p50_us", histogram->percentile(0.50));
+    add(std::string(name) + "_latency_p99_us", histogram->percentile(0.99));
+    add(std::string(name) + "_latency_p999_us", histogram->percentile(0.999));
+  }
+  add("hints_written", counters.hints_written);
+  add("hints_refused", store_.hints_refused());
+  add("hints_in_flight", replayer_.in_flight());
+  auto name_of = [&](const std::string& id) {
+    const RingNode* node = view_.ring->find(id);
+    return node ? node->name : std::string("unknown");
+  };
+  for (const auto& [target, count] : store_.hint_counts()) add("hints_stored:" + name_of(target), count);
+  for (const auto& [target, target_stats] : replayer_.stats()) {
+    add("hints_replayed:" + name_of(target), target_stats.replayed);
+    add("hints_expired:" + name_of(target), target_stats.expired);
+  }
   return reply;
 }
 

@@ -1,85 +1,103 @@
-// NodeCore: the node's request logic as a pure state machine.
+// NodeCore: one node's logic as a pure state machine, tying together
+// membership (SWIM), the ring, the coordinator, the replica store and hinted
+// handoff.
 //
-// Inputs: client requests (with the id of the connection they came on) and
-// the current time. Outputs: replies, queued until the I/O layer drains them
-// with take_outgoing(). The node's SWIM membership lives here too: the I/O
-// layer feeds it datagrams and timer ticks through membership() and sends
-// what it emits; push-pull requests and status queries arrive as requests. It never touches a socket or a clock; storage is
-// reached through the Engine interface, so the same core runs over RocksDB in
-// kvnode and over MemoryEngine in the simulator.
-//
-// Today the node serves every request from its own storage (one replica);
-// the replication coordinator slots in behind handle_client() without
-// changing this interface.
+// Inputs: requests from connections (clients and other nodes), outcomes of
+// the peer requests it emitted, membership datagrams (through membership()),
+// and ticks, each with the current time. Outputs, drained by the I/O layer
+// after every input: replies to connections (take_outgoing), requests to
+// other nodes (take_peer_requests), and membership events
+// (take_membership_events, which also updates the ring). It never touches a
+// socket or a clock; storage is reached through the Engine interface, so the
+// same core runs over RocksDB in kvnode and over MemoryEngine in the
+// simulator.
 //
 // Thread model: single-threaded; the caller serialises all calls.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "membership/swim.h"
+#include "node/core/cluster_view.h"
+#include "node/core/coordinator.h"
+#include "node/core/hint_replayer.h"
 #include "node/core/hybrid_clock.h"
+#include "node/core/latency_histogram.h"
+#include "node/core/replica_store.h"
 #include "node/wire/message.h"
 #include "storage/engine.h"
 
 namespace ringkv::core {
 
-using ClientId = uint64_t;
-
-// The two clocks every input carries: wall time orders writes (HLC),
-// monotonic time drives membership timers.
-struct Now {
-  uint64_t wall_us = 0;
-  membership::TimeMs monotonic_ms = 0;
-};
-
-struct Outgoing {
-  ClientId client = 0;
-  wire::Message message;
-};
-
-// Counters for `kv stats`.
-struct NodeCounters {
-  uint64_t puts = 0;
-  uint64_t gets = 0;
-  uint64_t deletes = 0;
-  uint64_t invalid_requests = 0;
-  uint64_t storage_errors = 0;
+struct NodeConfig {
+  CoordinatorConfig coordinator;
+  HintReplayConfig hint_replay;
+  // How often hinted handoff looks for targets that came back.
+  membership::TimeMs hint_scan_interval_ms = 200;
 };
 
 class NodeCore {
  public:
   // `tiebreak` distinguishes this node's versions from other coordinators'
-  // (derived from the node id). `engine` must outlive the core. Requests
-  // arrive decoded, so wire limits (key and value sizes) already hold.
-  NodeCore(storage::Engine& engine, uint64_t tiebreak, membership::Swim swim);
+  // (derived from the node id). `store` wraps the engine; both outlive the
+  // core. Requests arrive decoded, so wire limits already hold.
+  NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, membership::Swim swim);
+  NodeCore(const NodeCore&) = delete;
+  NodeCore& operator=(const NodeCore&) = delete;
 
-  // `peer_address` is the connection's remote HOST:PORT (for membership's
-  // records and logs).
+  // `peer_address` is the connection's remote HOST:PORT.
   void handle_client(ClientId client, std::string_view peer_address, wire::Message request, Now now);
+  void handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+                         Now now);
+  void tick(Now now);
+  // When tick() next has work (request deadlines, hint scans); membership
+  // keeps its own deadline (membership().next_deadline()).
+  membership::TimeMs next_deadline() const;
 
-  // Replies produced since the last call, in order.
   std::vector<Outgoing> take_outgoing();
+  std::vector<PeerRequest> take_peer_requests();
+  // Drains membership events, updating the ring and liveness view first.
+  std::vector<membership::Event> take_membership_events(Now now);
 
-  const NodeCounters& counters() const { return counters_; }
   membership::Swim& membership() { return swim_; }
+  const ClusterView& view() const { return view_; }
 
  private:
-  wire::Body put(const wire::PutRequest& request, uint64_t now_us);
-  wire::Body remove(const wire::DeleteRequest& request, uint64_t now_us);
-  wire::Body get(const wire::GetRequest& request);
-  wire::Body write_record(const std::string& key, storage::Record record);
-  wire::Body storage_failure(const storage::Error& error);
+  struct Pending {
+    membership::TimeMs started_ms;
+    bool is_write;
+  };
+
+  void apply_membership(const membership::Event& event, Now now);
+  void rebuild_ring();
+  void collect_replies(Now now);
+  wire::Body replica_write(const wire::ReplicaWriteRequest& request, Now now);
+  wire::Body replica_read(const wire::ReplicaReadRequest& request);
+  wire::Body local_read(const wire::GetRequest& request);
   wire::Body push_pull(std::string_view peer_address, const wire::PushPullRequest& request, Now now);
   wire::Body status();
+  wire::Body endpoints(const wire::EndpointsRequest& request) const;
+  wire::Body ring_summary() const;
+  wire::Body stats() const;
 
-  storage::Engine& engine_;
+  NodeConfig config_;
+  ReplicaStore& store_;
   uint64_t tiebreak_;
   membership::Swim swim_;
+  ClusterView view_;
+  Coordinator coordinator_;
+  HintReplayer replayer_;
   HybridClock clock_;
-  NodeCounters counters_;
+  membership::TimeMs next_hint_scan_ms_ = 0;
+  // Client requests in flight, for latency figures: (client, request id) -> start.
+  std::map<std::pair<ClientId, uint64_t>, Pending> pending_;
+  LatencyHistogram write_latency_;
+  LatencyHistogram read_latency_;
+  uint64_t storage_errors_ = 0;
   std::vector<Outgoing> outgoing_;
 };
 

@@ -112,7 +112,7 @@ void GossipDriver::pump() {
                   pump();
                 });
   }
-  for (const auto& event : swim.take_events()) {
+  for (const auto& event : core_.take_membership_events(clock_())) {
     spdlog::info("member {} ({}) {}: incarnation {}, ring {}", event.member.name, event.member.address,
                  membership::to_string(event.kind), event.member.incarnation,
                  membership::to_string(event.member.ring_status));

@@ -111,7 +111,6 @@ void TcpServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   }
   if (nread == 0 || connection->closing) return;
   server->handle_bytes(*connection, std::string_view(buf->base, static_cast<size_t>(nread)));
-  server->deliver_outgoing();
   server->after_input_();
 }
 

@@ -36,7 +36,8 @@ struct TcpServerConfig {
 class TcpServer {
  public:
   // `clock` reads the node's two clocks. `after_input` runs after each batch
-  // of requests reached the core (the owner drains membership there).
+  // of requests reached the core: the owner drains the core's outputs there,
+  // replies included (through deliver_outgoing()).
   TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
             std::function<void()> after_input, TcpServerConfig config);
   ~TcpServer();
@@ -44,6 +45,8 @@ class TcpServer {
   TcpServer& operator=(const TcpServer&) = delete;
 
   std::expected<void, std::string> listen();
+  // Writes every reply the core has produced to its connection.
+  void deliver_outgoing();
   // Stops accepting and closes every connection; the loop then runs dry.
   void close();
 
@@ -57,7 +60,6 @@ class TcpServer {
 
   void handle_bytes(Connection& connection, std::string_view bytes);
   void reject(Connection& connection, const std::string& reason, uint64_t request_id);
-  void deliver_outgoing();
   void flush(Connection& connection);
   void close_connection(Connection& connection, bool after_flush = false);
 

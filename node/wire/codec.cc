@@ -1,5 +1,7 @@
 #include "node/wire/codec.h"
 
+#include "node/wire/field_reader.h"
+
 #include <msgpack.hpp>
 
 #include <cassert>
@@ -27,6 +29,16 @@ size_t field_count(const PushPullRequest&) { return 1; }
 size_t field_count(const PushPullReply&) { return 1; }
 size_t field_count(const StatusRequest&) { return 0; }
 size_t field_count(const StatusReply&) { return 4; }
+size_t field_count(const ReplicaWriteRequest&) { return 6; }
+size_t field_count(const ReplicaWriteReply&) { return 0; }
+size_t field_count(const ReplicaReadRequest&) { return 1; }
+size_t field_count(const ReplicaReadReply&) { return 5; }
+size_t field_count(const EndpointsRequest&) { return 1; }
+size_t field_count(const EndpointsReply&) { return 2; }
+size_t field_count(const RingRequest&) { return 0; }
+size_t field_count(const RingReply&) { return 2; }
+size_t field_count(const StatsRequest&) { return 0; }
+size_t field_count(const StatsReply&) { return 1; }
 
 void pack_fields(Packer& pk, const ErrorReply& m) {
   pk.pack(static_cast<uint32_t>(m.code));
@@ -77,6 +89,56 @@ void pack_fields(Packer& pk, const StatusReply& m) {
   pk.pack(m.bytes);
 }
 
+void pack_record(Packer& pk, const WireRecord& record) {
+  pk.pack(record.timestamp_us);
+  pk.pack(record.tiebreak);
+  pk.pack(record.tombstone);
+  pack_bytes(pk, record.value);
+}
+void pack_fields(Packer& pk, const ReplicaWriteRequest& m) {
+  pack_bytes(pk, m.key);
+  pack_record(pk, m.record);
+  pack_bytes(pk, m.hint_target);
+}
+void pack_fields(Packer&, const ReplicaWriteReply&) {}
+void pack_fields(Packer& pk, const ReplicaReadRequest& m) { pack_bytes(pk, m.key); }
+void pack_fields(Packer& pk, const ReplicaReadReply& m) {
+  pk.pack(m.found);
+  pack_record(pk, m.record);
+}
+void pack_fields(Packer& pk, const EndpointsRequest& m) { pack_bytes(pk, m.key); }
+void pack_fields(Packer& pk, const EndpointsReply& m) {
+  pk.pack(m.position);
+  pk.pack_array(static_cast<uint32_t>(m.endpoints.size()));
+  for (const Endpoint& endpoint : m.endpoints) {
+    pk.pack_array(2);
+    pk.pack(endpoint.name);
+    pk.pack(endpoint.address);
+  }
+}
+void pack_fields(Packer&, const RingRequest&) {}
+void pack_fields(Packer& pk, const RingReply& m) {
+  pk.pack(m.replicas);
+  pk.pack_array(static_cast<uint32_t>(m.members.size()));
+  for (const RingMember& member : m.members) {
+    pk.pack_array(5);
+    pk.pack(member.name);
+    pk.pack(member.address);
+    pk.pack(member.vnodes);
+    pk.pack(member.ownership_ppm);
+    pk.pack(member.primary_ownership_ppm);
+  }
+}
+void pack_fields(Packer&, const StatsRequest&) {}
+void pack_fields(Packer& pk, const StatsReply& m) {
+  pk.pack_array(static_cast<uint32_t>(m.values.size()));
+  for (const auto& [name, value] : m.values) {
+    pk.pack_array(2);
+    pk.pack(name);
+    pk.pack(value);
+  }
+}
+
 void pack_message(Packer& pk, const Message& message) {
   std::visit(
       [&](const auto& body) {
@@ -89,110 +151,10 @@ void pack_message(Packer& pk, const Message& message) {
       message.body);
 }
 
-// Reads fields of one message array in order, recording the first problem.
-class FieldReader {
- public:
-  FieldReader(const msgpack::object* fields, size_t count, const Limits& limits)
-      : fields_(fields), count_(count), limits_(&limits) {}
-
-  bool u64(uint64_t& out) {
-    const msgpack::object* o = take();
-    if (o == nullptr) return false;
-    if (o->type != msgpack::type::POSITIVE_INTEGER) return fail("expected an unsigned integer");
-    out = o->via.u64;
-    return true;
-  }
-  bool u32(uint32_t& out) {
-    uint64_t wide = 0;
-    if (!u64(wide)) return false;
-    if (wide > UINT32_MAX) return fail("integer out of range");
-    out = static_cast<uint32_t>(wide);
-    return true;
-  }
-  bool boolean(bool& out) {
-    const msgpack::object* o = take();
-    if (o == nullptr) return false;
-    if (o->type != msgpack::type::BOOLEAN) return fail("expected a boolean");
-    out = o->via.boolean;
-    return true;
-  }
-  // Accepts bin or str, bounded by `max_bytes`.
-  bool bytes(std::string& out, size_t max_bytes, const char* what) {
-    const msgpack::object* o = take();
-    if (o == nullptr) return false;
-    const char* data = nullptr;
-    size_t size = 0;
-    if (o->type == msgpack::type::BIN) {
-      data = o->via.bin.ptr;
-      size = o->via.bin.size;
-    } else if (o->type == msgpack::type::STR) {
-      data = o->via.str.ptr;
-      size = o->via.str.size;
-    } else {
-      return fail(std::string("expected bytes for ") + what);
-    }
-    if (size > max_bytes) {
-      too_large_ = true;
-      return fail(std::string(what) + " of " + std::to_string(size) + " bytes exceeds the limit of " +
-                  std::to_string(max_bytes));
-    }
-    out.assign(data, size);
-    return true;
-  }
-  bool key(std::string& out) {
-    if (!bytes(out, limits_->key_bytes_max, "key")) return false;
-    if (out.empty()) return fail("key is empty");
-    return true;
-  }
-  bool consistency(Consistency& out) {
-    uint32_t raw = 0;
-    if (!u32(raw)) return false;
-    if (raw < 1 || raw > 4) return fail("unknown consistency level " + std::to_string(raw));
-    out = static_cast<Consistency>(raw);
-    return true;
-  }
-  // Opens a nested array: a reader over its elements.
-  bool nested(FieldReader& out) {
-    const msgpack::object* o = take();
-    if (o == nullptr) return false;
-    if (o->type != msgpack::type::ARRAY) return fail("expected an array");
-    out = FieldReader(o->via.array.ptr, o->via.array.size, *limits_);
-    return true;
-  }
-  size_t remaining() const { return count_ - next_; }
-  // Takes over the first problem of a nested reader.
-  bool adopt(const FieldReader& nested) {
-    too_large_ = too_large_ || nested.too_large_;
-    return nested.error_.empty() ? true : fail(nested.error_);
-  }
-  bool finish() {
-    if (error_.empty() && next_ != count_) return fail("unexpected extra fields");
-    return error_.empty();
-  }
-  const std::string& error() const { return error_; }
-  bool too_large() const { return too_large_; }
-
- private:
-  const msgpack::object* take() {
-    if (!error_.empty()) return nullptr;
-    if (next_ >= count_) {
-      fail("missing fields");
-      return nullptr;
-    }
-    return &fields_[next_++];
-  }
-  bool fail(std::string reason) {
-    if (error_.empty()) error_ = std::move(reason);
-    return false;
-  }
-
-  const msgpack::object* fields_;
-  size_t count_;
-  const Limits* limits_;
-  size_t next_ = 0;
-  std::string error_;
-  bool too_large_ = false;
-};
+bool read_record(FieldReader& r, WireRecord& record, const Limits& limits) {
+  return r.u64(record.timestamp_us) && r.u64(record.tiebreak) && r.boolean(record.tombstone) &&
+         r.bytes(record.value, limits.value_bytes_max, "value");
+}
 
 bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limits) {
   switch (type) {
@@ -272,6 +234,92 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
       body = std::move(m);
       break;
     }
+    case MessageType::kReplicaWriteRequest: {
+      ReplicaWriteRequest m;
+      r.key(m.key) && read_record(r, m.record, limits) && r.bytes(m.hint_target, 16, "hint target");
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kReplicaWriteReply:
+      body = ReplicaWriteReply{};
+      break;
+    case MessageType::kReplicaReadRequest: {
+      ReplicaReadRequest m;
+      r.key(m.key);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kReplicaReadReply: {
+      ReplicaReadReply m;
+      r.boolean(m.found) && read_record(r, m.record, limits);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kEndpointsRequest: {
+      EndpointsRequest m;
+      r.key(m.key);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kEndpointsReply: {
+      EndpointsReply m;
+      FieldReader list(nullptr, 0, limits);
+      if (r.u64(m.position) && r.nested(list)) {
+        while (list.remaining() > 0) {
+          Endpoint endpoint;
+          FieldReader f(nullptr, 0, limits);
+          if (!list.nested(f)) break;
+          f.bytes(endpoint.name, 256, "name") && f.bytes(endpoint.address, 256, "address") && f.finish();
+          if (!list.adopt(f)) break;
+          m.endpoints.push_back(std::move(endpoint));
+        }
+        r.adopt(list);
+      }
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kRingRequest:
+      body = RingRequest{};
+      break;
+    case MessageType::kRingReply: {
+      RingReply m;
+      FieldReader list(nullptr, 0, limits);
+      if (r.u32(m.replicas) && r.nested(list)) {
+        while (list.remaining() > 0) {
+          RingMember member;
+          FieldReader f(nullptr, 0, limits);
+          if (!list.nested(f)) break;
+          f.bytes(member.name, 256, "name") && f.bytes(member.address, 256, "address") &&
+              f.u32(member.vnodes) && f.u64(member.ownership_ppm) &&
+              f.u64(member.primary_ownership_ppm) && f.finish();
+          if (!list.adopt(f)) break;
+          m.members.push_back(std::move(member));
+        }
+        r.adopt(list);
+      }
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kStatsRequest:
+      body = StatsRequest{};
+      break;
+    case MessageType::kStatsReply: {
+      StatsReply m;
+      FieldReader list(nullptr, 0, limits);
+      if (r.nested(list)) {
+        while (list.remaining() > 0) {
+          std::pair<std::string, uint64_t> value;
+          FieldReader f(nullptr, 0, limits);
+          if (!list.nested(f)) break;
+          f.bytes(value.first, 256, "name") && f.u64(value.second) && f.finish();
+          if (!list.adopt(f)) break;
+          m.values.push_back(std::move(value));
+        }
+        r.adopt(list);
+      }
+      body = std::move(m);
+      break;
+    }
     default:
       return false;
   }
@@ -280,7 +328,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
 
 bool known_type(uint32_t raw) {
   return raw >= static_cast<uint32_t>(MessageType::kErrorReply) &&
-         raw <= static_cast<uint32_t>(MessageType::kStatusReply);
+         raw <= static_cast<uint32_t>(MessageType::kStatsReply);
 }
 
 }  // namespace

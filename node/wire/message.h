@@ -26,6 +26,16 @@ enum class MessageType : uint32_t {
   kPushPullReply = 8,
   kStatusRequest = 9,
   kStatusReply = 10,
+  kReplicaWriteRequest = 11,
+  kReplicaWriteReply = 12,
+  kReplicaReadRequest = 13,
+  kReplicaReadReply = 14,
+  kEndpointsRequest = 15,
+  kEndpointsReply = 16,
+  kRingRequest = 17,
+  kRingReply = 18,
+  kStatsRequest = 19,
+  kStatsReply = 20,
 };
 
 enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
@@ -123,8 +133,93 @@ struct StatusReply {
   uint64_t bytes = 0;  // estimate of bytes stored on the answering node
 };
 
+// A versioned record as replicas exchange it (storage::Record on the wire).
+struct WireRecord {
+  uint64_t timestamp_us = 0;
+  uint64_t tiebreak = 0;
+  bool tombstone = false;
+  std::string value;
+};
+
+// Coordinator -> replica: apply `record` to `key` (last write wins). When
+// `hint_target` is non-empty (a 16-byte node id) the receiver is a stand-in:
+// it stores the write as a hint for that node instead of as its own data.
+struct ReplicaWriteRequest {
+  static constexpr MessageType kType = MessageType::kReplicaWriteRequest;
+  std::string key;
+  WireRecord record;
+  std::string hint_target;
+};
+
+struct ReplicaWriteReply {
+  static constexpr MessageType kType = MessageType::kReplicaWriteReply;
+};
+
+struct ReplicaReadRequest {
+  static constexpr MessageType kType = MessageType::kReplicaReadRequest;
+  std::string key;
+};
+
+// The replica's stored record (tombstones included) or found == false.
+struct ReplicaReadReply {
+  static constexpr MessageType kType = MessageType::kReplicaReadReply;
+  bool found = false;
+  WireRecord record;
+};
+
+struct Endpoint {
+  std::string name;
+  std::string address;
+};
+
+struct EndpointsRequest {
+  static constexpr MessageType kType = MessageType::kEndpointsRequest;
+  std::string key;
+};
+
+// The natural replicas of `key` in preference order.
+struct EndpointsReply {
+  static constexpr MessageType kType = MessageType::kEndpointsReply;
+  uint64_t position = 0;
+  std::vector<Endpoint> endpoints;
+};
+
+struct RingRequest {
+  static constexpr MessageType kType = MessageType::kRingRequest;
+};
+
+struct RingMember {
+  std::string name;
+  std::string address;
+  uint32_t vnodes = 0;
+  // Share of the ring this node holds a replica of, in millionths (so the
+  // wire carries integers only).
+  uint64_t ownership_ppm = 0;
+  uint64_t primary_ownership_ppm = 0;
+};
+
+struct RingReply {
+  static constexpr MessageType kType = MessageType::kRingReply;
+  uint32_t replicas = 0;
+  std::vector<RingMember> members;
+};
+
+struct StatsRequest {
+  static constexpr MessageType kType = MessageType::kStatsRequest;
+};
+
+// Named counters and gauges of the answering node (ops, latency
+// percentiles in microseconds, hints stored and replayed per target...).
+struct StatsReply {
+  static constexpr MessageType kType = MessageType::kStatsReply;
+  std::vector<std::pair<std::string, uint64_t>> values;
+};
+
 using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest,
-                          PushPullRequest, PushPullReply, StatusRequest, StatusReply>;
+                          PushPullRequest, PushPullReply, StatusRequest, StatusReply,
+                          ReplicaWriteRequest, ReplicaWriteReply, ReplicaReadRequest,
+                          ReplicaReadReply, EndpointsRequest, EndpointsReply, RingRequest, RingReply,
+                          StatsRequest, StatsReply>;
 
 struct Message {
   uint64_t request_id = 0;

@@ -823,3 +823,107 @@ def run_tests(argv=None):
         print(f"no test matched -k {args.filter!r}")
         return 1
     return 0 if failed == 0 else 1
+
+
+# ---------------------------------------------------------------------------
+# Membership helpers (test_membership.py, test_partition.py,
+# bench/failure_detection.py). Added after the rest; nothing above uses them.
+
+import collections as _collections  # noqa: E402
+import re as _re  # noqa: E402
+
+# kvnode logs one line per membership event, e.g.
+# 2026-11-27T09:46:17.903 info [a] member b (127.0.0.2:17302) joined: incarnation 4294967296, ring normal
+MEMBER_EVENT_RE = _re.compile(
+    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})\s+\S+\s+\[([^\]]*)\]\s+member (\S+) \((\S+)\) "
+    r"(\w+): incarnation (\d+), ring (\w+)")
+
+MemberEvent = _collections.namedtuple(
+    "MemberEvent", "time observer name address kind incarnation ring line")
+
+
+def log_timestamp_to_epoch(text):
+    """A kvnode log line's timestamp (YYYY-MM-DDTHH:MM:SS.mmm, the node's local
+    time, which is the harness's: the node inherits TZ) as Unix seconds."""
+    whole, millis = text.split(".")
+    return time.mktime(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + int(millis) / 1000.0
+
+
+def member_events(node, offset=0):
+    """Membership event lines of `node`'s log (from byte `offset`), oldest first."""
+    events = []
+    for line in node.log_text(offset).splitlines():
+        m = MEMBER_EVENT_RE.match(line)
+        if m:
+            events.append(MemberEvent(log_timestamp_to_epoch(m.group(1)), m.group(2), m.group(3),
+                                      m.group(4), m.group(5), int(m.group(6)), m.group(7), line))
+    return events
+
+
+def member_view(kv_path, node, timeout=5.0):
+    """`node`'s member table from `kv --json status` as {name: member dict},
+    or None when the CLI fails or prints no valid document."""
+    try:
+        result = run_kv(kv_path, "--json", "status", host=node.address, timeout=timeout)
+    except TestFailure:
+        return None
+    if result.rc != EXIT_OK:
+        return None
+    try:
+        doc = json.loads(result.out.decode("utf-8"))
+        return {m["name"]: m for m in doc["members"]}
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        return None
+
+
+def member_views(kv_path, nodes, timeout=5.0):
+    """member_view of every node, queried in parallel: {node name: view or None}."""
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        futures = {node.name: pool.submit(member_view, kv_path, node, timeout) for node in nodes}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def start_cluster(ctx, count, probe_interval_ms, first_index=1, prefix="node", extra_args=(),
+                  seed_index=0):
+    """Starts `count` nodes named PREFIX1.. on 127.0.0.FIRST_INDEX.., each on a
+    free port, all joining through node number seed_index (which founds the
+    cluster). Does not wait for convergence (see wait_converged)."""
+    common = ["--probe-interval-ms", str(probe_interval_ms), *extra_args]
+    nodes = []
+    for i in range(count):
+        nodes.append(ctx.node(name=f"{prefix}{i + 1}", host=loopback_address(first_index + i),
+                              start=False))
+    founder = nodes[seed_index]
+    founder.extra_args = list(common)
+    founder.start()
+    for node in nodes:
+        if node is not founder:
+            node.extra_args = common + ["--seeds", founder.address]
+            node.start()
+    return nodes
+
+
+def all_alive(view, names):
+    """True when `view` lists exactly `names`, each alive."""
+    return (view is not None and set(view) == set(names)
+            and all(view[name].get("liveness") == "alive" for name in names))
+
+
+def wait_converged(kv_path, nodes, timeout, what="convergence", interval=0.05):
+    """Polls until every node lists exactly `nodes`, all alive; returns the
+    seconds it took and the final views. Fails with the last views on timeout."""
+    names = [n.name for n in nodes]
+    started = time.monotonic()
+    deadline = started + timeout
+    while True:
+        views = member_views(kv_path, nodes)
+        if all(all_alive(v, names) for v in views.values()):
+            return time.monotonic() - started, views
+        if time.monotonic() >= deadline:
+            summary = {observer: (None if v is None else
+                                  {name: m.get("liveness") for name, m in sorted(v.items())})
+                       for observer, v in views.items()}
+            raise TestFailure(f"{what}: not every node sees {names} alive after {timeout:.1f} s; "
+                              f"last views: {summary}")
+        time.sleep(interval)

@@ -110,11 +110,11 @@ int main(int argc, char** argv) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("seeds %" PRIu64 "..%" PRIu64
-              " (%s): worst convergence after faults %.1f s, "
-              "worst crash detection %.1f s, worst rejoin %.1f s, %" PRIu64
+              " (%s): worst convergence after faults %.1f s (seed %" PRIu64
+              "), worst crash detection %.1f s, worst rejoin %.1f s, %" PRIu64
               " datagrams simulated in %.1f s\n",
               first_seed, first_seed + seed_count - 1, scenario_name.c_str(),
-              static_cast<double>(worst_convergence_ms) / 1000.0,
+              static_cast<double>(worst_convergence_ms) / 1000.0, worst_convergence_seed,
               static_cast<double>(worst_detection_ms) / 1000.0,
               static_cast<double>(worst_rejoin_ms) / 1000.0, datagrams, seconds);
   std::printf("membership_sim: %" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);

@@ -1,0 +1,35 @@
+// ClusterView: what the node core knows of the cluster right now, shared by
+// the coordinator and hinted handoff: the ring, which nodes are down (and
+// since when), and how to reach every node.
+//
+// Owned and updated by NodeCore from membership events; read-only to
+// everyone else. A node absent from down_since_ms is up (alive or suspect:
+// a suspect still gets requests, as in Cassandra, until it is convicted).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "membership/config.h"
+#include "node/core/ring.h"
+
+namespace ringkv::core {
+
+// Wall time and monotonic time; every input of the core carries both:
+// wall time orders writes (HLC), monotonic time drives timers.
+struct Now {
+  uint64_t wall_us = 0;
+  membership::TimeMs monotonic_ms = 0;
+};
+
+struct ClusterView {
+  std::string self_id;
+  std::shared_ptr<const Ring> ring = std::make_shared<const Ring>(Ring::build({}));
+  // Node id -> monotonic time at which it was first seen down.
+  std::unordered_map<std::string, membership::TimeMs> down_since_ms;
+
+  bool is_up(const std::string& id) const { return id == self_id || !down_since_ms.contains(id); }
+};
+
+}  // namespace ringkv::core

@@ -1,0 +1,327 @@
+#include "node/core/coordinator.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "storage/storage_key.h"
+
+namespace ringkv::core {
+namespace {
+
+wire::ErrorReply error(wire::ErrorCode code, std::string message) {
+  return wire::ErrorReply{code, std::move(message)};
+}
+
+std::string level_name(wire::Consistency level) {
+  std::string name(wire::consistency_name(level));
+  std::transform(name.begin(), name.end(), name.begin(), ::toupper);
+  return name;
+}
+
+}  // namespace
+
+Coordinator::Coordinator(CoordinatorConfig config, const ClusterView& view, ReplicaStore& store)
+    : config_(config), view_(view), store_(store) {}
+
+uint32_t Coordinator::required_for(wire::Consistency level, uint32_t replicas) const {
+  switch (level) {
+    case wire::Consistency::kOne:
+    case wire::Consistency::kAny:
+      return 1;
+    case wire::Consistency::kQuorum:
+      return replicas / 2 + 1;
+    case wire::Consistency::kAll:
+      return replicas;
+  }
+  return replicas;
+}
+
+std::vector<const RingNode*> Coordinator::natural_replicas(const std::string& key) const {
+  return view_.ring->preference_list(storage::ring_position(key), config_.replicas);
+}
+
+std::optional<RingNode> Coordinator::stand_in_for(uint64_t position,
+                                                  const std::vector<Replica>& taken) const {
+  std::optional<RingNode> found;
+  view_.ring->walk(position, [&](const RingNode& node) {
+    const bool used = std::any_of(taken.begin(), taken.end(),
+                                  [&](const Replica& r) { return r.id == node.id; });
+    if (!used && view_.is_up(node.id)) {
+      found = node;
+      return false;
+    }
+    return true;
+  });
+  return found;
+}
+
+void Coordinator::write(ClientId client, uint64_t request_id, const std::string& key,
+                        storage::Record record, wire::Consistency level, Now now) {
+  ++counters_.writes;
+  const uint64_t position = storage::ring_position(key);
+  const auto natural = view_.ring->preference_list(position, config_.replicas);
+  Operation op{.is_write = true, .client = client, .request_id = request_id, .key = key,
+               .level = level};
+  op.required = required_for(level, static_cast<uint32_t>(natural.size()));
+  op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
+  op.record = std::move(record);
+  op.have_record = true;
+
+  std::vector<const RingNode*> down;
+  for (const RingNode* node : natural) {
+    if (view_.is_up(node->id)) {
+      op.replicas.push_back(Replica{node->id, node->address});
+    } else {
+      down.push_back(node);
+    }
+  }
+  const uint32_t up = static_cast<uint32_t>(op.replicas.size());
+  if (natural.empty() || (level != wire::Consistency::kAny && up < op.required)) {
+    ++counters_.unavailable;
+    replies_.push_back({client, {request_id, error(wire::ErrorCode::kUnavailable,
+        level_name(level) + " needs " + std::to_string(op.required) + " of " +
+        std::to_string(natural.size()) + " replicas alive, " + std::to_string(up) +
+        " are; nothing was written")}});
+    return;
+  }
+  // Every natural replica that is down gets a stand-in holding a hint for
+  // it, unless it has been down past the hint window (it needs repair).
+  for (const RingNode* node : down) {
+    auto since = view_.down_since_ms.find(node->id);
+    if (since != view_.down_since_ms.end() &&
+        now.monotonic_ms - since->second > config_.hint_window_ms) {
+      continue;
+    }
+    auto stand_in = stand_in_for(position, [&] {
+      auto taken = op.replicas;
+      for (const RingNode* other : natural) taken.push_back(Replica{other->id, other->address});
+      return taken;
+    }());
+    // With no node to stand in, the coordinator keeps the hint itself.
+    op.replicas.push_back(Replica{.id = stand_in ? stand_in->id : view_.self_id,
+                                  .address = stand_in ? stand_in->address : "",
+                                  .natural = false,
+                                  .hint_target = node->id});
+  }
+
+  const uint64_t op_id = next_op_id_++;
+  auto& stored = operations_.emplace(op_id, std::move(op)).first->second;
+  for (size_t i = 0; i < stored.replicas.size(); ++i) {
+    const Replica& replica = stored.replicas[i];
+    const std::string& hint_target = replica.hint_target;
+    if (replica.id == view_.self_id) {
+      bool ok = false;
+      std::string failure;
+      if (hint_target.empty()) {
+        auto applied = store_.apply(stored.key, stored.record);
+        ok = applied.has_value();
+        if (!ok) failure = describe(applied.error());
+      } else {
+        auto hinted = store_.store_hint(hint_target, stored.key, stored.record, now.wall_us);
+        ok = hinted.has_value() && *hinted;
+        if (ok) ++counters_.hints_written;
+      }
+      on_replica_result(op_id, i, ok, std::nullopt, now, failure);
+    } else {
+      send(op_id, i, wire::ReplicaWriteRequest{stored.key, to_wire(stored.record), hint_target});
+    }
+    if (!operations_.contains(op_id)) return;  // finished synchronously
+  }
+}
+
+void Coordinator::read(ClientId client, uint64_t request_id, const std::string& key,
+                       wire::Consistency level, Now now) {
+  ++counters_.reads;
+  const auto natural = natural_replicas(key);
+  Operation op{.is_write = false, .client = client, .request_id = request_id, .key = key,
+               .level = level};
+  op.required = required_for(level, static_cast<uint32_t>(natural.size()));
+  op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
+  for (const RingNode* node : natural) {
+    if (view_.is_up(node->id)) op.replicas.push_back(Replica{node->id, node->address});
+  }
+  const uint32_t up = static_cast<uint32_t>(op.replicas.size());
+  if (natural.empty() || up < op.required) {
+    ++counters_.unavailable;
+    replies_.push_back({client, {request_id, error(wire::ErrorCode::kUnavailable,
+        level_name(level) + " needs " + std::to_string(op.required) + " of " +
+        std::to_string(natural.size()) + " replicas alive, " + std::to_string(up) + " are")}});
+    return;
+  }
+  const uint64_t op_id = next_op_id_++;
+  auto& stored = operations_.emplace(op_id, std::move(op)).first->second;
+  for (size_t i = 0; i < stored.replicas.size(); ++i) {
+    if (stored.replicas[i].id == view_.self_id) {
+      auto local = store_.read(stored.key);
+      on_replica_result(op_id, i, local.has_value(), local ? *local : std::nullopt, now);
+    } else {
+      send(op_id, i, wire::ReplicaReadRequest{stored.key});
+    }
+    if (!operations_.contains(op_id)) return;
+  }
+}
+
+void Coordinator::send(uint64_t op_id, size_t replica_index, wire::Body body) {
+  const uint64_t token = next_token_++;
+  tokens_.emplace(token, std::pair{op_id, replica_index});
+  peer_requests_.push_back(
+      PeerRequest{token, operations_.at(op_id).replicas[replica_index].address, std::move(body)});
+}
+
+void Coordinator::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+                               Now now) {
+  auto it = tokens_.find(token);
+  if (it == tokens_.end()) return;
+  const auto [op_id, index] = it->second;
+  tokens_.erase(it);
+  if (!operations_.contains(op_id)) return;  // a read repair, or an operation already done
+  if (operations_.at(op_id).is_write) {
+    const bool ok = reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body);
+    const auto* refused = reply ? std::get_if<wire::ErrorReply>(&reply->body) : nullptr;
+    const bool storage = refused != nullptr && refused->code == wire::ErrorCode::kInternal;
+    on_replica_result(op_id, index, ok, std::nullopt, now, storage ? refused->message : "");
+    return;
+  }
+  const auto* read = reply ? std::get_if<wire::ReplicaReadReply>(&reply->body) : nullptr;
+  std::optional<storage::Record> record;
+  if (read != nullptr && read->found) record = from_wire(read->record);
+  on_replica_result(op_id, index, read != nullptr, std::move(record), now);
+}
+
+void Coordinator::on_replica_result(uint64_t op_id, size_t index, bool ok,
+                                    std::optional<storage::Record> read_result, Now now,
+                                    std::string storage_failure) {
+  Operation& op = operations_.at(op_id);
+  Replica& replica = op.replicas[index];
+  assert(!replica.answered && "each replica answers once");
+  replica.answered = true;
+  replica.succeeded = ok;
+  replica.storage_failure = std::move(storage_failure);
+  if (!op.is_write && ok) {
+    replica.read_result = std::move(read_result);
+    if (replica.read_result && (!op.have_record || op.record.version < replica.read_result->version)) {
+      op.record = *replica.read_result;
+      op.have_record = true;
+    }
+  }
+  if (op.is_write && !ok && replica.natural && replica.id != view_.self_id) {
+    hint_locally(op, replica, now);
+  }
+  progress(op_id, now);
+}
+
+void Coordinator::progress(uint64_t op_id, Now now) {
+  Operation& op = operations_.at(op_id);
+  uint32_t counted = 0;
+  uint32_t pending = 0;
+  bool all_answered = true;
+  for (const Replica& replica : op.replicas) {
+    const bool counts = replica.natural || op.level == wire::Consistency::kAny;
+    if (!replica.answered) {
+      all_answered = false;
+      if (counts) ++pending;
+    } else if (replica.succeeded && counts) {
+      ++counted;
+    }
+  }
+  if (!op.replied && counted >= op.required) {
+    if (op.is_write) {
+      reply(op, wire::WriteReply{op.record.version.timestamp_us, op.record.version.tiebreak});
+    } else if (op.have_record && !op.record.tombstone) {
+      reply(op, wire::GetReply{true, op.record.value, op.record.version.timestamp_us,
+                               op.record.version.tiebreak});
+    } else {
+      reply(op, wire::GetReply{});
+    }
+  } else if (!op.replied && counted + pending < op.required) {
+    // A replica's storage refused (disk full, I/O error): say so plainly.
+    for (const Replica& replica : op.replicas) {
+      if (replica.storage_failure.empty()) continue;
+      reply(op, error(wire::ErrorCode::kInternal,
+                      replica.storage_failure + " (on " + (replica.id == view_.self_id ? std::string("this node")
+                                                                                         : replica.address) +
+                          ")" + (counted > 0 ? "; the write landed on some replicas" : "")));
+      break;
+    }
+  }
+  if (!op.replied && counted + pending < op.required) {
+    ++counters_.timeouts;
+    reply(op, error(wire::ErrorCode::kTimeout,
+                    "only " + std::to_string(counted) + " of " + std::to_string(op.required) +
+                        " required replicas answered" +
+                        (op.is_write ? "; the write may still have landed" : "")));
+  }
+  if (all_answered) finish(op_id, now);
+}
+
+void Coordinator::finish(uint64_t op_id, Now now) {
+  Operation& op = operations_.at(op_id);
+  if (!op.is_write && op.have_record) {
+    // Read repair: bring every replica that answered with an older version
+    // (or nothing) up to the newest.
+    for (const Replica& replica : op.replicas) {
+      if (!replica.answered || !replica.succeeded) continue;
+      if (replica.read_result && !(replica.read_result->version < op.record.version)) continue;
+      ++counters_.read_repairs;
+      if (replica.id == view_.self_id) {
+        (void)store_.apply(op.key, op.record);  // best effort, like every repair
+      } else {
+        const uint64_t token = next_token_++;
+        tokens_.emplace(token, std::pair{uint64_t{0}, size_t{0}});
+        peer_requests_.push_back(PeerRequest{token, replica.address,
+                                             wire::ReplicaWriteRequest{op.key, to_wire(op.record), ""}});
+      }
+    }
+  }
+  if (op.is_write) {
+    // Replicas that never answered may have missed the write: hint them.
+    for (const Replica& replica : op.replicas) {
+      if (!replica.answered && replica.natural && replica.id != view_.self_id) hint_locally(op, replica, now);
+    }
+  }
+  operations_.erase(op_id);
+}
+
+void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now now) {
+  auto stored = store_.store_hint(replica.id, op.key, op.record, now.wall_us);
+  if (stored && *stored) ++counters_.hints_written;
+}
+
+void Coordinator::reply(Operation& op, wire::Body body) {
+  op.replied = true;
+  replies_.push_back(Outgoing{op.client, wire::Message{op.request_id, std::move(body)}});
+}
+
+void Coordinator::tick(Now now) {
+  std::vector<uint64_t> expired;
+  for (const auto& [op_id, op] : operations_) {
+    if (op.deadline_ms > now.monotonic_ms) break;  // deadline order
+    expired.push_back(op_id);
+  }
+  for (uint64_t op_id : expired) {
+    Operation& op = operations_.at(op_id);
+    if (!op.replied) {
+      ++counters_.timeouts;
+      uint32_t counted = 0;
+      for (const Replica& r : op.replicas) {
+        counted += r.answered && r.succeeded && (r.natural || op.level == wire::Consistency::kAny);
+      }
+      reply(op, error(wire::ErrorCode::kTimeout,
+                      "only " + std::to_string(counted) + " of " + std::to_string(op.required) +
+                          " required replicas answered within " +
+                          std::to_string(config_.request_timeout_ms) + " ms" +
+                          (op.is_write ? "; the write may still have landed" : "")));
+    }
+    finish(op_id, now);
+  }
+}
+
+std::optional<membership::TimeMs> Coordinator::next_deadline() const {
+  if (operations_.empty()) return std::nullopt;
+  return operations_.begin()->second.deadline_ms;
+}
+
+std::vector<Outgoing> Coordinator::take_replies() { return std::exchange(replies_, {}); }
+std::vector<PeerRequest> Coordinator::take_peer_requests() { return std::exchange(peer_requests_, {}); }
+
+}  // namespace ringkv::core

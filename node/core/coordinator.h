@@ -1,0 +1,138 @@
+// Coordinator: runs client reads and writes across the key's replicas.
+//
+// Any node coordinates any request. A write goes to the key's N natural
+// replicas (the ring's preference list) in parallel; a natural replica that
+// is down gets a stand-in (the next up node clockwise beyond the N) which
+// stores the write as a hint for it. The client is answered once `required`
+// natural replicas acknowledged (ONE 1, QUORUM N/2+1, ALL N); with ANY a
+// stand-in's or the coordinator's own hint counts too (Dynamo's sloppy
+// quorum). Too few up replicas to even try -> UNAVAILABLE, nothing sent.
+// Tried but too few answered before the deadline -> TIMEOUT (the write may
+// still land); a replica that failed or never answered gets a hint stored
+// on this node, so it converges once back.
+//
+// A read asks every up natural replica, answers with the newest version
+// once `required` replied, and when all have replied (or at the deadline)
+// writes the newest version back to the replicas that were stale (read
+// repair).
+//
+// N is capped by the number of nodes in the ring (a 1-node cluster with
+// N = 3 keeps one copy), as Riak does.
+//
+// Pure state machine: inputs are requests, replica replies and ticks with
+// the current time; outputs (client replies, peer requests) are drained by
+// the caller. Replica work for this node itself is applied synchronously
+// through the local ReplicaStore. Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/core/cluster_view.h"
+#include "node/core/peer_request.h"
+#include "node/core/replica_store.h"
+#include "node/wire/message.h"
+#include "storage/record.h"
+
+namespace ringkv::core {
+
+using ClientId = uint64_t;
+
+struct Outgoing {
+  ClientId client = 0;
+  wire::Message message;
+};
+
+struct CoordinatorConfig {
+  uint32_t replicas = 3;
+  membership::TimeMs request_timeout_ms = 2000;
+  // A replica down longer than this gets no new hints (it needs repair).
+  membership::TimeMs hint_window_ms = 3 * 3600 * 1000;
+};
+
+struct CoordinatorCounters {
+  uint64_t writes = 0;
+  uint64_t reads = 0;
+  uint64_t unavailable = 0;
+  uint64_t timeouts = 0;
+  uint64_t read_repairs = 0;
+  uint64_t hints_written = 0;
+};
+
+class Coordinator {
+ public:
+  // `view` and `store` must outlive the coordinator.
+  Coordinator(CoordinatorConfig config, const ClusterView& view, ReplicaStore& store);
+
+  void write(ClientId client, uint64_t request_id, const std::string& key, storage::Record record,
+             wire::Consistency level, Now now);
+  void read(ClientId client, uint64_t request_id, const std::string& key, wire::Consistency level,
+            Now now);
+  // The outcome of a PeerRequest this coordinator emitted (token matched).
+  void handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now);
+  // Expires requests past their deadline.
+  void tick(Now now);
+  std::optional<membership::TimeMs> next_deadline() const;
+
+  std::vector<Outgoing> take_replies();
+  std::vector<PeerRequest> take_peer_requests();
+  const CoordinatorCounters& counters() const { return counters_; }
+  // Replicas this node would contact for `key` (for `kv endpoints`).
+  std::vector<const RingNode*> natural_replicas(const std::string& key) const;
+
+ private:
+  struct Replica {
+    std::string id;
+    std::string address;
+    bool natural = true;       // false: a stand-in holding a hint
+    std::string hint_target;   // stand-ins: the id of the natural replica it covers
+    bool answered = false;
+    bool succeeded = false;
+    std::string storage_failure;  // set when the replica's storage refused the write
+    std::optional<storage::Record> read_result;  // reads only
+  };
+  struct Operation {
+    bool is_write = true;
+    ClientId client = 0;
+    uint64_t request_id = 0;
+    std::string key;
+    wire::Consistency level = wire::Consistency::kQuorum;
+    uint32_t required = 0;
+    bool replied = false;
+    membership::TimeMs deadline_ms = 0;
+    storage::Record record;  // the write, or the newest read so far
+    bool have_record = false;
+    std::vector<Replica> replicas;
+  };
+
+  uint32_t required_for(wire::Consistency level, uint32_t replicas) const;
+  void send(uint64_t op_id, size_t replica_index, wire::Body body);
+  void on_replica_result(uint64_t op_id, size_t replica_index, bool ok,
+                         std::optional<storage::Record> read_result, Now now,
+                         std::string storage_failure = "");
+  void progress(uint64_t op_id, Now now);
+  void finish(uint64_t op_id, Now now);
+  void reply(Operation& op, wire::Body body);
+  void hint_locally(const Operation& op, const Replica& replica, Now now);
+  std::optional<RingNode> stand_in_for(uint64_t position, const std::vector<Replica>& taken) const;
+
+  CoordinatorConfig config_;
+  const ClusterView& view_;
+  ReplicaStore& store_;
+  uint64_t next_op_id_ = 1;
+  uint64_t next_token_ = 1;
+  // By id; ids grow with time and every operation gets the same timeout, so
+  // this is also deadline order.
+  std::map<uint64_t, Operation> operations_;
+  // token -> (operation id, replica index); tokens of read repairs map to no operation.
+  std::map<uint64_t, std::pair<uint64_t, size_t>> tokens_;
+  std::vector<Outgoing> replies_;
+  std::vector<PeerRequest> peer_requests_;
+  CoordinatorCounters counters_;
+};
+
+}  // namespace ringkv::core

@@ -1,0 +1,62 @@
+#include "node/core/hint_replayer.h"
+
+namespace ringkv::core {
+
+HintReplayer::HintReplayer(HintReplayConfig config, const ClusterView& view, ReplicaStore& store)
+    : config_(config), view_(view), store_(store) {}
+
+void HintReplayer::tick(Now now) {
+  // Copy: fill() may drop expired hints and so change the counts.
+  const auto targets = store_.hint_counts();
+  for (const auto& [target, count] : targets) {
+    if (count == 0 || target == view_.self_id || !view_.is_up(target)) continue;
+    const RingNode* node = view_.ring->find(target);
+    if (node == nullptr) continue;  // not in the ring (yet, or any more): keep the hints
+    fill(target, node->address, now);
+  }
+}
+
+void HintReplayer::fill(const std::string& target, const std::string& address, Now now) {
+  auto& sent = sent_[target];
+  if (sent.size() >= config_.window) return;
+  // Hints already in flight are listed again; skip them by sequence.
+  auto hints = store_.hints_for(target, config_.window + sent.size());
+  if (!hints) return;
+  for (auto& hint : *hints) {
+    if (sent.size() >= config_.window) break;
+    if (sent.contains(hint.sequence)) continue;
+    if (store_.expired(hint, now.wall_us)) {
+      if (store_.drop_hint(hint)) ++stats_[target].expired;
+      continue;
+    }
+    const uint64_t token = kTokenBit | next_token_++;
+    sent.insert(hint.sequence);
+    peer_requests_.push_back(PeerRequest{
+        token, address, wire::ReplicaWriteRequest{hint.user_key, to_wire(hint.record), ""}});
+    in_flight_.emplace(token, std::move(hint));
+  }
+}
+
+void HintReplayer::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+                                Now now) {
+  auto it = in_flight_.find(token);
+  if (it == in_flight_.end()) return;
+  storage::Hint hint = std::move(it->second);
+  in_flight_.erase(it);
+  sent_[hint.target].erase(hint.sequence);
+  if (reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
+    if (store_.drop_hint(hint)) ++stats_[hint.target].replayed;
+    const RingNode* node = view_.ring->find(hint.target);
+    if (node != nullptr && view_.is_up(hint.target) && sent_[hint.target].size() <= config_.window / 2) {
+      fill(hint.target, node->address, now);
+    }
+  } else {
+    ++stats_[hint.target].failed_deliveries;
+  }
+}
+
+std::vector<PeerRequest> HintReplayer::take_peer_requests() {
+  return std::exchange(peer_requests_, {});
+}
+
+}  // namespace ringkv::core
