@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "cli/bench.h"
+#include "cli/cluster_info.h"
 #include "cli/data_commands.h"
 #include "cli/local_cluster.h"
 #include "cli/options.h"
@@ -57,6 +58,10 @@ int main(int argc, char** argv) {
   del->add_option("key", key, "key")->required();
 
   auto* status = app.add_subcommand("status", "members with liveness, ring status, incarnation and storage");
+  auto* endpoints = app.add_subcommand("endpoints", "the natural replicas of KEY in preference order");
+  endpoints->add_option("key", key, "key")->required();
+  auto* ring = app.add_subcommand("ring", "vnodes and ownership of every node");
+  auto* stats = app.add_subcommand("stats", "the node's counters, latency percentiles and hints");
 
   ringkv::cli::BenchOptions bench;
   auto* bench_command = app.add_subcommand("bench", "load generator: throughput and latency percentiles");
@@ -107,6 +112,9 @@ int main(int argc, char** argv) {
   if (get->parsed()) return ringkv::cli::run_get(options, key, local);
   if (del->parsed()) return ringkv::cli::run_delete(options, key);
   if (status->parsed()) return ringkv::cli::run_status(options);
+  if (endpoints->parsed()) return ringkv::cli::run_endpoints(options, key);
+  if (ring->parsed()) return ringkv::cli::run_ring(options);
+  if (stats->parsed()) return ringkv::cli::run_stats(options);
   if (bench_command->parsed()) return ringkv::cli::run_bench(options, bench);
   cluster.json = options.json;
   if (up->parsed()) return ringkv::cli::cluster_up(cluster);

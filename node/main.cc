@@ -150,8 +150,19 @@ int run(const Flags& flags) {
   ringkv::io::TcpServer server(loop, core, now, [&driver] { driver.pump(); },
                                ringkv::io::TcpServerConfig{.listen_address = flags.listen});
   server_ptr = &server;
+  // Seeds: the configured ones plus every peer this node knew before it
+  // stopped (so a cluster's founder finds the cluster again after a restart).
+  std::vector<std::string> seeds = flags.seeds;
+  if (auto known = (*engine)->meta_get(ringkv::core::kKnownPeersMeta); known && *known) {
+    std::string_view rest = **known;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      seeds.emplace_back(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    }
+  }
   auto started = server.listen();
-  if (started) started = gossip.start(flags.seeds);
+  if (started) started = gossip.start(seeds);
   if (!started) {
     spdlog::error("{}", started.error());
     server.close();

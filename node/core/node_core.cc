@@ -36,18 +36,18 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, wir
     outgoing_.push_back(Outgoing{client, wire::Message{id, std::move(body)}});
   };
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.monotonic_ms, true};
+    pending_[{client, id}] = Pending{now.wall_us, true};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};
     coordinator_.write(client, id, put->key, std::move(record), put->consistency, now);
   } else if (auto* del = std::get_if<wire::DeleteRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.monotonic_ms, true};
+    pending_[{client, id}] = Pending{now.wall_us, true};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
     coordinator_.write(client, id, del->key, std::move(record), del->consistency, now);
   } else if (auto* get = std::get_if<wire::GetRequest>(&request.body)) {
     if (get->local) {
       answer(local_read(*get));
     } else {
-      pending_[{client, id}] = Pending{now.monotonic_ms, false};
+      pending_[{client, id}] = Pending{now.wall_us, false};
       coordinator_.read(client, id, get->key, get->consistency, now);
     }
   } else if (auto* write = std::get_if<wire::ReplicaWriteRequest>(&request.body)) {
@@ -104,7 +104,8 @@ void NodeCore::collect_replies(Now now) {
   for (auto& reply : coordinator_.take_replies()) {
     auto it = pending_.find({reply.client, reply.message.request_id});
     if (it != pending_.end()) {
-      const auto micros = static_cast<uint64_t>(std::max<membership::TimeMs>(0, now.monotonic_ms - it->second.started_ms)) * 1000;
+      const uint64_t started = it->second.started_wall_us;
+      const uint64_t micros = now.wall_us > started ? now.wall_us - started : 0;
       (it->second.is_write ? write_latency_ : read_latency_).record(micros);
       pending_.erase(it);
     }
@@ -123,8 +124,26 @@ std::vector<PeerRequest> NodeCore::take_peer_requests() {
 std::vector<membership::Event> NodeCore::take_membership_events(Now now) {
   auto events = swim_.take_events();
   for (const auto& event : events) apply_membership(event, now);
-  if (!events.empty()) rebuild_ring();
+  if (!events.empty()) {
+    rebuild_ring();
+    remember_peers();
+  }
   return events;
+}
+
+void NodeCore::remember_peers() {
+  std::vector<std::string> addresses;
+  for (const membership::Member& member : swim_.members()) {
+    if (member.id != view_.self_id && member.liveness != membership::Liveness::kLeft) {
+      addresses.push_back(member.address);
+    }
+  }
+  std::sort(addresses.begin(), addresses.end());
+  std::string joined;
+  for (const auto& address : addresses) joined += (joined.empty() ? "" : ",") + address;
+  if (joined == remembered_peers_) return;
+  // Best effort: a failure only means a slower rejoin after a restart.
+  if (store_.engine().meta_put(kKnownPeersMeta, joined)) remembered_peers_ = joined;
 }
 
 void NodeCore::apply_membership(const membership::Event& event, Now now) {

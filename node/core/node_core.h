@@ -33,6 +33,11 @@
 
 namespace ringkv::core {
 
+// `meta` entry holding the comma-separated addresses of the other members,
+// rewritten when they change. A restarted node adds them to its seeds, so
+// even a node that founded the cluster (and has no seeds) finds it again.
+inline constexpr std::string_view kKnownPeersMeta = "known_peers";
+
 struct NodeConfig {
   CoordinatorConfig coordinator;
   HintReplayConfig hint_replay;
@@ -60,7 +65,8 @@ class NodeCore {
 
   std::vector<Outgoing> take_outgoing();
   std::vector<PeerRequest> take_peer_requests();
-  // Drains membership events, updating the ring and liveness view first.
+  // Drains membership events, updating the ring and liveness view first, and
+  // remembering peer addresses (see kKnownPeersMeta).
   std::vector<membership::Event> take_membership_events(Now now);
 
   membership::Swim& membership() { return swim_; }
@@ -68,12 +74,13 @@ class NodeCore {
 
  private:
   struct Pending {
-    membership::TimeMs started_ms;
+    uint64_t started_wall_us;  // latency figures only; a clock step skews one sample
     bool is_write;
   };
 
   void apply_membership(const membership::Event& event, Now now);
   void rebuild_ring();
+  void remember_peers();
   void collect_replies(Now now);
   wire::Body replica_write(const wire::ReplicaWriteRequest& request, Now now);
   wire::Body replica_read(const wire::ReplicaReadRequest& request);
@@ -98,6 +105,7 @@ class NodeCore {
   LatencyHistogram write_latency_;
   LatencyHistogram read_latency_;
   uint64_t storage_errors_ = 0;
+  std::string remembered_peers_;
   std::vector<Outgoing> outgoing_;
 };
 

@@ -1,0 +1,202 @@
+// Coordinator: quorum arithmetic, stand-ins and hints, timeouts and read
+// repair, driven with crafted replica replies and explicit time.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "node/core/coordinator.h"
+#include "storage/memory_engine.h"
+#include "storage/storage_key.h"
+
+using namespace ringkv;
+using core::Now;
+
+namespace {
+
+std::string node_id(char c) { return std::string(16, c); }
+
+constexpr uint64_t kWallBase = 1'000'000'000'000;
+
+struct Cluster {
+  storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  core::ClusterView view;
+  core::Coordinator coordinator;
+
+  explicit Cluster(int nodes, core::CoordinatorConfig config = {})
+      : coordinator(config, view, store) {
+    std::vector<core::RingNode> ring_nodes;
+    for (int i = 0; i < nodes; ++i) {
+      const char c = static_cast<char>('a' + i);
+      ring_nodes.push_back({node_id(c), std::string("node-") + c, std::string("10.0.0.") + c + ":1", 32});
+    }
+    view.self_id = node_id('a');
+    view.ring = std::make_shared<const core::Ring>(core::Ring::build(ring_nodes));
+  }
+
+  std::vector<const core::RingNode*> natural(const std::string& key) const {
+    return view.ring->preference_list(storage::ring_position(key), 3);
+  }
+  // Versions near the test's wall clock (see at()), so hints are not expired.
+  storage::Record record(uint64_t timestamp, std::string value) {
+    return storage::Record{{kWallBase + timestamp, 1}, false, std::move(value)};
+  }
+  // The peer requests emitted so far, by destination address.
+  std::vector<core::PeerRequest> take() { return coordinator.take_peer_requests(); }
+  void ack(const core::PeerRequest& request, Now now) {
+    coordinator.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now);
+  }
+  void fail(const core::PeerRequest& request, Now now) {
+    coordinator.handle_reply(request.token, std::unexpected("connection reset"), now);
+  }
+};
+
+Now at(int64_t ms) { return Now{static_cast<uint64_t>(ms) * 1000 + kWallBase, ms}; }
+
+}  // namespace
+
+TEST_CASE("a QUORUM write answers after two of three replicas, this node being one") {
+  Cluster c(3);
+  c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kQuorum, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 2);  // the third replica is this node, applied in place
+  CHECK(c.coordinator.take_replies().empty());
+  c.ack(requests[0], at(1));
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].message.request_id == 10);
+  CHECK(std::get<wire::WriteReply>(replies[0].message.body).timestamp_us == kWallBase + 5);
+  CHECK((*c.store.read("k"))->value == "v");
+  c.ack(requests[1], at(2));
+  CHECK(c.coordinator.take_replies().empty());  // answered once only
+}
+
+TEST_CASE("ALL with a replica down is UNAVAILABLE and writes nothing anywhere") {
+  Cluster c(3);
+  c.view.down_since_ms[node_id('b')] = 0;
+  c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kAll, at(0));
+  CHECK(c.take().empty());
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);
+  CHECK_FALSE(c.store.read("k")->has_value());
+}
+
+TEST_CASE("a down replica gets a stand-in that holds a hint, and the stand-in does not count") {
+  Cluster c(5);
+  c.view.self_id = node_id('z');  // a coordinator outside the ring: every replica is remote
+  const std::string key = "k";
+  const auto natural = c.natural(key);
+  c.view.down_since_ms[natural[0]->id] = 0;
+  c.coordinator.write(1, 10, key, c.record(5, "v"), wire::Consistency::kQuorum, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 3);
+  int hinted = 0;
+  for (const auto& request : requests) {
+    const auto& write = std::get<wire::ReplicaWriteRequest>(request.body);
+    if (!write.hint_target.empty()) {
+      ++hinted;
+      CHECK(write.hint_target == natural[0]->id);
+      CHECK(request.address != natural[0]->address);
+      c.ack(request, at(1));  // the stand-in's ack alone is not a quorum
+    }
+  }
+  CHECK(hinted == 1);
+  CHECK(c.coordinator.take_replies().empty());
+  for (const auto& request : requests) {
+    if (std::get<wire::ReplicaWriteRequest>(request.body).hint_target.empty()) c.ack(request, at(2));
+  }
+  REQUIRE(c.coordinator.take_replies().size() == 1);
+}
+
+TEST_CASE("ANY succeeds on a hint when every natural replica is down") {
+  Cluster c(3);
+  c.view.down_since_ms[node_id('b')] = 0;
+  c.view.down_since_ms[node_id('c')] = 0;
+  c.view.self_id = node_id('z');  // a coordinator outside the ring
+  c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kAny, at(0));
+  auto requests = c.take();
+  REQUIRE_FALSE(requests.empty());
+  c.ack(requests[0], at(1));
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
+}
+
+TEST_CASE("replicas that fail turn a QUORUM write into TIMEOUT and leave hints for them here") {
+  Cluster c(3);
+  c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kAll, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 2);
+  c.fail(requests[0], at(1));
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  const auto& refused = std::get<wire::ErrorReply>(replies[0].message.body);
+  CHECK(refused.code == wire::ErrorCode::kTimeout);
+  CHECK(refused.message.find("may still have landed") != std::string::npos);
+  CHECK(c.store.hint_counts().size() == 1);
+}
+
+TEST_CASE("a write nobody answers times out at the deadline and hints the silent replicas") {
+  Cluster c(3, core::CoordinatorConfig{.replicas = 3, .request_timeout_ms = 100});
+  c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kQuorum, at(0));
+  REQUIRE(c.take().size() == 2);
+  CHECK(c.coordinator.next_deadline() == 100);
+  c.coordinator.tick(at(99));
+  CHECK(c.coordinator.take_replies().empty());
+  c.coordinator.tick(at(100));
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kTimeout);
+  uint64_t hints = 0;
+  for (const auto& [target, count] : c.store.hint_counts()) hints += count;
+  CHECK(hints == 2);
+  CHECK_FALSE(c.coordinator.next_deadline().has_value());
+}
+
+TEST_CASE("a read returns the newest version and repairs the stale replicas") {
+  Cluster c(3);
+  REQUIRE(c.store.apply("k", c.record(5, "old")));
+  c.coordinator.read(1, 20, "k", wire::Consistency::kQuorum, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 2);
+  c.coordinator.handle_reply(requests[0].token,
+                             wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 9, 1, false, "new"}}}, at(1));
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  const auto& got = std::get<wire::GetReply>(replies[0].message.body);
+  CHECK(got.found);
+  CHECK(got.value == "new");
+  CHECK(got.timestamp_us == kWallBase + 9);
+  // The last replica has nothing: it and this node get the newest version.
+  c.coordinator.handle_reply(requests[1].token, wire::Message{0, wire::ReplicaReadReply{}}, at(2));
+  CHECK((*c.store.read("k"))->value == "new");
+  auto repairs = c.take();
+  REQUIRE(repairs.size() == 1);
+  CHECK(repairs[0].address == requests[1].address);
+  CHECK(std::get<wire::ReplicaWriteRequest>(repairs[0].body).record.value == "new");
+  CHECK(c.coordinator.counters().read_repairs == 2);
+}
+
+TEST_CASE("a read of a deleted key is not found even when another replica is stale") {
+  Cluster c(3);
+  REQUIRE(c.store.apply("k", storage::Record{{kWallBase + 9, 1}, true, ""}));
+  c.coordinator.read(1, 20, "k", wire::Consistency::kAll, at(0));
+  auto requests = c.take();
+  for (const auto& request : requests) {
+    c.coordinator.handle_reply(request.token,
+                               wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 5, 1, false, "old"}}}, at(1));
+  }
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK_FALSE(std::get<wire::GetReply>(replies[0].message.body).found);
+}
+
+TEST_CASE("a single-node cluster with N = 3 keeps one copy and answers QUORUM") {
+  Cluster c(1);
+  c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kQuorum, at(0));
+  CHECK(c.take().empty());
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
+}
