@@ -39,6 +39,7 @@ void CoreDriver::pump() {
     drain_others_();
     send_peer_requests();
   } while (pump_again_);
+  peers_.flush_all();
   pumping_ = false;
   const auto delay = std::max<membership::TimeMs>(0, core_.next_deadline() - clock_().monotonic_ms);
   uv_timer_start(&timer_, on_timer, static_cast<uint64_t>(delay), 0);

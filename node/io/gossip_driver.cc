@@ -112,6 +112,7 @@ void GossipDriver::pump() {
                   pump();
                 });
   }
+  peers_.flush_all();
   for (const auto& event : core_.take_membership_events(clock_())) {
     spdlog::info("member {} ({}) {}: incarnation {}, ring {}", event.member.name, event.member.address,
                  membership::to_string(event.kind), event.member.incarnation,

@@ -15,6 +15,7 @@ struct PeerClient::Peer {
   wire::FrameReader reader;
   bool connected = false;
   bool failed = false;
+  bool dirty = false;  // listed in dirty_
   std::string queued;  // frames written before the connection is up
   struct Pending {
     Callback done;
@@ -54,6 +55,7 @@ PeerClient::~PeerClient() { close(); }
 void PeerClient::close() {
   if (closed_) return;
   closed_ = true;
+  dirty_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&sweeper_), nullptr);
   while (!peers_.empty()) fail_peer(*peers_.begin()->second, "node is stopping");
 }
@@ -77,7 +79,18 @@ void PeerClient::send(const std::string& address, wire::Body body, Callback done
   const uint64_t id = next_request_id_++;
   wire::encode_frame(wire::Message{id, std::move(body)}, peer->queued);
   peer->pending.emplace(id, Peer::Pending{std::move(done), now_ms() + request_timeout_ms_});
-  if (peer->connected) flush(*peer);
+  if (peer->connected && !peer->dirty) {
+    peer->dirty = true;
+    dirty_.push_back(peer);
+  }
+}
+
+void PeerClient::flush_all() {
+  // flush() may fail a peer, which only closes it (deleted later by libuv).
+  for (Peer* peer : std::exchange(dirty_, {})) {
+    peer->dirty = false;
+    if (!peer->failed) flush(*peer);
+  }
 }
 
 PeerClient::Peer* PeerClient::connect(const std::string& address, std::string& error) {

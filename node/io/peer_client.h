@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "node/wire/limits.h"
 #include "node/wire/message.h"
@@ -35,7 +36,10 @@ class PeerClient {
   PeerClient(const PeerClient&) = delete;
   PeerClient& operator=(const PeerClient&) = delete;
 
+  // Queues the request; it goes out at the next flush_all() (the owner calls
+  // it once per batch of sends, so a burst costs one write per peer).
   void send(const std::string& address, wire::Body body, Callback done);
+  void flush_all();
   // Fails every pending request and closes every connection.
   void close();
 
@@ -56,6 +60,7 @@ class PeerClient {
   bool closed_ = false;
   uint64_t next_request_id_ = 1;
   std::map<std::string, Peer*> peers_;
+  std::vector<Peer*> dirty_;  // connected peers with queued frames
 };
 
 }  // namespace ringkv::io
