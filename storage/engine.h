@@ -11,8 +11,11 @@
 // - write() is last-write-wins: afterwards the key holds whichever of the
 //   stored and the written record has the greater Version, regardless of
 //   arrival order. Equal versions keep the stored one. No read is needed.
-// - A write that returned ok is durable against a killed process; with
-//   `sync` it is also fsynced (survives power loss).
+// - A write that returned ok is durable against a killed process once a
+//   later flush_wal() returned ok; with `sync` that flush also fsyncs
+//   (survives power loss). Callers flush once per batch of requests, before
+//   acknowledging any of them (group commit). meta_put and open_identity
+//   are synced on their own.
 // - Tombstones older than Options::tombstone_grace_s (by their version's
 //   timestamp, against Options::clock_us) may be purged by compaction; never
 //   younger ones.
@@ -53,7 +56,7 @@ using Status = std::expected<void, Error>;
 struct Options {
   // Where RocksDB keeps its files (ignored by MemoryEngine).
   std::string path;
-  // fsync the WAL before a write returns.
+  // fsync the WAL in flush_wal().
   bool sync = false;
   // Tombstones whose version timestamp is older than this may be purged.
   uint64_t tombstone_grace_s = 10 * 24 * 3600;
@@ -150,6 +153,10 @@ class Engine {
   // identity that is malformed is kCorruption.
   // REQUIRES: new_node_id.size() == kNodeIdBytes.
   virtual Result<Identity> open_identity(std::string_view new_node_id) = 0;
+
+  // Makes every write so far survive a process kill (and, with
+  // Options::sync, a power loss). Cheap when nothing was written since.
+  virtual Status flush_wal() = 0;
 
   // Runs a full compaction now (purges tombstones past their grace).
   virtual Status compact() = 0;

@@ -165,6 +165,10 @@ struct Tuning {
     // written ones (hints, meta) so old WAL files do not pile up.
     options.max_total_wal_size = 256 * kMiB;
     options.keep_log_file_num = 4;
+    // The node flushes the WAL once per batch of requests, before it
+    // acknowledges any of them (Engine::flush_wal): one write(2), or one
+    // fsync with --sync, covers the whole batch (group commit).
+    options.manual_wal_flush = true;
     return options;
   }
 
@@ -200,6 +204,7 @@ class RocksDbEngine final : public Engine {
 
   Result<Identity> open_identity(std::string_view new_node_id) override;
 
+  Status flush_wal() override;
   Status compact() override;
   Stats stats() override;
 
@@ -216,8 +221,12 @@ class RocksDbEngine final : public Engine {
   rocksdb::ColumnFamilyHandle* data_ = nullptr;
   rocksdb::ColumnFamilyHandle* hints_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  // Ordinary writes only fill RocksDB's WAL buffer; flush_wal() writes it out
+  // (and fsyncs it when sync_).
   rocksdb::WriteOptions write_options_;
   rocksdb::WriteOptions synced_write_options_;
+  bool sync_ = false;
+  bool wal_dirty_ = false;
   // Exact count, loaded at open and kept by put_hint/delete_hint (which look
   // the key up first; one thread uses an Engine at a time).
   uint64_t hints_count_ = 0;
@@ -250,7 +259,7 @@ Result<std::unique_ptr<Engine>> RocksDbEngine::open(const Options& options) {
   engine->data_ = engine->handles_[1];
   engine->hints_ = engine->handles_[2];
   engine->meta_ = engine->handles_[3];
-  engine->write_options_.sync = options.sync;
+  engine->sync_ = options.sync;
   engine->synced_write_options_.sync = true;
 
   auto hints_count = engine->count_hints();
@@ -261,6 +270,7 @@ Result<std::unique_ptr<Engine>> RocksDbEngine::open(const Options& options) {
 
 RocksDbEngine::~RocksDbEngine() {
   if (!db_) return;
+  (void)flush_wal();  // nothing unflushed was acknowledged, but keep what we can
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     // Failing to release a handle only leaks it: nothing to recover here.
     (void)db_->DestroyColumnFamilyHandle(handle);
@@ -287,7 +297,16 @@ Status RocksDbEngine::write(const std::vector<std::pair<std::string, Record>>& b
         write_batch.Merge(data_, storage_key(user_key), encode_record(record));
     if (!status.ok()) return std::unexpected(to_error(status));
   }
+  wal_dirty_ = true;
   return to_status(db_->Write(write_options_, &write_batch));
+}
+
+Status RocksDbEngine::flush_wal() {
+  if (!wal_dirty_) return {};
+  const rocksdb::Status status = db_->FlushWAL(sync_);
+  if (!status.ok()) return std::unexpected(to_error(status));
+  wal_dirty_ = false;
+  return {};
 }
 
 Result<std::optional<Record>> RocksDbEngine::read(std::string_view user_key) {
@@ -348,6 +367,7 @@ Status RocksDbEngine::delete_range(uint64_t begin, uint64_t end) {
     if (status.ok()) status = it->status();
   }
   if (!status.ok()) return std::unexpected(to_error(status));
+  wal_dirty_ = true;
   return to_status(db_->Write(write_options_, &batch));
 }
 
@@ -355,6 +375,7 @@ Status RocksDbEngine::put_hint(const Hint& hint) {
   const std::string key = hint_key(hint.target, hint.sequence);
   auto existing = get(hints_, key);
   if (!existing) return std::unexpected(existing.error());
+  wal_dirty_ = true;
   const rocksdb::Status status = db_->Put(write_options_, hints_, key, encode_hint_value(hint));
   if (!status.ok()) return std::unexpected(to_error(status));
   if (!*existing) ++hints_count_;
@@ -381,6 +402,7 @@ Status RocksDbEngine::delete_hint(std::string_view target, uint64_t sequence) {
   auto existing = get(hints_, key);
   if (!existing) return std::unexpected(existing.error());
   if (!*existing) return {};
+  wal_dirty_ = true;
   const rocksdb::Status status = db_->Delete(write_options_, hints_, key);
   if (!status.ok()) return std::unexpected(to_error(status));
   --hints_count_;
@@ -411,7 +433,9 @@ Result<std::optional<std::string>> RocksDbEngine::meta_get(std::string_view name
 }
 
 Status RocksDbEngine::meta_put(std::string_view name, std::string_view value) {
-  return to_status(db_->Put(synced_write_options_, meta_, as_slice(name), as_slice(value)));
+  const rocksdb::Status status = db_->Put(synced_write_options_, meta_, as_slice(name), as_slice(value));
+  if (!status.ok()) return std::unexpected(to_error(status));
+  return to_status(db_->FlushWAL(/*sync=*/true));
 }
 
 Result<Identity> RocksDbEngine::open_identity(std::string_view new_node_id) {
@@ -428,6 +452,7 @@ Result<Identity> RocksDbEngine::open_identity(std::string_view new_node_id) {
     status = batch.Put(meta_, as_slice(kMetaGeneration), encode_generation(identity->generation));
   }
   if (status.ok()) status = db_->Write(synced_write_options_, &batch);
+  if (status.ok()) status = db_->FlushWAL(/*sync=*/true);
   if (!status.ok()) return std::unexpected(to_error(status));
   return identity;
 }

@@ -113,7 +113,21 @@ void NodeCore::collect_replies(Now now) {
   }
 }
 
-std::vector<Outgoing> NodeCore::take_outgoing() { return std::exchange(outgoing_, {}); }
+std::vector<Outgoing> NodeCore::take_outgoing() {
+  auto replies = std::exchange(outgoing_, {});
+  if (replies.empty()) return replies;
+  // Nothing is acknowledged before it is in the WAL: one flush covers every
+  // write behind this batch of replies.
+  if (auto flushed = store_.engine().flush_wal(); !flushed) {
+    ++storage_errors_;
+    for (auto& reply : replies) {
+      const bool acknowledges_a_write = std::holds_alternative<wire::WriteReply>(reply.message.body) ||
+                                        std::holds_alternative<wire::ReplicaWriteReply>(reply.message.body);
+      if (acknowledges_a_write) reply.message.body = storage_failure(flushed.error());
+    }
+  }
+  return replies;
+}
 
 std::vector<PeerRequest> NodeCore::take_peer_requests() {
   auto requests = coordinator_.take_peer_requests();

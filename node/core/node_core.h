@@ -63,6 +63,8 @@ class NodeCore {
   // keeps its own deadline (membership().next_deadline()).
   membership::TimeMs next_deadline() const;
 
+  // Replies, after flushing the WAL so every write they acknowledge is
+  // durable (a failed flush turns those acknowledgements into errors).
   std::vector<Outgoing> take_outgoing();
   std::vector<PeerRequest> take_peer_requests();
   // Drains membership events, updating the ring and liveness view first, and
