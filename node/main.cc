@@ -147,7 +147,7 @@ int run(const Flags& flags) {
     server_ptr->deliver_outgoing();
     gossip.pump();
   });
-  ringkv::io::TcpServer server(loop, core, now, [&driver] { driver.pump(); },
+  ringkv::io::TcpServer server(loop, core, now, [&driver] { driver.request_pump(); },
                                ringkv::io::TcpServerConfig{.listen_address = flags.listen});
   server_ptr = &server;
   // Seeds: the configured ones plus every peer this node knew before it

@@ -11,14 +11,23 @@ CoreDriver::CoreDriver(uv_loop_t* loop, core::NodeCore& core, PeerClient& peers,
 void CoreDriver::start() {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
+  uv_check_init(loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, [](uv_check_t* check) {
+    auto* self = static_cast<CoreDriver*>(check->data);
+    if (self->pump_requested_) self->pump();
+  });
   running_ = true;
   pump();
 }
+
+void CoreDriver::request_pump() { pump_requested_ = true; }
 
 void CoreDriver::stop() {
   if (!running_) return;
   running_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
 }
 
 void CoreDriver::on_timer(uv_timer_t* timer) {
@@ -34,6 +43,7 @@ void CoreDriver::pump() {
     return;
   }
   pumping_ = true;
+  pump_requested_ = false;
   do {
     pump_again_ = false;
     drain_others_();
@@ -52,7 +62,7 @@ void CoreDriver::send_peer_requests() {
                 [this, token](std::expected<wire::Message, std::string> reply) {
                   if (!running_) return;
                   core_.handle_peer_reply(token, reply, clock_());
-                  pump();
+                  request_pump();
                 });
   }
 }

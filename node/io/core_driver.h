@@ -31,7 +31,12 @@ class CoreDriver {
   CoreDriver& operator=(const CoreDriver&) = delete;
 
   void start();
+  // Drains now.
   void pump();
+  // Drains once this loop iteration's I/O callbacks have all run (a libuv
+  // check handle), so requests that arrived on many connections together
+  // share one WAL flush and one write per connection.
+  void request_pump();
   void stop();
 
  private:
@@ -44,7 +49,9 @@ class CoreDriver {
   std::function<core::Now()> clock_;
   std::function<void()> drain_others_;
   uv_timer_t timer_;
+  uv_check_t check_;
   bool running_ = false;
+  bool pump_requested_ = false;
   bool pumping_ = false;
   bool pump_again_ = false;
 };
