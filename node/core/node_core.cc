@@ -191,7 +191,8 @@ void NodeCore::rebuild_ring() {
 wire::Body NodeCore::replica_write(const wire::ReplicaWriteRequest& request, Now now) {
   clock_.observe(request.record.timestamp_us, now.wall_us);
   const storage::Record record = from_wire(request.record);
-  if (!request.hint_target.empty()) {
+  // A hint meant for this very node is simply its data.
+  if (!request.hint_target.empty() && request.hint_target != view_.self_id) {
     auto stored = store_.store_hint(request.hint_target, request.key, record, now.wall_us);
     if (!stored) {
       ++storage_errors_;

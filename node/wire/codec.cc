@@ -236,7 +236,11 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
     }
     case MessageType::kReplicaWriteRequest: {
       ReplicaWriteRequest m;
-      r.key(m.key) && read_record(r, m.record, limits) && r.bytes(m.hint_target, 16, "hint target");
+      if (r.key(m.key) && read_record(r, m.record, limits) &&
+          r.bytes(m.hint_target, 16, "hint target") && !m.hint_target.empty() &&
+          m.hint_target.size() != 16) {
+        r.fail("hint target must be empty or a 16-byte node id");
+      }
       body = std::move(m);
       break;
     }

@@ -89,6 +89,11 @@ class FieldReader {
     too_large_ = too_large_ || nested.too_large_;
     return nested.error_.empty() ? true : fail(nested.error_);
   }
+  // Records a problem found by the caller (the first one wins).
+  bool fail(std::string reason) {
+    if (error_.empty()) error_ = std::move(reason);
+    return false;
+  }
   bool finish() {
     if (error_.empty() && next_ != count_) return fail("unexpected extra fields");
     return error_.empty();
@@ -104,10 +109,6 @@ class FieldReader {
       return nullptr;
     }
     return &fields_[next_++];
-  }
-  bool fail(std::string reason) {
-    if (error_.empty()) error_ = std::move(reason);
-    return false;
   }
 
   const msgpack::object* fields_;
