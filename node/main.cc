@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -16,24 +15,12 @@
 #include "node/io/core_driver.h"
 #include "node/io/gossip_driver.h"
 #include "node/io/peer_client.h"
+#include "node/flags.h"
 #include "node/io/tcp_server.h"
 #include "node/wire/address.h"
 #include "storage/engine.h"
 
 namespace {
-
-struct Flags {
-  std::string name;
-  std::string listen;
-  std::string data;
-  std::vector<std::string> seeds;
-  std::string cluster = "ringkv";
-  int replicas = 3;
-  int vnodes = static_cast<int>(ringkv::core::kDefaultVnodes);
-  int probe_interval_ms = 1000;
-  std::string log_level = "info";
-  bool sync = false;
-};
 
 uint64_t wall_clock_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -45,20 +32,6 @@ ringkv::core::Now now() {
   return {wall_clock_us(), static_cast<ringkv::membership::TimeMs>(uv_hrtime() / 1'000'000)};
 }
 
-// Membership timing scales with the probe interval so that tests can run
-// the whole protocol faster; at the default 1 s these are memberlist's LAN
-// values (probe timeout 500 ms, gossip 200 ms, push-pull and reconnect 30 s).
-ringkv::membership::Config membership_config(const Flags& flags) {
-  ringkv::membership::Config config;
-  config.cluster_name = flags.cluster;
-  config.probe_interval_ms = flags.probe_interval_ms;
-  config.probe_timeout_ms = flags.probe_interval_ms / 2;
-  config.gossip_interval_ms = std::max(10, flags.probe_interval_ms / 5);
-  config.push_pull_interval_ms = 30 * flags.probe_interval_ms;
-  config.reconnect_interval_ms = 30 * flags.probe_interval_ms;
-  config.join_retry_initial_ms = std::min(1000, flags.probe_interval_ms);
-  return config;
-}
 
 std::string random_node_id() {
   std::random_device device;
@@ -86,14 +59,14 @@ uint64_t tiebreak_from(std::string_view node_id) {
   return tiebreak;
 }
 
-void setup_logging(const Flags& flags) {
+void setup_logging(const ringkv::node::Flags& flags) {
   auto logger = spdlog::stderr_color_mt("kvnode");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + flags.name + "] %v");
   logger->set_level(spdlog::level::from_str(flags.log_level));
   spdlog::set_default_logger(logger);
 }
 
-int run(const Flags& flags) {
+int run(const ringkv::node::Flags& flags) {
   std::error_code ec;
   std::filesystem::create_directories(flags.data, ec);
   if (ec) {
@@ -120,8 +93,8 @@ int run(const Flags& flags) {
   self.name = flags.name;
   self.address = flags.listen;
   self.ring_status = ringkv::membership::RingStatus::kNormal;
-  self.vnode_count = static_cast<uint32_t>(flags.vnodes);
-  auto swim = ringkv::membership::Swim::create(membership_config(flags), self,
+  self.vnode_count = flags.vnodes ? static_cast<uint32_t>(flags.vnodes) : ringkv::core::kDefaultVnodes;
+  auto swim = ringkv::membership::Swim::create(ringkv::node::membership_config(flags), self,
                                                static_cast<uint32_t>(identity->generation),
                                                std::random_device{}(), now().monotonic_ms);
   if (!swim) {
@@ -134,9 +107,7 @@ int run(const Flags& flags) {
     spdlog::error("cannot read hints: {}", store.error().message);
     return 1;
   }
-  ringkv::core::NodeConfig config;
-  config.coordinator.replicas = static_cast<uint32_t>(flags.replicas);
-  ringkv::core::NodeCore core(config, *store, tiebreak_from(identity->node_id), std::move(*swim));
+  ringkv::core::NodeCore core(ringkv::node::node_config(flags), *store, tiebreak_from(identity->node_id), std::move(*swim));
 
   uv_loop_t* loop = uv_default_loop();
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
@@ -212,34 +183,9 @@ int run(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Flags flags;
-  CLI::App app{"kvnode: one node of a ringkv cluster"};
-  app.set_config("--config", "", "read flags from a TOML/INI file");
-  app.add_option("--name", flags.name, "node name, unique in the cluster")->required();
-  app.add_option("--listen", flags.listen, "HOST:PORT for TCP and UDP")->required();
-  app.add_option("--data", flags.data, "data directory")->required();
-  app.add_option("--seeds", flags.seeds, "HOST:PORT of nodes to join through")->delimiter(',');
-  app.add_option("--cluster", flags.cluster, "cluster name; members of other clusters are refused")
-      ->capture_default_str();
-  app.add_option("--replicas", flags.replicas, "replicas per key (N)")
-      ->check(CLI::Range(1, 15))->capture_default_str();
-  app.add_option("--vnodes", flags.vnodes, "virtual nodes per node")
-      ->check(CLI::Range(1, static_cast<int>(ringkv::core::kVnodesMax)))->capture_default_str();
-  app.add_option("--probe-interval-ms", flags.probe_interval_ms, "SWIM protocol period")
-      ->check(CLI::Range(10, 60000))->capture_default_str();
-  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
-  app.add_flag("--sync", flags.sync, "fsync the WAL before acknowledging writes");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  if (auto address = ringkv::wire::parse_address(flags.listen); !address) {
-    std::fprintf(stderr, "kvnode: --listen: %s\n", address.error().c_str());
-    return 2;
-  }
+  auto parsed = ringkv::node::parse_flags(argc, argv);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const auto& flags = std::get<ringkv::node::Flags>(parsed);
   setup_logging(flags);
   return run(flags);
 }

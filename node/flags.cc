@@ -1,0 +1,87 @@
+#include "node/flags.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+
+#include "node/wire/address.h"
+
+namespace ringkv::node {
+
+std::variant<Flags, int> parse_flags(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"kvnode: one node of a ringkv cluster"};
+  app.set_config("--config", "", "read flags from a TOML/INI file");
+  app.add_option("--name", flags.name, "node name, unique in the cluster")->required();
+  app.add_option("--listen", flags.listen, "HOST:PORT for TCP and UDP")->required();
+  app.add_option("--data", flags.data, "data directory")->required();
+  app.add_option("--seeds", flags.seeds, "HOST:PORT of nodes to join through")->delimiter(',');
+  app.add_option("--cluster", flags.cluster, "cluster name; members of other clusters are refused")
+      ->capture_default_str();
+  app.add_option("--replicas", flags.replicas, "replicas per key (N)")
+      ->check(CLI::Range(1, 15))->capture_default_str();
+  app.add_option("--vnodes", flags.vnodes, "virtual nodes per node (default 1024)")
+      ->check(CLI::Range(1, static_cast<int>(core::kVnodesMax)));
+  app.add_option("--probe-interval-ms", flags.probe_interval_ms, "SWIM protocol period")
+      ->check(CLI::Range(10, 60000))->capture_default_str();
+  app.add_option("--probe-timeout-ms", flags.probe_timeout_ms, "direct ping timeout (default: period/2)")
+      ->check(CLI::Range(1, 60000));
+  app.add_option("--gossip-interval-ms", flags.gossip_interval_ms, "gossip period (default: period/5)")
+      ->check(CLI::Range(1, 60000));
+  app.add_option("--push-pull-interval-ms", flags.push_pull_interval_ms,
+                 "full-state sync period (default: 30 periods)")
+      ->check(CLI::Range(10, 3600000));
+  app.add_option("--indirect-checks", flags.indirect_checks, "ping-req helpers per failed probe")
+      ->check(CLI::Range(0, 16))->capture_default_str();
+  app.add_option("--suspicion-mult", flags.suspicion_mult, "suspicion timeout multiplier")
+      ->check(CLI::Range(1, 100))->capture_default_str();
+  app.add_option("--retransmit-mult", flags.retransmit_mult, "gossip retransmit multiplier")
+      ->check(CLI::Range(1, 100))->capture_default_str();
+  app.add_option("--request-timeout-ms", flags.request_timeout_ms, "coordinator timeout for replicas")
+      ->check(CLI::Range(10, 600000))->capture_default_str();
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
+  app.add_flag("--sync", flags.sync, "fsync the WAL before acknowledging writes");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (auto address = wire::parse_address(flags.listen); !address) {
+    std::fprintf(stderr, "kvnode: --listen: %s\n", address.error().c_str());
+    return 2;
+  }
+  for (const auto& seed : flags.seeds) {
+    if (auto address = wire::parse_address(seed); !address) {
+      std::fprintf(stderr, "kvnode: --seeds: %s\n", address.error().c_str());
+      return 2;
+    }
+  }
+  return flags;
+}
+
+membership::Config membership_config(const Flags& flags) {
+  membership::Config config;
+  const int period = flags.probe_interval_ms;
+  config.cluster_name = flags.cluster;
+  config.probe_interval_ms = period;
+  config.probe_timeout_ms = flags.probe_timeout_ms ? flags.probe_timeout_ms : period / 2;
+  config.gossip_interval_ms = flags.gossip_interval_ms ? flags.gossip_interval_ms : std::max(10, period / 5);
+  config.push_pull_interval_ms = flags.push_pull_interval_ms ? flags.push_pull_interval_ms : 30 * period;
+  config.reconnect_interval_ms = 30 * period;
+  config.join_retry_initial_ms = std::min(1000, period);
+  config.indirect_checks = static_cast<uint32_t>(flags.indirect_checks);
+  config.suspicion_mult = static_cast<uint32_t>(flags.suspicion_mult);
+  config.retransmit_mult = static_cast<uint32_t>(flags.retransmit_mult);
+  return config;
+}
+
+core::NodeConfig node_config(const Flags& flags) {
+  core::NodeConfig config;
+  config.coordinator.replicas = static_cast<uint32_t>(flags.replicas);
+  config.coordinator.request_timeout_ms = flags.request_timeout_ms;
+  return config;
+}
+
+}  // namespace ringkv::node

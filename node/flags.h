@@ -1,0 +1,44 @@
+// kvnode's command line (DESIGN.md "Command lines"), and the module
+// configurations derived from it. Every flag can also come from --config
+// (TOML/INI with the same names).
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "membership/config.h"
+#include "node/core/node_core.h"
+
+namespace ringkv::node {
+
+struct Flags {
+  std::string name;
+  std::string listen;
+  std::string data;
+  std::vector<std::string> seeds;
+  std::string cluster = "ringkv";
+  int replicas = 3;
+  int vnodes = 0;  // 0: core::kDefaultVnodes
+  int probe_interval_ms = 1000;
+  // Membership knobs; 0 derives them from the probe interval (memberlist's
+  // LAN ratios: timeout 1/2, gossip 1/5, push-pull and reconnect 30x).
+  int probe_timeout_ms = 0;
+  int gossip_interval_ms = 0;
+  int push_pull_interval_ms = 0;
+  int indirect_checks = 3;
+  int suspicion_mult = 4;
+  int retransmit_mult = 4;
+  int request_timeout_ms = 2000;
+  std::string log_level = "info";
+  bool sync = false;
+};
+
+// The parsed flags, or the exit code to return (0 after --help, 2 on a
+// usage error, with the message already printed).
+std::variant<Flags, int> parse_flags(int argc, char** argv);
+
+membership::Config membership_config(const Flags& flags);
+core::NodeConfig node_config(const Flags& flags);
+
+}  // namespace ringkv::node
