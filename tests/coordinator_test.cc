@@ -154,22 +154,40 @@ TEST_CASE("a write nobody answers times out at the deadline and hints the silent
   CHECK_FALSE(c.coordinator.next_deadline().has_value());
 }
 
+TEST_CASE("a QUORUM read asks this node and one other, and replaces one that fails") {
+  Cluster c(3);
+  REQUIRE(c.store.apply("k", c.record(5, "v")));
+  c.coordinator.read(1, 20, "k", wire::Consistency::kQuorum, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 1);
+  c.coordinator.handle_reply(requests[0].token, std::unexpected("connection reset"), at(1));
+  auto retry = c.take();
+  REQUIRE(retry.size() == 1);
+  CHECK(retry[0].address != requests[0].address);
+  c.coordinator.handle_reply(retry[0].token,
+                             wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 5, 1, false, "v"}}}, at(2));
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::get<wire::GetReply>(replies[0].message.body).value == "v");
+}
+
 TEST_CASE("a read returns the newest version and repairs the stale replicas") {
   Cluster c(3);
   REQUIRE(c.store.apply("k", c.record(5, "old")));
-  c.coordinator.read(1, 20, "k", wire::Consistency::kQuorum, at(0));
+  c.coordinator.read(1, 20, "k", wire::Consistency::kAll, at(0));
   auto requests = c.take();
   REQUIRE(requests.size() == 2);
   c.coordinator.handle_reply(requests[0].token,
                              wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 9, 1, false, "new"}}}, at(1));
+  CHECK(c.coordinator.take_replies().empty());
+  // The last replica has nothing: it and this node get the newest version.
+  c.coordinator.handle_reply(requests[1].token, wire::Message{0, wire::ReplicaReadReply{}}, at(2));
   auto replies = c.coordinator.take_replies();
   REQUIRE(replies.size() == 1);
   const auto& got = std::get<wire::GetReply>(replies[0].message.body);
   CHECK(got.found);
   CHECK(got.value == "new");
   CHECK(got.timestamp_us == kWallBase + 9);
-  // The last replica has nothing: it and this node get the newest version.
-  c.coordinator.handle_reply(requests[1].token, wire::Message{0, wire::ReplicaReadReply{}}, at(2));
   CHECK((*c.store.read("k"))->value == "new");
   auto repairs = c.take();
   REQUIRE(repairs.size() == 1);

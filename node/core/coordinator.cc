@@ -106,6 +106,9 @@ void Coordinator::write(ClientId client, uint64_t request_id, const std::string&
 
   const uint64_t op_id = next_op_id_++;
   auto& stored = operations_.emplace(op_id, std::move(op)).first->second;
+  // Every replica of a write is contacted; mark them all first so one that
+  // answers synchronously (this node) does not look like the last one.
+  for (Replica& replica : stored.replicas) replica.contacted = true;
   for (size_t i = 0; i < stored.replicas.size(); ++i) {
     const Replica& replica = stored.replicas[i];
     const std::string& hint_target = replica.hint_target;
@@ -148,16 +151,30 @@ void Coordinator::read(ClientId client, uint64_t request_id, const std::string& 
         std::to_string(natural.size()) + " replicas alive, " + std::to_string(up) + " are")}});
     return;
   }
+  // Ask only as many replicas as the level needs, this node first (its copy
+  // costs no message); a replica that fails is replaced by the next one.
+  std::stable_partition(op.replicas.begin(), op.replicas.end(),
+                        [&](const Replica& r) { return r.id == view_.self_id; });
   const uint64_t op_id = next_op_id_++;
-  auto& stored = operations_.emplace(op_id, std::move(op)).first->second;
-  for (size_t i = 0; i < stored.replicas.size(); ++i) {
-    if (stored.replicas[i].id == view_.self_id) {
-      auto local = store_.read(stored.key);
-      on_replica_result(op_id, i, local.has_value(), local ? *local : std::nullopt, now);
-    } else {
-      send(op_id, i, wire::ReplicaReadRequest{stored.key});
-    }
+  const uint32_t first_wave = op.required;
+  // Marked before any is asked, so this node's synchronous answer does not
+  // look like the last one.
+  for (size_t i = 0; i < first_wave; ++i) op.replicas[i].contacted = true;
+  operations_.emplace(op_id, std::move(op));
+  for (size_t i = 0; i < first_wave; ++i) {
+    contact_for_read(op_id, i, now);
     if (!operations_.contains(op_id)) return;
+  }
+}
+
+void Coordinator::contact_for_read(uint64_t op_id, size_t index, Now now) {
+  Operation& op = operations_.at(op_id);
+  op.replicas[index].contacted = true;
+  if (op.replicas[index].id == view_.self_id) {
+    auto local = store_.read(op.key);
+    on_replica_result(op_id, index, local.has_value(), local ? *local : std::nullopt, now);
+  } else {
+    send(op_id, index, wire::ReplicaReadRequest{op.key});
   }
 }
 
@@ -207,6 +224,14 @@ void Coordinator::on_replica_result(uint64_t op_id, size_t index, bool ok,
   if (op.is_write && !ok && replica.natural && replica.id != view_.self_id) {
     hint_locally(op, replica, now);
   }
+  if (!op.is_write && !ok) {
+    for (size_t next = 0; next < op.replicas.size(); ++next) {
+      if (op.replicas[next].contacted) continue;
+      contact_for_read(op_id, next, now);
+      break;
+    }
+    if (!operations_.contains(op_id)) return;
+  }
   progress(op_id, now);
 }
 
@@ -218,7 +243,7 @@ void Coordinator::progress(uint64_t op_id, Now now) {
   for (const Replica& replica : op.replicas) {
     const bool counts = replica.natural || op.level == wire::Consistency::kAny;
     if (!replica.answered) {
-      all_answered = false;
+      all_answered = all_answered && !replica.contacted;
       if (counts) ++pending;
     } else if (replica.succeeded && counts) {
       ++counted;
@@ -276,7 +301,7 @@ void Coordinator::finish(uint64_t op_id, Now now) {
   if (op.is_write) {
     // Replicas that never answered may have missed the write: hint them.
     for (const Replica& replica : op.replicas) {
-      if (!replica.answered && replica.natural && replica.id != view_.self_id) hint_locally(op, replica, now);
+      if (replica.contacted && !replica.answered && replica.natural && replica.id != view_.self_id) hint_locally(op, replica, now);
     }
   }
   operations_.erase(op_id);

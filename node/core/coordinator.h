@@ -11,10 +11,10 @@
 // still land); a replica that failed or never answered gets a hint stored
 // on this node, so it converges once back.
 //
-// A read asks every up natural replica, answers with the newest version
-// once `required` replied, and when all have replied (or at the deadline)
-// writes the newest version back to the replicas that were stale (read
-// repair).
+// A read asks `required` up natural replicas (this node first when it is
+// one; a failed one is replaced by the next), answers with the newest
+// version once `required` replied, and then writes the newest version back
+// to the replicas it asked that were stale (read repair).
 //
 // N is capped by the number of nodes in the ring (a 1-node cluster with
 // N = 3 keeps one copy), as Riak does.
@@ -90,6 +90,7 @@ class Coordinator {
     std::string address;
     bool natural = true;       // false: a stand-in holding a hint
     std::string hint_target;   // stand-ins: the id of the natural replica it covers
+    bool contacted = false;
     bool answered = false;
     bool succeeded = false;
     std::string storage_failure;  // set when the replica's storage refused the write
@@ -111,6 +112,7 @@ class Coordinator {
 
   uint32_t required_for(wire::Consistency level, uint32_t replicas) const;
   void send(uint64_t op_id, size_t replica_index, wire::Body body);
+  void contact_for_read(uint64_t op_id, size_t replica_index, Now now);
   void on_replica_result(uint64_t op_id, size_t replica_index, bool ok,
                          std::optional<storage::Record> read_result, Now now,
                          std::string storage_failure = "");
