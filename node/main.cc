@@ -107,7 +107,8 @@ int run(const ringkv::node::Flags& flags) {
     spdlog::error("cannot read hints: {}", store.error().message);
     return 1;
   }
-  ringkv::core::NodeCore core(ringkv::node::node_config(flags), *store, tiebreak_from(identity->node_id), std::move(*swim));
+  ringkv::core::NodeCore core(ringkv::node::node_config(flags), *store, tiebreak_from(identity->node_id),
+                              std::move(*swim), now());
 
   uv_loop_t* loop = uv_default_loop();
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
@@ -121,17 +122,10 @@ int run(const ringkv::node::Flags& flags) {
   ringkv::io::TcpServer server(loop, core, now, [&driver] { driver.request_pump(); },
                                ringkv::io::TcpServerConfig{.listen_address = flags.listen});
   server_ptr = &server;
-  // Seeds: the configured ones plus every peer this node knew before it
+  // Seeds: the configured ones plus every member this node knew before it
   // stopped (so a cluster's founder finds the cluster again after a restart).
   std::vector<std::string> seeds = flags.seeds;
-  if (auto known = (*engine)->meta_get(ringkv::core::kKnownPeersMeta); known && *known) {
-    std::string_view rest = **known;
-    while (!rest.empty()) {
-      const size_t comma = rest.find(',');
-      seeds.emplace_back(rest.substr(0, comma));
-      rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
-    }
-  }
+  for (auto& address : core.remembered_addresses()) seeds.push_back(std::move(address));
   auto started = server.listen();
   if (started) started = gossip.start(seeds);
   if (!started) {

@@ -27,7 +27,7 @@ membership::Swim make_swim(const std::string& name, char id_byte) {
 struct Fixture {
   storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
   core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
-  core::NodeCore core{core::NodeConfig{}, store, /*tiebreak=*/7, make_swim("node1", 1)};
+  core::NodeCore core{core::NodeConfig{}, store, /*tiebreak=*/7, make_swim("node1", 1), core::Now{}};
 
   wire::Body call(wire::Body request, uint64_t now_us, core::ClientId client = 1) {
     core.handle_client(client, "127.0.0.9:5555", wire::Message{99, std::move(request)},
@@ -141,4 +141,28 @@ TEST_CASE("a garbage push-pull is refused and changes no membership") {
   auto reply = std::get<wire::ErrorReply>(f.call(wire::PushPullRequest{"garbage"}, 1000));
   CHECK(reply.code == wire::ErrorCode::kInvalid);
   CHECK(std::get<wire::StatusReply>(f.call(wire::StatusRequest{}, 2000)).members.size() == 1);
+}
+
+TEST_CASE("known members round-trip through their text form and garbage is refused") {
+  std::vector<core::RingNode> nodes{{std::string(16, '\x01'), "node2", "127.0.0.2:7000", 1024},
+                                    {std::string(16, '\xfe'), "node3", "127.0.0.3:7000", 8}};
+  CHECK(core::decode_known_members(core::encode_known_members(nodes)) == nodes);
+  CHECK_FALSE(core::decode_known_members("zz\tn\ta\t1\n").has_value());
+  CHECK_FALSE(core::decode_known_members("0101\tn\ta\t1\n").has_value());  // id too short
+  CHECK(core::decode_known_members("")->empty());
+}
+
+TEST_CASE("a restarted node keeps its old members in the ring and refuses QUORUM until they are back") {
+  storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  std::vector<core::RingNode> others{{std::string(16, '\x02'), "node2", "127.0.0.1:7002", 64},
+                                     {std::string(16, '\x03'), "node3", "127.0.0.1:7003", 64}};
+  REQUIRE(engine.meta_put(core::kKnownMembersMeta, core::encode_known_members(others)));
+  core::NodeCore node{core::NodeConfig{}, store, 7, make_swim("node1", 1), core::Now{1000, 1}};
+  CHECK(node.view().ring->node_count() == 3);
+  CHECK(node.remembered_addresses() == std::vector<std::string>{"127.0.0.1:7002", "127.0.0.1:7003"});
+  node.handle_client(1, "client", wire::Message{5, wire::PutRequest{"k", "v"}}, core::Now{2000, 2});
+  auto replies = node.take_outgoing();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);
 }

@@ -18,7 +18,8 @@ wire::ErrorReply storage_failure(const storage::Error& failure) {
 
 }  // namespace
 
-NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, membership::Swim swim)
+NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, membership::Swim swim,
+                   Now now)
     : config_(config),
       store_(store),
       tiebreak_(tiebreak),
@@ -26,7 +27,21 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
       view_{.self_id = swim_.self().id},
       coordinator_(config.coordinator, view_, store_),
       replayer_(config.hint_replay, view_, store_) {
+  if (auto text = store_.engine().meta_get(kKnownMembersMeta); text && *text) {
+    remembered_text_ = **text;
+    for (RingNode& node : decode_known_members(remembered_text_).value_or(std::vector<RingNode>{})) {
+      if (node.id == view_.self_id) continue;
+      view_.down_since_ms.emplace(node.id, now.monotonic_ms);
+      remembered_.push_back(std::move(node));
+    }
+  }
   rebuild_ring();
+}
+
+std::vector<std::string> NodeCore::remembered_addresses() const {
+  std::vector<std::string> addresses;
+  for (const RingNode& node : remembered_) addresses.push_back(node.address);
+  return addresses;
 }
 
 void NodeCore::handle_client(ClientId client, std::string_view peer_address, wire::Message request,
@@ -140,24 +155,20 @@ std::vector<membership::Event> NodeCore::take_membership_events(Now now) {
   for (const auto& event : events) apply_membership(event, now);
   if (!events.empty()) {
     rebuild_ring();
-    remember_peers();
+    remember_members();
   }
   return events;
 }
 
-void NodeCore::remember_peers() {
-  std::vector<std::string> addresses;
-  for (const membership::Member& member : swim_.members()) {
-    if (member.id != view_.self_id && member.liveness != membership::Liveness::kLeft) {
-      addresses.push_back(member.address);
-    }
+void NodeCore::remember_members() {
+  std::vector<RingNode> others;
+  for (const RingNode& node : view_.ring->nodes()) {
+    if (node.id != view_.self_id) others.push_back(node);
   }
-  std::sort(addresses.begin(), addresses.end());
-  std::string joined;
-  for (const auto& address : addresses) joined += (joined.empty() ? "" : ",") + address;
-  if (joined == remembered_peers_) return;
-  // Best effort: a failure only means a slower rejoin after a restart.
-  if (store_.engine().meta_put(kKnownPeersMeta, joined)) remembered_peers_ = joined;
+  std::string text = encode_known_members(others);
+  if (text == remembered_text_) return;
+  // Best effort: a failure only means a slower, more cautious restart.
+  if (store_.engine().meta_put(kKnownMembersMeta, text)) remembered_text_ = std::move(text);
 }
 
 void NodeCore::apply_membership(const membership::Event& event, Now now) {
@@ -182,6 +193,9 @@ void NodeCore::rebuild_ring() {
   for (const membership::Member& member : swim_.members()) {
     if (member.liveness != membership::Liveness::kLeft) nodes.push_back(to_ring_node(member));
   }
+  // Remembered members stay until membership reports them (alive, dead or left).
+  std::erase_if(remembered_, [&](const RingNode& node) { return swim_.member(node.id).has_value(); });
+  for (const RingNode& node : remembered_) nodes.push_back(node);
   std::sort(nodes.begin(), nodes.end(), [](const RingNode& a, const RingNode& b) { return a.id < b.id; });
   const auto current = view_.ring->nodes();
   if (std::equal(nodes.begin(), nodes.end(), current.begin(), current.end())) return;

@@ -26,17 +26,13 @@
 #include "node/core/coordinator.h"
 #include "node/core/hint_replayer.h"
 #include "node/core/hybrid_clock.h"
+#include "node/core/known_members.h"
 #include "node/core/latency_histogram.h"
 #include "node/core/replica_store.h"
 #include "node/wire/message.h"
 #include "storage/engine.h"
 
 namespace ringkv::core {
-
-// `meta` entry holding the comma-separated addresses of the other members,
-// rewritten when they change. A restarted node adds them to its seeds, so
-// even a node that founded the cluster (and has no seeds) finds it again.
-inline constexpr std::string_view kKnownPeersMeta = "known_peers";
 
 struct NodeConfig {
   CoordinatorConfig coordinator;
@@ -50,7 +46,9 @@ class NodeCore {
   // `tiebreak` distinguishes this node's versions from other coordinators'
   // (derived from the node id). `store` wraps the engine; both outlive the
   // core. Requests arrive decoded, so wire limits already hold.
-  NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, membership::Swim swim);
+  // Starts from the ring remembered in `meta` (known_members.h), its other
+  // members counted down until membership confirms them.
+  NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, membership::Swim swim, Now now);
   NodeCore(const NodeCore&) = delete;
   NodeCore& operator=(const NodeCore&) = delete;
 
@@ -68,11 +66,13 @@ class NodeCore {
   std::vector<Outgoing> take_outgoing();
   std::vector<PeerRequest> take_peer_requests();
   // Drains membership events, updating the ring and liveness view first, and
-  // remembering peer addresses (see kKnownPeersMeta).
+  // remembering the ring's members (see known_members.h).
   std::vector<membership::Event> take_membership_events(Now now);
 
   membership::Swim& membership() { return swim_; }
   const ClusterView& view() const { return view_; }
+  // Addresses of the remembered members (seeds for a restarted node).
+  std::vector<std::string> remembered_addresses() const;
 
  private:
   struct Pending {
@@ -82,7 +82,7 @@ class NodeCore {
 
   void apply_membership(const membership::Event& event, Now now);
   void rebuild_ring();
-  void remember_peers();
+  void remember_members();
   void collect_replies(Now now);
   wire::Body replica_write(const wire::ReplicaWriteRequest& request, Now now);
   wire::Body replica_read(const wire::ReplicaReadRequest& request);
@@ -107,7 +107,10 @@ class NodeCore {
   LatencyHistogram write_latency_;
   LatencyHistogram read_latency_;
   uint64_t storage_errors_ = 0;
-  std::string remembered_peers_;
+  // Members remembered from before a restart that membership has not
+  // reported yet; they stay in the ring until it does.
+  std::vector<RingNode> remembered_;
+  std::string remembered_text_;
   std::vector<Outgoing> outgoing_;
 };
 
