@@ -12,7 +12,7 @@ using namespace ringkv;
 
 namespace {
 
-membership::Swim make_swim(const std::string& name, char id_byte) {
+membership::Swim make_swim(const std::string& name, char id_byte, bool found_cluster = true) {
   membership::Member self;
   self.id = std::string(membership::kNodeIdBytes, id_byte);
   self.name = name;
@@ -21,6 +21,7 @@ membership::Swim make_swim(const std::string& name, char id_byte) {
   self.vnode_count = 64;
   auto swim = membership::Swim::create(membership::Config{}, self, /*generation=*/1, /*rng_seed=*/1, 0);
   REQUIRE(swim.has_value());
+  if (found_cluster) swim->join({}, 0);
   return std::move(*swim);
 }
 
@@ -165,4 +166,18 @@ TEST_CASE("a restarted node keeps its old members in the ring and refuses QUORUM
   auto replies = node.take_outgoing();
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);
+}
+
+TEST_CASE("a fresh node refuses client requests until a seed answered") {
+  storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  membership::Swim swim = make_swim("node1", 1, /*found_cluster=*/false);
+  swim.join({"127.0.0.1:7009"}, 0);
+  core::NodeCore node{core::NodeConfig{}, store, 7, std::move(swim), core::Now{1000, 1}};
+  REQUIRE_FALSE(node.membership().joined());
+  node.handle_client(1, "client", wire::Message{5, wire::PutRequest{"k", "v"}}, core::Now{2000, 2});
+  auto replies = node.take_outgoing();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);
+  CHECK_FALSE(engine.read("k")->has_value());
 }

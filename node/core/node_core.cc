@@ -35,6 +35,7 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
       remembered_.push_back(std::move(node));
     }
   }
+  fresh_ = remembered_.empty();
   rebuild_ring();
 }
 
@@ -50,6 +51,13 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, wir
   auto answer = [&](wire::Body body) {
     outgoing_.push_back(Outgoing{client, wire::Message{id, std::move(body)}});
   };
+  const bool client_request = std::holds_alternative<wire::PutRequest>(request.body) ||
+                              std::holds_alternative<wire::DeleteRequest>(request.body) ||
+                              std::holds_alternative<wire::GetRequest>(request.body);
+  if (client_request && fresh_ && !swim_.joined()) {
+    answer(error(wire::ErrorCode::kUnavailable, "this node is still joining the cluster (no seed answered yet)"));
+    return;
+  }
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
     pending_[{client, id}] = Pending{now.wall_us, true};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};

@@ -110,6 +110,9 @@ class NodeCore {
   // Members remembered from before a restart that membership has not
   // reported yet; they stay in the ring until it does.
   std::vector<RingNode> remembered_;
+  // A node that remembers no ring refuses client requests until its first
+  // exchange with a seed, rather than serve them from a ring of itself.
+  bool fresh_ = true;
   std::string remembered_text_;
   std::vector<Outgoing> outgoing_;
 };
