@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/client.h"
 #include "cli/json.h"
 #include "cli/options.h"
 #include "node/wire/address.h"
@@ -150,6 +151,32 @@ bool wait_ready(LocalNode& node) {
   return false;
 }
 
+// Polls every running node's member table until each lists every running
+// node alive (bounded), so the cluster is whole when `up` returns.
+bool wait_converged(const std::vector<LocalNode>& nodes) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  size_t running = 0;
+  for (const auto& node : nodes) running += node.pid != 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool converged = true;
+    for (const auto& node : nodes) {
+      if (node.pid == 0) continue;
+      Client client({node.address}, 1000);
+      auto reply = client.call(wire::StatusRequest{});
+      const auto* status = reply ? std::get_if<wire::StatusReply>(&reply->body) : nullptr;
+      const size_t alive = status == nullptr ? 0 : std::count_if(status->members.begin(), status->members.end(),
+                                                                  [](const auto& m) { return m.liveness == "alive"; });
+      if (alive < running) {
+        converged = false;
+        break;
+      }
+    }
+    if (converged) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 bool start(LocalNode& node) {
   if (!spawn(node) || !wait_ready(node)) {
     std::fprintf(stderr, "kv cluster: %s did not start; see %s\n", node.name.c_str(),
@@ -221,6 +248,10 @@ int cluster_up(const ClusterOptions& options) {
     }
     all_ok = start(node) && all_ok;
   }
+  if (all_ok && !wait_converged(load_nodes(options))) {
+    std::fprintf(stderr, "kv cluster: the nodes did not all see each other alive within 30 s\n");
+    return kExitClusterError;
+  }
   return all_ok ? kExitOk : kExitClusterError;
 }
 
@@ -269,6 +300,10 @@ int cluster_restart(const ClusterOptions& options, const std::vector<std::string
       wait_gone(node->pid, node->argv, std::chrono::seconds(5));
     }
     all_ok = start(*node) && all_ok;
+  }
+  if (all_ok && !wait_converged(load_nodes(options))) {
+    std::fprintf(stderr, "kv cluster: the nodes did not all see each other alive within 30 s\n");
+    return kExitClusterError;
   }
   return all_ok ? kExitOk : kExitClusterError;
 }

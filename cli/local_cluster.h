@@ -4,6 +4,7 @@
 // its data, log and pid under <dir>/node<i>/. Every node but the first seeds
 // from node1. The exact command line of each node is saved in
 // <dir>/node<i>/cmdline so `restart` brings it back identically. Processes
+// `up` returns once every node lists every running node alive. Processes
 // are signalled only by the PID recorded at start, and only while
 // /proc/<pid>/cmdline still shows that same command (no kill by name, no
 // stray signal to a recycled PID).
