@@ -136,7 +136,11 @@ class Engine {
   // by one once delivered. Deleting an absent hint is ok.
   // REQUIRES: target.size() == kNodeIdBytes.
   virtual Status put_hint(const Hint& hint) = 0;
-  virtual Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints) = 0;
+  // Up to max_hints hints of `target` with a sequence above after_sequence
+  // (0: from the first), in sequence order. Resuming after the last one seen
+  // keeps a long replay from rescanning the deletions behind it.
+  virtual Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints,
+                                              uint64_t after_sequence) = 0;
   virtual Status delete_hint(std::string_view target, uint64_t sequence) = 0;
   // Number of hints held per target (a full pass over `hints`: call at start-up,
   // then keep counts up to date yourself).

@@ -65,10 +65,12 @@ Status MemoryEngine::put_hint(const Hint& hint) {
   return {};
 }
 
-Result<std::vector<Hint>> MemoryEngine::hints_for(std::string_view target, size_t max_hints) {
+Result<std::vector<Hint>> MemoryEngine::hints_for(std::string_view target, size_t max_hints,
+                                                  uint64_t after_sequence) {
   assert(target.size() == kNodeIdBytes && "hint targets are node ids");
   std::vector<Hint> hints;
-  for (auto it = hints_.lower_bound({std::string(target), 0});
+  if (after_sequence == UINT64_MAX) return hints;
+  for (auto it = hints_.lower_bound({std::string(target), after_sequence + 1});
        it != hints_.end() && it->first.first == target && hints.size() < max_hints; ++it) {
     hints.push_back(it->second);
   }

@@ -31,7 +31,8 @@ class MemoryEngine : public Engine {
   Status delete_range(uint64_t begin, uint64_t end) override;
 
   Status put_hint(const Hint& hint) override;
-  Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints) override;
+  Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints,
+                                      uint64_t after_sequence) override;
   Status delete_hint(std::string_view target, uint64_t sequence) override;
   Result<std::map<std::string, uint64_t>> hint_counts() override;
 

@@ -195,7 +195,8 @@ class RocksDbEngine final : public Engine {
   Status delete_range(uint64_t begin, uint64_t end) override;
 
   Status put_hint(const Hint& hint) override;
-  Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints) override;
+  Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints,
+                                      uint64_t after_sequence) override;
   Status delete_hint(std::string_view target, uint64_t sequence) override;
   Result<std::map<std::string, uint64_t>> hint_counts() override;
 
@@ -382,11 +383,14 @@ Status RocksDbEngine::put_hint(const Hint& hint) {
   return {};
 }
 
-Result<std::vector<Hint>> RocksDbEngine::hints_for(std::string_view target, size_t max_hints) {
+Result<std::vector<Hint>> RocksDbEngine::hints_for(std::string_view target, size_t max_hints,
+                                                   uint64_t after_sequence) {
   assert(target.size() == kNodeIdBytes && "hint targets are node ids");
   std::vector<Hint> hints;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), hints_));
-  for (it->Seek(as_slice(target)); it->Valid() && hints.size() < max_hints; it->Next()) {
+  if (after_sequence == UINT64_MAX) return hints;
+  const std::string start = hint_key(target, after_sequence + 1);
+  for (it->Seek(start); it->Valid() && hints.size() < max_hints; it->Next()) {
     const std::string_view key = as_view(it->key());
     if (!key.starts_with(target)) break;
     auto hint = decode_hint(key, as_view(it->value()));

@@ -385,7 +385,7 @@ ENGINE_TEST("hints list per target in sequence order, delete one by one, and sur
   ok(fixture.engine().put_hint(Hint{other, 1, "other", tombstone(kStartUs)}));
   CHECK(fixture.engine().stats().hints_count == 4);
 
-  std::vector<Hint> hints = ok(fixture.engine().hints_for(target, 2));
+  std::vector<Hint> hints = ok(fixture.engine().hints_for(target, 2, 0));
   REQUIRE(hints.size() == 2);
   CHECK(hints[0].sequence == 1);
   CHECK(hints[1].sequence == 2);
@@ -396,14 +396,19 @@ ENGINE_TEST("hints list per target in sequence order, delete one by one, and sur
   ok(fixture.engine().delete_hint(target, 1));
   ok(fixture.engine().delete_hint(target, 1));
   fixture.reopen();
-  hints = ok(fixture.engine().hints_for(target, 10));
+  hints = ok(fixture.engine().hints_for(target, 10, 0));
   REQUIRE(hints.size() == 2);
   CHECK(hints[0].sequence == 2);
   CHECK(hints[1].sequence == 3);
-  hints = ok(fixture.engine().hints_for(other, 10));
+  hints = ok(fixture.engine().hints_for(other, 10, 0));
   REQUIRE(hints.size() == 1);
   CHECK(hints[0].record == tombstone(kStartUs));
-  CHECK(ok(fixture.engine().hints_for(node_id('c'), 10)).empty());
+  CHECK(ok(fixture.engine().hints_for(node_id('c'), 10, 0)).empty());
+  // Resuming after a sequence skips it and everything before.
+  hints = ok(fixture.engine().hints_for(target, 10, 2));
+  REQUIRE(hints.size() == 1);
+  CHECK(hints[0].sequence == 3);
+  CHECK(ok(fixture.engine().hints_for(target, 10, 3)).empty());
   CHECK(fixture.engine().stats().hints_count == 3);
   const auto counts = ok(fixture.engine().hint_counts());
   CHECK(counts == std::map<std::string, uint64_t>{{target, 2}, {other, 1}});
@@ -481,7 +486,7 @@ TEST_CASE("a full disk makes MemoryEngine writes fail with kNoSpace and change n
   // Reads still work and show nothing changed.
   CHECK(ok(engine.read("k")) == live(kStartUs, "kept"));
   CHECK(ok(engine.read("new")) == std::nullopt);
-  CHECK(ok(engine.hints_for(node_id('a'), 10)).size() == 1);
+  CHECK(ok(engine.hints_for(node_id('a'), 10, 0)).size() == 1);
   CHECK(ok(engine.meta_get("name")) == "kept");
 
   engine.fail_writes_with(std::nullopt);

@@ -1,5 +1,7 @@
 #include "node/core/hint_replayer.h"
 
+#include <algorithm>
+
 namespace ringkv::core {
 
 HintReplayer::HintReplayer(HintReplayConfig config, const ClusterView& view, ReplicaStore& store)
@@ -19,12 +21,12 @@ void HintReplayer::tick(Now now) {
 void HintReplayer::fill(const std::string& target, const std::string& address, Now now) {
   auto& sent = sent_[target];
   if (sent.size() >= config_.window) return;
-  // Hints already in flight are listed again; skip them by sequence.
-  auto hints = store_.hints_for(target, config_.window + sent.size());
+  uint64_t& cursor = cursor_[target];
+  auto hints = store_.hints_for(target, config_.window - sent.size(), cursor);
   if (!hints) return;
   for (auto& hint : *hints) {
-    if (sent.size() >= config_.window) break;
-    if (sent.contains(hint.sequence)) continue;
+    cursor = std::max(cursor, hint.sequence);
+    if (sent.contains(hint.sequence)) continue;  // re-read after a reset; still in flight
     if (store_.expired(hint, now.wall_us)) {
       if (store_.drop_hint(hint)) ++stats_[target].expired;
       continue;
@@ -52,6 +54,7 @@ void HintReplayer::handle_reply(uint64_t token, const std::expected<wire::Messag
     }
   } else {
     ++stats_[hint.target].failed_deliveries;
+    cursor_[hint.target] = 0;  // read it (and anything after) again next time
   }
 }
 

@@ -60,6 +60,9 @@ class HintReplayer {
   uint64_t next_token_ = 1;
   std::map<uint64_t, storage::Hint> in_flight_;          // token -> hint
   std::map<std::string, std::set<uint64_t>> sent_;  // target -> sequences in flight
+  // target -> highest sequence read so far: the next read starts after it
+  // (reset to 0 after a failed delivery, so that hint is read again).
+  std::map<std::string, uint64_t> cursor_;
   std::map<std::string, HintTargetStats> stats_;
   std::vector<PeerRequest> peer_requests_;
 };

@@ -45,8 +45,9 @@ storage::Result<bool> ReplicaStore::store_hint(const std::string& target, const 
 }
 
 storage::Result<std::vector<storage::Hint>> ReplicaStore::hints_for(const std::string& target,
-                                                                    size_t max) {
-  return engine_->hints_for(target, max);
+                                                                    size_t max,
+                                                                    uint64_t after_sequence) {
+  return engine_->hints_for(target, max, after_sequence);
 }
 
 storage::Status ReplicaStore::drop_hint(const storage::Hint& hint) {

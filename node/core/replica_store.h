@@ -45,7 +45,8 @@ class ReplicaStore {
   // cap is reached or the write is already older than the hint TTL.
   storage::Result<bool> store_hint(const std::string& target, const std::string& key,
                                    const storage::Record& record, uint64_t now_wall_us);
-  storage::Result<std::vector<storage::Hint>> hints_for(const std::string& target, size_t max);
+  storage::Result<std::vector<storage::Hint>> hints_for(const std::string& target, size_t max,
+                                                       uint64_t after_sequence);
   storage::Status drop_hint(const storage::Hint& hint);
   // True when the hint's write is older than the TTL (drop, don't deliver).
   bool expired(const storage::Hint& hint, uint64_t now_wall_us) const;
