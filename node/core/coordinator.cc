@@ -221,9 +221,7 @@ void Coordinator::on_replica_result(uint64_t op_id, size_t index, bool ok,
       op.have_record = true;
     }
   }
-  if (op.is_write && !ok && replica.natural && replica.id != view_.self_id) {
-    hint_locally(op, replica, now);
-  }
+  if (op.is_write && !ok) hint_locally(op, replica, now);
   if (!op.is_write && !ok) {
     for (size_t next = 0; next < op.replicas.size(); ++next) {
       if (op.replicas[next].contacted) continue;
@@ -301,14 +299,18 @@ void Coordinator::finish(uint64_t op_id, Now now) {
   if (op.is_write) {
     // Replicas that never answered may have missed the write: hint them.
     for (const Replica& replica : op.replicas) {
-      if (replica.contacted && !replica.answered && replica.natural && replica.id != view_.self_id) hint_locally(op, replica, now);
+      if (replica.contacted && !replica.answered) hint_locally(op, replica, now);
     }
   }
   operations_.erase(op_id);
 }
 
 void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now now) {
-  auto stored = store_.store_hint(replica.id, op.key, op.record, now.wall_us);
+  // The node the write was meant for: the replica itself, or the one a
+  // failed stand-in was covering. This node's own failures have no remedy.
+  const std::string& target = replica.natural ? replica.id : replica.hint_target;
+  if (target == view_.self_id || (replica.natural && replica.id == view_.self_id)) return;
+  auto stored = store_.store_hint(target, op.key, op.record, now.wall_us);
   if (stored && *stored) ++counters_.hints_written;
 }
 

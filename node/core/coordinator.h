@@ -8,8 +8,8 @@
 // stand-in's or the coordinator's own hint counts too (Dynamo's sloppy
 // quorum). Too few up replicas to even try -> UNAVAILABLE, nothing sent.
 // Tried but too few answered before the deadline -> TIMEOUT (the write may
-// still land); a replica that failed or never answered gets a hint stored
-// on this node, so it converges once back.
+// still land); a replica (or stand-in) that failed or never answered gets a
+// hint stored on this node, so it converges once back.
 //
 // A read asks `required` up natural replicas (this node first when it is
 // one; a failed one is replaced by the next), answers with the newest

@@ -107,6 +107,7 @@ void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Messa
     coordinator_.handle_reply(token, reply, now);
     collect_replies(now);
   }
+  flush_quietly();
 }
 
 void NodeCore::tick(Now now) {
@@ -116,6 +117,13 @@ void NodeCore::tick(Now now) {
     replayer_.tick(now);
     next_hint_scan_ms_ = now.monotonic_ms + config_.hint_scan_interval_ms;
   }
+  flush_quietly();
+}
+
+void NodeCore::flush_quietly() {
+  // Hints stored without a reply (a replica failed or timed out after the
+  // client was answered) and delivered hints deleted: make them durable too.
+  if (!store_.engine().flush_wal()) ++storage_errors_;
 }
 
 membership::TimeMs NodeCore::next_deadline() const {

@@ -84,6 +84,7 @@ class NodeCore {
   void rebuild_ring();
   void remember_members();
   void collect_replies(Now now);
+  void flush_quietly();
   wire::Body replica_write(const wire::ReplicaWriteRequest& request, Now now);
   wire::Body replica_read(const wire::ReplicaReadRequest& request);
   wire::Body local_read(const wire::GetRequest& request);

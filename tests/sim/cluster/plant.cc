@@ -1,0 +1,24 @@
+#include "tests/sim/cluster/plant.h"
+
+namespace ringkv::cluster_sim {
+
+std::optional<Plant> parse_plant(std::string_view name) {
+  if (name == "none") return Plant::kNone;
+  if (name == "drop-hints") return Plant::kDropHints;
+  if (name == "lose-unsynced") return Plant::kLoseUnsynced;
+  return std::nullopt;
+}
+
+std::string_view plant_name(Plant plant) {
+  switch (plant) {
+    case Plant::kNone:
+      return "none";
+    case Plant::kDropHints:
+      return "drop-hints";
+    case Plant::kLoseUnsynced:
+      return "lose-unsynced";
+  }
+  return "none";
+}
+
+}  // namespace ringkv::cluster_sim
