@@ -1,0 +1,731 @@
+#!/usr/bin/env python3
+"""ringkv chaos runner: kill, restart, pause, partition and garble a real cluster under a
+recorded workload, then prove that nothing acknowledged was lost (TESTING.md, issue 6).
+
+Usage (as root for the private network namespace; Python 3 standard library only):
+
+  tests/chaos/chaos.py --kvnode build/node/kvnode --kv build/cli/kv [options]
+
+  --mode single      one run with the options below (default)
+  --mode short       the CI battery: T0 smoke, T1 kill/restart (>= 10 kills), T3 partitions,
+                     T4 pauses + 10% UDP loss, T7 hostile input; about 5 minutes on 2 cores
+  --mode long        5 nodes, every fault, --duration (default 1800 s), up to 2 nodes down
+  --mode selftest    "test the tests": runs emulated planted bugs (writes acknowledged
+                     after one replica / counting stand-ins toward QUORUM) and passes only
+                     if the checkers report them
+
+  --nodes N (5)  --replicas N (3)  --consistency one|quorum|all (quorum)
+  --duration S (60)  --seed N (1)  --faults kill,pause,partition,loss,hostile (kill)
+  --max-down N (1)  --probe-interval-ms MS (200)  --workers W (4)  --rate OPS/S (400)
+  --plant ack-one|sloppy   emulate a planted bug from the client side (see README)
+  --out DIR      run folder (default: a new temporary directory, printed at the end)
+  --no-netns     run on the host's loopback (kill/pause/hostile only), even as root
+  --keep-data    keep the nodes' data directories (they are deleted after a passing run)
+
+Each scenario leaves DIR/<scenario>/ with history.jsonl (one line per operation),
+faults.jsonl, schedule.json, nodes/<name>.log, summary.json and latency.svg (plus
+latency.png when python3-matplotlib is installed). DIR/summary.json sums up the run. The
+exit code is 0 only when every scenario passed every checker: 1 on a violation, 2 on a
+usage or setup error.
+
+Isolation: the runner makes a private network namespace (`ip netns add`), brings `lo` up
+in it and re-runs itself inside, so iptables rules never touch the host; the loopback
+route's preferred source is moved to 127.0.0.254 so the runner's own client connections
+are never cut by a partition (nodes bind every socket to their own 127.0.0.x). Without
+namespaces (not root, no `ip`, no iptables) it says so and runs on plain loopback with the
+process faults only.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "process"))
+
+import harness  # noqa: E402
+import chaos_check  # noqa: E402
+import chaos_client as cc  # noqa: E402
+import chaos_faults  # noqa: E402
+import chaos_hostile  # noqa: E402
+import chaos_plot  # noqa: E402
+from chaos_workload import History, Workload  # noqa: E402
+
+ALL_FAULTS = ("kill", "pause", "partition", "loss", "hostile", "hog")
+NET_FAULTS = ("partition", "loss")
+CLIENT_SOURCE = "127.0.0.254"
+QUIESCENCE_LIMIT_S = 60.0
+MARGIN_S = 2.0  # process start, polling, status round trips
+
+
+def log(message):
+    print(message, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Scenarios.
+
+def scenario(name, **kw):
+    cfg = {"name": name, "nodes": 5, "replicas": 3, "consistency": "quorum", "duration": 60.0,
+           "faults": ["kill"], "max_down": 1, "probe_ms": 200, "workers": 4, "rate": 400.0,
+           "plant": None, "profile": {}, "criteria": {}, "expect_violation": False}
+    cfg.update(kw)
+    return cfg
+
+
+def short_scenarios():
+    return [
+        scenario("T0-smoke", duration=10, faults=[],
+                 criteria={"all_ok": True, "converge_periods": 5}),
+        scenario("T1-kill", duration=90, faults=["kill"], max_down=1,
+                 criteria={"min_kills": 10, "availability": 0.99, "rejoin_periods": 5}),
+        scenario("T1b-kill2", duration=45, faults=["kill"], max_down=2,
+                 profile={"double_kill_p": 0.7}),
+        scenario("T3-partition", duration=45, faults=["partition"],
+                 profile={"partition_s": (3.0, 8.0), "network_gap_s": (2.0, 4.0)}),
+        scenario("T3b-kill-linkcut", duration=45, faults=["kill", "partition"],
+                 profile={"partition_shapes": ["link"], "partition_s": (4.0, 10.0),
+                          "network_gap_s": (0.5, 2.0)}),
+        scenario("T4-pause-loss-hog", duration=30, faults=["pause", "loss", "hog"],
+                 profile={"loss_continuous": (0.10, "udp"), "pause_max_fraction": 0.6,
+                          "pause_gap_s": (0.5, 1.5), "hog_s": (4.0, 8.0), "hog_gap_s": (3.0, 6.0)},
+                 criteria={"no_false_deaths": True}),
+        scenario("T7-hostile", duration=20, faults=["hostile"], nodes=3,
+                 profile={"hostile_continuous": True}, criteria={"hostile_logged": True}),
+    ]
+
+
+def long_scenarios(args):
+    return [scenario("long", nodes=args.nodes or 5, replicas=args.replicas,
+                     duration=args.duration or 1800.0, faults=list(ALL_FAULTS),
+                     max_down=args.max_down if args.max_down_given else 2,
+                     probe_ms=args.probe_interval_ms, workers=args.workers, rate=args.rate,
+                     consistency=args.consistency,
+                     profile={"partition_s": (3.0, 40.0), "network_gap_s": (3.0, 10.0),
+                              "partition_shapes": ["halves", "isolate", "oneway", "link"],
+                              "kill_down_s": (2.0, 8.0), "kill_gap_s": (1.0, 5.0)})]
+
+
+def selftest_scenarios():
+    # Each must produce violations: the runner proves its checkers can fail.
+    common = {"duration": 30, "faults": ["partition"],
+              "profile": {"partition_shapes": ["isolate", "halves"], "partition_s": (4.0, 8.0),
+                          "network_gap_s": (1.0, 2.0)},
+              "expect_violation": True}
+    return [scenario("plant-ack-one", plant="ack-one", **common),
+            scenario("plant-sloppy", plant="sloppy", **common)]
+
+
+PLANTS = {
+    # The node acknowledges after one replica: writes are sent at ONE, recorded as QUORUM.
+    "ack-one": ("one", "quorum"),
+    # Stand-ins (hints) count toward the level: writes are sent at ANY, recorded as QUORUM.
+    "sloppy": ("any", "quorum"),
+}
+
+
+# ---------------------------------------------------------------------------
+# One scenario.
+
+class Runner:
+    def __init__(self, args, cfg, out_dir, net, seed):
+        self.args = args
+        self.cfg = cfg
+        self.dir = out_dir
+        self.net = net
+        self.seed = seed
+        self.violations = []   # (kind, count, detail)
+        self.figures = {}
+
+    def violation(self, kind, count=1, detail=None):
+        self.violations.append({"kind": kind, "count": count, "detail": detail})
+
+    def run(self):
+        cfg, args = self.cfg, self.args
+        os.makedirs(self.dir, exist_ok=True)
+        kinds = list(cfg["faults"])
+        if self.net is None and any(k in NET_FAULTS for k in kinds):
+            dropped = [k for k in kinds if k in NET_FAULTS]
+            kinds = [k for k in kinds if k not in NET_FAULTS]
+            log(f"  no network namespace: skipping {','.join(dropped)} faults")
+            self.figures["skipped_faults"] = dropped
+        write_level, claim_level = cfg["consistency"], cfg["consistency"]
+        if cfg["plant"]:
+            write_level, claim_level = PLANTS[cfg["plant"]]
+        title = (f"{cfg['name']}: seed {self.seed}, {cfg['nodes']} nodes, N={cfg['replicas']}, "
+                 f"{claim_level}{' (sent ' + write_level + ')' if write_level != claim_level else ''}, "
+                 f"{cfg['duration']:g} s, faults {','.join(kinds) or 'none'}, "
+                 f"max-down {cfg['max_down']}, P {cfg['probe_ms']} ms")
+        log(f"== {title}")
+        timings = {}
+        t_phase = time.monotonic()
+
+        cluster = chaos_faults.Cluster(args.kvnode, os.path.join(self.dir, "nodes"), cfg["nodes"],
+                                       cfg["replicas"], cfg["probe_ms"], log)
+        self.cluster = cluster
+        mono0 = time.monotonic()
+        cluster.clock = lambda: time.monotonic() - mono0
+        try:
+            cluster.start()
+            t_started = time.monotonic()
+            converge_s = self.wait_converged(cluster, 5 * cfg["probe_ms"] / 1000 + 30.0)
+            self.figures["initial_convergence_s"] = converge_s
+            timings["start"] = round(time.monotonic() - t_phase, 2)
+            log(f"  cluster up: {', '.join(f'{n}={cluster.nodes[n].address}' for n in cluster.names())}; "
+                f"converged {converge_s if converge_s is not None else 'NEVER'} s after the last start")
+            if converge_s is None:
+                self.violation("initial_convergence", detail="nodes never all saw each other alive")
+                return self.finish(title, timings, None, None, [], None)
+            ids = {}
+            view = cluster.status_of(cluster.names()[0])
+            for name, m in (view or {"members": {}})["members"].items():
+                try:
+                    ids[name] = bytes.fromhex(m["id"])
+                except (TypeError, ValueError):
+                    pass
+            cluster.ids = ids
+            del t_started
+
+            # Workload + faults.
+            wall0, mono0 = time.time(), time.monotonic()
+            cluster.clock = lambda: time.monotonic() - mono0
+            self.wall0, self.mono0 = wall0, mono0
+            history = History(os.path.join(self.dir, "history.jsonl"), mono0)
+            cluster.start_monitor()
+            lanes = chaos_faults.make_schedule(self.seed, kinds, cfg["duration"], cluster.names(),
+                                               cfg["max_down"], cfg["probe_ms"], cfg["profile"])
+            with open(os.path.join(self.dir, "schedule.json"), "w") as f:
+                json.dump({"seed": self.seed, "lanes": lanes}, f, indent=1)
+            senders = []
+
+            def hostile_factory(seed):
+                sender = chaos_hostile.HostileSender(seed)
+                senders.append(sender)
+                return sender
+            workload = Workload(cluster, history, cfg["workers"], cfg["rate"], self.seed,
+                                write_level=write_level, claim_level=claim_level,
+                                read_level=cfg["consistency"],
+                                tag=f"{cfg['name']}-{self.seed}")
+            faults = chaos_faults.FaultRunner(cluster, self.net, lanes, history.now, log,
+                                              hostile_factory)
+            t_phase = time.monotonic()
+            workload.start()
+            faults.start(mono0)
+            deadline = mono0 + cfg["duration"]
+            while time.monotonic() < deadline:
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            faults.stop()
+            workload.stop()
+            t_end = history.now()
+            timings["workload"] = round(time.monotonic() - t_phase, 2)
+
+            # Heal, then quiescence.
+            t_phase = time.monotonic()
+            if self.net is not None:
+                self.net.flush()
+            cluster.heal()
+            quiet_s, quiet_reasons = chaos_check.wait_quiescent(cluster, QUIESCENCE_LIMIT_S, log)
+            timings["quiescence"] = round(time.monotonic() - t_phase, 2)
+            self.figures["quiescence_s"] = quiet_s
+            if quiet_s is None:
+                self.violation("quiescence", detail=quiet_reasons[:10])
+            history.close()
+            stats = {}
+            for name in cluster.names():
+                host, port = cluster.address_of(name)
+                stats[name] = cc.decode_stats(cc.one_call(host, port, cc.STATS_REQUEST, [], 3.0))
+            with open(os.path.join(self.dir, "node_stats.json"), "w") as f:
+                json.dump(stats, f, indent=1, sort_keys=True)
+
+            # Checkers.
+            t_phase = time.monotonic()
+            hostile_keys = set()
+            for s in senders:
+                hostile_keys |= s.keys
+            keys = list(workload.attempts) + sorted(hostile_keys)
+            reads, disagreements = chaos_check.final_reads(cluster, keys, log)
+            counts, examples, extra = chaos_check.run_checkers(history.ops, workload.attempts,
+                                                               hostile_keys, reads)
+            self.figures.update(extra)
+            for kind, count in counts.items():
+                self.violation(kind, count, examples[kind][:5])
+            if disagreements:
+                self.violation("endpoints_disagree", len(disagreements), disagreements[:5])
+            self.cli_cross_check(cluster, workload, reads)
+            timings["checks"] = round(time.monotonic() - t_phase, 2)
+            self.c7(cluster)
+            self.criteria(cluster, history, faults, senders)
+            unexpected = [op for op in history.ops if op.get("unexpected")]
+            if unexpected:
+                self.violation("unexpected_error_reply", len(unexpected), unexpected[:5])
+            if faults.errors:
+                self.violation("fault_injection_error", len(faults.errors), faults.errors[:5])
+            # A clean stop: SIGTERM drains and exits 0.
+            cluster.monitor_stop.set()
+            cluster.monitor_thread.join(timeout=10)
+            for name in cluster.names():
+                node = cluster.nodes[name]
+                try:
+                    rc = node.stop()
+                except harness.NodeError as e:
+                    rc = str(e)
+                if rc != 0:
+                    self.violation("unclean_stop", detail=f"{name}: exit {rc}")
+            return self.finish(title, timings, history, workload, faults.faults, faults)
+        finally:
+            cluster.stop_all()
+
+    # -- helpers ---------------------------------------------------------------
+    def wait_converged(self, cluster, limit):
+        started = time.monotonic()
+        names = set(cluster.names())
+        while time.monotonic() - started < limit:
+            views = [cluster.status_of(n, timeout=1.0) for n in cluster.names()]
+            if all(v and set(v["members"]) == names and
+                   all(m["liveness"] == "alive" for m in v["members"].values()) for v in views):
+                return round(time.monotonic() - started, 3)
+            time.sleep(0.05)
+        return None
+
+    def cli_cross_check(self, cluster, workload, reads, sample=12):
+        """A few keys through the real `kv` CLI (`--json get --local` on each replica,
+        `--json endpoints`): the runner's own client must agree with it."""
+        if not self.args.kv:
+            return
+        ok_keys = sorted(k for k, a in workload.attempts.items() if a["outcome"] == cc.OK)
+        rng = random.Random(f"{self.seed}:cli")
+        mismatches = []
+        for key in rng.sample(ok_keys, min(sample, len(ok_keys))):
+            eps = reads[key]["endpoints"] or []
+            r = harness.run_kv(self.args.kv, "--json", "endpoints", key,
+                               host=cluster.nodes[cluster.names()[0]].address, timeout=10)
+            try:
+                names = [e["name"] for e in json.loads(r.out)["endpoints"]]
+            except (ValueError, KeyError, TypeError):
+                names = None
+            if names != eps:
+                mismatches.append({"key": key, "cli_endpoints": names, "runner": eps})
+            for name in eps:
+                r = harness.run_kv(self.args.kv, "--json", "get", key, "--local",
+                                   host=cluster.nodes[name].address, timeout=10)
+                mine = reads[key]["local"].get(name) or {}
+                try:
+                    doc = json.loads(r.out)
+                    same = (r.rc == 0 and doc.get("found") and doc.get("value", "").encode() ==
+                            mine.get("value") and doc.get("timestamp") == mine.get("ts"))
+                except (ValueError, AttributeError):
+                    same = False
+                if not same and mine.get("found"):
+                    mismatches.append({"key": key, "node": name, "cli": r.describe()[:300]})
+        self.figures["cli_cross_checked_keys"] = min(sample, len(ok_keys))
+        if mismatches:
+            self.violation("cli_mismatch", len(mismatches), mismatches[:5])
+
+    def c7(self, cluster):
+        if cluster.unexpected_exits:
+            self.violation("unexpected_exit", len(cluster.unexpected_exits),
+                           [{k: v for k, v in e.items()} for e in cluster.unexpected_exits[:3]])
+        for name in cluster.names():
+            node = cluster.nodes[name]
+            if not node.alive():
+                self.violation("node_not_running", detail=f"{name}: exit {node.proc.returncode}")
+            reports = chaos_check.sanitizer_reports(node)
+            if reports:
+                self.violation("sanitizer_report", len(reports), {name: reports[:5]})
+        rss = {}
+        fds = {}
+        for _t, name, rss_kb, nfd in cluster.resources:
+            rss[name] = max(rss.get(name, 0), rss_kb)
+            fds[name] = max(fds.get(name, 0), nfd)
+        self.figures["max_rss_mb"] = round(max(rss.values(), default=0) / 1024, 1)
+        self.figures["max_fds"] = max(fds.values(), default=0)
+        for name, value in rss.items():
+            if value > self.args.max_rss_mb * 1024:
+                self.violation("rss_over_bound", detail=f"{name}: {value // 1024} MB > {self.args.max_rss_mb} MB")
+        for name, value in fds.items():
+            if value > self.args.max_fds:
+                self.violation("fds_over_bound", detail=f"{name}: {value} > {self.args.max_fds}")
+
+    def criteria(self, cluster, history, faults, senders):
+        cfg, crit = self.cfg, self.cfg["criteria"]
+        ops = history.ops
+        p = cfg["probe_ms"] / 1000.0
+        kills = [f for f in faults.faults if f["kind"] == "kill"]
+        if crit.get("all_ok"):
+            not_ok = [op for op in ops if op["outcome"] != cc.OK]
+            if not_ok:
+                self.violation("T0_not_all_ok", len(not_ok), not_ok[:5])
+        if "converge_periods" in crit:
+            bound = crit["converge_periods"] * p + MARGIN_S
+            took = self.figures.get("initial_convergence_s")
+            if took is None or took > bound:
+                self.violation("T0_slow_convergence", detail=f"{took} s > {bound:.1f} s")
+        if "min_kills" in crit and len(kills) < crit["min_kills"]:
+            self.violation("T1_too_few_kills", detail=f"{len(kills)} < {crit['min_kills']}")
+        if "availability" in crit:
+            windows = {}
+            for f in kills:
+                windows.setdefault(f["targets"][0], []).append((f["start"], f["end"] + MARGIN_S))
+            counted = [op for op in ops if not any(s <= op["end"] and op["start"] <= e
+                                                   for s, e in windows.get(op["coord"], ()))]
+            ok = sum(1 for op in counted if op["outcome"] == cc.OK)
+            share = ok / len(counted) if counted else 1.0
+            self.figures["availability_excluding_killed_coordinator"] = round(share, 5)
+            if share < crit["availability"]:
+                self.violation("T1_availability", detail=f"{share:.4f} < {crit['availability']} "
+                               f"({len(counted) - ok} of {len(counted)} not ok)")
+        if "rejoin_periods" in crit:
+            bound = crit["rejoin_periods"] * p + MARGIN_S
+            slow = [r for r in faults.rejoins if r["seconds"] is None or r["seconds"] > bound]
+            seen = [r["seconds"] for r in faults.rejoins if r["seconds"] is not None]
+            self.figures["rejoin_max_s"] = max(seen, default=None)
+            if slow:
+                self.violation("T1_slow_rejoin", len(slow),
+                               {"bound_s": round(bound, 2), "examples": slow[:5]})
+        if True:  # always measured; a violation only where the scenario demands it (T4)
+            false_deaths = self.false_deaths(cluster, faults)
+            self.figures["false_deaths"] = len(false_deaths)
+            if crit.get("no_false_deaths") and false_deaths:
+                self.violation("T4_healthy_node_declared_dead", len(false_deaths), false_deaths[:5])
+        if crit.get("hostile_logged") or senders:
+            sent = sum(sum(s.sent.values()) for s in senders)
+            logged = {n: chaos_check.hostile_log_lines(cluster.nodes[n], chaos_hostile.SOURCE)
+                      for n in cluster.names()}
+            self.figures["hostile_sent"] = sent
+            self.figures["hostile_logged_lines"] = sum(logged.values())
+            kinds = {}
+            for s in senders:
+                for k, v in s.sent.items():
+                    kinds[k] = kinds.get(k, 0) + v
+            self.figures["hostile_by_kind"] = dict(sorted(kinds.items()))
+            if crit.get("hostile_logged") and sent and not sum(logged.values()):
+                self.violation("T7_hostile_not_logged", detail=f"{sent} hostile inputs, no log line")
+            # A log line per bad input at most (no floods); TCP cases log one line each,
+            # datagrams at most one.
+            if sum(logged.values()) > sent:
+                self.violation("T7_log_flood", detail=f"{sum(logged.values())} lines for {sent} inputs")
+
+    def false_deaths(self, cluster, faults):
+        """'dead' events about a node that was neither killed nor cut off from the observer
+        around that time (pauses shorter than the suspicion timeout must never kill)."""
+        result = []
+        slack = 3.0
+        for name in cluster.names():
+            for epoch, observer, member in chaos_check.dead_events(cluster.nodes[name],
+                                                                   harness.log_timestamp_to_epoch):
+                t = epoch - self.wall0
+                if t < 0:
+                    continue
+                explained = False
+                for f in faults.faults:
+                    if not (f["start"] - slack <= t <= f["end"] + 30.0):
+                        continue
+                    if f["kind"] == "kill" and member in f["targets"]:
+                        explained = True
+                    if f["kind"] == "partition" and member in f["targets"] and observer in f["targets"]:
+                        explained = True
+                if not explained:
+                    result.append({"t": round(t, 3), "observer": observer, "member": member})
+        return result
+
+    def finish(self, title, timings, history, workload, fault_records, faults):
+        cfg = self.cfg
+        ops = history.ops if history else []
+        by = {}
+        for op in ops:
+            key = f"{op['op']}_{op['outcome']}"
+            by[key] = by.get(key, 0) + 1
+        fault_kinds = {}
+        for f in fault_records:
+            fault_kinds[f["kind"]] = fault_kinds.get(f["kind"], 0) + 1
+        with open(os.path.join(self.dir, "faults.jsonl"), "w") as f:
+            for record in sorted(fault_records, key=lambda r: r["start"]):
+                f.write(json.dumps(record) + "\n")
+        counts = {}
+        for v in self.violations:
+            counts[v["kind"]] = counts.get(v["kind"], 0) + v["count"]
+        ok_puts = by.get("put_ok", 0)
+        summary = {
+            "scenario": cfg["name"], "title": title, "seed": self.seed,
+            "config": {k: cfg[k] for k in ("nodes", "replicas", "consistency", "duration", "faults",
+                                           "max_down", "probe_ms", "workers", "rate", "plant")},
+            "ops": len(ops), "ops_by_outcome": by, "writes_acknowledged": ok_puts,
+            "faults": fault_kinds,
+            "keys_checked": self.figures.get("keys_checked", 0),
+            "lost": counts.get("lost", 0), "replica_missing": counts.get("replica_missing", 0),
+            "phantom": counts.get("phantom", 0), "corrupt": counts.get("corrupt", 0),
+            "c3_violations": counts.get("c3_stale_read", 0),
+            "divergent_replicas": counts.get("divergent", 0),
+            "time_to_quiescence_s": self.figures.get("quiescence_s"),
+            "figures": self.figures, "timings_s": timings,
+            "violations": self.violations,
+            "expect_violation": cfg["expect_violation"],
+        }
+        summary["passed"] = (not self.violations) != cfg["expect_violation"]
+        if cfg["expect_violation"]:
+            summary["detected"] = bool(self.violations)
+        with open(os.path.join(self.dir, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=1, default=str)
+        if history:
+            chaos_plot.write_svg(os.path.join(self.dir, "latency.svg"), ops, fault_records,
+                                 cfg["duration"], title, self.seed)
+            if chaos_plot.write_png(os.path.join(self.dir, "latency.png"), ops, fault_records,
+                                    cfg["duration"], title, self.seed):
+                summary["png"] = True
+        print_summary(summary)
+        if summary["passed"] and not self.args.keep_data and hasattr(self, "cluster"):
+            for node in self.cluster.nodes.values():
+                shutil.rmtree(os.path.dirname(node.data_dir), ignore_errors=True)
+        return summary
+
+
+def print_summary(s):
+    by = s["ops_by_outcome"]
+    fig = s["figures"]
+
+    def trio(op):
+        return (f"{op} ok {by.get(op + '_ok', 0)} fail {by.get(op + '_fail', 0)} "
+                f"info {by.get(op + '_info', 0)}")
+    log(f"  ops {s['ops']}: {trio('put')}; {trio('get')}")
+    log(f"  faults: {s['faults'] or 'none'}"
+        + (f"; hostile inputs {fig.get('hostile_sent')} ({fig.get('hostile_logged_lines')} log lines)"
+           if fig.get("hostile_sent") else ""))
+    q = s["time_to_quiescence_s"]
+    log(f"  time to quiescence: {q if q is not None else 'NOT REACHED'} s; "
+        f"keys checked {s['keys_checked']}; writes acknowledged {s['writes_acknowledged']}")
+    log(f"  lost {s['lost']}, replica_missing {s['replica_missing']}, phantom {s['phantom']}, "
+        f"corrupt {s['corrupt']}, C3 violations {s['c3_violations']} "
+        f"(of {fig.get('c3_pairs_checked', 0)} put->get pairs), divergent replicas "
+        f"{s['divergent_replicas']}")
+    extra = []
+    for key in ("availability_excluding_killed_coordinator", "rejoin_max_s", "false_deaths",
+                "initial_convergence_s", "max_rss_mb", "max_fds", "cli_cross_checked_keys"):
+        if key in fig:
+            extra.append(f"{key} {fig[key]}")
+    log("  " + ", ".join(extra))
+    log(f"  timings: {s['timings_s']}")
+    for v in s["violations"]:
+        detail = json.dumps(v["detail"], default=str)
+        log(f"  VIOLATION {v['kind']} x{v['count']}: {detail[:600]}")
+    if s["expect_violation"]:
+        verdict = "PASS (planted bug detected)" if s["passed"] else "FAIL (planted bug NOT detected)"
+    else:
+        verdict = "PASS" if s["passed"] else "FAIL"
+    log(f"  verdict {s['scenario']}: {verdict}")
+
+
+# ---------------------------------------------------------------------------
+# Namespace plumbing.
+
+def setup_inside():
+    """Inside the namespace: iptables and the client source route. Returns Net or None."""
+    tool, reasons = chaos_faults.find_iptables()
+    if tool is None:
+        log("network faults unavailable (no working iptables in the namespace): " + "; ".join(reasons))
+        return None
+    moved = chaos_faults.run(["ip", "route", "replace", "local", "127.0.0.0/8", "dev", "lo", "table",
+                              "local", "proto", "kernel", "scope", "host", "src", CLIENT_SOURCE])
+    if moved.returncode != 0:
+        log(f"network faults unavailable: cannot set the loopback source address: "
+            f"{moved.stdout.decode(errors='replace').strip()}")
+        return None
+    return chaos_faults.Net(tool)
+
+
+def namespace_unavailable_reason():
+    if os.geteuid() != 0:
+        return "not root"
+    if shutil.which("ip") is None:
+        return "no `ip` command"
+    return None
+
+
+def run_outside(args, argv):
+    """Makes the namespace and re-runs this script inside it; returns the exit code, or None
+    when namespaces are unavailable (the caller then runs on plain loopback)."""
+    reason = namespace_unavailable_reason()
+    if reason:
+        log(f"NOTE: network namespaces unavailable ({reason}): running on the host loopback with "
+            f"kill/pause/hostile faults only; partitions and loss are skipped")
+        return None
+    namespace = f"ringkv-chaos-{os.getpid()}"
+    made = chaos_faults.run(["ip", "netns", "add", namespace])
+    if made.returncode != 0:
+        log(f"NOTE: network namespaces unavailable (ip netns add: "
+            f"{made.stdout.decode(errors='replace').strip()}): running on the host loopback with "
+            f"kill/pause/hostile faults only")
+        return None
+    child = None
+    try:
+        up = chaos_faults.run(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"])
+        if up.returncode != 0:
+            log(f"NOTE: cannot bring lo up in the namespace; running on the host loopback")
+            return None
+        child = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable,
+                                  os.path.abspath(__file__), "--inside", *argv],
+                                 stdin=subprocess.DEVNULL, preexec_fn=harness._die_with_parent)
+        harness._PROCESSES[child.pid] = child
+        return child.wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if child is not None:
+            harness._kill_pid(child)
+            harness._PROCESSES.pop(child.pid, None)
+        gone = chaos_faults.run(["ip", "netns", "del", namespace])
+        if gone.returncode != 0:
+            log(f"warning: ip netns del {namespace}: {gone.stdout.decode(errors='replace').strip()}")
+
+
+# ---------------------------------------------------------------------------
+# Main.
+
+def parse_args(argv):
+    root = os.path.abspath(os.path.join(HERE, "..", ".."))
+    p = argparse.ArgumentParser(description="ringkv chaos runner (see the module docstring)",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mode", choices=["single", "short", "long", "selftest"], default="single")
+    p.add_argument("--kvnode", default=os.path.join(root, "build", "node", "kvnode"))
+    p.add_argument("--kv", default=os.path.join(root, "build", "cli", "kv"),
+                   help="kv CLI, used to cross-check a sample of keys ('' to skip)")
+    p.add_argument("--nodes", type=int, default=None)
+    p.add_argument("--replicas", type=int, default=3)
+    p.add_argument("--consistency", choices=["one", "quorum", "all"], default="quorum")
+    p.add_argument("--duration", type=float, default=None)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--faults", default="kill",
+                   help="comma list of " + ",".join(ALL_FAULTS) + " ('' or none for no faults)")
+    p.add_argument("--max-down", type=int, default=None)
+    p.add_argument("--probe-interval-ms", type=int, default=200)
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--rate", type=float, default=400.0, help="total target ops/s (0 = unlimited)")
+    p.add_argument("--partition-shapes", default="halves,isolate,oneway,link",
+                   help="partition shapes to draw from (halves, isolate, oneway, link)")
+    p.add_argument("--plant", choices=sorted(PLANTS), default=None)
+    p.add_argument("--scenarios", default="", help="short mode: run only these (comma list of "
+                                                   "name prefixes, e.g. T1,T3)")
+    p.add_argument("--out", default=None)
+    p.add_argument("--no-netns", action="store_true")
+    p.add_argument("--keep-data", action="store_true")
+    p.add_argument("--max-rss-mb", type=int, default=1024)
+    p.add_argument("--max-fds", type=int, default=1024)
+    p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.max_down_given = args.max_down is not None
+    if args.max_down is None:
+        args.max_down = 1
+    if args.faults.strip() in ("", "none"):
+        args.faults_list = []
+    else:
+        args.faults_list = [f.strip() for f in args.faults.split(",") if f.strip()]
+        bad = [f for f in args.faults_list if f not in ALL_FAULTS]
+        if bad:
+            p.error(f"unknown fault kinds {bad}; choose from {','.join(ALL_FAULTS)}")
+    return args
+
+
+def build_scenarios(args):
+    if args.mode == "short":
+        scenarios = short_scenarios()
+        if args.scenarios:
+            wanted = [w.strip() for w in args.scenarios.split(",") if w.strip()]
+            scenarios = [s for s in scenarios if any(s["name"].startswith(w) for w in wanted)]
+        return scenarios
+    if args.mode == "long":
+        return long_scenarios(args)
+    if args.mode == "selftest":
+        return selftest_scenarios()
+    return [scenario("single", nodes=args.nodes or 5, replicas=args.replicas,
+                     consistency=args.consistency, duration=args.duration or 60.0,
+                     faults=args.faults_list, max_down=args.max_down,
+                     probe_ms=args.probe_interval_ms, workers=args.workers, rate=args.rate,
+                     plant=args.plant, expect_violation=False,
+                     profile={"partition_shapes": args.partition_shapes.split(",")})]
+
+
+def main():
+    argv = sys.argv[1:]
+    args = parse_args(argv)
+    for what in ("kvnode", "kv"):
+        path = getattr(args, what)
+        if path and not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            if what == "kv":
+                log(f"note: --kv {path} is not an executable; skipping the CLI cross-check")
+                args.kv = ""
+                continue
+            log(f"error: --{what} {path} is not an executable file")
+            return 2
+    args.kvnode = os.path.abspath(args.kvnode)
+    if args.kv:
+        args.kv = os.path.abspath(args.kv)
+    if args.out is None:
+        args.out = tempfile.mkdtemp(prefix="ringkv-chaos-")
+    args.out = os.path.abspath(args.out)
+    os.makedirs(args.out, exist_ok=True)
+
+    if not args.inside and not args.no_netns:
+        # Re-run inside a private namespace with the same arguments and the chosen --out.
+        inner = [a for a in argv]
+        if "--out" not in inner:
+            inner += ["--out", args.out]
+        inner += ["--kvnode", args.kvnode, "--kv", args.kv or ""]
+        rc = run_outside(args, inner)
+        if rc is not None:
+            log(f"run folder: {args.out}")
+            return rc
+
+    net = setup_inside() if args.inside else None
+    if not args.inside:
+        log("running on the host loopback: partitions and packet loss are skipped")
+    scenarios = build_scenarios(args)
+    started = time.monotonic()
+    results = []
+    for cfg in scenarios:
+        seed = args.seed
+        runner = Runner(args, cfg, os.path.join(args.out, cfg["name"]), net, seed)
+        t0 = time.monotonic()
+        try:
+            summary = runner.run()
+        except Exception as e:  # noqa: BLE001 - a crash of the runner is a failed scenario
+            import traceback
+            traceback.print_exc()
+            summary = {"scenario": cfg["name"], "passed": False, "error": f"{type(e).__name__}: {e}"}
+        summary["wall_s"] = round(time.monotonic() - t0, 1)
+        results.append(summary)
+        if net is not None:
+            net.flush()
+        harness.kill_all_processes()
+    total = round(time.monotonic() - started, 1)
+    overall = all(r.get("passed") for r in results)
+    with open(os.path.join(args.out, "summary.json"), "w") as f:
+        json.dump({"mode": args.mode, "seed": args.seed, "passed": overall, "total_s": total,
+                   "namespace": net is not None, "scenarios": results}, f, indent=1, default=str)
+    log("")
+    log(f"{'scenario':<18} {'verdict':<7} {'ops':>6} {'acked':>6} {'faults':<34} {'lost':>4} "
+        f"{'rmiss':>5} {'phant':>5} {'corr':>4} {'C3':>4} {'div':>4} {'quiet':>6} {'wall':>6}")
+    for r in results:
+        faults = ",".join(f"{k}:{v}" for k, v in sorted((r.get("faults") or {}).items())) or "-"
+        verdict = "PASS" if r.get("passed") else "FAIL"
+        q = r.get("time_to_quiescence_s")
+        log(f"{r['scenario']:<18} {verdict:<7} {r.get('ops', 0):>6} {r.get('writes_acknowledged', 0):>6} "
+            f"{faults:<34} {r.get('lost', 0):>4} {r.get('replica_missing', 0):>5} {r.get('phantom', 0):>5} "
+            f"{r.get('corrupt', 0):>4} {r.get('c3_violations', 0):>4} {r.get('divergent_replicas', 0):>4} "
+            f"{(str(q) if q is not None else '-'):>6} {r.get('wall_s', 0):>6}")
+    log(f"total {total} s; {'PASS' if overall else 'FAIL'}"
+        f"{'' if net is not None else ' (host loopback: no partitions/loss)'}")
+    if not args.inside:
+        log(f"run folder: {args.out}")
+    return 0 if overall else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,650 @@
+"""The cluster under test and the faults the chaos runner injects into it.
+
+Cluster: real kvnode processes (tests/process/harness.py Node) on 127.0.0.1.., killed,
+restarted, paused and resumed by PID, with a monitor thread that notices any exit we did
+not cause (C7) and samples RSS and open file descriptors from /proc.
+
+Faults come from a schedule drawn in advance from the seed (`make_schedule`), in lanes that
+run concurrently:
+
+  process lane   kill -9 + restart (1 node, or up to --max-down at once), SIGSTOP/SIGCONT
+  network lane   partitions (random halves, one node isolated, one-way) and random packet
+                 loss, as iptables rules in the INPUT chain of the private namespace
+  hostile lane   bursts of hostile input (chaos_hostile.py) on the nodes' TCP and UDP ports
+
+A lane runs its episodes one after another; an episode starts at its scheduled time or as
+soon as the previous one has healed. The choices (victims, durations, sides) depend on the
+seed only, not on timing.
+"""
+
+import math
+import os
+import queue
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import chaos_client as cc
+import harness
+
+SUSPICION_MULT = 4  # membership/config.h: suspicion minimum = 4 * max(1, log10 n) * P
+
+
+def suspicion_min_s(nodes, probe_ms):
+    return SUSPICION_MULT * max(1.0, math.log10(max(1, nodes))) * probe_ms / 1000.0
+
+
+# ---------------------------------------------------------------------------
+# The cluster.
+
+# Nodes are started with PR_SET_PDEATHSIG (harness.py), which fires when the *thread* that
+# forked them exits, not the process. So every start goes through one long-lived thread.
+_SPAWN_QUEUE = queue.Queue()
+
+
+def _spawner():
+    while True:
+        fn, done, box = _SPAWN_QUEUE.get()
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            box["error"] = e
+        done.set()
+
+
+threading.Thread(target=_spawner, name="spawner", daemon=True).start()
+
+
+def _spawn(fn):
+    done, box = threading.Event(), {}
+    _SPAWN_QUEUE.put((fn, done, box))
+    done.wait()
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+class Cluster:
+    def __init__(self, kvnode, workdir, count, replicas, probe_ms, log, extra_args=()):
+        self.kvnode = kvnode
+        self.workdir = workdir
+        self.count = count
+        self.replicas = replicas
+        self.probe_ms = probe_ms
+        self.log = log
+        self.extra_args = list(extra_args)
+        self.nodes = {}
+        self.order = []
+        self.state = {}          # name -> up | down | paused
+        self.lock = threading.RLock()
+        self.unexpected_exits = []
+        self.resources = []      # (t, name, rss_kb, fds)
+        self.monitor_stop = threading.Event()
+        self.monitor_thread = None
+        self.clock = None        # History.now, set by the runner
+
+    # -- start / stop ------------------------------------------------------
+    def start(self):
+        common = ["--probe-interval-ms", str(self.probe_ms), "--replicas", str(self.replicas),
+                  *self.extra_args]
+        for i in range(self.count):
+            name = f"n{i + 1}"
+            node = harness.Node(self.kvnode, self.workdir, name=name,
+                                host=harness.loopback_address(i + 1))
+            self.nodes[name] = node
+            self.order.append(name)
+        founder = self.nodes[self.order[0]]
+        founder.extra_args = list(common)
+        _spawn(founder.start)
+        self.state[founder.name] = "up"
+        for name in self.order[1:]:
+            node = self.nodes[name]
+            node.extra_args = common + ["--seeds", founder.address]
+            _spawn(node.start)
+            self.state[name] = "up"
+
+    def names(self):
+        return list(self.order)
+
+    def address_of(self, name):
+        node = self.nodes[name]
+        return node.host, node.port
+
+    def coordinators(self):
+        with self.lock:
+            return [n for n in self.order if self.state[n] != "down"]
+
+    def up_names(self):
+        with self.lock:
+            return [n for n in self.order if self.state[n] == "up"]
+
+    def kill(self, name):
+        with self.lock:
+            self.state[name] = "down"
+            self.nodes[name].kill()
+
+    def restart(self, name):
+        node = self.nodes[name]
+        _spawn(node.start)
+        with self.lock:
+            self.state[name] = "up"
+
+    def pause(self, name):
+        with self.lock:
+            if self.state[name] != "up":
+                return False
+            self.nodes[name].pause()
+            self.state[name] = "paused"
+            return True
+
+    def resume(self, name):
+        with self.lock:
+            if self.state[name] == "paused":
+                try:
+                    self.nodes[name].resume()
+                except ProcessLookupError:
+                    pass
+                self.state[name] = "up"
+
+    def heal(self):
+        """SIGCONT every paused node and restart every node that is down."""
+        for name in self.order:
+            self.resume(name)
+        for name in self.order:
+            if self.state[name] == "down":
+                self.log(f"  heal: restarting {name}")
+                self.restart(name)
+
+    def stop_all(self):
+        self.monitor_stop.set()
+        for node in self.nodes.values():
+            if node.proc is not None and node.proc.poll() is None:
+                try:
+                    os.kill(node.proc.pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+                harness._kill_pid(node.proc)
+                harness._PROCESSES.pop(node.proc.pid, None)
+
+    # -- monitor (C7) --------------------------------------------------------
+    def start_monitor(self):
+        self.monitor_thread = threading.Thread(target=self._monitor, name="monitor", daemon=True)
+        self.monitor_thread.start()
+
+    def _monitor(self):
+        next_sample = 0.0
+        while not self.monitor_stop.wait(0.25):
+            now = self.clock()
+            for name in self.order:
+                with self.lock:
+                    state = self.state[name]
+                    node = self.nodes[name]
+                    if state == "down" or node.proc is None:
+                        continue
+                    rc = node.proc.poll()
+                    if rc is not None:
+                        self.state[name] = "down"
+                if rc is not None:
+                    # Recorded (C7); the node stays down until a kill episode or the final
+                    # heal restarts it, so no two threads ever start the same node.
+                    tail = node.log_tail(30)
+                    self.unexpected_exits.append({"node": name, "rc": rc, "t": round(now, 3),
+                                                  "pid": node.pid, "log_tail": tail})
+                    self.log(f"  !! {name} (pid {node.pid}) exited unexpectedly with {rc}")
+                    harness._PROCESSES.pop(node.proc.pid, None)
+            if now >= next_sample:
+                next_sample = now + 1.0
+                for name in self.order:
+                    sample = proc_resources(self.nodes[name])
+                    if sample:
+                        self.resources.append((round(now, 3), name, *sample))
+
+    # -- views ----------------------------------------------------------------
+    def status_of(self, name, timeout=2.0):
+        host, port = self.address_of(name)
+        return cc.decode_status(cc.one_call(host, port, cc.STATUS_REQUEST, [], timeout))
+
+
+def proc_resources(node):
+    """(rss_kb, open fds) of a running node, or None."""
+    if node.proc is None or node.proc.poll() is not None:
+        return None
+    pid = node.proc.pid
+    try:
+        rss = 0
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                    break
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        return rss, fds
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# iptables inside the namespace.
+
+def run(argv, timeout=20):
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=timeout)
+
+
+def find_iptables():
+    """The first iptables variant that can add and delete an INPUT rule with the statistic
+    match here; (tool, reasons)."""
+    reasons = []
+    for tool in ("iptables", "iptables-legacy", "iptables-nft"):
+        if shutil.which(tool) is None:
+            reasons.append(f"{tool}: not installed")
+            continue
+        probe = ["-s", "127.0.0.250", "-d", "127.0.0.251", "-m", "statistic", "--mode", "random",
+                 "--probability", "0.5", "-j", "DROP"]
+        added = run([tool, "-w", "-A", "INPUT", *probe])
+        if added.returncode == 0:
+            removed = run([tool, "-w", "-D", "INPUT", *probe])
+            if removed.returncode == 0:
+                return tool, reasons
+            reasons.append(f"{tool} -D: {added.stdout.decode(errors='replace').strip()}")
+        else:
+            reasons.append(f"{tool} -A: {added.stdout.decode(errors='replace').strip()}")
+    return None, reasons
+
+
+class Net:
+    """INPUT DROP rules (receiver's chain, source -> destination), added and removed one by
+    one; `flush` removes every rule this object added."""
+
+    def __init__(self, tool):
+        self.tool = tool
+        self.rules = []
+        self.lock = threading.Lock()
+        self.dropped_total = 0
+
+    def add(self, rule):
+        result = run([self.tool, "-w", "-A", "INPUT", *rule])
+        if result.returncode != 0:
+            raise RuntimeError(f"{self.tool} -A INPUT {' '.join(rule)}: "
+                               f"{result.stdout.decode(errors='replace').strip()}")
+        with self.lock:
+            self.rules.append(rule)
+
+    def remove(self, rule):
+        self.count_drops()
+        result = run([self.tool, "-w", "-D", "INPUT", *rule])
+        with self.lock:
+            if rule in self.rules:
+                self.rules.remove(rule)
+        return result.returncode == 0
+
+    def count_drops(self):
+        result = run([self.tool, "-w", "-L", "INPUT", "-v", "-n", "-x"])
+        total = 0
+        for line in result.stdout.decode(errors="replace").splitlines():
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "DROP" and fields[0].isdigit():
+                total += int(fields[0])
+        self.dropped_total = max(self.dropped_total, total)
+        return total
+
+    def flush(self):
+        for rule in list(self.rules):
+            self.remove(rule)
+        # The namespace is private to this run: nothing else has rules in it.
+        run([self.tool, "-w", "-F", "INPUT"])
+
+
+def cut_rules(src_hosts, dst_hosts):
+    return [["-s", a, "-d", b, "-j", "DROP"] for a in src_hosts for b in dst_hosts]
+
+
+def loss_rules(hosts, probability, proto):
+    rules = []
+    for a in hosts:
+        for b in hosts:
+            if a == b:
+                continue
+            rule = ["-s", a, "-d", b]
+            if proto != "all":
+                rule += ["-p", proto]
+            rule += ["-m", "statistic", "--mode", "random", "--probability", f"{probability:.3f}",
+                     "-j", "DROP"]
+            rules.append(rule)
+    return rules
+
+
+# ---------------------------------------------------------------------------
+# The schedule.
+
+def make_schedule(seed, kinds, duration, names, max_down, probe_ms, profile):
+    """Episodes per lane, drawn from the seed: {lane: [episode, ...]}, each episode a dict
+    with 'at' (seconds after the workload started), 'kind' and its parameters.
+    profile: dict of knobs (kill_down, kill_gap, pause_max_fraction, partition_s, loss...)."""
+    lanes = {}
+    n = len(names)
+    end = duration - profile.get("quiet_tail_s", 2.0)
+
+    process_kinds = [k for k in ("kill", "pause") if k in kinds]
+    if process_kinds:
+        rng = random.Random(f"{seed}:process")
+        episodes, t = [], rng.uniform(*profile.get("first_s", (2.0, 4.0)))
+        pause_max = profile.get("pause_max_fraction", 0.6) * suspicion_min_s(n, probe_ms)
+        while t < end:
+            kind = rng.choice(process_kinds)
+            if kind == "kill":
+                victims_count = 1
+                if max_down >= 2 and rng.random() < profile.get("double_kill_p", 0.5):
+                    victims_count = min(max_down, n - 1)
+                victims = rng.sample(names, victims_count)
+                downs = [rng.uniform(*profile.get("kill_down_s", (2.0, 5.0))) for _ in victims]
+                offsets = [0.0] + [rng.uniform(0.2, 1.5) for _ in victims[1:]]
+                episodes.append({"at": round(t, 3), "kind": "kill", "targets": victims,
+                                 "down_s": [round(d, 3) for d in downs],
+                                 "offsets_s": [round(o, 3) for o in offsets]})
+                length = max(o + d for o, d in zip(offsets, downs))
+                t += length + rng.uniform(*profile.get("kill_gap_s", (1.0, 3.0)))
+            else:
+                victim = rng.choice(names)
+                length = rng.uniform(min(0.1, pause_max / 2), pause_max)
+                episodes.append({"at": round(t, 3), "kind": "pause", "targets": [victim],
+                                 "pause_s": round(length, 3)})
+                t += length + rng.uniform(*profile.get("pause_gap_s", (0.5, 2.0)))
+        lanes["process"] = episodes
+
+    network_kinds = [k for k in ("partition", "loss") if k in kinds]
+    if network_kinds:
+        rng = random.Random(f"{seed}:network")
+        episodes = []
+        if profile.get("loss_continuous"):
+            p, proto = profile["loss_continuous"]
+            episodes.append({"at": 1.0, "kind": "loss", "probability": p, "proto": proto,
+                             "hold_s": round(end - 1.0, 3)})
+            network_kinds = [k for k in network_kinds if k != "loss"]
+        t = rng.uniform(*profile.get("first_s", (2.0, 4.0)))
+        shape_cycle = []
+        while network_kinds and t < end:
+            kind = rng.choice(network_kinds)
+            if kind == "partition":
+                shapes = profile.get("partition_shapes", ["halves", "isolate", "oneway"])
+                if not shape_cycle:
+                    # Every shape once per round, in a seeded order.
+                    shape_cycle = rng.sample(shapes, len(shapes))
+                shape = shape_cycle.pop(0)
+                shuffled = rng.sample(names, n)
+                if shape == "halves":
+                    k = max(1, n // 2)
+                    side_a, side_b = shuffled[:k], shuffled[k:]
+                elif shape == "isolate":
+                    side_a, side_b = shuffled[:1], shuffled[1:]
+                elif shape == "link":  # one link cut both ways; the rest still connects them
+                    side_a, side_b = shuffled[:1], shuffled[1:2]
+                else:  # one-way: side_b stops hearing side_a
+                    k = rng.randint(1, max(1, n // 2))
+                    side_a, side_b = shuffled[:k], shuffled[k:]
+                hold = rng.uniform(*profile.get("partition_s", (3.0, 10.0)))
+                hold = min(hold, max(1.0, end - t))
+                episodes.append({"at": round(t, 3), "kind": "partition", "shape": shape,
+                                 "side_a": sorted(side_a), "side_b": sorted(side_b),
+                                 "hold_s": round(hold, 3)})
+            else:
+                p = rng.uniform(*profile.get("loss_p", (0.05, 0.2)))
+                proto = rng.choice(profile.get("loss_protos", ["udp", "all"]))
+                hold = min(rng.uniform(*profile.get("loss_s", (5.0, 15.0))), max(1.0, end - t))
+                episodes.append({"at": round(t, 3), "kind": "loss", "probability": round(p, 3),
+                                 "proto": proto, "hold_s": round(hold, 3)})
+            t += hold + rng.uniform(*profile.get("network_gap_s", (2.0, 5.0)))
+        lanes["network"] = episodes
+
+    if "hog" in kinds:
+        rng = random.Random(f"{seed}:hog")
+        episodes, t = [], rng.uniform(2.0, 5.0)
+        while t < end:
+            hold = min(rng.uniform(*profile.get("hog_s", (3.0, 8.0))), max(1.0, end - t))
+            episodes.append({"at": round(t, 3), "kind": "hog", "hold_s": round(hold, 3),
+                             "processes": profile.get("hog_processes", os.cpu_count() or 2)})
+            t += hold + rng.uniform(*profile.get("hog_gap_s", (3.0, 8.0)))
+        lanes["hog"] = episodes
+
+    if "hostile" in kinds:
+        rng = random.Random(f"{seed}:hostile")
+        episodes = []
+        if profile.get("hostile_continuous"):
+            episodes.append({"at": 1.0, "kind": "hostile", "hold_s": round(end - 1.0, 3),
+                             "seed": rng.getrandbits(32)})
+        else:
+            t = rng.uniform(1.0, 3.0)
+            while t < end:
+                hold = min(rng.uniform(2.0, 6.0), max(1.0, end - t))
+                episodes.append({"at": round(t, 3), "kind": "hostile", "hold_s": round(hold, 3),
+                                 "seed": rng.getrandbits(32)})
+                t += hold + rng.uniform(1.0, 5.0)
+        lanes["hostile"] = episodes
+    return lanes
+
+
+# ---------------------------------------------------------------------------
+# Executing the schedule.
+
+class FaultRunner:
+    """Runs each lane in a thread. `faults` collects one record per injected fault:
+    {kind, targets, start, end, ...} (runner clock)."""
+
+    def __init__(self, cluster, net, lanes, clock, log, hostile_factory=None):
+        self.cluster = cluster
+        self.net = net
+        self.lanes = lanes
+        self.clock = clock
+        self.log = log
+        self.hostile_factory = hostile_factory
+        self.stop_event = threading.Event()
+        self.threads = []
+        self.faults = []
+        self.rejoins = []       # {node, t_ready, seconds, incarnation_before, incarnation_after}
+        self.rejoin_threads = []
+        self.errors = []
+        self.lock = threading.Lock()
+        self.hostile_stats = {}
+
+    def start(self, t_origin):
+        self.t_origin = t_origin
+        for lane, episodes in self.lanes.items():
+            t = threading.Thread(target=self._lane, args=(lane, episodes), name=f"lane-{lane}",
+                                 daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout=60)
+        for t in self.rejoin_threads:
+            t.join(timeout=30)
+
+    def _record(self, fault):
+        with self.lock:
+            self.faults.append(fault)
+
+    def _wait_until(self, t_rel):
+        delay = t_rel - self.clock()
+        if delay > 0:
+            return not self.stop_event.wait(delay)
+        return not self.stop_event.is_set()
+
+    def _sleep(self, seconds):
+        """False when the run is stopping (the caller heals at once)."""
+        return not self.stop_event.wait(max(0.0, seconds))
+
+    def _lane(self, lane, episodes):
+        for episode in episodes:
+            if not self._wait_until(episode["at"]):
+                return
+            try:
+                getattr(self, "_do_" + episode["kind"])(episode)
+            except Exception as e:  # noqa: BLE001 - a fault that cannot be injected is reported
+                self.errors.append(f"{episode['kind']} at {episode['at']}: {type(e).__name__}: {e}")
+                self.log(f"  !! fault {episode['kind']} failed: {type(e).__name__}: {e}")
+            if self.stop_event.is_set():
+                return
+
+    # -- kill -------------------------------------------------------------------
+    def _incarnation_seen(self, name):
+        best = None
+        for other in self.cluster.up_names():
+            if other == name:
+                continue
+            view = self.cluster.status_of(other, timeout=1.0)
+            if view and name in view["members"]:
+                inc = view["members"][name]["incarnation"]
+                best = inc if best is None else max(best, inc)
+        return best
+
+    def _do_kill(self, ep):
+        started = self.clock()
+        plan = sorted(zip(ep["offsets_s"], ep["targets"], ep["down_s"]))
+        killed = []  # (name, kill time, restart due, incarnation before)
+        for offset, name, down in plan:
+            if not self._sleep(started + offset - self.clock()):
+                break
+            before = self._incarnation_seen(name)
+            t_kill = self.clock()
+            pid = self.cluster.nodes[name].pid
+            self.cluster.kill(name)
+            self.log(f"  [{t_kill:7.2f}] kill -9 {name} (pid {pid}); down {down:.1f} s")
+            killed.append((name, t_kill, t_kill + down, before, pid))
+        for name, t_kill, due, before, pid in sorted(killed, key=lambda k: k[2]):
+            self._sleep(due - self.clock())  # cut short when stopping: restart at once
+            self.cluster.restart(name)
+            t_ready = self.clock()
+            self.log(f"  [{t_ready:7.2f}] restarted {name} (pid {self.cluster.nodes[name].pid})")
+            self._record({"kind": "kill", "targets": [name], "start": round(t_kill, 3),
+                          "end": round(t_ready, 3), "pid": pid})
+            t = threading.Thread(target=self._watch_rejoin, args=(name, t_ready, before),
+                                 daemon=True)
+            self.rejoin_threads.append(t)
+            t.start()
+
+    def _watch_rejoin(self, name, t_ready, before, timeout=30.0):
+        """How long after a restart every other up node lists the node alive with an
+        incarnation above the one they had for it before the kill."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ok = True
+            inc_after = None
+            for other in self.cluster.up_names():
+                if other == name:
+                    continue
+                view = self.cluster.status_of(other, timeout=1.0)
+                m = view["members"].get(name) if view else None
+                if not m or m["liveness"] != "alive" or (before is not None
+                                                         and m["incarnation"] <= before):
+                    ok = False
+                    break
+                inc_after = m["incarnation"]
+            if ok:
+                with self.lock:
+                    self.rejoins.append({"node": name, "t_ready": round(t_ready, 3),
+                                         "seconds": round(self.clock() - t_ready, 3),
+                                         "incarnation_before": before,
+                                         "incarnation_after": inc_after})
+                return
+            time.sleep(0.05)
+        with self.lock:
+            self.rejoins.append({"node": name, "t_ready": round(t_ready, 3), "seconds": None,
+                                 "incarnation_before": before})
+
+    # -- pause ------------------------------------------------------------------
+    def _do_pause(self, ep):
+        name = ep["targets"][0]
+        t0 = self.clock()
+        if not self.cluster.pause(name):
+            return
+        self.log(f"  [{t0:7.2f}] SIGSTOP {name} for {ep['pause_s']:.2f} s")
+        self._sleep(ep["pause_s"])
+        self.cluster.resume(name)
+        t1 = self.clock()
+        self._record({"kind": "pause", "targets": [name], "start": round(t0, 3),
+                      "end": round(t1, 3)})
+
+    # -- network ----------------------------------------------------------------
+    def _hosts(self, names):
+        return [self.cluster.nodes[n].host for n in names]
+
+    def _do_partition(self, ep):
+        a, b = ep["side_a"], ep["side_b"]
+        rules = cut_rules(self._hosts(a), self._hosts(b))
+        if ep["shape"] != "oneway":
+            rules += cut_rules(self._hosts(b), self._hosts(a))
+        t0 = self.clock()
+        added = []
+        try:
+            for rule in rules:
+                self.net.add(rule)
+                added.append(rule)
+            arrow = "->|" if ep["shape"] == "oneway" else "|"
+            self.log(f"  [{t0:7.2f}] partition {ep['shape']}: {','.join(a)} {arrow} "
+                     f"{','.join(b)} for {ep['hold_s']:.1f} s")
+            self._sleep(ep["hold_s"])
+        finally:
+            for rule in added:
+                self.net.remove(rule)
+        t1 = self.clock()
+        self._record({"kind": "partition", "shape": ep["shape"], "targets": a + b,
+                      "side_a": a, "side_b": b, "start": round(t0, 3), "end": round(t1, 3)})
+
+    def _do_loss(self, ep):
+        names = self.cluster.names()
+        rules = loss_rules(self._hosts(names), ep["probability"], ep["proto"])
+        t0 = self.clock()
+        added = []
+        try:
+            for rule in rules:
+                self.net.add(rule)
+                added.append(rule)
+            self.log(f"  [{t0:7.2f}] loss {ep['probability']:.0%} ({ep['proto']}) between nodes "
+                     f"for {ep['hold_s']:.1f} s")
+            self._sleep(ep["hold_s"])
+        finally:
+            for rule in added:
+                self.net.remove(rule)
+        t1 = self.clock()
+        self._record({"kind": "loss", "targets": names, "probability": ep["probability"],
+                      "proto": ep["proto"], "start": round(t0, 3), "end": round(t1, 3)})
+
+    # -- CPU hog --------------------------------------------------------------------
+    def _do_hog(self, ep):
+        """As many busy-looping processes as there are cores, competing with the nodes."""
+        t0 = self.clock()
+        procs = []
+        try:
+            for _ in range(ep["processes"]):
+                procs.append(_spawn(lambda: subprocess.Popen(
+                    [sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+                    preexec_fn=harness._die_with_parent)))
+                harness._PROCESSES[procs[-1].pid] = procs[-1]
+            self.log(f"  [{t0:7.2f}] CPU hog: {len(procs)} busy processes for {ep['hold_s']:.1f} s")
+            self._sleep(ep["hold_s"])
+        finally:
+            for p in procs:
+                harness._kill_pid(p)
+                harness._PROCESSES.pop(p.pid, None)
+        self._record({"kind": "hog", "targets": [], "start": round(t0, 3),
+                      "end": round(self.clock(), 3), "processes": len(procs)})
+
+    # -- hostile ------------------------------------------------------------------
+    def _do_hostile(self, ep):
+        t0 = self.clock()
+        sender = self.hostile_factory(ep["seed"])
+        deadline = time.monotonic() + ep["hold_s"]
+        while time.monotonic() < deadline and not self.stop_event.is_set():
+            sender.one(self.cluster)
+            self.stop_event.wait(sender.pace_s)
+        t1 = self.clock()
+        with self.lock:
+            for kind, count in sender.sent.items():
+                self.hostile_stats[kind] = self.hostile_stats.get(kind, 0) + count
+        self._record({"kind": "hostile", "targets": self.cluster.names(), "start": round(t0, 3),
+                      "end": round(t1, 3), "sent": sum(sender.sent.values())})

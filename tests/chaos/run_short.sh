@@ -1,0 +1,18 @@
+#!/bin/sh
+# CI entry of the chaos runner: the short battery (T0, T1, T1b, T3, T3b, T4, T7), about
+# 6 minutes on 2 cores. Exits non-zero on any violation (see tests/chaos/README.md).
+#
+#   tests/chaos/run_short.sh [KVNODE [KV]] [more chaos.py options, e.g. --seed 3]
+#
+# KVNODE and KV default to build/node/kvnode and build/cli/kv. The run folder goes to
+# $RINGKV_CHAOS_OUT when set, else to a new temporary directory (printed at the end).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+kvnode="$root/build/node/kvnode"
+kv="$root/build/cli/kv"
+if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then kvnode=$1; shift; fi
+if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then kv=$1; shift; fi
+set -- --mode short --kvnode "$kvnode" --kv "$kv" "$@"
+if [ -n "${RINGKV_CHAOS_OUT:-}" ]; then set -- "$@" --out "$RINGKV_CHAOS_OUT"; fi
+exec python3 "$here/chaos.py" "$@"
