@@ -1,0 +1,32 @@
+// The kvnode process on libuv: opens storage and identity, builds the node
+// core and its membership, binds the TCP and UDP port, and runs the loop
+// until SIGTERM or SIGINT stop it cleanly (closing sockets, then storage).
+// Stopping is not leaving: the node stays in the ring and others see it dead
+// until it returns.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "membership/config.h"
+#include "node/core/node_core.h"
+
+namespace ringkv::io {
+
+struct NodeSettings {
+  std::string name;
+  std::string listen;  // HOST:PORT for TCP and UDP
+  std::string data;    // data directory
+  std::vector<std::string> seeds;
+  bool sync = false;
+  uint32_t vnodes = core::kDefaultVnodes;
+  membership::Config membership;
+  core::NodeConfig node;
+};
+
+// The process exit code: 0 after a clean stop, 1 when storage or the port
+// cannot be opened, 2 for invalid membership settings.
+int run_node_process(const NodeSettings& settings);
+
+}  // namespace ringkv::io
