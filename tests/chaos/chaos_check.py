@@ -189,16 +189,15 @@ def version(result):
 # ---------------------------------------------------------------------------
 # The checkers.
 
-def run_checkers(history_ops, attempts, hostile_keys, reads, limit=20):
-    """Returns (counts, examples): counts of each violation kind, and up to `limit`
-    examples of each."""
+def run_checkers(history_ops, attempts, hostile_keys, reads):
+    """Returns (counts, details, figures): the count of each violation kind, the details of
+    every violation per kind, and figures (keys checked, C3 pairs checked)."""
     counts = collections.Counter()
-    examples = collections.defaultdict(list)
+    examples = collections.defaultdict(list)   # every violation's detail, per kind
 
     def violation(kind, **detail):
         counts[kind] += 1
-        if len(examples[kind]) < limit:
-            examples[kind].append(detail)
+        examples[kind].append(detail)
 
     # C2 during the run.
     for op in history_ops:
@@ -210,6 +209,9 @@ def run_checkers(history_ops, attempts, hostile_keys, reads, limit=20):
             elif verdict == "phantom":
                 violation("phantom", key=op["key"], when="during the run", coord=op["coord"],
                           start=op["start"])
+            elif attempts.get(op["key"], {}).get("outcome") == cc.FAIL:
+                violation("phantom", key=op["key"], when="during the run", coord=op["coord"],
+                          start=op["start"], why="read a value whose only put failed (not applied)")
 
     # C3 from the history.
     puts = {}
@@ -265,7 +267,8 @@ def run_checkers(history_ops, attempts, hostile_keys, reads, limit=20):
         if local_errors:
             violation("check_error", key=key, what=f"local read failed on {local_errors}")
         if len(set(local_versions.values())) > 1:
-            violation("divergent", key=key, outcome=attempt["outcome"],
+            violation("divergent", key=key, outcome=attempt["outcome"], put_start=attempt.get("start"),
+                      put_coord=attempt.get("coord"),
                       versions={n: list(v) for n, v in local_versions.items()})
         # C1.
         if attempt["outcome"] == cc.OK:
@@ -281,6 +284,7 @@ def run_checkers(history_ops, attempts, hostile_keys, reads, limit=20):
                                               and version(locals_[n]) == want)]
             if missing:
                 violation("replica_missing", key=key, replicas=missing, endpoints=eps,
+                          put_start=attempt.get("start"), put_coord=attempt.get("coord"),
                           versions={n: list(local_versions[n]) for n in eps}, want=list(want),
                           put_end=attempt.get("end"))
     for key in hostile_keys:
@@ -320,3 +324,38 @@ def dead_events(node, log_epoch):
 
 def hostile_log_lines(node, source):
     return sum(1 for line in node.log_text().splitlines() if source in line)
+
+
+# ---------------------------------------------------------------------------
+# Tolerances: known defects of kvnode a run may be told to excuse, by name, with evidence
+# (as tests/sim/cluster/tolerances.h does for the simulator). Never silent: the excused
+# cases are counted and printed. Remove a name once its defect is fixed.
+#
+#   coordinator-crash  A coordinator killed while a write is open (before every natural
+#                      replica answered or was hinted, i.e. within its 2 s request timeout)
+#                      leaves replicas that missed the write; only anti-entropy (not built
+#                      yet) or a later read repairs them. Excused: a replica_missing or
+#                      divergent key whose put's coordinator was killed within
+#                      REQUEST_TIMEOUT_S + 0.5 s of the put's start.
+
+TOLERANCES = ("coordinator-crash",)
+REQUEST_TIMEOUT_S = 2.0
+
+
+def excuse(details, kills, tolerate):
+    """Splits violation details (replica_missing / divergent) into (kept, excused count)."""
+    if "coordinator-crash" not in tolerate:
+        return details, 0
+    kill_times = collections.defaultdict(list)
+    for f in kills:
+        for target in f["targets"]:
+            kill_times[target].append(f["start"])
+    kept, excused = [], 0
+    for d in details:
+        start, coord = d.get("put_start"), d.get("put_coord")
+        if start is not None and coord and any(
+                start <= k <= start + REQUEST_TIMEOUT_S + 0.5 for k in kill_times.get(coord, ())):
+            excused += 1
+        else:
+            kept.append(d)
+    return kept, excused

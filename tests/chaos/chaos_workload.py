@@ -1,6 +1,7 @@
 """Client workers of the chaos runner and the history they record.
 
-Each worker writes UNIQUE keys (never overwritten: "no acknowledged write lost" is then a
+Each worker is bound to one node as its coordinator (another one while that node is
+deliberately down) and writes UNIQUE keys (never overwritten: "no acknowledged write lost" is then a
 plain set question, DESIGN.md "Testing") and reads back keys written earlier, mostly recent
 ones so that a read often starts right after the write it should see (C3). A value carries
 its own checksum:
@@ -154,7 +155,11 @@ class Workload:
                 if not coordinators:
                     time.sleep(0.05)
                     continue
-                coord = rng.choice(coordinators)
+                # Each worker sticks to one node (as Jepsen binds a client to a node), so
+                # a partitioned or paused coordinator stalls only its own workers; while
+                # that node is deliberately down, any other node.
+                home = self.cluster.names()[w % len(self.cluster.names())]
+                coord = home if home in coordinators else rng.choice(coordinators)
                 conn = conns.get(coord)
                 host, port = self.cluster.address_of(coord)
                 if conn is None or (conn.host, conn.port) != (host, port):
