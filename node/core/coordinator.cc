@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "node/core/planted_bug.h"
 #include "storage/storage_key.h"
 
 namespace ringkv::core {
@@ -24,6 +25,7 @@ Coordinator::Coordinator(CoordinatorConfig config, const ClusterView& view, Repl
     : config_(config), view_(view), store_(store) {}
 
 uint32_t Coordinator::required_for(wire::Consistency level, uint32_t replicas) const {
+  if constexpr (kPlantedBug == PlantedBug::kAckOne) return 1;
   switch (level) {
     case wire::Consistency::kOne:
     case wire::Consistency::kAny:
@@ -120,7 +122,9 @@ void Coordinator::write(ClientId client, uint64_t request_id, const std::string&
         ok = applied.has_value();
         if (!ok) failure = describe(applied.error());
       } else {
-        auto hinted = store_.store_hint(hint_target, stored.key, stored.record, now.wall_us);
+        auto hinted = kPlantedBug == PlantedBug::kDropHints
+                          ? std::expected<bool, storage::Error>(true)
+                          : store_.store_hint(hint_target, stored.key, stored.record, now.wall_us);
         ok = hinted.has_value() && *hinted;
         if (ok) ++counters_.hints_written;
       }
@@ -239,7 +243,8 @@ void Coordinator::progress(uint64_t op_id, Now now) {
   uint32_t pending = 0;
   bool all_answered = true;
   for (const Replica& replica : op.replicas) {
-    const bool counts = replica.natural || op.level == wire::Consistency::kAny;
+    const bool counts = replica.natural || op.level == wire::Consistency::kAny ||
+                        kPlantedBug == PlantedBug::kSloppy;
     if (!replica.answered) {
       all_answered = all_answered && !replica.contacted;
       if (counts) ++pending;
@@ -310,6 +315,7 @@ void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now 
   // failed stand-in was covering. This node's own failures have no remedy.
   const std::string& target = replica.natural ? replica.id : replica.hint_target;
   if (target == view_.self_id || (replica.natural && replica.id == view_.self_id)) return;
+  if constexpr (kPlantedBug == PlantedBug::kDropHints) return;
   auto stored = store_.store_hint(target, op.key, op.record, now.wall_us);
   if (stored && *stored) ++counters_.hints_written;
 }

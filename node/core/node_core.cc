@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "node/core/planted_bug.h"
 #include "storage/storage_key.h"
 
 namespace ringkv::core {
@@ -223,6 +224,7 @@ wire::Body NodeCore::replica_write(const wire::ReplicaWriteRequest& request, Now
   const storage::Record record = from_wire(request.record);
   // A hint meant for this very node is simply its data.
   if (!request.hint_target.empty() && request.hint_target != view_.self_id) {
+    if constexpr (kPlantedBug == PlantedBug::kDropHints) return wire::ReplicaWriteReply{};
     auto stored = store_.store_hint(request.hint_target, request.key, record, now.wall_us);
     if (!stored) {
       ++storage_errors_;
