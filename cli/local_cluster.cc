@@ -152,9 +152,10 @@ bool wait_ready(LocalNode& node) {
 }
 
 // Polls every running node's member table until each lists every running
-// node alive (bounded), so the cluster is whole when `up` returns.
+// node alive and in ring status normal (bounded: nodes join one at a time),
+// so the cluster is whole when `up` returns.
 bool wait_converged(const std::vector<LocalNode>& nodes) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   size_t running = 0;
   for (const auto& node : nodes) running += node.pid != 0;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -165,7 +166,7 @@ bool wait_converged(const std::vector<LocalNode>& nodes) {
       auto reply = client.call(wire::StatusRequest{});
       const auto* status = reply ? std::get_if<wire::StatusReply>(&reply->body) : nullptr;
       const size_t alive = status == nullptr ? 0 : std::count_if(status->members.begin(), status->members.end(),
-                                                                  [](const auto& m) { return m.liveness == "alive"; });
+                                                                  [](const auto& m) { return m.liveness == "alive" && m.ring_status == "normal"; });
       if (alive < running) {
         converged = false;
         break;
@@ -249,7 +250,7 @@ int cluster_up(const ClusterOptions& options) {
     all_ok = start(node) && all_ok;
   }
   if (all_ok && !wait_converged(load_nodes(options))) {
-    std::fprintf(stderr, "kv cluster: the nodes did not all see each other alive within 30 s\n");
+    std::fprintf(stderr, "kv cluster: the nodes did not all see each other alive and normal within 60 s\n");
     return kExitClusterError;
   }
   return all_ok ? kExitOk : kExitClusterError;
@@ -302,7 +303,7 @@ int cluster_restart(const ClusterOptions& options, const std::vector<std::string
     all_ok = start(*node) && all_ok;
   }
   if (all_ok && !wait_converged(load_nodes(options))) {
-    std::fprintf(stderr, "kv cluster: the nodes did not all see each other alive within 30 s\n");
+    std::fprintf(stderr, "kv cluster: the nodes did not all see each other alive and normal within 60 s\n");
     return kExitClusterError;
   }
   return all_ok ? kExitOk : kExitClusterError;

@@ -11,6 +11,7 @@
 #include "cli/local_cluster.h"
 #include "cli/options.h"
 #include "cli/status_command.h"
+#include "cli/topology_commands.h"
 
 namespace {
 
@@ -62,6 +63,11 @@ int main(int argc, char** argv) {
   endpoints->add_option("key", key, "key")->required();
   auto* ring = app.add_subcommand("ring", "vnodes and ownership of every node");
   auto* stats = app.add_subcommand("stats", "the node's counters, latency percentiles and hints");
+  auto* decommission = app.add_subcommand("decommission", "the node leaves the ring, streaming its data away");
+  std::string node_name;
+  auto* removenode = app.add_subcommand("removenode", "remove a dead node; its ranges stream to new owners");
+  removenode->add_option("node", node_name, "name (or hex id) of the dead node")->required();
+  auto* cleanup = app.add_subcommand("cleanup", "drop data of ranges the node no longer replicates");
 
   ringkv::cli::BenchOptions bench;
   auto* bench_command = app.add_subcommand("bench", "load generator: throughput and latency percentiles");
@@ -115,6 +121,9 @@ int main(int argc, char** argv) {
   if (endpoints->parsed()) return ringkv::cli::run_endpoints(options, key);
   if (ring->parsed()) return ringkv::cli::run_ring(options);
   if (stats->parsed()) return ringkv::cli::run_stats(options);
+  if (decommission->parsed()) return ringkv::cli::run_decommission(options);
+  if (removenode->parsed()) return ringkv::cli::run_removenode(options, node_name);
+  if (cleanup->parsed()) return ringkv::cli::run_cleanup(options);
   if (bench_command->parsed()) return ringkv::cli::run_bench(options, bench);
   cluster.json = options.json;
   if (up->parsed()) return ringkv::cli::cluster_up(cluster);

@@ -26,6 +26,8 @@ std::string_view to_string(RingStatus status) {
       return "normal";
     case RingStatus::kLeaving:
       return "leaving";
+    case RingStatus::kWaiting:
+      return "waiting";
   }
   return "unknown";
 }

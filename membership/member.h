@@ -32,10 +32,13 @@ inline constexpr uint32_t kProtocolVersionMin = 1;
 
 // Numeric values are on the wire: append only.
 enum class Liveness : uint8_t { kAlive = 0, kSuspect = 1, kDead = 2, kLeft = 3 };
-enum class RingStatus : uint8_t { kJoining = 0, kNormal = 1, kLeaving = 2 };
+// kWaiting: a member that will join the ring but waits for another topology change to
+// finish first (no ring holds it yet); kJoining: bootstrapping (pending owner of its future
+// ranges); kNormal: owns its ranges; kLeaving: decommissioning (still an owner).
+enum class RingStatus : uint8_t { kJoining = 0, kNormal = 1, kLeaving = 2, kWaiting = 3 };
 
 inline constexpr uint8_t kLivenessMax = 3;
-inline constexpr uint8_t kRingStatusMax = 2;
+inline constexpr uint8_t kRingStatusMax = 3;
 
 std::string_view to_string(Liveness liveness);
 std::string_view to_string(RingStatus status);

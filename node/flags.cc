@@ -39,9 +39,18 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
       ->check(CLI::Range(1, 100))->capture_default_str();
   app.add_option("--request-timeout-ms", flags.request_timeout_ms, "coordinator timeout for replicas")
       ->check(CLI::Range(10, 600000))->capture_default_str();
+  app.add_option("--cleanup-grace-s", flags.cleanup_grace_s,
+                 "drop ranges this node no longer replicates this long after a topology change (0: only kv cleanup)")
+      ->check(CLI::Range(0, 365 * 24 * 3600))->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
   app.add_flag("--sync", flags.sync, "fsync the WAL before acknowledging writes");
+  app.add_option("--resp-listen", flags.resp_listen,
+                 "HOST:PORT for the Redis protocol (RESP2: redis-cli, redis-benchmark, Redis "
+                 "clients); default: off");
+  app.add_option("--resp-consistency", flags.resp_consistency,
+                 "consistency of RESP reads and writes: one|quorum|all|any")
+      ->check(CLI::IsMember({"one", "quorum", "all", "any"}))->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -50,6 +59,14 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   }
   if (auto address = wire::parse_address(flags.listen); !address) {
     std::fprintf(stderr, "kvnode: --listen: %s\n", address.error().c_str());
+    return 2;
+  }
+  if (auto address = wire::parse_address(flags.resp_listen); !flags.resp_listen.empty() && !address) {
+    std::fprintf(stderr, "kvnode: --resp-listen: %s\n", address.error().c_str());
+    return 2;
+  }
+  if (!flags.resp_listen.empty() && flags.resp_listen == flags.listen) {
+    std::fprintf(stderr, "kvnode: --resp-listen must differ from --listen\n");
     return 2;
   }
   for (const auto& seed : flags.seeds) {
@@ -81,7 +98,15 @@ core::NodeConfig node_config(const Flags& flags) {
   core::NodeConfig config;
   config.coordinator.replicas = static_cast<uint32_t>(flags.replicas);
   config.coordinator.request_timeout_ms = flags.request_timeout_ms;
+  config.topology.replicas = static_cast<uint32_t>(flags.replicas);
+  config.topology.cleanup_grace_ms = static_cast<membership::TimeMs>(flags.cleanup_grace_s) * 1000;
   return config;
+}
+
+wire::Consistency resp_consistency(const Flags& flags) {
+  wire::Consistency level = wire::Consistency::kQuorum;
+  wire::parse_consistency(flags.resp_consistency, level);
+  return level;
 }
 
 }  // namespace ringkv::node

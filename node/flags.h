@@ -30,8 +30,14 @@ struct Flags {
   int suspicion_mult = 4;
   int retransmit_mult = 4;
   int request_timeout_ms = 2000;
+  // Ranges a node no longer replicates are dropped this long after a
+  // topology change completed (0: only by `kv cleanup`).
+  int cleanup_grace_s = 3600;
   std::string log_level = "info";
   bool sync = false;
+  // Redis protocol (RESP2) listener: off unless an address is given.
+  std::string resp_listen;
+  std::string resp_consistency = "quorum";
 };
 
 // The parsed flags, or the exit code to return (0 after --help, 2 on a
@@ -40,5 +46,7 @@ std::variant<Flags, int> parse_flags(int argc, char** argv);
 
 membership::Config membership_config(const Flags& flags);
 core::NodeConfig node_config(const Flags& flags);
+// --resp-consistency as the wire enum (the flag is validated when parsed).
+wire::Consistency resp_consistency(const Flags& flags);
 
 }  // namespace ringkv::node

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
       .listen = flags.listen,
       .data = flags.data,
       .seeds = flags.seeds,
+      .resp_listen = flags.resp_listen,
+      .resp_consistency = ringkv::node::resp_consistency(flags),
       .sync = flags.sync,
       .vnodes = flags.vnodes ? static_cast<uint32_t>(flags.vnodes) : ringkv::core::kDefaultVnodes,
       .membership = ringkv::node::membership_config(flags),

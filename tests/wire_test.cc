@@ -268,6 +268,34 @@ TEST_CASE("replica, endpoints, ring and stats messages survive a round trip") {
   CHECK(stats.values[1] == std::pair<std::string, uint64_t>{"gets", 6});
 }
 
+TEST_CASE("stream and topology messages round-trip") {
+  const WireRecord record{12, 34, true, ""};
+  auto read = std::get<StreamReadRequest>(round_trip({1, StreamReadRequest{5, 0, "cursor", 1024}}).body);
+  CHECK((read.begin == 5 && read.end == 0 && read.after == "cursor" && read.max_bytes == 1024));
+  auto batch = std::get<StreamReadReply>(
+      round_trip({2, StreamReadReply{{{"k1", {1, 2, false, "v"}}, {"k2", record}}, false}}).body);
+  REQUIRE(batch.entries.size() == 2);
+  CHECK(batch.entries[0].record.value == "v");
+  CHECK(batch.entries[1].record.tombstone);
+  CHECK_FALSE(batch.done);
+  auto push = std::get<StreamWriteRequest>(round_trip({3, StreamWriteRequest{{{"k", record}}}}).body);
+  REQUIRE(push.entries.size() == 1);
+  CHECK(push.entries[0].record.timestamp_us == 12);
+  auto change = std::get<TopologyRequest>(round_trip({4, TopologyRequest{TopologyAction::kRemoveNode, "n3"}}).body);
+  CHECK((change.action == TopologyAction::kRemoveNode && change.node == "n3"));
+  CHECK(std::get<TopologyReply>(round_trip({5, TopologyReply{"ok"}}).body).message == "ok");
+}
+
+TEST_CASE("malformed stream and topology requests are refused") {
+  // A range whose begin is past its end, an unknown action, an empty key in a batch.
+  CHECK_FALSE(decode(encode({1, StreamReadRequest{9, 5, "", 1}}), Limits{}).has_value());
+  CHECK_FALSE(decode(encode({1, TopologyRequest{static_cast<TopologyAction>(9), ""}}), Limits{}).has_value());
+  CHECK_FALSE(decode(encode({1, StreamWriteRequest{{{"", {}}}}}), Limits{}).has_value());
+  Limits small;
+  small.key_bytes_max = 4;
+  CHECK_FALSE(decode(encode({1, StreamWriteRequest{{{"longkey", {}}}}}), small).has_value());
+}
+
 TEST_CASE("a hint target that is not a node id is refused") {
   CHECK_FALSE(decode(encode({1, ReplicaWriteRequest{"k", {}, std::string(17, 'h')}}), Limits{}).has_value());
   CHECK_FALSE(decode(encode({1, ReplicaWriteRequest{"k", {}, std::string(5, 'h')}}), Limits{}).has_value());

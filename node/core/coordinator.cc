@@ -106,6 +106,8 @@ void Coordinator::write(ClientId client, uint64_t request_id, const std::string&
                                   .hint_target = node->id});
   }
 
+  add_pending_owners(op, position, natural, now);
+
   const uint64_t op_id = next_op_id_++;
   auto& stored = operations_.emplace(op_id, std::move(op)).first->second;
   // Every replica of a write is contacted; mark them all first so one that
@@ -133,6 +135,24 @@ void Coordinator::write(ClientId client, uint64_t request_id, const std::string&
       send(op_id, i, wire::ReplicaWriteRequest{stored.key, to_wire(stored.record), hint_target});
     }
     if (!operations_.contains(op_id)) return;  // finished synchronously
+  }
+}
+
+void Coordinator::add_pending_owners(Operation& op, uint64_t position,
+                                     const std::vector<const RingNode*>& natural, Now now) {
+  if (!view_.changing()) return;
+  for (const RingNode* node : view_.future_ring->preference_list(position, config_.replicas)) {
+    const bool known = std::any_of(natural.begin(), natural.end(),
+                                   [&](const RingNode* n) { return n->id == node->id; });
+    if (known) continue;
+    if (view_.is_up(node->id)) {
+      op.replicas.push_back(Replica{.id = node->id, .address = node->address, .natural = false,
+                                    .pending = true});
+      ++op.required;
+    } else if (node->id != view_.self_id) {
+      auto stored = store_.store_hint(node->id, op.key, op.record, now.wall_us);
+      if (stored && *stored) ++counters_.hints_written;
+    }
   }
 }
 
@@ -243,7 +263,7 @@ void Coordinator::progress(uint64_t op_id, Now now) {
   uint32_t pending = 0;
   bool all_answered = true;
   for (const Replica& replica : op.replicas) {
-    const bool counts = replica.natural || op.level == wire::Consistency::kAny ||
+    const bool counts = replica.natural || replica.pending || op.level == wire::Consistency::kAny ||
                         kPlantedBug == PlantedBug::kSloppy;
     if (!replica.answered) {
       all_answered = all_answered && !replica.contacted;
@@ -313,8 +333,9 @@ void Coordinator::finish(uint64_t op_id, Now now) {
 void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now now) {
   // The node the write was meant for: the replica itself, or the one a
   // failed stand-in was covering. This node's own failures have no remedy.
-  const std::string& target = replica.natural ? replica.id : replica.hint_target;
-  if (target == view_.self_id || (replica.natural && replica.id == view_.self_id)) return;
+  const bool own_copy = replica.natural || replica.pending;
+  const std::string& target = own_copy ? replica.id : replica.hint_target;
+  if (target == view_.self_id || (own_copy && replica.id == view_.self_id)) return;
   if constexpr (kPlantedBug == PlantedBug::kDropHints) return;
   auto stored = store_.store_hint(target, op.key, op.record, now.wall_us);
   if (stored && *stored) ++counters_.hints_written;
@@ -337,7 +358,8 @@ void Coordinator::tick(Now now) {
       ++counters_.timeouts;
       uint32_t counted = 0;
       for (const Replica& r : op.replicas) {
-        counted += r.answered && r.succeeded && (r.natural || op.level == wire::Consistency::kAny);
+        counted += r.answered && r.succeeded &&
+                   (r.natural || r.pending || op.level == wire::Consistency::kAny);
       }
       reply(op, error(wire::ErrorCode::kTimeout,
                       "only " + std::to_string(counted) + " of " + std::to_string(op.required) +

@@ -11,6 +11,13 @@
 // still land); a replica (or stand-in) that failed or never answered gets a
 // hint stored on this node, so it converges once back.
 //
+// While a topology change is in progress (ClusterView::changing()), a write
+// also goes to its pending owners: replicas under the future ring that the
+// current ring lacks. Each pending owner that is up raises `required` by one
+// (Cassandra's rule: the level plus one ack per pending owner), so a write
+// acknowledged during a join is on the joining node or on one more natural
+// replica; a pending owner that is down gets a hint kept by the coordinator.
+//
 // A read asks `required` up natural replicas (this node first when it is
 // one; a failed one is replaced by the next), answers with the newest
 // version once `required` replied, and then writes the newest version back
@@ -88,7 +95,8 @@ class Coordinator {
   struct Replica {
     std::string id;
     std::string address;
-    bool natural = true;       // false: a stand-in holding a hint
+    bool natural = true;       // false: a stand-in holding a hint, or a pending owner
+    bool pending = false;      // a pending owner (counts toward `required`, see above)
     std::string hint_target;   // stand-ins: the id of the natural replica it covers
     bool contacted = false;
     bool answered = false;
@@ -120,6 +128,8 @@ class Coordinator {
   void finish(uint64_t op_id, Now now);
   void reply(Operation& op, wire::Body body);
   void hint_locally(const Operation& op, const Replica& replica, Now now);
+  void add_pending_owners(Operation& op, uint64_t position,
+                          const std::vector<const RingNode*>& natural, Now now);
   std::optional<RingNode> stand_in_for(uint64_t position, const std::vector<Replica>& taken) const;
 
   CoordinatorConfig config_;

@@ -12,7 +12,7 @@ void HintReplayer::tick(Now now) {
   const auto targets = store_.hint_counts();
   for (const auto& [target, count] : targets) {
     if (count == 0 || target == view_.self_id || !view_.is_up(target)) continue;
-    const RingNode* node = view_.ring->find(target);
+    const RingNode* node = view_.find(target);
     if (node == nullptr) continue;  // not in the ring (yet, or any more): keep the hints
     fill(target, node->address, now);
   }
@@ -48,7 +48,7 @@ void HintReplayer::handle_reply(uint64_t token, const std::expected<wire::Messag
   sent_[hint.target].erase(hint.sequence);
   if (reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
     if (store_.drop_hint(hint)) ++stats_[hint.target].replayed;
-    const RingNode* node = view_.ring->find(hint.target);
+    const RingNode* node = view_.find(hint.target);
     if (node != nullptr && view_.is_up(hint.target) && sent_[hint.target].size() <= config_.window / 2) {
       fill(hint.target, node->address, now);
     }

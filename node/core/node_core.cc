@@ -27,7 +27,9 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
       swim_(std::move(swim)),
       view_{.self_id = swim_.self().id},
       coordinator_(config.coordinator, view_, store_),
-      replayer_(config.hint_replay, view_, store_) {
+      replayer_(config.hint_replay, view_, store_),
+      topology_(config.topology, view_, store_, swim_, now) {
+  topology_.take_ring_status_changed();  // the ring is built below
   if (auto text = store_.engine().meta_get(kKnownMembersMeta); text && *text) {
     remembered_text_ = **text;
     for (RingNode& node : decode_known_members(remembered_text_).value_or(std::vector<RingNode>{})) {
@@ -87,7 +89,14 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, wir
   } else if (std::holds_alternative<wire::RingRequest>(request.body)) {
     answer(ring_summary());
   } else if (std::holds_alternative<wire::StatsRequest>(request.body)) {
-    answer(stats());
+    answer(stats(now));
+  } else if (auto* stream = std::get_if<wire::StreamReadRequest>(&request.body)) {
+    answer(stream_read(*stream));
+  } else if (auto* batch = std::get_if<wire::StreamWriteRequest>(&request.body)) {
+    answer(stream_write(*batch));
+  } else if (auto* change = std::get_if<wire::TopologyRequest>(&request.body)) {
+    answer(topology_.handle_request(*change, now));
+    after_topology_step();
   } else {
     answer(error(wire::ErrorCode::kInvalid, "not a request"));
   }
@@ -98,6 +107,8 @@ void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Messa
                                  Now now) {
   if (token & HintReplayer::kTokenBit) {
     replayer_.handle_reply(token, reply, now);
+  } else if (token & Topology::kTokenBit) {
+    topology_.handle_reply(token, reply, now);
   } else {
     if (reply) {
       // Replica replies carry no timestamps of their own; reads do.
@@ -116,9 +127,17 @@ void NodeCore::tick(Now now) {
   collect_replies(now);
   if (now.monotonic_ms >= next_hint_scan_ms_) {
     replayer_.tick(now);
+    topology_.tick(now);
+    after_topology_step();
     next_hint_scan_ms_ = now.monotonic_ms + config_.hint_scan_interval_ms;
   }
   flush_quietly();
+}
+
+void NodeCore::after_topology_step() {
+  if (!topology_.take_ring_status_changed()) return;
+  rebuild_ring();
+  remember_members();
 }
 
 void NodeCore::flush_quietly() {
@@ -164,6 +183,7 @@ std::vector<Outgoing> NodeCore::take_outgoing() {
 std::vector<PeerRequest> NodeCore::take_peer_requests() {
   auto requests = coordinator_.take_peer_requests();
   for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
+  for (auto& request : topology_.take_peer_requests()) requests.push_back(std::move(request));
   return requests;
 }
 
@@ -171,8 +191,10 @@ std::vector<membership::Event> NodeCore::take_membership_events(Now now) {
   auto events = swim_.take_events();
   for (const auto& event : events) apply_membership(event, now);
   if (!events.empty()) {
+    const auto ring_before = view_.ring;
     rebuild_ring();
     remember_members();
+    topology_.on_membership(events, *ring_before, now);
   }
   return events;
 }
@@ -204,19 +226,58 @@ void NodeCore::apply_membership(const membership::Event& event, Now now) {
 }
 
 void NodeCore::rebuild_ring() {
-  // Every member that has not left is in the ring: a down node stays (failure
-  // is not removal).
-  std::vector<RingNode> nodes;
+  // A down node stays in the rings (failure is not removal); one that left
+  // is out. The current ring holds owners (normal, leaving); the future one
+  // the owners once the change in progress completes (normal, joining).
+  std::vector<RingNode> current;
+  std::vector<RingNode> future;
   for (const membership::Member& member : swim_.members()) {
-    if (member.liveness != membership::Liveness::kLeft) nodes.push_back(to_ring_node(member));
+    if (member.liveness == membership::Liveness::kLeft) continue;
+    const auto status = member.ring_status;
+    if (status == membership::RingStatus::kNormal || status == membership::RingStatus::kLeaving) {
+      current.push_back(to_ring_node(member));
+    }
+    if (status == membership::RingStatus::kNormal || status == membership::RingStatus::kJoining) {
+      future.push_back(to_ring_node(member));
+    }
   }
   // Remembered members stay until membership reports them (alive, dead or left).
   std::erase_if(remembered_, [&](const RingNode& node) { return swim_.member(node.id).has_value(); });
-  for (const RingNode& node : remembered_) nodes.push_back(node);
-  std::sort(nodes.begin(), nodes.end(), [](const RingNode& a, const RingNode& b) { return a.id < b.id; });
-  const auto current = view_.ring->nodes();
-  if (std::equal(nodes.begin(), nodes.end(), current.begin(), current.end())) return;
-  view_.ring = std::make_shared<const Ring>(Ring::build(std::move(nodes)));
+  for (const RingNode& node : remembered_) {
+    current.push_back(node);
+    future.push_back(node);
+  }
+  auto by_id = [](const RingNode& a, const RingNode& b) { return a.id < b.id; };
+  std::sort(current.begin(), current.end(), by_id);
+  std::sort(future.begin(), future.end(), by_id);
+  auto same = [](const std::vector<RingNode>& nodes, const Ring& ring) {
+    return std::equal(nodes.begin(), nodes.end(), ring.nodes().begin(), ring.nodes().end());
+  };
+  const bool future_is_current = current == future;
+  if (!same(current, *view_.ring)) view_.ring = std::make_shared<const Ring>(Ring::build(std::move(current)));
+  if (future_is_current) {
+    view_.future_ring = view_.ring;
+  } else if (view_.future_ring == view_.ring || !same(future, *view_.future_ring)) {
+    view_.future_ring = std::make_shared<const Ring>(Ring::build(std::move(future)));
+  }
+}
+
+wire::Body NodeCore::stream_read(const wire::StreamReadRequest& request) {
+  auto batch = read_stream_batch(store_.engine(), PositionRange{request.begin, request.end}, request.after,
+                                 request.max_bytes);
+  if (!batch) {
+    ++storage_errors_;
+    return storage_failure(batch.error());
+  }
+  return std::move(*batch);
+}
+
+wire::Body NodeCore::stream_write(const wire::StreamWriteRequest& request) {
+  if (auto applied = apply_stream_batch(store_.engine(), request.entries); !applied) {
+    ++storage_errors_;
+    return storage_failure(applied.error());
+  }
+  return wire::StreamWriteReply{};
 }
 
 wire::Body NodeCore::replica_write(const wire::ReplicaWriteRequest& request, Now now) {
@@ -277,7 +338,12 @@ wire::Body NodeCore::status() {
   for (const membership::Member& member : swim_.members()) {
     reply.members.push_back(wire::MemberStatus{
         member.name, member.id, member.address, std::string(membership::to_string(member.liveness)),
-        std::string(membership::to_string(member.ring_status)), member.incarnation, member.vnode_count});
+        // A member waiting to join shows as joining (the status contract
+        // knows joining|normal|leaving).
+        std::string(membership::to_string(member.ring_status == membership::RingStatus::kWaiting
+                                              ? membership::RingStatus::kJoining
+                                              : member.ring_status)),
+        member.incarnation, member.vnode_count});
   }
   const storage::Stats stats = store_.engine().stats();
   reply.keys = stats.data_keys_estimate;
@@ -308,7 +374,7 @@ wire::Body NodeCore::ring_summary() const {
   return reply;
 }
 
-wire::Body NodeCore::stats() const {
+wire::Body NodeCore::stats(Now now) const {
   wire::StatsReply reply;
   auto add = [&](std::string name, uint64_t value) { reply.values.emplace_back(std::move(name), value); };
   const CoordinatorCounters& counters = coordinator_.counters();
@@ -327,7 +393,7 @@ wire::Body NodeCore::stats() const {
   add("hints_refused", store_.hints_refused());
   add("hints_in_flight", replayer_.in_flight());
   auto name_of = [&](const std::string& id) {
-    const RingNode* node = view_.ring->find(id);
+    const RingNode* node = view_.find(id);
     return node ? node->name : std::string("unknown");
   };
   for (const auto& [target, count] : store_.hint_counts()) add("hints_stored:" + name_of(target), count);
@@ -335,6 +401,7 @@ wire::Body NodeCore::stats() const {
     add("hints_replayed:" + name_of(target), target_stats.replayed);
     add("hints_expired:" + name_of(target), target_stats.expired);
   }
+  topology_.add_stats(reply.values, now);
   return reply;
 }
 

@@ -29,6 +29,7 @@
 #include "node/core/known_members.h"
 #include "node/core/latency_histogram.h"
 #include "node/core/replica_store.h"
+#include "node/core/topology.h"
 #include "node/wire/message.h"
 #include "storage/engine.h"
 
@@ -37,7 +38,9 @@ namespace ringkv::core {
 struct NodeConfig {
   CoordinatorConfig coordinator;
   HintReplayConfig hint_replay;
-  // How often hinted handoff looks for targets that came back.
+  TopologyConfig topology;
+  // How often hinted handoff looks for targets that came back; topology
+  // changes step at the same pace.
   membership::TimeMs hint_scan_interval_ms = 200;
 };
 
@@ -69,6 +72,13 @@ class NodeCore {
   // remembering the ring's members (see known_members.h).
   std::vector<membership::Event> take_membership_events(Now now);
 
+  // The node was decommissioned earlier: it must not serve (topology.h).
+  bool decommissioned() const { return topology_.decommissioned(); }
+  // A decommission completed: the process should stop now.
+  bool finished() const { return topology_.finished(); }
+  // Log lines about topology changes, drained by the caller.
+  std::vector<std::string> take_notices() { return topology_.take_notices(); }
+
   membership::Swim& membership() { return swim_; }
   const ClusterView& view() const { return view_; }
   // Addresses of the remembered members (seeds for a restarted node).
@@ -82,6 +92,9 @@ class NodeCore {
 
   void apply_membership(const membership::Event& event, Now now);
   void rebuild_ring();
+  void after_topology_step();
+  wire::Body stream_read(const wire::StreamReadRequest& request);
+  wire::Body stream_write(const wire::StreamWriteRequest& request);
   void remember_members();
   void collect_replies(Now now);
   void flush_quietly();
@@ -92,7 +105,7 @@ class NodeCore {
   wire::Body status();
   wire::Body endpoints(const wire::EndpointsRequest& request) const;
   wire::Body ring_summary() const;
-  wire::Body stats() const;
+  wire::Body stats(Now now) const;
 
   NodeConfig config_;
   ReplicaStore& store_;
@@ -101,6 +114,7 @@ class NodeCore {
   ClusterView view_;
   Coordinator coordinator_;
   HintReplayer replayer_;
+  Topology topology_;
   HybridClock clock_;
   membership::TimeMs next_hint_scan_ms_ = 0;
   // Client requests in flight, for latency figures: (client, request id) -> start.

@@ -3,16 +3,21 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <random>
+#include <unistd.h>
 
 #include "membership/swim.h"
 #include "node/core/node_core.h"
 #include "node/io/core_driver.h"
 #include "node/io/gossip_driver.h"
 #include "node/io/peer_client.h"
+#include "node/io/resp_server.h"
 #include "node/io/tcp_server.h"
 #include "storage/engine.h"
 
@@ -84,7 +89,12 @@ int run_node_process(const NodeSettings& flags) {
   self.id = identity->node_id;
   self.name = flags.name;
   self.address = flags.listen;
-  self.ring_status = membership::RingStatus::kNormal;
+  // A node with no other seed founds the cluster and owns the ring at once;
+  // any other waits to join (bootstrap). A restarted node resumes the state it
+  // persisted (core/topology.h).
+  const bool founder = std::all_of(flags.seeds.begin(), flags.seeds.end(),
+                                   [&](const std::string& seed) { return seed == flags.listen; });
+  self.ring_status = founder ? membership::RingStatus::kNormal : membership::RingStatus::kWaiting;
   self.vnode_count = flags.vnodes;
   auto swim = membership::Swim::create(flags.membership, self,
                                                static_cast<uint32_t>(identity->generation),
@@ -101,28 +111,71 @@ int run_node_process(const NodeSettings& flags) {
   }
   core::NodeCore core(flags.node, *store, tiebreak_from(identity->node_id),
                               std::move(*swim), now());
+  if (core.decommissioned()) {
+    spdlog::error("this node was decommissioned; to join again, start it with an empty data directory");
+    return 1;
+  }
 
   uv_loop_t* loop = uv_default_loop();
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
   io::PeerClient peers(loop, host == "localhost" ? "127.0.0.1" : host, wire::Limits{});
   io::GossipDriver gossip(loop, core, peers, now, flags.listen);
   io::TcpServer* server_ptr = nullptr;
+  std::unique_ptr<io::RespServer> resp;
+  // The one drain of client replies: take them from the core once and route
+  // each to the server that owns its client (client_ids.h).
+  auto deliver_replies = [&] {
+    auto replies = core.take_outgoing();
+    for (auto& reply : replies) {
+      if (io::is_resp_client(reply.client)) {
+        if (resp) resp->deliver(reply);
+      } else {
+        server_ptr->deliver(reply);
+      }
+    }
+    server_ptr->flush_all();
+    if (resp) resp->flush_all();
+  };
+  // A finished decommission stops the node from a zero timer, outside the pump.
+  std::function<void()> stop_node;  // set once every part exists (below)
+  uv_timer_t finish_timer;
+  uv_timer_init(loop, &finish_timer);
+  finish_timer.data = &stop_node;
   io::CoreDriver driver(loop, core, peers, now, [&] {
-    server_ptr->deliver_outgoing();
+    deliver_replies();
     gossip.pump();
+    for (const std::string& notice : core.take_notices()) spdlog::info("{}", notice);
+    if (core.finished() && stop_node && !uv_is_active(reinterpret_cast<uv_handle_t*>(&finish_timer))) {
+      uv_timer_start(&finish_timer, [](uv_timer_t* timer) {
+        spdlog::info("decommissioned: stopping");
+        auto* stop_now = static_cast<std::function<void()>*>(timer->data);
+        if (*stop_now) std::exchange(*stop_now, nullptr)();
+      }, 0, 0);
+    }
   });
-  io::TcpServer server(loop, core, now, [&driver] { driver.request_pump(); },
+  io::TcpServer server(loop, core, now, [&driver] { driver.request_pump(); }, deliver_replies,
                                io::TcpServerConfig{.listen_address = flags.listen});
   server_ptr = &server;
+  if (!flags.resp_listen.empty()) {
+    io::RespServerConfig resp_config{.listen_address = flags.resp_listen};
+    resp_config.session.consistency = flags.resp_consistency;
+    resp_config.session.limits = resp::limits_from(wire::Limits{});
+    resp_config.session.server = resp::ServerInfo{flags.name, flags.listen, flags.resp_listen,
+                                                  static_cast<uint32_t>(getpid())};
+    resp = std::make_unique<io::RespServer>(loop, core, now, [&driver] { driver.request_pump(); },
+                                            [&driver] { driver.pump(); }, std::move(resp_config));
+  }
   // Seeds: the configured ones plus every member this node knew before it
   // stopped (so a cluster's founder finds the cluster again after a restart).
   std::vector<std::string> seeds = flags.seeds;
   for (auto& address : core.remembered_addresses()) seeds.push_back(std::move(address));
   auto started = server.listen();
+  if (started && resp) started = resp->listen();
   if (started) started = gossip.start(seeds);
   if (!started) {
     spdlog::error("{}", started.error());
     server.close();
+    if (resp) resp->close();
     gossip.stop();
     peers.close();
     uv_run(loop, UV_RUN_DEFAULT);  // let the closed handles finish closing
@@ -131,28 +184,37 @@ int run_node_process(const NodeSettings& flags) {
   driver.start();
   spdlog::info("node {} id {} generation {} listening on {} (data {}, sync {})", flags.name,
                hex(identity->node_id), identity->generation, flags.listen, flags.data, flags.sync);
+  if (resp) {
+    spdlog::info("RESP (Redis protocol) listening on {} at consistency {}", flags.resp_listen,
+                 wire::consistency_name(flags.resp_consistency));
+  }
 
   // SIGTERM and SIGINT stop cleanly: close sockets, let the loop drain, then
   // the engine closes and flushes. Stopping is not leaving: the node stays in
   // the ring and others see it dead until it returns (decommission leaves).
   struct StopContext {
     io::TcpServer* server;
+    io::RespServer* resp;
     io::GossipDriver* gossip;
     io::PeerClient* peers;
     io::CoreDriver* driver;
+    uv_timer_t* finish_timer;
     uv_signal_t term;
     uv_signal_t interrupt;
-  } stop{&server, &gossip, &peers, &driver, {}, {}};
+  } stop{&server, resp.get(), &gossip, &peers, &driver, &finish_timer, {}, {}};
   auto on_signal = [](uv_signal_t* handle, int signal_number) {
     auto* context = static_cast<StopContext*>(handle->data);
     spdlog::info("signal {}: stopping", signal_number);
     context->server->close();
+    if (context->resp) context->resp->close();
     context->gossip->stop();
     context->driver->stop();
     context->peers->close();
+    uv_close(reinterpret_cast<uv_handle_t*>(context->finish_timer), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&context->term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&context->interrupt), nullptr);
   };
+  stop_node = [&stop, on_signal] { on_signal(&stop.term, SIGTERM); };
   for (auto [handle, number] : {std::pair{&stop.term, SIGTERM}, std::pair{&stop.interrupt, SIGINT}}) {
     uv_signal_init(loop, handle);
     handle->data = &stop;

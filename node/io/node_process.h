@@ -1,5 +1,6 @@
 // The kvnode process on libuv: opens storage and identity, builds the node
-// core and its membership, binds the TCP and UDP port, and runs the loop
+// core and its membership, binds the TCP and UDP port (and the RESP port
+// when asked), and runs the loop
 // until SIGTERM or SIGINT stop it cleanly (closing sockets, then storage).
 // Stopping is not leaving: the node stays in the ring and others see it dead
 // until it returns.
@@ -11,6 +12,7 @@
 
 #include "membership/config.h"
 #include "node/core/node_core.h"
+#include "node/wire/message.h"
 
 namespace ringkv::io {
 
@@ -19,6 +21,9 @@ struct NodeSettings {
   std::string listen;  // HOST:PORT for TCP and UDP
   std::string data;    // data directory
   std::vector<std::string> seeds;
+  // HOST:PORT of the Redis-protocol (RESP2) listener; empty: none.
+  std::string resp_listen;
+  wire::Consistency resp_consistency = wire::Consistency::kQuorum;
   bool sync = false;
   uint32_t vnodes = core::kDefaultVnodes;
   membership::Config membership;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cassert>
+#include <utility>
 
 #include "node/wire/address.h"
 #include "node/wire/codec.h"
@@ -28,17 +29,20 @@ struct TcpServer::Connection {
   std::string pending;  // replies not yet handed to uv_write
   bool closing = false;
   bool reading = true;
+  bool dirty = false;  // listed in TcpServer::dirty_
 
   Connection(TcpServer* owner, core::ClientId client_id, const wire::Limits& limits)
       : server(owner), id(client_id), reader(limits) {}
 };
 
 TcpServer::TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
-                     std::function<void()> after_input, TcpServerConfig config)
+                     std::function<void()> after_input, std::function<void()> drain_replies,
+                     TcpServerConfig config)
     : loop_(loop),
       core_(core),
       clock_(std::move(clock)),
       after_input_(std::move(after_input)),
+      drain_replies_(std::move(drain_replies)),
       config_(std::move(config)),
       read_buffer_(new char[kReadBufferBytes]) {}
 
@@ -75,6 +79,7 @@ void TcpServer::on_connection(uv_stream_t* listener, int status) {
     return;
   }
   auto* connection = new Connection(server, server->next_client_id_++, server->config_.limits);
+  assert(is_msgpack_client(connection->id) && "msgpack client ids stay in their range");
   uv_tcp_init(server->loop_, &connection->handle);
   connection->handle.data = connection;
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&connection->handle)) != 0) {
@@ -138,6 +143,7 @@ void TcpServer::handle_bytes(Connection& connection, std::string_view bytes) {
                               : wire::ErrorCode::kBadVersion;
         wire::encode_frame(wire::Message{failure.request_id, wire::ErrorReply{code, failure.reason}},
                            connection.pending);
+        mark_dirty(connection);
         continue;
       }
       reject(connection, failure.reason, failure.request_id);
@@ -150,21 +156,34 @@ void TcpServer::handle_bytes(Connection& connection, std::string_view bytes) {
 void TcpServer::reject(Connection& connection, const std::string& reason, uint64_t request_id) {
   spdlog::warn("closing connection from {}: bad frame: {}", connection.peer, reason);
   // Requests before the bad frame were handled: their replies go out first.
-  deliver_outgoing();
+  drain_replies_();
   wire::Message message{request_id, wire::ErrorReply{wire::ErrorCode::kInvalid, "bad frame: " + reason}};
   wire::encode_frame(message, connection.pending);
   flush(connection);
   close_connection(connection, /*after_flush=*/true);
 }
 
-void TcpServer::deliver_outgoing() {
-  for (auto& out : core_.take_outgoing()) {
-    auto it = connections_.find(out.client);
-    if (it == connections_.end() || it->second->closing) continue;  // client went away
-    wire::encode_frame(out.message, it->second->pending);
-  }
-  for (auto& [id, connection] : connections_) {
-    if (!connection->pending.empty()) flush(*connection);
+void TcpServer::deliver(core::Outgoing& reply) {
+  auto it = connections_.find(reply.client);
+  if (it == connections_.end() || it->second->closing) return;  // client went away
+  Connection& connection = *it->second;
+  wire::encode_frame(reply.message, connection.pending);
+  mark_dirty(connection);
+}
+
+void TcpServer::mark_dirty(Connection& connection) {
+  if (connection.dirty) return;
+  connection.dirty = true;
+  dirty_.push_back(connection.id);
+}
+
+void TcpServer::flush_all() {
+  for (core::ClientId id : std::exchange(dirty_, {})) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    Connection& connection = *it->second;
+    connection.dirty = false;
+    if (!connection.closing && !connection.pending.empty()) flush(connection);
   }
 }
 

@@ -1,9 +1,11 @@
 // TcpServer: the node's listening TCP port on libuv.
 //
 // Accepts connections, splits each byte stream into frames, decodes them and
-// hands requests to NodeCore, then writes the replies NodeCore emits. Replies
-// produced while handling one read are coalesced into one write per
-// connection, so pipelined clients cost few syscalls. A bad frame (over the
+// hands requests to NodeCore, then writes the replies the owner routes back
+// to it (deliver(), for the ClientIds this server handed out: see
+// client_ids.h). Replies delivered between two flush_all() calls are
+// coalesced into one write per connection, so pipelined clients cost few
+// syscalls. A bad frame (over the
 // size limit, not msgpack, wrong version, unknown type) is logged once with
 // its reason, answered with an error reply where a request id could be read,
 // and that connection is closed; nothing reaches the core or storage.
@@ -19,8 +21,10 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "node/core/node_core.h"
+#include "node/io/client_ids.h"
 #include "node/wire/limits.h"
 
 namespace ringkv::io {
@@ -36,17 +40,23 @@ struct TcpServerConfig {
 class TcpServer {
  public:
   // `clock` reads the node's two clocks. `after_input` runs after each batch
-  // of requests reached the core: the owner drains the core's outputs there,
-  // replies included (through deliver_outgoing()).
+  // of requests reached the core: the owner drains the core's outputs soon
+  // after, replies included (through deliver() and flush_all()).
+  // `drain_replies` drains and routes them right now (a connection that is
+  // about to close for a bad frame first gets the replies already made).
   TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
-            std::function<void()> after_input, TcpServerConfig config);
+            std::function<void()> after_input, std::function<void()> drain_replies,
+            TcpServerConfig config);
   ~TcpServer();
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
 
   std::expected<void, std::string> listen();
-  // Writes every reply the core has produced to its connection.
-  void deliver_outgoing();
+  // Queues one reply the core produced for a client of this server (one
+  // whose connection is gone is dropped); flush_all() writes it.
+  void deliver(core::Outgoing& reply);
+  // One write per connection with queued replies.
+  void flush_all();
   // Stops accepting and closes every connection; the loop then runs dry.
   void close();
 
@@ -61,17 +71,21 @@ class TcpServer {
   void handle_bytes(Connection& connection, std::string_view bytes);
   void reject(Connection& connection, const std::string& reason, uint64_t request_id);
   void flush(Connection& connection);
+  void mark_dirty(Connection& connection);
   void close_connection(Connection& connection, bool after_flush = false);
 
   uv_loop_t* loop_;
   core::NodeCore& core_;
   std::function<core::Now()> clock_;
   std::function<void()> after_input_;
+  std::function<void()> drain_replies_;
   TcpServerConfig config_;
   uv_tcp_t listener_;
   bool listening_ = false;
-  core::ClientId next_client_id_ = 1;
+  core::ClientId next_client_id_ = kMsgpackClientFirst;
   std::unordered_map<core::ClientId, Connection*> connections_;
+  // Connections with replies queued since the last flush_all().
+  std::vector<core::ClientId> dirty_;
   // One read buffer for every connection: reads are handled to completion
   // before the next one starts on this thread.
   std::unique_ptr<char[]> read_buffer_;

@@ -39,6 +39,12 @@ size_t field_count(const RingRequest&) { return 0; }
 size_t field_count(const RingReply&) { return 2; }
 size_t field_count(const StatsRequest&) { return 0; }
 size_t field_count(const StatsReply&) { return 1; }
+size_t field_count(const StreamReadRequest&) { return 4; }
+size_t field_count(const StreamReadReply&) { return 2; }
+size_t field_count(const StreamWriteRequest&) { return 1; }
+size_t field_count(const StreamWriteReply&) { return 0; }
+size_t field_count(const TopologyRequest&) { return 2; }
+size_t field_count(const TopologyReply&) { return 1; }
 
 void pack_fields(Packer& pk, const ErrorReply& m) {
   pk.pack(static_cast<uint32_t>(m.code));
@@ -139,6 +145,32 @@ void pack_fields(Packer& pk, const StatsReply& m) {
   }
 }
 
+void pack_entries(Packer& pk, const std::vector<StreamEntry>& entries) {
+  pk.pack_array(static_cast<uint32_t>(entries.size()));
+  for (const StreamEntry& entry : entries) {
+    pk.pack_array(5);
+    pack_bytes(pk, entry.key);
+    pack_record(pk, entry.record);
+  }
+}
+void pack_fields(Packer& pk, const StreamReadRequest& m) {
+  pk.pack(m.begin);
+  pk.pack(m.end);
+  pack_bytes(pk, m.after);
+  pk.pack(m.max_bytes);
+}
+void pack_fields(Packer& pk, const StreamReadReply& m) {
+  pack_entries(pk, m.entries);
+  pk.pack(m.done);
+}
+void pack_fields(Packer& pk, const StreamWriteRequest& m) { pack_entries(pk, m.entries); }
+void pack_fields(Packer&, const StreamWriteReply&) {}
+void pack_fields(Packer& pk, const TopologyRequest& m) {
+  pk.pack(static_cast<uint32_t>(m.action));
+  pk.pack(m.node);
+}
+void pack_fields(Packer& pk, const TopologyReply& m) { pk.pack(m.message); }
+
 void pack_message(Packer& pk, const Message& message) {
   std::visit(
       [&](const auto& body) {
@@ -154,6 +186,24 @@ void pack_message(Packer& pk, const Message& message) {
 bool read_record(FieldReader& r, WireRecord& record, const Limits& limits) {
   return r.u64(record.timestamp_us) && r.u64(record.tiebreak) && r.boolean(record.tombstone) &&
          r.bytes(record.value, limits.value_bytes_max, "value");
+}
+
+// A storage cursor: 8 bytes of position plus a key.
+size_t cursor_bytes_max(const Limits& limits) { return limits.key_bytes_max + 8; }
+
+bool read_entries(FieldReader& r, std::vector<StreamEntry>& entries, const Limits& limits) {
+  FieldReader list(nullptr, 0, limits);
+  if (!r.nested(list)) return false;
+  entries.reserve(list.remaining());
+  while (list.remaining() > 0) {
+    StreamEntry entry;
+    FieldReader f(nullptr, 0, limits);
+    if (!list.nested(f)) break;
+    f.key(entry.key) && read_record(f, entry.record, limits) && f.finish();
+    if (!list.adopt(f)) break;
+    entries.push_back(std::move(entry));
+  }
+  return r.adopt(list);
 }
 
 bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limits) {
@@ -324,6 +374,46 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
       body = std::move(m);
       break;
     }
+    case MessageType::kStreamReadRequest: {
+      StreamReadRequest m;
+      if (r.u64(m.begin) && r.u64(m.end) && r.bytes(m.after, cursor_bytes_max(limits), "cursor") &&
+          r.u32(m.max_bytes) && m.end != 0 && m.begin > m.end) {
+        r.fail("stream range begin is after its end");
+      }
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kStreamReadReply: {
+      StreamReadReply m;
+      read_entries(r, m.entries, limits) && r.boolean(m.done);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kStreamWriteRequest: {
+      StreamWriteRequest m;
+      read_entries(r, m.entries, limits);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kStreamWriteReply:
+      body = StreamWriteReply{};
+      break;
+    case MessageType::kTopologyRequest: {
+      TopologyRequest m;
+      uint32_t action = 0;
+      if (r.u32(action) && r.bytes(m.node, 256, "node") && (action < 1 || action > 3)) {
+        r.fail("unknown topology action " + std::to_string(action));
+      }
+      m.action = static_cast<TopologyAction>(action);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kTopologyReply: {
+      TopologyReply m;
+      r.bytes(m.message, limits.value_bytes_max, "message");
+      body = std::move(m);
+      break;
+    }
     default:
       return false;
   }
@@ -332,7 +422,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
 
 bool known_type(uint32_t raw) {
   return raw >= static_cast<uint32_t>(MessageType::kErrorReply) &&
-         raw <= static_cast<uint32_t>(MessageType::kStatsReply);
+         raw <= static_cast<uint32_t>(MessageType::kTopologyReply);
 }
 
 }  // namespace

@@ -36,6 +36,12 @@ enum class MessageType : uint32_t {
   kRingReply = 18,
   kStatsRequest = 19,
   kStatsReply = 20,
+  kStreamReadRequest = 21,
+  kStreamReadReply = 22,
+  kStreamWriteRequest = 23,
+  kStreamWriteReply = 24,
+  kTopologyRequest = 25,
+  kTopologyReply = 26,
 };
 
 enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
@@ -215,11 +221,69 @@ struct StatsReply {
   std::vector<std::pair<std::string, uint64_t>> values;
 };
 
+// One stored record of a stream: the user key and its record (tombstones too:
+// a stream must carry deletes).
+struct StreamEntry {
+  std::string key;
+  WireRecord record;
+};
+
+// Node -> replica (topology streaming, pull): the records stored at ring
+// positions [begin, end) (end 0 = 2^64), in storage-key order, strictly after
+// the cursor `after` (empty: from the start), about `max_bytes` at most.
+struct StreamReadRequest {
+  static constexpr MessageType kType = MessageType::kStreamReadRequest;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  std::string after;
+  uint32_t max_bytes = 0;
+};
+
+// `done` when the range has nothing beyond these entries. The cursor for the
+// next request is the storage key of the last entry (storage::storage_key).
+struct StreamReadReply {
+  static constexpr MessageType kType = MessageType::kStreamReadReply;
+  std::vector<StreamEntry> entries;
+  bool done = true;
+};
+
+// Node -> new owner (topology streaming, push): apply these records (last
+// write wins) as this node's own data.
+struct StreamWriteRequest {
+  static constexpr MessageType kType = MessageType::kStreamWriteRequest;
+  std::vector<StreamEntry> entries;
+};
+
+struct StreamWriteReply {
+  static constexpr MessageType kType = MessageType::kStreamWriteReply;
+};
+
+enum class TopologyAction : uint32_t {
+  kDecommission = 1,  // the answering node leaves the ring, streaming its ranges away
+  kRemoveNode = 2,    // remove the dead node `node` (name or hex id) from the ring
+  kCleanup = 3,       // drop data of ranges the answering node no longer replicates
+};
+
+// Client -> node: start a topology change (kv decommission | removenode | cleanup).
+// Refusals come back as ErrorReply kInvalid with the reason; nothing changed.
+struct TopologyRequest {
+  static constexpr MessageType kType = MessageType::kTopologyRequest;
+  TopologyAction action = TopologyAction::kCleanup;
+  std::string node;
+};
+
+// The change started (decommission, removenode) or finished (cleanup).
+struct TopologyReply {
+  static constexpr MessageType kType = MessageType::kTopologyReply;
+  std::string message;
+};
+
 using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest,
                           PushPullRequest, PushPullReply, StatusRequest, StatusReply,
                           ReplicaWriteRequest, ReplicaWriteReply, ReplicaReadRequest,
                           ReplicaReadReply, EndpointsRequest, EndpointsReply, RingRequest, RingReply,
-                          StatsRequest, StatsReply>;
+                          StatsRequest, StatsReply, StreamReadRequest, StreamReadReply,
+                          StreamWriteRequest, StreamWriteReply, TopologyRequest, TopologyReply>;
 
 struct Message {
   uint64_t request_id = 0;

@@ -11,9 +11,10 @@ Usage (as root for the private network namespace; Python 3 standard library only
                      T3 partitions, T3b kills + single-link cuts, T4 pauses + 10% UDP loss +
                      CPU hogs, T7 hostile input; about 5.5 minutes on 2 cores
   --mode long        5 nodes, every fault, --duration (default 1800 s), up to 2 nodes down
-  --mode selftest    "test the tests": runs emulated planted bugs (writes acknowledged
-                     after one replica / counting stand-ins toward QUORUM) and passes only
-                     if the checker meant to catch them (C3) reports them
+  --mode selftest    "test the tests": builds a kvnode per planted bug (cmake
+                     -DRINGKV_PLANT_BUG=ack-one|drop-hints|sloppy into build-plant-<bug>/,
+                     target kvnode only), runs the scenario meant to expose each and passes
+                     only if the checker meant to catch it reports a violation
 
   --nodes N (5)  --replicas N (3)  --consistency one|quorum|all (quorum)
   --duration S (60)  --seed N (1)  --faults kill,pause,partition,loss,hostile,hog (kill)
@@ -21,7 +22,12 @@ Usage (as root for the private network namespace; Python 3 standard library only
   --partition-shapes halves,isolate,oneway,link
   --tolerate coordinator-crash   excuse, with evidence, a known kvnode defect (counted and
                  printed, never silent; run_short.sh passes it until anti-entropy exists)
-  --plant ack-one|sloppy   emulate a planted bug from the client side (see README)
+  --emulate-plant ack-one|sloppy   emulate a planted bug from the client side (see README)
+  --plants LIST  selftest: which planted bugs (ack-one,drop-hints,sloppy)
+  --plant-kvnode BUG=PATH   selftest: use this planted kvnode instead of building one
+  --plant-build-root DIR    selftest: where build-plant-<bug>/ go (default: the repository)
+  --plant-source DIR        selftest: the source tree to configure (default: the repository)
+  --control      selftest: also run each scenario on --kvnode (the real build), which must pass
   --scenarios T1,T3   short mode: only these scenarios (name prefixes)
   --out DIR      run folder (default: a new temporary directory, printed at the end)
   --no-netns     run on the host's loopback (kill/pause/hostile/hog only), even as root
@@ -82,7 +88,8 @@ def log(message):
 def scenario(name, **kw):
     cfg = {"name": name, "nodes": 5, "replicas": 3, "consistency": "quorum", "duration": 60.0,
            "faults": ["kill"], "max_down": 1, "probe_ms": 200, "workers": 12, "rate": 400.0,
-           "plant": None, "profile": {}, "criteria": {}, "expect_violation": False}
+           "plant": None, "emulate": None, "kvnode": None, "profile": {}, "criteria": {},
+           "expect_violation": False}
     cfg.update(kw)
     return cfg
 
@@ -120,22 +127,107 @@ def long_scenarios(args):
                               "kill_down_s": (2.0, 8.0), "kill_gap_s": (1.0, 5.0)})]
 
 
-def selftest_scenarios():
-    # Each must produce violations: the runner proves its checkers can fail.
-    common = {"duration": 30, "faults": ["partition"],
-              "profile": {"partition_shapes": ["isolate", "halves"], "partition_s": (4.0, 8.0),
-                          "network_gap_s": (1.0, 2.0)},
-              "expect_violation": ["c3_stale_read"]}
-    return [scenario("plant-ack-one", plant="ack-one", **common),
-            scenario("plant-sloppy", plant="sloppy", **common)]
+# "Test the tests": a kvnode built with a planted bug (cmake -DRINGKV_PLANT_BUG=..., see
+# node/core/planted_bug.h) runs the scenario meant to expose it; the selftest passes only if
+# one of the checkers named in expect_violation reports it. Each scenario is short (about 45
+# s with start, quiescence and checks) and must pass on the real build (--control).
+PLANTED_BUGS = ("ack-one", "drop-hints", "sloppy")
 
 
-PLANTS = {
+def planted_scenario(bug, kvnode):
+    if bug == "ack-one":
+        # The coordinator acknowledges (and reads) after ONE replica whatever the level. A node
+        # cut off (isolated, or on the small side of halves) keeps acknowledging QUORUM writes
+        # with only its own copy; a QUORUM read through the other side, started after the ack,
+        # asks one replica that never got it: C3 (hundreds per run). Kills too, so that the
+        # loopback fallback (no partitions) still sees it: a restarted node serves QUORUM
+        # reads from its own stale copy before its hints come back (about ten per run).
+        return scenario("plant-ack-one", plant=bug, kvnode=kvnode, duration=30,
+                        faults=["partition", "kill"], max_down=1,
+                        profile={"partition_shapes": ["isolate", "halves"],
+                                 "partition_s": (4.0, 8.0), "network_gap_s": (1.0, 2.0),
+                                 "kill_down_s": (2.0, 4.0), "kill_gap_s": (0.5, 1.5)},
+                        expect_violation=["c3_stale_read", "lost"])
+    if bug == "drop-hints":
+        # No hint is ever stored (neither by stand-ins nor by the coordinator): a replica
+        # killed for 3-6 s while QUORUM writes go on never receives them once it is back.
+        # The final local read of every replica (before any QUORUM read can repair it):
+        # replica_missing (C1) and divergent (C4).
+        return scenario("plant-drop-hints", plant=bug, kvnode=kvnode, duration=30,
+                        faults=["kill"], max_down=1,
+                        profile={"kill_down_s": (3.0, 6.0), "kill_gap_s": (1.0, 2.0)},
+                        expect_violation=["replica_missing", "divergent"])
+    if bug == "sloppy":
+        # Stand-ins count toward QUORUM. 3 nodes, N = 3: every node is a natural replica of
+        # every key, so the stand-in for a dead natural replica is the coordinator itself
+        # (it keeps the hint). n3 is killed and declared dead; then n2 is killed: until n1
+        # declares it dead (about a second), n1 acknowledges each QUORUM write with its own
+        # copy plus its own hint for n3 (the correct build answers TIMEOUT: one natural
+        # replica of two). n1 is killed in turn, n2 and n3 come back and serve QUORUM reads
+        # with n1 still down for 12 s: every read of such a key misses it (C3). When n1
+        # returns it replays its hints, so nothing is lost in the end: only C3 sees it.
+        t0 = 3.0
+        script = {"process": [{"at": t0, "kind": "kill", "targets": ["n3", "n2", "n1"],
+                               "offsets_s": [0.0, 3.0, 6.0], "down_s": [8.5, 4.5, 14.0]}]}
+        return scenario("plant-sloppy", plant=bug, kvnode=kvnode, duration=26, nodes=3,
+                        faults=["kill"], max_down=3, profile={"script": script},
+                        expect_violation=["c3_stale_read", "lost"])
+    raise ValueError(bug)
+
+
+def selftest_scenarios(args):
+    result = []
+    for bug in args.plants:
+        result.append(planted_scenario(bug, args.plant_kvnodes.get(bug)))
+        if args.control:
+            control = planted_scenario(bug, None)
+            control.update(name=f"control-{bug}", plant=None, expect_violation=False)
+            result.append(control)
+    return result
+
+
+# Client-side emulation of two planted bugs (--emulate-plant), for a quick check of the
+# checkers without a planted build.
+EMULATED_PLANTS = {
     # The node acknowledges after one replica: writes are sent at ONE, recorded as QUORUM.
     "ack-one": ("one", "quorum"),
     # Stand-ins (hints) count toward the level: writes are sent at ANY, recorded as QUORUM.
     "sloppy": ("any", "quorum"),
 }
+
+
+def build_planted(bug, source, build_root, out_dir):
+    """Configures and builds kvnode with `bug` planted into build_root/build-plant-<bug>
+    (Release, no tests, ccache when present; only the kvnode target). Returns the binary's
+    path, or raises RuntimeError with the tail of the build log."""
+    build_dir = os.path.join(build_root, f"build-plant-{bug}")
+    log_path = os.path.join(out_dir, f"build-plant-{bug}.log")
+    steps = [["cmake", "-S", source, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
+              "-DRINGKV_TESTS=OFF", f"-DRINGKV_PLANT_BUG={bug}"],
+             ["cmake", "--build", build_dir, "--target", "kvnode", "-j", str(os.cpu_count() or 2)]]
+    t0 = time.monotonic()
+    with open(log_path, "wb") as f:
+        for argv in steps:
+            f.write(("$ " + " ".join(argv) + "\n").encode())
+            f.flush()
+            rc = subprocess.call(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+            if rc != 0:
+                with open(log_path, "rb") as r:
+                    tail = r.read().decode(errors="replace").splitlines()[-15:]
+                raise RuntimeError(f"{' '.join(argv[:3])} failed ({rc}); {log_path}:\n  "
+                                   + "\n  ".join(tail))
+    # The cache must say what we asked for (a stale build dir configured otherwise would
+    # silently test the wrong binary).
+    planted = None
+    with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith("RINGKV_PLANT_BUG:"):
+                planted = line.strip().split("=", 1)[1]
+    if planted != bug:
+        raise RuntimeError(f"{build_dir}: RINGKV_PLANT_BUG is {planted!r}, not {bug!r}")
+    path = os.path.join(build_dir, "node", "kvnode")
+    log(f"built {bug}: {path} ({time.monotonic() - t0:.0f} s, log {log_path})")
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -164,17 +256,20 @@ class Runner:
             log(f"  no network namespace: skipping {','.join(dropped)} faults")
             self.figures["skipped_faults"] = dropped
         write_level, claim_level = cfg["consistency"], cfg["consistency"]
-        if cfg["plant"]:
-            write_level, claim_level = PLANTS[cfg["plant"]]
+        if cfg["emulate"]:
+            write_level, claim_level = EMULATED_PLANTS[cfg["emulate"]]
+        kvnode = cfg["kvnode"] or args.kvnode
         title = (f"{cfg['name']}: seed {self.seed}, {cfg['nodes']} nodes, N={cfg['replicas']}, "
                  f"{claim_level}{' (sent ' + write_level + ')' if write_level != claim_level else ''}, "
                  f"{cfg['duration']:g} s, faults {','.join(kinds) or 'none'}, "
-                 f"max-down {cfg['max_down']}, P {cfg['probe_ms']} ms")
+                 f"max-down {cfg['max_down']}, P {cfg['probe_ms']} ms"
+                 + (f", planted bug {cfg['plant']} ({kvnode})" if cfg["plant"] else "")
+                 + (f", emulated bug {cfg['emulate']}" if cfg["emulate"] else ""))
         log(f"== {title}")
         timings = {}
         t_phase = time.monotonic()
 
-        cluster = chaos_faults.Cluster(args.kvnode, os.path.join(self.dir, "nodes"), cfg["nodes"],
+        cluster = chaos_faults.Cluster(kvnode, os.path.join(self.dir, "nodes"), cfg["nodes"],
                                        cfg["replicas"], cfg["probe_ms"], log)
         self.cluster = cluster
         mono0 = time.monotonic()
@@ -263,8 +358,9 @@ class Runner:
             kills = [f for f in faults.faults if f["kind"] == "kill"]
             for kind in ("replica_missing", "divergent"):
                 if kind in details:
-                    details[kind], excused = chaos_check.excuse(details[kind], kills,
-                                                                self.args.tolerate)
+                    # A planted bug is never excused.
+                    details[kind], excused = chaos_check.excuse(
+                        details[kind], kills, [] if cfg["plant"] else self.args.tolerate)
                     if excused:
                         tolerated[f"coordinator-crash ({kind})"] = excused
             if tolerated:
@@ -307,7 +403,16 @@ class Runner:
             views = [cluster.status_of(n, timeout=1.0) for n in cluster.names()]
             if all(v and set(v["members"]) == names and
                    all(m["liveness"] == "alive" for m in v["members"].values()) for v in views):
-                return round(time.monotonic() - started, 3)
+                converged = round(time.monotonic() - started, 3)
+                # New nodes then join the ring one at a time (bootstrap); the
+                # workload starts once all are normal, outside the figure.
+                while time.monotonic() - started < limit + 60:
+                    views = [cluster.status_of(n, timeout=1.0) for n in cluster.names()]
+                    if all(v and all(m.get("ring_status") == "normal" for m in v["members"].values())
+                           for v in views):
+                        return converged
+                    time.sleep(0.05)
+                return None
             time.sleep(0.05)
         return None
 
@@ -472,7 +577,8 @@ class Runner:
         summary = {
             "scenario": cfg["name"], "title": title, "seed": self.seed,
             "config": {k: cfg[k] for k in ("nodes", "replicas", "consistency", "duration", "faults",
-                                           "max_down", "probe_ms", "workers", "rate", "plant")},
+                                           "max_down", "probe_ms", "workers", "rate", "plant",
+                                           "emulate", "kvnode")},
             "ops": len(ops), "ops_by_outcome": by, "writes_acknowledged": ok_puts,
             "faults": fault_kinds,
             "keys_checked": self.figures.get("keys_checked", 0),
@@ -487,8 +593,9 @@ class Runner:
         }
         if cfg["expect_violation"]:
             # A planted bug must be reported by the checker meant to catch it.
-            summary["detected"] = any(v["kind"] in cfg["expect_violation"] for v in self.violations)
-            summary["passed"] = summary["detected"]
+            summary["detected"] = {v["kind"]: v["count"] for v in self.violations
+                                   if v["kind"] in cfg["expect_violation"]}
+            summary["passed"] = bool(summary["detected"])
         else:
             summary["passed"] = not self.violations
         with open(os.path.join(self.dir, "summary.json"), "w") as f:
@@ -535,7 +642,8 @@ def print_summary(s):
         detail = json.dumps(v["detail"], default=str)
         log(f"  VIOLATION {v['kind']} x{v['count']}: {detail[:600]}")
     if s["expect_violation"]:
-        verdict = "PASS (planted bug detected)" if s["passed"] else "FAIL (planted bug NOT detected)"
+        verdict = (f"PASS (planted bug detected by {s['detected']})" if s["passed"]
+                   else f"FAIL (planted bug NOT detected: none of {s['expect_violation']})")
     else:
         verdict = "PASS" if s["passed"] else "FAIL"
     log(f"  verdict {s['scenario']}: {verdict}")
@@ -631,7 +739,16 @@ def parse_args(argv):
     p.add_argument("--tolerate", default="none",
                    help="known kvnode defects to excuse with evidence, counted and printed: "
                         + ",".join(chaos_check.TOLERANCES) + " (or none); see chaos_check.py")
-    p.add_argument("--plant", choices=sorted(PLANTS), default=None)
+    p.add_argument("--emulate-plant", choices=sorted(EMULATED_PLANTS), default=None)
+    p.add_argument("--plants", default=",".join(PLANTED_BUGS),
+                   help="selftest: planted bugs to build and expose")
+    p.add_argument("--plant-kvnode", action="append", default=[], metavar="BUG=PATH",
+                   help="selftest: a kvnode already built with BUG planted (no build)")
+    p.add_argument("--plant-build-root", default=root,
+                   help="selftest: folder of the build-plant-<bug> build directories")
+    p.add_argument("--plant-source", default=root, help="selftest: source tree to configure")
+    p.add_argument("--control", action="store_true",
+                   help="selftest: also run each scenario on --kvnode; it must pass there")
     p.add_argument("--scenarios", default="", help="short mode: run only these (comma list of "
                                                    "name prefixes, e.g. T1,T3)")
     p.add_argument("--out", default=None)
@@ -648,6 +765,16 @@ def parse_args(argv):
         p.error(f"unknown tolerances {unknown}; known: {','.join(chaos_check.TOLERANCES)}")
     if args.max_down is None:
         args.max_down = 1
+    args.plants = [b.strip() for b in args.plants.split(",") if b.strip()]
+    bad = [b for b in args.plants if b not in PLANTED_BUGS]
+    if bad:
+        p.error(f"unknown planted bugs {bad}; choose from {','.join(PLANTED_BUGS)}")
+    args.plant_kvnodes = {}
+    for item in args.plant_kvnode:
+        bug, sep, path = item.partition("=")
+        if not sep or bug not in PLANTED_BUGS:
+            p.error(f"--plant-kvnode {item}: expected BUG=PATH with BUG one of {','.join(PLANTED_BUGS)}")
+        args.plant_kvnodes[bug] = os.path.abspath(path)
     if args.faults.strip() in ("", "none"):
         args.faults_list = []
     else:
@@ -668,12 +795,12 @@ def build_scenarios(args):
     if args.mode == "long":
         return long_scenarios(args)
     if args.mode == "selftest":
-        return selftest_scenarios()
+        return selftest_scenarios(args)
     return [scenario("single", nodes=args.nodes or 5, replicas=args.replicas,
                      consistency=args.consistency, duration=args.duration or 60.0,
                      faults=args.faults_list, max_down=args.max_down,
                      probe_ms=args.probe_interval_ms, workers=args.workers, rate=args.rate,
-                     plant=args.plant, expect_violation=False,
+                     emulate=args.emulate_plant, expect_violation=False,
                      profile={"partition_shapes": args.partition_shapes.split(",")})]
 
 
@@ -696,6 +823,25 @@ def main():
         args.out = tempfile.mkdtemp(prefix="ringkv-chaos-")
     args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
+
+    if args.mode == "selftest" and not args.inside:
+        # Build the planted kvnodes first (outside the namespace), once; the inner run (or
+        # the loopback fallback below) gets them as --plant-kvnode.
+        for bug in args.plants:
+            if bug in args.plant_kvnodes:
+                continue
+            try:
+                args.plant_kvnodes[bug] = build_planted(bug, os.path.abspath(args.plant_source),
+                                                        os.path.abspath(args.plant_build_root),
+                                                        args.out)
+            except (RuntimeError, OSError) as e:
+                log(f"error: cannot build kvnode with {bug} planted: {e}")
+                return 2
+        for bug, path in args.plant_kvnodes.items():
+            if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                log(f"error: --plant-kvnode {bug}={path} is not an executable file")
+                return 2
+            argv = argv + ["--plant-kvnode", f"{bug}={path}"]
 
     if not args.inside and not args.no_netns:
         # Re-run inside a private namespace with the same arguments and the chosen --out.

@@ -323,7 +323,11 @@ def loss_rules(hosts, probability, proto):
 def make_schedule(seed, kinds, duration, names, max_down, probe_ms, profile):
     """Episodes per lane, drawn from the seed: {lane: [episode, ...]}, each episode a dict
     with 'at' (seconds after the workload started), 'kind' and its parameters.
-    profile: dict of knobs (kill_down, kill_gap, pause_max_fraction, partition_s, loss...)."""
+    profile: dict of knobs (kill_down, kill_gap, pause_max_fraction, partition_s, loss...);
+    profile["script"], when given, is the schedule itself ({lane: [episode, ...]}, used by
+    the planted-bug scenarios that need one exact sequence of faults)."""
+    if profile.get("script"):
+        return {lane: [dict(e) for e in episodes] for lane, episodes in profile["script"].items()}
     lanes = {}
     n = len(names)
     end = duration - profile.get("quiet_tail_s", 2.0)

@@ -910,16 +910,29 @@ def all_alive(view, names):
             and all(view[name].get("liveness") == "alive" for name in names))
 
 
-def wait_converged(kv_path, nodes, timeout, what="convergence", interval=0.05):
-    """Polls until every node lists exactly `nodes`, all alive; returns the
-    seconds it took and the final views. Fails with the last views on timeout."""
+def all_normal(view, names):
+    """True when `view` lists each of `names` in ring status normal."""
+    return view is not None and all(view.get(name, {}).get("ring_status") == "normal" for name in names)
+
+
+def wait_converged(kv_path, nodes, timeout, what="convergence", interval=0.05, ring_normal=True):
+    """Polls until every node lists exactly `nodes`, all alive, then (unless
+    ring_normal is False) until all are normal in the ring; returns the seconds the liveness part took and the
+    final views. Fails with the last views on timeout."""
     names = [n.name for n in nodes]
     started = time.monotonic()
     deadline = started + timeout
     while True:
         views = member_views(kv_path, nodes)
         if all(all_alive(v, names) for v in views.values()):
-            return time.monotonic() - started, views
+            elapsed = time.monotonic() - started
+            if not ring_normal:
+                return elapsed, views
+            # New nodes then join the ring one at a time (bootstrap): wait for
+            # that too, outside the membership figure.
+            wait_until(lambda: all(all_normal(v, names) for v in member_views(kv_path, nodes).values()),
+                       max(timeout, 60.0), f"{what}: every node normal in the ring", interval=interval)
+            return elapsed, member_views(kv_path, nodes)
         if time.monotonic() >= deadline:
             summary = {observer: (None if v is None else
                                   {name: m.get("liveness") for name, m in sorted(v.items())})

@@ -1,0 +1,449 @@
+#include "node/core/topology.h"
+
+#include <algorithm>
+
+#include "node/core/range_moves.h"
+
+namespace ringkv::core {
+namespace {
+
+using membership::Liveness;
+using membership::RingStatus;
+
+wire::ErrorReply refuse(std::string message) {
+  return wire::ErrorReply{wire::ErrorCode::kInvalid, std::move(message)};
+}
+
+bool live(const membership::Member& m) {
+  return m.liveness == Liveness::kAlive || m.liveness == Liveness::kSuspect;
+}
+
+// Each move's ranges as storage scan ranges, with the given peers.
+void add_tasks(std::vector<StreamTask>& tasks, StreamTask::Kind kind, const TokenRange& range,
+               const std::vector<std::string>& peers) {
+  if (peers.empty()) return;
+  for (const PositionRange& part : scan_ranges(range)) tasks.push_back(StreamTask{kind, part, peers});
+}
+
+}  // namespace
+
+std::string_view to_string(Phase phase) {
+  switch (phase) {
+    case Phase::kWaiting: return "waiting";
+    case Phase::kJoining: return "joining";
+    case Phase::kNormal: return "normal";
+    case Phase::kLeaving: return "leaving";
+    case Phase::kLeft: return "left";
+  }
+  return "unknown";
+}
+
+Topology::Topology(TopologyConfig config, ClusterView& view, ReplicaStore& store, membership::Swim& swim,
+                   Now now)
+    : config_(config), view_(view), store_(store), swim_(swim), streamer_(config.stream, view, store) {
+  auto state = store_.engine().meta_get(kRingStateMeta);
+  const std::string remembered = state && *state ? **state : "";
+  if (remembered == "left") {
+    decommissioned_ = true;
+    phase_ = Phase::kLeft;
+  } else if (remembered == "normal" || swim_.self().ring_status == RingStatus::kNormal) {
+    // A node killed while leaving comes back normal: its decommission is
+    // abandoned (nothing was dropped) and can be run again.
+    phase_ = Phase::kNormal;
+    publish(RingStatus::kNormal, now);
+    if (remembered != "normal") persist("normal");
+  } else {
+    phase_ = Phase::kWaiting;
+    publish(RingStatus::kWaiting, now);
+  }
+}
+
+void Topology::publish(RingStatus status, Now now) {
+  if (swim_.self().ring_status == status) return;
+  swim_.set_ring_status(status, now.monotonic_ms);
+  ring_status_changed_ = true;
+}
+
+void Topology::persist(std::string_view state) {
+  // meta_put is fsynced: the state survives a crash right after.
+  if (!store_.engine().meta_put(kRingStateMeta, state)) {
+    notices_.push_back("could not persist ring state " + std::string(state));
+  }
+}
+
+uint64_t Topology::token() { return kTokenBit | next_token_++; }
+
+std::string Topology::change_in_progress(bool for_join, std::string_view except_id) const {
+  for (const membership::Member& m : swim_.members()) {
+    if (m.id == view_.self_id || m.id == except_id || m.liveness == Liveness::kLeft) continue;
+    if (m.ring_status == RingStatus::kJoining) return m.name + " is joining";
+    if (m.ring_status == RingStatus::kLeaving) return m.name + " is leaving";
+    if (for_join && m.ring_status == RingStatus::kWaiting && live(m) && m.id < view_.self_id) {
+      return m.name + " is waiting to join before this node";
+    }
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------
+// Requests.
+
+wire::Body Topology::handle_request(const wire::TopologyRequest& request, Now now) {
+  switch (request.action) {
+    case wire::TopologyAction::kDecommission:
+      return decommission(now);
+    case wire::TopologyAction::kRemoveNode:
+      return removenode(request.node, now);
+    case wire::TopologyAction::kCleanup:
+      return cleanup(now);
+  }
+  return refuse("unknown topology action");
+}
+
+wire::Body Topology::decommission(Now now) {
+  if (phase_ != Phase::kNormal) {
+    return refuse("this node is " + std::string(to_string(phase_)) + ", not normal; nothing changed");
+  }
+  if (auto other = change_in_progress(false); !other.empty()) {
+    return refuse("another topology change is in progress (" + other + "); nothing changed");
+  }
+  const size_t remaining = view_.ring->node_count() - 1;
+  if (remaining < config_.replicas) {
+    return refuse("decommission would leave " + std::to_string(remaining) + " nodes for " +
+                  std::to_string(config_.replicas) + " replicas per key; nothing changed");
+  }
+  for (const RingNode& node : view_.ring->nodes()) {
+    if (!view_.is_up(node.id)) {
+      return refuse(node.name + " is down: bring it back or removenode it first; nothing changed");
+    }
+  }
+  phase_ = Phase::kLeaving;
+  publish(RingStatus::kLeaving, now);
+  start_confirm(now);
+  notices_.push_back("decommission: leaving, waiting for every member to see it");
+  return wire::TopologyReply{"decommissioning " + swim_.self().name +
+                             ": streaming its ranges to their new owners"};
+}
+
+wire::Body Topology::removenode(const std::string& node, Now now) {
+  if (phase_ != Phase::kNormal) {
+    return refuse("this node is " + std::string(to_string(phase_)) + "; run removenode on a normal node");
+  }
+  std::optional<membership::Member> target;
+  for (const membership::Member& m : swim_.members()) {
+    if (m.name == node || membership::id_to_hex(m.id) == node) target = m;
+  }
+  if (!target) return refuse("no member named " + node + "; nothing changed");
+  if (target->id == view_.self_id) return refuse("a node cannot remove itself: use decommission");
+  if (target->liveness == Liveness::kLeft) return refuse(node + " has already left the ring");
+  if (live(*target)) {
+    return refuse(node + " is " + std::string(membership::to_string(target->liveness)) +
+                  ": removenode is for a dead node; decommission a live one");
+  }
+  // Removing a joining or leaving node that died is how its change ends.
+  if (auto other = change_in_progress(false, target->id); !other.empty()) {
+    return refuse("another topology change is in progress (" + other + "); nothing changed");
+  }
+  if (!swim_.declare_left(target->id, now.monotonic_ms)) return refuse("could not remove " + node);
+  notices_.push_back("removenode: " + node + " declared left; its ranges stream to their new owners");
+  return wire::TopologyReply{"removed " + node + " from the ring; the new owners stream its ranges"};
+}
+
+wire::Body Topology::cleanup(Now now) {
+  if (phase_ != Phase::kNormal) {
+    return refuse("this node is " + std::string(to_string(phase_)) + "; cleanup runs on a normal node");
+  }
+  if (view_.changing() || !streamer_.done()) {
+    return refuse("a topology change is in progress: its old owners still serve; nothing dropped");
+  }
+  size_t dropped = 0;
+  for (const PositionRange& range : unowned_ranges(*view_.ring, view_.self_id, config_.replicas)) {
+    // Only ranges holding something: a range tombstone per empty range would
+    // cost every later read for nothing.
+    auto probe = store_.engine().scan(storage::ScanRange{range.begin, range.end, ""}, 1, 1);
+    if (!probe) return wire::ErrorReply{wire::ErrorCode::kInternal, describe(probe.error())};
+    if (probe->entries.empty()) continue;
+    if (auto deleted = store_.engine().delete_range(range.begin, range.end); !deleted) {
+      return wire::ErrorReply{wire::ErrorCode::kInternal, describe(deleted.error())};
+    }
+    ++dropped;
+  }
+  cleanup_due_ms_.reset();
+  cleanup_ranges_dropped_ += dropped;
+  (void)now;
+  notices_.push_back("cleanup: dropped " + std::to_string(dropped) + " ranges this node no longer replicates");
+  return wire::TopologyReply{"dropped " + std::to_string(dropped) + " ranges no longer replicated here"};
+}
+
+// ---------------------------------------------------------------------------
+// Confirmation: every live member lists this node in its new ring status.
+
+void Topology::start_confirm(Now now) {
+  confirmed_.clear();
+  streams_started_ = false;
+  next_confirm_ms_ = now.monotonic_ms;
+}
+
+void Topology::confirm_tick(Now now) {
+  if (now.monotonic_ms < next_confirm_ms_) return;
+  next_confirm_ms_ = now.monotonic_ms + config_.confirm_retry_ms;
+  bool all = true;
+  for (const membership::Member& m : swim_.members()) {
+    if (m.id == view_.self_id || !live(m)) continue;
+    if (confirmed_[m.id]) continue;
+    all = false;
+    const bool asked = std::any_of(status_tokens_.begin(), status_tokens_.end(),
+                                   [&](const auto& entry) { return entry.second == m.id; });
+    if (asked) continue;
+    const uint64_t t = token();
+    status_tokens_.emplace(t, m.id);
+    peer_requests_.push_back(PeerRequest{t, m.address, wire::StatusRequest{}});
+  }
+  if (!all) return;
+  if (phase_ == Phase::kJoining) {
+    notices_.push_back("join: every member sees this node joining; streaming its ranges");
+    start_join_streams(now);
+  } else {
+    notices_.push_back("decommission: every member sees this node leaving; streaming its ranges");
+    start_leave_streams(now);
+  }
+}
+
+void Topology::on_status(const std::string& member_id, const wire::StatusReply& reply) {
+  const std::string_view want = phase_ == Phase::kJoining ? "joining" : "leaving";
+  for (const wire::MemberStatus& m : reply.members) {
+    if (m.id == view_.self_id && m.ring_status == want) confirmed_[member_id] = true;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Streams.
+
+std::vector<StreamTask> Topology::join_plan() const {
+  std::vector<StreamTask> tasks;
+  for (const RangeMove& move : range_moves(*view_.ring, *view_.future_ring, config_.replicas)) {
+    if (std::find(move.to.begin(), move.to.end(), view_.self_id) == move.to.end()) continue;
+    std::vector<std::string> sources;
+    for (const std::string& id : move.from) {
+      if (id != view_.self_id) sources.push_back(id);
+    }
+    add_tasks(tasks, StreamTask::Kind::kPull, move.range, sources);
+  }
+  return tasks;
+}
+
+void Topology::start_join_streams(Now now) {
+  std::vector<StreamTask> tasks = join_plan();
+  streams_started_ = true;
+  planned_ = tasks;
+  notices_.push_back("join: pulling " + std::to_string(tasks.size()) + " ranges");
+  streamer_.add(std::move(tasks), now);
+}
+
+void Topology::finish_join(Now now) {
+  // Re-plan against the rings of this moment: a change that overlapped ours
+  // may have moved ranges since the plan was made.
+  std::vector<StreamTask> tasks = join_plan();
+  auto same = [](const StreamTask& a, const StreamTask& b) { return a.range == b.range; };
+  const bool unchanged = tasks.size() == planned_.size() &&
+                         std::equal(tasks.begin(), tasks.end(), planned_.begin(), same);
+  if (!unchanged) {
+    notices_.push_back("join: the ring changed while streaming; pulling the new plan");
+    planned_ = tasks;
+    streamer_.add(std::move(tasks), now);
+    return;
+  }
+  if (!store_.engine().flush_wal()) return;  // retried on the next tick
+  persist("normal");
+  phase_ = Phase::kNormal;
+  publish(RingStatus::kNormal, now);
+  const StreamStats& stats = streamer_.stats();
+  notices_.push_back("join: complete, normal (" + std::to_string(stats.keys_received) + " keys, " +
+                     std::to_string(stats.bytes_received) + " bytes at " +
+                     std::to_string(streamer_.rate_bytes_per_s(now)) + " B/s)");
+}
+
+void Topology::start_leave_streams(Now now) {
+  std::vector<StreamTask> tasks;
+  for (const RangeMove& move : range_moves(*view_.ring, *view_.future_ring, config_.replicas)) {
+    if (std::find(move.from.begin(), move.from.end(), view_.self_id) == move.from.end()) continue;
+    for (const std::string& target : move.to) {
+      add_tasks(tasks, StreamTask::Kind::kPush, move.range, {target});
+    }
+  }
+  streams_started_ = true;
+  notices_.push_back("decommission: pushing " + std::to_string(tasks.size()) + " ranges");
+  streamer_.add(std::move(tasks), now);
+}
+
+void Topology::hand_over_hints(Now now) {
+  if (!hints_in_flight_.empty()) return;
+  // The first live normal member other than this node takes hints whose
+  // target is down; a target that is up gets its hints as data.
+  const RingNode* heir = nullptr;
+  for (const RingNode& node : view_.future_ring->nodes()) {
+    if (node.id != view_.self_id && view_.is_up(node.id)) {
+      heir = &node;
+      break;
+    }
+  }
+  bool any = false;
+  for (const auto& [target, count] : store_.hint_counts()) {
+    if (count == 0) continue;
+    auto hints = store_.hints_for(target, 256, 0);
+    if (!hints) continue;
+    const RingNode* owner = view_.find(target);
+    for (storage::Hint& hint : *hints) {
+      any = true;
+      if (owner == nullptr) {  // the target left the ring: nobody needs it
+        (void)store_.drop_hint(hint);
+        continue;
+      }
+      const bool direct = view_.is_up(target);
+      if (!direct && heir == nullptr) continue;
+      const uint64_t t = token();
+      peer_requests_.push_back(PeerRequest{
+          t, direct ? owner->address : heir->address,
+          wire::ReplicaWriteRequest{hint.user_key, to_wire(hint.record), direct ? "" : target}});
+      hints_in_flight_.emplace(t, std::move(hint));
+    }
+  }
+  if (any) return;
+  // Every hint is handed over: leave.
+  persist("left");
+  phase_ = Phase::kLeft;
+  swim_.leave(now.monotonic_ms);
+  const StreamStats& stats = streamer_.stats();
+  notices_.push_back("decommission: streamed " + std::to_string(stats.keys_sent) + " keys, " +
+                     std::to_string(stats.bytes_sent) + " bytes at " +
+                     std::to_string(streamer_.rate_bytes_per_s(now)) + " B/s, handed over " +
+                     std::to_string(hints_handed_over_) + " hints; left");
+}
+
+// ---------------------------------------------------------------------------
+// Inputs.
+
+void Topology::on_membership(const std::vector<membership::Event>& events, const Ring& ring_before,
+                             Now now) {
+  bool ring_changed = false;
+  for (const membership::Event& event : events) {
+    const membership::Member& m = event.member;
+    if (m.id == view_.self_id) continue;
+    ring_changed = ring_changed || event.kind == membership::EventKind::kLeft ||
+                   event.kind == membership::EventKind::kUpdated || event.kind == membership::EventKind::kJoined;
+    // A member removed while it still owned ranges (removenode; a
+    // decommissioned node was `leaving` and pushed its ranges itself): the
+    // ranges this node gains come from the surviving replicas.
+    if (event.kind != membership::EventKind::kLeft || m.ring_status != RingStatus::kNormal) continue;
+    if (phase_ != Phase::kNormal || ring_before.find(m.id) == nullptr) continue;
+    std::vector<StreamTask> tasks;
+    for (const RangeMove& move : range_moves(ring_before, *view_.ring, config_.replicas)) {
+      if (std::find(move.to.begin(), move.to.end(), view_.self_id) == move.to.end()) continue;
+      std::vector<std::string> sources;
+      for (const std::string& id : move.from) {
+        if (id != m.id && id != view_.self_id) sources.push_back(id);
+      }
+      add_tasks(tasks, StreamTask::Kind::kPull, move.range, sources);
+    }
+    if (!tasks.empty()) {
+      notices_.push_back(m.name + " was removed: pulling " + std::to_string(tasks.size()) +
+                         " ranges this node now replicates");
+      streamer_.add(std::move(tasks), now);
+    }
+  }
+  if (ring_changed && config_.cleanup_grace_ms > 0 && phase_ == Phase::kNormal) {
+    cleanup_due_ms_ = now.monotonic_ms + config_.cleanup_grace_ms;
+  }
+}
+
+void Topology::tick(Now now) {
+  switch (phase_) {
+    case Phase::kWaiting: {
+      if (!swim_.joined() || view_.ring->node_count() == 0) break;
+      const std::string other = change_in_progress(true);
+      if (!other.empty()) {
+        if (other != waiting_for_) notices_.push_back("join: waiting, " + other);
+        waiting_for_ = other;
+        break;
+      }
+      waiting_for_.clear();
+      phase_ = Phase::kJoining;
+      publish(RingStatus::kJoining, now);
+      start_confirm(now);
+      notices_.push_back("join: joining, waiting for every member to see it");
+      break;
+    }
+    case Phase::kJoining:
+    case Phase::kLeaving:
+      if (!streams_started_) {
+        confirm_tick(now);
+      } else if (streamer_.done()) {
+        if (phase_ == Phase::kJoining) {
+          finish_join(now);
+        } else {
+          hand_over_hints(now);
+        }
+      }
+      break;
+    case Phase::kNormal:
+      if (cleanup_due_ms_ && now.monotonic_ms >= *cleanup_due_ms_) {
+        if (!view_.changing() && streamer_.done()) {
+          (void)cleanup(now);
+        } else {
+          cleanup_due_ms_ = now.monotonic_ms + config_.cleanup_grace_ms;
+        }
+      }
+      break;
+    case Phase::kLeft:
+      break;
+  }
+  streamer_.tick(now);
+}
+
+void Topology::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+                            Now now) {
+  if (token & Streamer::kTokenBit) {
+    streamer_.handle_reply(token & ~kTokenBit, reply, now);
+    return;
+  }
+  if (auto it = status_tokens_.find(token); it != status_tokens_.end()) {
+    const std::string member = it->second;
+    status_tokens_.erase(it);
+    if (const auto* status = reply ? std::get_if<wire::StatusReply>(&reply->body) : nullptr) {
+      on_status(member, *status);
+    }
+    return;
+  }
+  if (auto it = hints_in_flight_.find(token); it != hints_in_flight_.end()) {
+    storage::Hint hint = std::move(it->second);
+    hints_in_flight_.erase(it);
+    if (reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body) && store_.drop_hint(hint)) {
+      ++hints_handed_over_;
+    }
+  }
+}
+
+std::vector<PeerRequest> Topology::take_peer_requests() {
+  for (PeerRequest& request : streamer_.take_peer_requests()) {
+    request.token |= kTokenBit;
+    peer_requests_.push_back(std::move(request));
+  }
+  return std::exchange(peer_requests_, {});
+}
+
+void Topology::add_stats(std::vector<std::pair<std::string, uint64_t>>& values, Now now) const {
+  const StreamStats& s = streamer_.stats();
+  values.emplace_back("ring_state", static_cast<uint64_t>(phase_));
+  values.emplace_back("stream_ranges_total", s.tasks_total);
+  values.emplace_back("stream_ranges_done", s.tasks_done);
+  values.emplace_back("stream_keys_received", s.keys_received);
+  values.emplace_back("stream_bytes_received", s.bytes_received);
+  values.emplace_back("stream_keys_sent", s.keys_sent);
+  values.emplace_back("stream_bytes_sent", s.bytes_sent);
+  values.emplace_back("stream_rate_bytes_per_s", streamer_.rate_bytes_per_s(now));
+  values.emplace_back("stream_failed_batches", s.failed_batches);
+  values.emplace_back("hints_handed_over", hints_handed_over_);
+  values.emplace_back("cleanup_ranges_dropped", cleanup_ranges_dropped_);
+}
+
+}  // namespace ringkv::core

@@ -1,0 +1,100 @@
+// RespServer: the node's optional Redis-protocol (RESP2) TCP port on libuv.
+//
+// Each connection has a resp::RequestParser and a resp::Session (node/resp,
+// pure code): bytes read are parsed into commands, the session turns them
+// into wire requests handed to NodeCore::handle_client under this server's
+// ClientIds (kRespClientTag, client_ids.h), and the replies the owner routes
+// back through deliver() are reassembled in command order. Replies made
+// ready between two flush_all() calls leave in one write per connection, so
+// pipelined clients (redis-benchmark -P) cost few syscalls.
+//
+// Bounds: at most SessionConfig::commands_in_flight_max unanswered commands
+// per connection (parsing pauses, then reading), and a connection whose
+// unsent replies exceed write_queue_bytes_max stops being read until its
+// peer catches up. Malformed RESP gets "-ERR Protocol error: ..." after the
+// replies to the commands before it, then the connection closes; QUIT
+// closes after its +OK.
+//
+// Thread model: everything runs on the loop's thread.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "node/core/node_core.h"
+#include "node/io/client_ids.h"
+#include "node/resp/session.h"
+
+namespace ringkv::io {
+
+struct RespServerConfig {
+  std::string listen_address;  // HOST:PORT
+  resp::SessionConfig session;
+  size_t write_queue_bytes_max = 64 * 1024 * 1024;
+};
+
+class RespServer {
+ public:
+  // `clock` reads the node's two clocks. `after_input` asks the owner to
+  // drain the core's outputs once this loop iteration's reads are done;
+  // `pump_now` drains right away (re-entrant safe: see CoreDriver::pump),
+  // for commands resumed while a drain runs.
+  RespServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
+             std::function<void()> after_input, std::function<void()> pump_now, RespServerConfig config);
+  ~RespServer();
+  RespServer(const RespServer&) = delete;
+  RespServer& operator=(const RespServer&) = delete;
+
+  std::expected<void, std::string> listen();
+  // Hands one core reply to the session of its connection (dropped when the
+  // connection is gone); flush_all() writes what became ready.
+  void deliver(core::Outgoing& reply);
+  // One write per connection with replies ready; closes finished sessions.
+  void flush_all();
+  // Stops accepting and closes every connection; the loop then runs dry.
+  void close();
+
+  struct Connection;
+
+ private:
+  static void on_connection(uv_stream_t* listener, int status);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_closed(uv_handle_t* handle);
+
+  // Parses and hands over buffered commands while can_take_commands().
+  void process(Connection& connection);
+  // Hands the session's new requests to the core; true when there were any.
+  bool hand_over(Connection& connection);
+  // The session accepts more commands and the peer reads its replies.
+  bool can_take_commands(Connection& connection) const;
+  void update_reading(Connection& connection);
+  void mark_dirty(Connection& connection);
+  void flush(Connection& connection);
+  void close_connection(Connection& connection, bool after_flush = false);
+
+  uv_loop_t* loop_;
+  core::NodeCore& core_;
+  std::function<core::Now()> clock_;
+  std::function<void()> after_input_;
+  std::function<void()> pump_now_;
+  RespServerConfig config_;
+  membership::TimeMs started_ms_;
+  uv_tcp_t listener_;
+  bool listening_ = false;
+  core::ClientId next_client_id_ = kRespClientFirst;
+  std::unordered_map<core::ClientId, Connection*> connections_;
+  std::vector<core::ClientId> dirty_;
+  // Reused between batches (requests go to the core one by one).
+  std::vector<wire::Message> requests_;
+  std::unique_ptr<char[]> read_buffer_;
+};
+
+}  // namespace ringkv::io

@@ -1,0 +1,39 @@
+#include "node/resp/command_name.h"
+
+#include <array>
+#include <utility>
+
+namespace ringkv::resp {
+namespace {
+
+constexpr std::array<std::pair<std::string_view, CommandName>, kKnownCommandCount> kCommands{{
+    {"get", CommandName::kGet},       {"set", CommandName::kSet},
+    {"ping", CommandName::kPing},     {"echo", CommandName::kEcho},
+    {"del", CommandName::kDel},       {"exists", CommandName::kExists},
+    {"mget", CommandName::kMget},     {"mset", CommandName::kMset},
+    {"quit", CommandName::kQuit},     {"info", CommandName::kInfo},
+    {"command", CommandName::kCommand}, {"config", CommandName::kConfig},
+    {"select", CommandName::kSelect},
+}};
+
+}  // namespace
+
+bool equals_ignoring_case(std::string_view text, std::string_view lower_case) {
+  if (text.size() != lower_case.size()) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower_case[i]) return false;
+  }
+  return true;
+}
+
+CommandName command_of(std::string_view name) {
+  if (name.size() > 7) return CommandName::kUnknown;
+  for (const auto& [known, command] : kCommands) {
+    if (equals_ignoring_case(name, known)) return command;
+  }
+  return CommandName::kUnknown;
+}
+
+}  // namespace ringkv::resp

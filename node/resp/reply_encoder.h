@@ -1,0 +1,33 @@
+// RESP2 encoding: each function appends one RESP2 value to `out`.
+//
+// Replies are built straight into a connection's output buffer, so a batch
+// of pipelined replies costs no intermediate strings. append_command encodes
+// a request (multibulk of bulk strings), for clients and tests.
+//
+// Pure functions; no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringkv::resp {
+
+// "+text\r\n". CR and LF in `text` become spaces (a simple string is one line).
+void append_simple_string(std::string& out, std::string_view text);
+// "-message\r\n", the message starting with an error code word such as
+// "ERR" or "TIMEOUT". CR and LF become spaces.
+void append_error(std::string& out, std::string_view message);
+// ":value\r\n"
+void append_integer(std::string& out, int64_t value);
+// "$len\r\nbytes\r\n" (binary-safe).
+void append_bulk_string(std::string& out, std::string_view bytes);
+// "$-1\r\n": a missing value.
+void append_null_bulk(std::string& out);
+// "*count\r\n"; the caller appends `count` values next.
+void append_array_header(std::string& out, size_t count);
+// A request: "*n\r\n" then each argument as a bulk string.
+void append_command(std::string& out, const std::vector<std::string>& args);
+
+}  // namespace ringkv::resp

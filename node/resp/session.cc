@@ -1,0 +1,342 @@
+#include "node/resp/session.h"
+
+#include <cassert>
+#include <optional>
+
+#include "node/resp/command_name.h"
+#include "node/resp/info.h"
+#include "node/resp/reply_encoder.h"
+
+namespace ringkv::resp {
+namespace {
+
+constexpr int kPartBits = 20;
+constexpr uint64_t kPartMask = (uint64_t{1} << kPartBits) - 1;
+
+std::string encoded_error(std::string_view message) {
+  std::string out;
+  append_error(out, message);
+  return out;
+}
+
+std::string wrong_arity(std::string_view name) {
+  std::string lower(name);
+  for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return encoded_error("ERR wrong number of arguments for '" + lower + "' command");
+}
+
+// Redis shows at most this much of an unknown command's name.
+constexpr size_t kShownNameBytesMax = 128;
+
+}  // namespace
+
+
+std::string error_text(const wire::ErrorReply& error) {
+  switch (error.code) {
+    case wire::ErrorCode::kUnavailable:
+      return "UNAVAILABLE " + error.message;
+    case wire::ErrorCode::kTimeout:
+      return "TIMEOUT " + error.message;
+    case wire::ErrorCode::kInternal:
+      return "ERR storage failure: " + error.message;
+    default:
+      return "ERR " + std::string(wire::error_code_name(error.code)) + ": " + error.message;
+  }
+}
+
+Session::Session(const SessionConfig& config) : config_(config) {
+  assert(config_.limits.validate().empty() && "Session needs consistent limits");
+}
+
+Session::~Session() = default;
+
+Session::Slot& Session::open_slot() {
+  Slot& slot = slots_.emplace_back();
+  slot.sequence = next_sequence_++;
+  return slot;
+}
+
+void Session::finish_ready(Slot& slot, std::string reply) {
+  slot.kind = Kind::kReady;
+  slot.reply = std::move(reply);
+  slot.done = true;
+}
+
+void Session::send(Slot& slot, uint32_t part, wire::Body body) {
+  assert(part <= kPartMask && "request part fits its bits");
+  requests_.push_back(wire::Message{(slot.sequence << kPartBits) | part, std::move(body)});
+  ++slot.outstanding;
+}
+
+void Session::fail_protocol(std::string_view reason) {
+  if (closing_) return;
+  Slot& slot = open_slot();
+  finish_ready(slot, encoded_error("ERR Protocol error: " + std::string(reason)));
+  closing_ = true;
+}
+
+void Session::take_requests(std::vector<wire::Message>& out) {
+  for (auto& request : requests_) out.push_back(std::move(request));
+  requests_.clear();
+}
+
+void Session::take_ready(std::string& out) {
+  while (!slots_.empty() && slots_.front().done) {
+    out.append(slots_.front().reply);
+    slots_.pop_front();
+  }
+}
+
+void Session::handle_command(Command& command, uint64_t uptime_s) {
+  assert(accepting() && has_room() && !command.empty());
+  dispatch(command, uptime_s);
+}
+
+void Session::dispatch(Command& args, uint64_t uptime_s) {
+  Slot& slot = open_slot();
+  const size_t argc = args.size();
+  const wire::Consistency level = config_.consistency;
+  std::string out;
+  switch (command_of(args[0])) {
+    case CommandName::kPing:
+      if (argc > 2) return finish_ready(slot, wrong_arity(args[0]));
+      if (argc == 2) {
+        append_bulk_string(out, args[1]);
+      } else {
+        append_simple_string(out, "PONG");
+      }
+      return finish_ready(slot, std::move(out));
+
+    case CommandName::kEcho:
+      if (argc != 2) return finish_ready(slot, wrong_arity(args[0]));
+      append_bulk_string(out, args[1]);
+      return finish_ready(slot, std::move(out));
+
+    case CommandName::kQuit:
+      append_simple_string(out, "OK");
+      finish_ready(slot, std::move(out));
+      closing_ = true;
+      return;
+
+    case CommandName::kSelect:
+      if (argc != 2) return finish_ready(slot, wrong_arity(args[0]));
+      if (args[1] != "0") return finish_ready(slot, encoded_error("ERR DB index is out of range (ringkv has db 0 only)"));
+      append_simple_string(out, "OK");
+      return finish_ready(slot, std::move(out));
+
+    case CommandName::kGet:
+      if (argc != 2) return finish_ready(slot, wrong_arity(args[0]));
+      slot.kind = Kind::kGet;
+      send(slot, 0, wire::GetRequest{std::move(args[1]), level, false});
+      return;
+
+    case CommandName::kSet:
+      if (argc < 3) return finish_ready(slot, wrong_arity(args[0]));
+      if (argc > 3) {
+        return finish_ready(slot, encoded_error("ERR SET options (EX, PX, NX, XX, KEEPTTL, GET, ...) are not "
+                                                "supported by ringkv: use plain SET key value"));
+      }
+      slot.kind = Kind::kWrite;
+      send(slot, 0, wire::PutRequest{std::move(args[1]), std::move(args[2]), level});
+      return;
+
+    case CommandName::kMset:
+      if (argc < 3 || argc % 2 == 0) return finish_ready(slot, wrong_arity(args[0]));
+      slot.kind = Kind::kWrite;
+      for (size_t i = 1; i < argc; i += 2) {
+        send(slot, static_cast<uint32_t>(i / 2), wire::PutRequest{std::move(args[i]), std::move(args[i + 1]), level});
+      }
+      return;
+
+    case CommandName::kMget:
+    case CommandName::kExists:
+      if (argc < 2) return finish_ready(slot, wrong_arity(args[0]));
+      slot.kind = command_of(args[0]) == CommandName::kMget ? Kind::kMget : Kind::kExists;
+      if (slot.kind == Kind::kMget) slot.values.resize(argc - 1);
+      for (size_t i = 1; i < argc; ++i) {
+        send(slot, static_cast<uint32_t>(i - 1), wire::GetRequest{std::move(args[i]), level, false});
+      }
+      return;
+
+    case CommandName::kDel:
+      if (argc < 2) return finish_ready(slot, wrong_arity(args[0]));
+      slot.kind = Kind::kDelete;
+      slot.keys.assign(args.begin() + 1, args.end());
+      for (size_t i = 0; i < slot.keys.size(); ++i) {
+        send(slot, static_cast<uint32_t>(i), wire::GetRequest{slot.keys[i], level, false});
+      }
+      return;
+
+    case CommandName::kInfo:
+      if (argc > 2) return finish_ready(slot, encoded_error("ERR INFO takes at most one section"));
+      if (argc == 2 && !is_info_section(args[1])) {
+        append_bulk_string(out, "");  // Redis answers an unknown section with nothing
+        return finish_ready(slot, std::move(out));
+      }
+      slot.kind = Kind::kInfo;
+      slot.count = static_cast<int64_t>(uptime_s);
+      slot.keys.push_back(argc == 2 ? std::move(args[1]) : std::string());
+      send(slot, 0, wire::StatusRequest{});
+      send(slot, 1, wire::StatsRequest{});
+      return;
+
+    case CommandName::kCommand:
+      // Enough for redis-cli and client libraries that probe the server:
+      // no command table is published.
+      if (argc == 1) {
+        append_array_header(out, 0);
+      } else if (equals_ignoring_case(args[1], "count")) {
+        append_integer(out, kKnownCommandCount);
+      } else if (equals_ignoring_case(args[1], "docs") || equals_ignoring_case(args[1], "list")) {
+        append_array_header(out, 0);
+      } else if (equals_ignoring_case(args[1], "info")) {
+        append_array_header(out, argc - 2);
+        for (size_t i = 2; i < argc; ++i) append_null_bulk(out);
+      } else {
+        return finish_ready(slot, encoded_error("ERR unknown COMMAND subcommand '" +
+                                                args[1].substr(0, kShownNameBytesMax) + "'"));
+      }
+      return finish_ready(slot, std::move(out));
+
+    case CommandName::kConfig: {
+      if (argc < 2) return finish_ready(slot, wrong_arity(args[0]));
+      if (!equals_ignoring_case(args[1], "get")) {
+        return finish_ready(slot, encoded_error("ERR ringkv answers CONFIG GET only"));
+      }
+      if (argc < 3) return finish_ready(slot, wrong_arity("config|get"));
+      // What redis-benchmark asks before it starts. Every write is in the
+      // write-ahead log before it is acknowledged (appendonly in Redis
+      // terms); there are no snapshots (save).
+      std::vector<std::pair<std::string_view, std::string_view>> pairs;
+      for (size_t i = 2; i < argc; ++i) {
+        const bool all = args[i] == "*";
+        if (all || equals_ignoring_case(args[i], "save")) pairs.emplace_back("save", "");
+        if (all || equals_ignoring_case(args[i], "appendonly")) pairs.emplace_back("appendonly", "yes");
+      }
+      append_array_header(out, pairs.size() * 2);
+      for (const auto& [name, value] : pairs) {
+        append_bulk_string(out, name);
+        append_bulk_string(out, value);
+      }
+      return finish_ready(slot, std::move(out));
+    }
+
+    case CommandName::kUnknown:
+      break;
+  }
+  finish_ready(slot, encoded_error("ERR unknown command '" + args[0].substr(0, kShownNameBytesMax) + "'"));
+}
+
+void Session::handle_reply(wire::Message& reply) {
+  if (slots_.empty()) return;
+  const uint64_t sequence = reply.request_id >> kPartBits;
+  const uint64_t part = reply.request_id & kPartMask;
+  const uint64_t first = slots_.front().sequence;
+  if (sequence < first || sequence - first >= slots_.size()) return;
+  Slot& slot = slots_[sequence - first];
+  if (slot.done || slot.outstanding == 0) return;
+  --slot.outstanding;
+
+  if (auto* error = std::get_if<wire::ErrorReply>(&reply.body)) {
+    if (!slot.error) slot.error = error_text(*error);
+  } else {
+    switch (slot.kind) {
+      case Kind::kGet:
+      case Kind::kMget:
+      case Kind::kExists:
+      case Kind::kDelete:
+        if (auto* get = std::get_if<wire::GetReply>(&reply.body)) {
+          if (slot.kind == Kind::kGet) {
+            if (get->found) {
+              append_bulk_string(slot.reply, get->value);
+            } else {
+              append_null_bulk(slot.reply);
+            }
+          } else if (slot.kind == Kind::kMget) {
+            if (part < slot.values.size() && get->found) slot.values[part] = std::move(get->value);
+          } else if (!slot.deleting) {
+            slot.count += get->found ? 1 : 0;
+          }
+        } else if (!(slot.kind == Kind::kDelete && slot.deleting &&
+                     std::holds_alternative<wire::WriteReply>(reply.body))) {
+          if (!slot.error) slot.error = "ERR unexpected reply from the coordinator";
+        }
+        break;
+      case Kind::kWrite:
+        if (!std::holds_alternative<wire::WriteReply>(reply.body) && !slot.error) {
+          slot.error = "ERR unexpected reply from the coordinator";
+        }
+        break;
+      case Kind::kInfo:
+        if (auto* status = std::get_if<wire::StatusReply>(&reply.body)) {
+          slot.status = std::make_unique<wire::StatusReply>(std::move(*status));
+        } else if (auto* stats = std::get_if<wire::StatsReply>(&reply.body)) {
+          slot.stats = std::make_unique<wire::StatsReply>(std::move(*stats));
+        }
+        break;
+      case Kind::kReady:
+        break;
+    }
+  }
+  if (slot.outstanding == 0) complete(slot);
+}
+
+void Session::complete(Slot& slot) {
+  if (slot.error) {
+    std::string out;
+    append_error(out, *slot.error);
+    return finish_ready(slot, std::move(out));
+  }
+  switch (slot.kind) {
+    case Kind::kGet:
+      slot.done = true;  // the bulk string is already in slot.reply
+      return;
+    case Kind::kWrite: {
+      std::string out;
+      append_simple_string(out, "OK");
+      return finish_ready(slot, std::move(out));
+    }
+    case Kind::kMget: {
+      std::string out;
+      append_array_header(out, slot.values.size());
+      for (const auto& value : slot.values) {
+        if (value) {
+          append_bulk_string(out, *value);
+        } else {
+          append_null_bulk(out);
+        }
+      }
+      return finish_ready(slot, std::move(out));
+    }
+    case Kind::kDelete:
+      if (!slot.deleting) {
+        // Every read answered: now delete them all (second phase).
+        slot.deleting = true;
+        const auto count = static_cast<uint32_t>(slot.keys.size());
+        for (uint32_t i = 0; i < count; ++i) {
+          send(slot, count + i, wire::DeleteRequest{std::move(slot.keys[i]), config_.consistency});
+        }
+        slot.keys.clear();
+        return;
+      }
+      [[fallthrough]];
+    case Kind::kExists: {
+      std::string out;
+      append_integer(out, slot.count);
+      return finish_ready(slot, std::move(out));
+    }
+    case Kind::kInfo: {
+      std::string out;
+      const wire::StatusReply status = slot.status ? std::move(*slot.status) : wire::StatusReply{};
+      const wire::StatsReply stats = slot.stats ? std::move(*slot.stats) : wire::StatsReply{};
+      append_bulk_string(out, render_info(slot.keys.front(), config_.server, static_cast<uint64_t>(slot.count),
+                                          config_.consistency, status, stats));
+      return finish_ready(slot, std::move(out));
+    }
+    case Kind::kReady:
+      slot.done = true;
+      return;
+  }
+}
+
+}  // namespace ringkv::resp

@@ -1,0 +1,125 @@
+// Session: one RESP connection's command pipeline, without the socket.
+//
+// Turns parsed commands into the same wire requests the msgpack protocol
+// carries (PutRequest, GetRequest, DeleteRequest, StatusRequest,
+// StatsRequest) for NodeCore's coordinator, and assembles the RESP replies.
+// The coordinator answers out of order; replies leave strictly in command
+// order: each command owns a slot in a queue, and take_ready() hands out the
+// finished slots at its head.
+//
+// Command semantics where ringkv differs from Redis (README "RESP"):
+// - MSET writes each key as its own request (not atomic across keys); the
+//   reply is +OK when every write succeeded, else the first error.
+// - MGET and EXISTS read each key at the session's consistency; any failed
+//   read fails the whole command with its error.
+// - DEL reads the keys first, then deletes every key (a tombstone is
+//   written even for a key the read did not find); the count is the keys
+//   the read found. Not atomic with concurrent writers.
+// - Errors from the cluster keep their name as the code word:
+//   "-UNAVAILABLE ...", "-TIMEOUT ..." (the write may still land).
+//
+// Request ids are (command sequence << 20 | part) so a reply finds its slot
+// in O(1); parts are bounded by Limits::arguments_max (< 2^19, validated).
+// The number of unanswered commands is bounded by commands_in_flight_max:
+// the owner stops parsing while !has_room().
+//
+// Pure: no I/O, no clock. Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/resp/limits.h"
+#include "node/resp/request_parser.h"
+#include "node/wire/message.h"
+
+namespace ringkv::resp {
+
+// What INFO reports about the node beyond what the core answers.
+struct ServerInfo {
+  std::string node_name;
+  std::string listen;       // the node's own HOST:PORT (msgpack TCP and gossip UDP)
+  std::string resp_listen;  // this RESP listener's HOST:PORT
+  uint32_t process_id = 0;
+};
+
+struct SessionConfig {
+  wire::Consistency consistency = wire::Consistency::kQuorum;
+  Limits limits;
+  size_t commands_in_flight_max = 1024;
+  ServerInfo server;
+};
+
+class Session {
+ public:
+  // `config` is shared by every session of a server and outlives them.
+  explicit Session(const SessionConfig& config);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Accepts one parsed command (its strings are moved from). `uptime_s` is
+  // the node's uptime, for INFO. REQUIRES: accepting() and has_room().
+  void handle_command(Command& command, uint64_t uptime_s);
+  // Queues "-ERR Protocol error: <reason>" after every earlier reply; the
+  // session accepts nothing more and finishes once that reply is taken.
+  void fail_protocol(std::string_view reason);
+
+  // Moves the requests for the coordinator produced so far to the end of
+  // `out`, in the order they must be handed over.
+  void take_requests(std::vector<wire::Message>& out);
+  // A reply NodeCore produced for one of this session's requests. A reply
+  // that matches no waiting request is ignored.
+  void handle_reply(wire::Message& reply);
+  // Appends the replies finished at the head of the queue to `out`.
+  void take_ready(std::string& out);
+
+  bool accepting() const { return !closing_; }
+  bool has_room() const { return slots_.size() < config_.commands_in_flight_max; }
+  // True once no more commands are accepted (QUIT, protocol error) and every
+  // reply was taken: the connection should close now.
+  bool finished() const { return closing_ && slots_.empty(); }
+  size_t commands_in_flight() const { return slots_.size(); }
+
+ private:
+  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo };
+
+  // One command's place in the reply order.
+  struct Slot {
+    uint64_t sequence = 0;
+    Kind kind = Kind::kReady;
+    bool done = false;
+    bool deleting = false;  // DEL's second phase: the deletes are out
+    uint32_t outstanding = 0;
+    int64_t count = 0;                               // EXISTS, DEL; INFO: uptime
+    std::string reply;                               // the encoded reply once done
+    std::optional<std::string> error;                // the first error, which becomes the reply
+    std::vector<std::string> keys;                   // DEL: keys to delete; INFO: [section]
+    std::vector<std::optional<std::string>> values;  // MGET
+    std::unique_ptr<wire::StatusReply> status;       // INFO
+    std::unique_ptr<wire::StatsReply> stats;         // INFO
+  };
+
+  Slot& open_slot();
+  void finish_ready(Slot& slot, std::string reply);
+  void send(Slot& slot, uint32_t part, wire::Body body);
+  void complete(Slot& slot);
+  void dispatch(Command& command, uint64_t uptime_s);
+
+  const SessionConfig& config_;
+  std::deque<Slot> slots_;
+  uint64_t next_sequence_ = 1;
+  std::vector<wire::Message> requests_;
+  bool closing_ = false;
+};
+
+// The RESP error line body for a coordinator error: "UNAVAILABLE ...",
+// "TIMEOUT ...", or "ERR ..." for the rest.
+std::string error_text(const wire::ErrorReply& error);
+
+}  // namespace ringkv::resp
