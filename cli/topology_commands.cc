@@ -18,7 +18,8 @@ using Clock = std::chrono::steady_clock;
 using Stats = std::map<std::string, uint64_t>;
 
 constexpr auto kPollInterval = std::chrono::milliseconds(250);
-constexpr uint64_t kRingStateLeft = 4;  // node/core/topology.h Phase::kLeft
+constexpr uint64_t kRingStateNormal = 2;  // node/core/topology.h Phase
+constexpr uint64_t kRingStateLeft = 4;
 
 // Sends the request; on a refusal or failure prints why and sets exit_code.
 std::optional<wire::TopologyReply> start_change(Client& client, wire::TopologyRequest request,
@@ -99,6 +100,12 @@ int run_decommission(const GlobalOptions& options) {
     progress("decommission", last["stream_ranges_done"], last["stream_ranges_total"], last["stream_keys_sent"],
              last["stream_bytes_sent"], seconds_since(started));
     if (last["ring_state"] == kRingStateLeft) break;
+    if (last["ring_state"] == kRingStateNormal && last["stream_ranges_total"] > 0) {
+      end_progress();
+      std::fprintf(stderr, "kv: the decommission of %s was aborted (a new owner went down); it stays normal, "
+                   "nothing was dropped: see its log, then run it again\n", host.c_str());
+      return kExitClusterError;
+    }
     std::this_thread::sleep_for(kPollInterval);
   }
   end_progress();

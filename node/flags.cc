@@ -42,6 +42,9 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   app.add_option("--cleanup-grace-s", flags.cleanup_grace_s,
                  "drop ranges this node no longer replicates this long after a topology change (0: only kv cleanup)")
       ->check(CLI::Range(0, 365 * 24 * 3600))->capture_default_str();
+  app.add_option("--repair-interval-s", flags.repair_interval_s,
+                 "anti-entropy: compare ranges with the other replicas this often and repair (0: never)")
+      ->check(CLI::Range(0, 30 * 24 * 3600))->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
   app.add_flag("--sync", flags.sync, "fsync the WAL before acknowledging writes");
@@ -100,6 +103,8 @@ core::NodeConfig node_config(const Flags& flags) {
   config.coordinator.request_timeout_ms = flags.request_timeout_ms;
   config.topology.replicas = static_cast<uint32_t>(flags.replicas);
   config.topology.cleanup_grace_ms = static_cast<membership::TimeMs>(flags.cleanup_grace_s) * 1000;
+  config.repair.replicas = static_cast<uint32_t>(flags.replicas);
+  config.repair.interval_ms = static_cast<membership::TimeMs>(flags.repair_interval_s) * 1000;
   return config;
 }
 

@@ -33,6 +33,9 @@ struct Flags {
   // Ranges a node no longer replicates are dropped this long after a
   // topology change completed (0: only by `kv cleanup`).
   int cleanup_grace_s = 3600;
+  // Anti-entropy: compare every shared range with its other replicas this
+  // often and pull what differs (0: never).
+  int repair_interval_s = 600;
   std::string log_level = "info";
   bool sync = false;
   // Redis protocol (RESP2) listener: off unless an address is given.

@@ -96,7 +96,7 @@ struct StreamFixture {
   core::ClusterView view;
   core::Streamer streamer{core::StreamConfig{.window = 2, .batch_bytes = 2000, .retry_ms = 100}, view,
                           here.store};
-  uint64_t now_ms = 1;
+  membership::TimeMs now_ms = 1;
   int requests = 0;
 
   StreamFixture() {

@@ -34,6 +34,11 @@ struct ClusterView {
   // leaving ones out): writes also go to its replicas that `ring` lacks (the
   // pending owners). The same object as `ring` when nothing is changing.
   std::shared_ptr<const Ring> future_ring = ring;
+  // The current ring before the last change completed, kept for a grace
+  // period (until previous_until_ms) while other nodes may still use it:
+  // writes also go to its replicas, so a QUORUM read on either ring meets them.
+  std::shared_ptr<const Ring> previous_ring;
+  membership::TimeMs previous_until_ms = 0;
   // Node id -> monotonic time at which it was first seen down.
   std::unordered_map<std::string, membership::TimeMs> down_since_ms;
 

@@ -140,18 +140,47 @@ void Coordinator::write(ClientId client, uint64_t request_id, const std::string&
 
 void Coordinator::add_pending_owners(Operation& op, uint64_t position,
                                      const std::vector<const RingNode*>& natural, Now now) {
-  if (!view_.changing()) return;
-  for (const RingNode* node : view_.future_ring->preference_list(position, config_.replicas)) {
-    const bool known = std::any_of(natural.begin(), natural.end(),
-                                   [&](const RingNode* n) { return n->id == node->id; });
-    if (known) continue;
-    if (view_.is_up(node->id)) {
-      op.replicas.push_back(Replica{.id = node->id, .address = node->address, .natural = false,
-                                    .pending = true});
+  auto listed = [&](const std::string& id) {
+    for (Replica& r : op.replicas) {
+      if ((r.natural || r.pending || r.previous) && r.id == id) return &r;
+    }
+    return static_cast<Replica*>(nullptr);
+  };
+  auto hint_for = [&](const RingNode* node) {
+    if (node->id == view_.self_id) return;
+    auto stored = store_.store_hint(node->id, op.key, op.record, now.wall_us);
+    if (stored && *stored) ++counters_.hints_written;
+  };
+  if (view_.changing()) {
+    for (const RingNode* node : view_.future_ring->preference_list(position, config_.replicas)) {
+      if (listed(node->id) != nullptr) continue;
+      if (!view_.is_up(node->id)) {
+        hint_for(node);
+        continue;
+      }
+      op.replicas.push_back(Replica{.id = node->id, .address = node->address, .natural = false, .pending = true});
       ++op.required;
-    } else if (node->id != view_.self_id) {
-      auto stored = store_.store_hint(node->id, op.key, op.record, now.wall_us);
-      if (stored && *stored) ++counters_.hints_written;
+    }
+  }
+  // ANY promises no quorum at all: no joint quorum either.
+  if (op.level == wire::Consistency::kAny) return;
+  if (!view_.previous_ring || now.monotonic_ms >= view_.previous_until_ms) return;
+  // Joint quorum: the write must also meet the level among the replicas of
+  // the previous ring, which other nodes may still read from.
+  const auto previous = view_.previous_ring->preference_list(position, config_.replicas);
+  // Previous replicas known to be down do not count against it (their hints
+  // carry the write), or every write would fail for the grace period after
+  // a change while a node is down.
+  const auto up_previous = static_cast<uint32_t>(
+      std::count_if(previous.begin(), previous.end(), [&](const RingNode* n) { return view_.is_up(n->id); }));
+  op.required_previous = std::min(required_for(op.level, static_cast<uint32_t>(previous.size())), up_previous);
+  for (const RingNode* node : previous) {
+    if (Replica* replica = listed(node->id)) {
+      replica->previous = true;
+    } else if (view_.is_up(node->id)) {
+      op.replicas.push_back(Replica{.id = node->id, .address = node->address, .natural = false, .previous = true});
+    } else if (std::none_of(natural.begin(), natural.end(), [&](const RingNode* n) { return n->id == node->id; })) {
+      hint_for(node);  // (a natural replica that is down has its stand-in already)
     }
   }
 }
@@ -261,6 +290,8 @@ void Coordinator::progress(uint64_t op_id, Now now) {
   Operation& op = operations_.at(op_id);
   uint32_t counted = 0;
   uint32_t pending = 0;
+  uint32_t counted_previous = 0;
+  uint32_t pending_previous = 0;
   bool all_answered = true;
   for (const Replica& replica : op.replicas) {
     const bool counts = replica.natural || replica.pending || op.level == wire::Consistency::kAny ||
@@ -268,11 +299,17 @@ void Coordinator::progress(uint64_t op_id, Now now) {
     if (!replica.answered) {
       all_answered = all_answered && !replica.contacted;
       if (counts) ++pending;
-    } else if (replica.succeeded && counts) {
-      ++counted;
+      if (replica.previous && replica.contacted) ++pending_previous;
+    } else if (replica.succeeded) {
+      if (counts) ++counted;
+      if (replica.previous) ++counted_previous;
     }
   }
-  if (!op.replied && counted >= op.required) {
+  // Both quorums: the level's, and the previous ring's during its grace.
+  const bool succeeded = counted >= op.required && counted_previous >= op.required_previous;
+  const bool failed = counted + pending < op.required ||
+                      counted_previous + pending_previous < op.required_previous;
+  if (!op.replied && succeeded) {
     if (op.is_write) {
       reply(op, wire::WriteReply{op.record.version.timestamp_us, op.record.version.tiebreak});
     } else if (op.have_record && !op.record.tombstone) {
@@ -281,7 +318,7 @@ void Coordinator::progress(uint64_t op_id, Now now) {
     } else {
       reply(op, wire::GetReply{});
     }
-  } else if (!op.replied && counted + pending < op.required) {
+  } else if (!op.replied && failed) {
     // A replica's storage refused (disk full, I/O error): say so plainly.
     for (const Replica& replica : op.replicas) {
       if (replica.storage_failure.empty()) continue;
@@ -292,7 +329,7 @@ void Coordinator::progress(uint64_t op_id, Now now) {
       break;
     }
   }
-  if (!op.replied && counted + pending < op.required) {
+  if (!op.replied && failed) {
     ++counters_.timeouts;
     reply(op, error(wire::ErrorCode::kTimeout,
                     "only " + std::to_string(counted) + " of " + std::to_string(op.required) +
@@ -333,7 +370,7 @@ void Coordinator::finish(uint64_t op_id, Now now) {
 void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now now) {
   // The node the write was meant for: the replica itself, or the one a
   // failed stand-in was covering. This node's own failures have no remedy.
-  const bool own_copy = replica.natural || replica.pending;
+  const bool own_copy = replica.natural || replica.pending || replica.previous;
   const std::string& target = own_copy ? replica.id : replica.hint_target;
   if (target == view_.self_id || (own_copy && replica.id == view_.self_id)) return;
   if constexpr (kPlantedBug == PlantedBug::kDropHints) return;

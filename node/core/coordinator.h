@@ -18,6 +18,10 @@
 // acknowledged during a join is on the joining node or on one more natural
 // replica; a pending owner that is down gets a hint kept by the coordinator.
 //
+// For a grace period after a change completed (ClusterView::previous_ring)
+// a write must also meet its level among the replicas of the previous ring
+// (a joint quorum), since other nodes may still read from those.
+//
 // A read asks `required` up natural replicas (this node first when it is
 // one; a failed one is replaced by the next), answers with the newest
 // version once `required` replied, and then writes the newest version back
@@ -97,6 +101,7 @@ class Coordinator {
     std::string address;
     bool natural = true;       // false: a stand-in holding a hint, or a pending owner
     bool pending = false;      // a pending owner (counts toward `required`, see above)
+    bool previous = false;     // a replica under the previous ring (joint quorum, see above)
     std::string hint_target;   // stand-ins: the id of the natural replica it covers
     bool contacted = false;
     bool answered = false;
@@ -111,6 +116,7 @@ class Coordinator {
     std::string key;
     wire::Consistency level = wire::Consistency::kQuorum;
     uint32_t required = 0;
+    uint32_t required_previous = 0;  // acks needed among `previous` replicas (writes)
     bool replied = false;
     membership::TimeMs deadline_ms = 0;
     storage::Record record;  // the write, or the newest read so far

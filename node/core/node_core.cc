@@ -13,6 +13,11 @@ wire::ErrorReply error(wire::ErrorCode code, std::string message) {
   return wire::ErrorReply{code, std::move(message)};
 }
 
+constexpr membership::TimeMs kRepairAfterRestartMs = 5000;
+// How long writes also reach the replicas of the ring before a change: other
+// nodes learn of the change by gossip within a few seconds (longer under loss).
+constexpr membership::TimeMs kPreviousRingGraceMs = 30 * 1000;
+
 wire::ErrorReply storage_failure(const storage::Error& failure) {
   return error(wire::ErrorCode::kInternal, describe(failure));
 }
@@ -28,7 +33,9 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
       view_{.self_id = swim_.self().id},
       coordinator_(config.coordinator, view_, store_),
       replayer_(config.hint_replay, view_, store_),
-      topology_(config.topology, view_, store_, swim_, now) {
+      topology_(config.topology, view_, store_, swim_, now),
+      repair_(config.repair, view_, store_),
+      last_now_ms_(now.monotonic_ms) {
   topology_.take_ring_status_changed();  // the ring is built below
   if (auto text = store_.engine().meta_get(kKnownMembersMeta); text && *text) {
     remembered_text_ = **text;
@@ -40,6 +47,10 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
   }
   fresh_ = remembered_.empty();
   rebuild_ring();
+  // A restarted node may have missed writes beyond its hints, or a removal
+  // while it was down: compare its ranges with the other replicas soon.
+  // (Once membership had a few seconds to confirm its peers up.)
+  if (!fresh_) repair_.request_round(now.monotonic_ms + kRepairAfterRestartMs);
 }
 
 std::vector<std::string> NodeCore::remembered_addresses() const {
@@ -50,6 +61,7 @@ std::vector<std::string> NodeCore::remembered_addresses() const {
 
 void NodeCore::handle_client(ClientId client, std::string_view peer_address, wire::Message request,
                              Now now) {
+  last_now_ms_ = now.monotonic_ms;
   const uint64_t id = request.request_id;
   auto answer = [&](wire::Body body) {
     outgoing_.push_back(Outgoing{client, wire::Message{id, std::move(body)}});
@@ -59,6 +71,17 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, wir
                               std::holds_alternative<wire::GetRequest>(request.body);
   if (client_request && fresh_ && !swim_.joined()) {
     answer(error(wire::ErrorCode::kUnavailable, "this node is still joining the cluster (no seed answered yet)"));
+    return;
+  }
+  // A node that is not yet an owner may know only part of the cluster (its
+  // member table fills in by gossip), so it does not coordinate: a write
+  // acknowledged by "all the replicas it knows" could miss the real ones.
+  const bool own_copy_read = client_request && std::holds_alternative<wire::GetRequest>(request.body) &&
+                          std::get<wire::GetRequest>(request.body).local;
+  const Phase phase = topology_.phase();
+  if (client_request && !own_copy_read && phase != Phase::kNormal && phase != Phase::kLeaving) {
+    answer(error(wire::ErrorCode::kUnavailable, "this node is " + std::string(to_string(phase)) +
+                                                    " the ring, not an owner yet; send requests to another node"));
     return;
   }
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
@@ -94,6 +117,12 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, wir
     answer(stream_read(*stream));
   } else if (auto* batch = std::get_if<wire::StreamWriteRequest>(&request.body)) {
     answer(stream_write(*batch));
+  } else if (auto* digest = std::get_if<wire::RangeDigestRequest>(&request.body)) {
+    const uint64_t grace = config_.repair.tombstone_grace_us;
+    auto computed = range_digest(store_.engine(), PositionRange{digest->begin, digest->end},
+                                 now.wall_us > grace ? now.wall_us - grace : 0);
+    if (!computed) ++storage_errors_;
+    answer(computed ? wire::Body(*computed) : wire::Body(storage_failure(computed.error())));
   } else if (auto* change = std::get_if<wire::TopologyRequest>(&request.body)) {
     answer(topology_.handle_request(*change, now));
     after_topology_step();
@@ -109,6 +138,8 @@ void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Messa
     replayer_.handle_reply(token, reply, now);
   } else if (token & Topology::kTokenBit) {
     topology_.handle_reply(token, reply, now);
+  } else if (token & AntiEntropy::kTokenBit) {
+    repair_.handle_reply(token, reply, now);
   } else {
     if (reply) {
       // Replica replies carry no timestamps of their own; reads do.
@@ -123,12 +154,14 @@ void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Messa
 }
 
 void NodeCore::tick(Now now) {
+  last_now_ms_ = now.monotonic_ms;
   coordinator_.tick(now);
   collect_replies(now);
   if (now.monotonic_ms >= next_hint_scan_ms_) {
     replayer_.tick(now);
     topology_.tick(now);
     after_topology_step();
+    repair_.tick(now, topology_.phase() == Phase::kNormal && !view_.changing());
     next_hint_scan_ms_ = now.monotonic_ms + config_.hint_scan_interval_ms;
   }
   flush_quietly();
@@ -184,10 +217,12 @@ std::vector<PeerRequest> NodeCore::take_peer_requests() {
   auto requests = coordinator_.take_peer_requests();
   for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : topology_.take_peer_requests()) requests.push_back(std::move(request));
+  for (auto& request : repair_.take_peer_requests()) requests.push_back(std::move(request));
   return requests;
 }
 
 std::vector<membership::Event> NodeCore::take_membership_events(Now now) {
+  last_now_ms_ = now.monotonic_ms;
   auto events = swim_.take_events();
   for (const auto& event : events) apply_membership(event, now);
   if (!events.empty()) {
@@ -195,6 +230,7 @@ std::vector<membership::Event> NodeCore::take_membership_events(Now now) {
     rebuild_ring();
     remember_members();
     topology_.on_membership(events, *ring_before, now);
+    if (topology_.take_repair_wanted()) repair_.request_round(now.monotonic_ms);
   }
   return events;
 }
@@ -237,7 +273,9 @@ void NodeCore::rebuild_ring() {
     if (status == membership::RingStatus::kNormal || status == membership::RingStatus::kLeaving) {
       current.push_back(to_ring_node(member));
     }
-    if (status == membership::RingStatus::kNormal || status == membership::RingStatus::kJoining) {
+    const bool removing = topology_.removing().contains(member.id);
+    if ((status == membership::RingStatus::kNormal || status == membership::RingStatus::kJoining) &&
+        !removing) {
       future.push_back(to_ring_node(member));
     }
   }
@@ -254,7 +292,13 @@ void NodeCore::rebuild_ring() {
     return std::equal(nodes.begin(), nodes.end(), ring.nodes().begin(), ring.nodes().end());
   };
   const bool future_is_current = current == future;
-  if (!same(current, *view_.ring)) view_.ring = std::make_shared<const Ring>(Ring::build(std::move(current)));
+  if (!same(current, *view_.ring)) {
+    if (view_.ring->node_count() > 0) {
+      view_.previous_ring = view_.ring;
+      view_.previous_until_ms = last_now_ms_ + kPreviousRingGraceMs;
+    }
+    view_.ring = std::make_shared<const Ring>(Ring::build(std::move(current)));
+  }
   if (future_is_current) {
     view_.future_ring = view_.ring;
   } else if (view_.future_ring == view_.ring || !same(future, *view_.future_ring)) {
@@ -345,6 +389,11 @@ wire::Body NodeCore::status() {
                                               : member.ring_status)),
         member.incarnation, member.vnode_count});
   }
+  // Members remembered from before a restart that membership has not heard
+  // from yet: still in the ring (counted down), so listed, as dead.
+  for (const RingNode& node : remembered_) {
+    reply.members.push_back(wire::MemberStatus{node.name, node.id, node.address, "dead", "normal", 0, node.vnodes});
+  }
   const storage::Stats stats = store_.engine().stats();
   reply.keys = stats.data_keys_estimate;
   reply.bytes = stats.data_bytes_estimate;
@@ -402,6 +451,7 @@ wire::Body NodeCore::stats(Now now) const {
     add("hints_expired:" + name_of(target), target_stats.expired);
   }
   topology_.add_stats(reply.values, now);
+  repair_.add_stats(reply.values);
   return reply;
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "membership/swim.h"
+#include "node/core/anti_entropy.h"
 #include "node/core/cluster_view.h"
 #include "node/core/coordinator.h"
 #include "node/core/hint_replayer.h"
@@ -39,6 +40,7 @@ struct NodeConfig {
   CoordinatorConfig coordinator;
   HintReplayConfig hint_replay;
   TopologyConfig topology;
+  RepairConfig repair;
   // How often hinted handoff looks for targets that came back; topology
   // changes step at the same pace.
   membership::TimeMs hint_scan_interval_ms = 200;
@@ -76,6 +78,8 @@ class NodeCore {
   bool decommissioned() const { return topology_.decommissioned(); }
   // A decommission completed: the process should stop now.
   bool finished() const { return topology_.finished(); }
+  // Anti-entropy rounds finished (tests wait for one after healing).
+  uint64_t repair_rounds_completed() const { return repair_.rounds_completed(); }
   // Log lines about topology changes, drained by the caller.
   std::vector<std::string> take_notices() { return topology_.take_notices(); }
 
@@ -115,6 +119,7 @@ class NodeCore {
   Coordinator coordinator_;
   HintReplayer replayer_;
   Topology topology_;
+  AntiEntropy repair_;
   HybridClock clock_;
   membership::TimeMs next_hint_scan_ms_ = 0;
   // Client requests in flight, for latency figures: (client, request id) -> start.
@@ -130,6 +135,8 @@ class NodeCore {
   bool fresh_ = true;
   std::string remembered_text_;
   std::vector<Outgoing> outgoing_;
+  // The latest time seen by an input (rebuild_ring dates its grace period).
+  membership::TimeMs last_now_ms_ = 0;
 };
 
 }  // namespace ringkv::core

@@ -48,6 +48,31 @@ std::vector<RangeMove> range_moves(const Ring& before, const Ring& after, size_t
   return moves;
 }
 
+std::vector<SharedRange> shared_ranges(const Ring& ring, const std::string& self_id, size_t n) {
+  const auto tokens = ring.tokens();
+  std::vector<SharedRange> out;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const uint64_t end = tokens[i];
+    const uint64_t start = tokens[i == 0 ? tokens.size() - 1 : i - 1];
+    if (start == end && tokens.size() > 1) continue;  // a tied token owns nothing
+    std::vector<std::string> replicas = ids_of(ring.preference_list(end, n));
+    auto self = std::find(replicas.begin(), replicas.end(), self_id);
+    if (self == replicas.end()) continue;
+    replicas.erase(self);
+    if (!out.empty() && out.back().range.end_inclusive == start && out.back().others == replicas) {
+      out.back().range.end_inclusive = end;
+    } else {
+      out.push_back(SharedRange{TokenRange{start, end}, std::move(replicas)});
+    }
+  }
+  if (out.size() > 1 && out.back().range.end_inclusive == out.front().range.start_exclusive &&
+      out.back().others == out.front().others) {
+    out.front().range.start_exclusive = out.back().range.start_exclusive;
+    out.pop_back();
+  }
+  return out;
+}
+
 std::vector<PositionRange> unowned_ranges(const Ring& ring, const std::string& self_id, size_t n) {
   const auto owned = ring.ranges_of(self_id, n);  // ordered by end, merged
   if (owned.empty() || owned.front().is_full()) return {};

@@ -27,6 +27,15 @@ struct RangeMove {
 // `after` holds nodes it does not under `before`, with n replicas per key.
 std::vector<RangeMove> range_moves(const Ring& before, const Ring& after, size_t n);
 
+// The ranges `self_id` replicates (n replicas per key), each with the other
+// replicas of its keys (preference order), merged where adjacent with the
+// same others: what anti-entropy compares.
+struct SharedRange {
+  TokenRange range;
+  std::vector<std::string> others;
+};
+std::vector<SharedRange> shared_ranges(const Ring& ring, const std::string& self_id, size_t n);
+
 // The position ranges of the ring `self_id` does not replicate (n replicas per
 // key): what cleanup may drop. Empty when the node replicates everything and
 // also when it is not in the ring at all (a node outside the ring keeps its data).

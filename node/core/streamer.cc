@@ -61,7 +61,10 @@ void Streamer::add(std::vector<StreamTask> tasks, Now now) {
     stats_.finished_ms = 0;
   }
   for (StreamTask& spec : tasks) {
+    const size_t peers = spec.peers.size();
     tasks_.push_back(Task{.spec = std::move(spec)});
+    tasks_.back().cursors.assign(peers, "");
+    tasks_.back().finished.assign(peers, false);
     ++remaining_;
     ++stats_.tasks_total;
   }
@@ -90,7 +93,7 @@ void Streamer::tick(Now now) {
 
 void Streamer::send(size_t index, Now now) {
   Task& task = tasks_[index];
-  const std::string& peer_id = task.spec.peers[task.peer % task.spec.peers.size()];
+  const std::string& peer_id = task.spec.peers[task.peer];
   const RingNode* peer = view_.find(peer_id);
   if (peer == nullptr || !view_.is_up(peer_id) || peer_id == view_.self_id) {
     fail(index, now);
@@ -128,8 +131,25 @@ void Streamer::send(size_t index, Now now) {
 void Streamer::fail(size_t index, Now now) {
   Task& task = tasks_[index];
   ++stats_.failed_batches;
-  ++task.peer;  // a pull tries the next source; a push has one target
+  next_source(task);  // a pull tries another source; a push has one target
   task.retry_at_ms = now.monotonic_ms + config_.retry_ms;
+  if (config_.attempts_max != 0 && ++task.failures >= config_.attempts_max) {
+    ++stats_.tasks_abandoned;
+    complete(index, now);
+  }
+}
+
+void Streamer::next_source(Task& task) {
+  const size_t count = task.spec.peers.size();
+  if (task.spec.kind != StreamTask::Kind::kPull || count <= 1) return;
+  task.cursors[task.peer] = task.cursor;
+  for (size_t step = 1; step <= count; ++step) {
+    const size_t candidate = (task.peer + step) % count;
+    if (task.finished[candidate]) continue;
+    task.peer = candidate;
+    break;
+  }
+  task.cursor = task.cursors[task.peer];
 }
 
 void Streamer::complete(size_t index, Now now) {
@@ -150,6 +170,7 @@ void Streamer::handle_reply(uint64_t token, const std::expected<wire::Message, s
   Task& task = tasks_[index];
   task.in_flight = false;
   --in_flight_;
+  if (task.done) return;  // abandoned meanwhile
   if (task.spec.kind == StreamTask::Kind::kPull) {
     const auto* batch = reply ? std::get_if<wire::StreamReadReply>(&reply->body) : nullptr;
     if (batch == nullptr || !apply_stream_batch(store_.engine(), batch->entries)) {
@@ -159,14 +180,24 @@ void Streamer::handle_reply(uint64_t token, const std::expected<wire::Message, s
         ++stats_.keys_received;
         stats_.bytes_received += entry.key.size() + entry.record.value.size();
       }
+      task.failures = 0;
       if (!batch->entries.empty()) task.cursor = storage::storage_key(batch->entries.back().key);
-      if (batch->done) complete(index, now);
+      if (batch->done) {
+        task.finished[task.peer] = true;
+        const auto whole = static_cast<size_t>(std::count(task.finished.begin(), task.finished.end(), true));
+        if (whole >= std::min(task.spec.sources_needed, task.spec.peers.size())) {
+          complete(index, now);
+        } else {
+          next_source(task);
+        }
+      }
     }
   } else {
     const bool ok = reply && std::holds_alternative<wire::StreamWriteReply>(reply->body);
     if (!ok) {
       fail(index, now);
     } else {
+      task.failures = 0;
       task.cursor = task.batch_end;
       if (task.batch_last) complete(index, now);
     }

@@ -35,6 +35,9 @@ struct StreamConfig {
   size_t window = 8;                        // tasks with a batch in flight
   uint32_t batch_bytes = 1024 * 1024;       // records per batch, about
   membership::TimeMs retry_ms = 500;        // after a failed batch
+  // A task whose batches failed this many times in a row is abandoned
+  // (counted, and done() no longer waits for it); 0 retries forever.
+  uint32_t attempts_max = 0;
 };
 
 struct StreamTask {
@@ -42,6 +45,10 @@ struct StreamTask {
   Kind kind = Kind::kPull;
   PositionRange range;
   std::vector<std::string> peers;  // pull: sources in preference order; push: {target}
+  // Pull: the range is complete once pulled whole from this many distinct
+  // sources (a majority of its replicas meets every QUORUM write); a source
+  // that fails is set aside for the next, and retried later if needed.
+  size_t sources_needed = 1;
 };
 
 struct StreamStats {
@@ -52,6 +59,7 @@ struct StreamStats {
   uint64_t keys_sent = 0;
   uint64_t bytes_sent = 0;
   uint64_t failed_batches = 0;
+  uint64_t tasks_abandoned = 0;
   membership::TimeMs started_ms = 0;   // when the first of the current tasks started
   membership::TimeMs finished_ms = 0;  // when the last one finished (0 while running)
 };
@@ -90,10 +98,13 @@ class Streamer {
   struct Task {
     StreamTask spec;
     size_t peer = 0;          // index into spec.peers
-    std::string cursor;       // resume strictly after this storage key
+    std::string cursor;       // resume strictly after this storage key (current peer)
+    std::vector<std::string> cursors;  // per peer, kept while another is tried
+    std::vector<bool> finished;        // per peer: pulled whole
     bool done = false;
     bool in_flight = false;
     membership::TimeMs retry_at_ms = 0;
+    uint32_t failures = 0;  // in a row
     // Push: the cursor and completeness of the batch in flight.
     std::string batch_end;
     bool batch_last = false;
@@ -102,6 +113,8 @@ class Streamer {
   void send(size_t index, Now now);
   void fail(size_t index, Now now);
   void complete(size_t index, Now now);
+  // Moves a pull to its next source not yet pulled whole, keeping cursors.
+  void next_source(Task& task);
 
   StreamConfig config_;
   const ClusterView& view_;

@@ -10,6 +10,10 @@ namespace {
 using membership::Liveness;
 using membership::RingStatus;
 
+// A member being removed whose operator has been silent this long is
+// removed by this node instead.
+constexpr membership::TimeMs kRemovalTakeoverMs = 20 * 1000;
+
 wire::ErrorReply refuse(std::string message) {
   return wire::ErrorReply{wire::ErrorCode::kInvalid, std::move(message)};
 }
@@ -23,6 +27,18 @@ void add_tasks(std::vector<StreamTask>& tasks, StreamTask::Kind kind, const Toke
                const std::vector<std::string>& peers) {
   if (peers.empty()) return;
   for (const PositionRange& part : scan_ranges(range)) tasks.push_back(StreamTask{kind, part, peers});
+}
+
+// Pulls of a moved range from a majority of its current replicas (`from`,
+// which may include a removed node that cannot serve): any of them may have
+// missed a write the others acknowledged (a hint on its way, a coordinator
+// that crashed), but a QUORUM write is on at least one of any majority.
+void add_pulls(std::vector<StreamTask>& tasks, const RangeMove& move, const std::vector<std::string>& sources) {
+  if (sources.empty()) return;
+  const size_t majority = move.from.size() / 2 + 1;
+  for (const PositionRange& part : scan_ranges(move.range)) {
+    tasks.push_back(StreamTask{StreamTask::Kind::kPull, part, sources, std::min(majority, sources.size())});
+  }
 }
 
 }  // namespace
@@ -55,6 +71,9 @@ Topology::Topology(TopologyConfig config, ClusterView& view, ReplicaStore& store
   } else {
     phase_ = Phase::kWaiting;
     publish(RingStatus::kWaiting, now);
+  }
+  if (auto removing = store_.engine().meta_get(kRemovingMeta); removing && *removing && !(**removing).empty()) {
+    resume_removal_hex_ = **removing;
   }
 }
 
@@ -96,6 +115,10 @@ wire::Body Topology::handle_request(const wire::TopologyRequest& request, Now no
       return removenode(request.node, now);
     case wire::TopologyAction::kCleanup:
       return cleanup(now);
+    case wire::TopologyAction::kLeft:
+      return member_left(request.node, now);
+    case wire::TopologyAction::kRemoving:
+      return member_removing(request.node, now);
   }
   return refuse("unknown topology action");
 }
@@ -106,6 +129,9 @@ wire::Body Topology::decommission(Now now) {
   }
   if (auto other = change_in_progress(false); !other.empty()) {
     return refuse("another topology change is in progress (" + other + "); nothing changed");
+  }
+  if (!streamer_.done()) {
+    return refuse("this node is still pulling ranges from an earlier change; nothing changed");
   }
   const size_t remaining = view_.ring->node_count() - 1;
   if (remaining < config_.replicas) {
@@ -144,9 +170,130 @@ wire::Body Topology::removenode(const std::string& node, Now now) {
   if (auto other = change_in_progress(false, target->id); !other.empty()) {
     return refuse("another topology change is in progress (" + other + "); nothing changed");
   }
-  if (!swim_.declare_left(target->id, now.monotonic_ms)) return refuse("could not remove " + node);
-  notices_.push_back("removenode: " + node + " declared left; its ranges stream to their new owners");
-  return wire::TopologyReply{"removed " + node + " from the ring; the new owners stream its ranges"};
+  if (!removal_target_.empty()) return refuse("this node is already removing another member");
+  drive_removal(target->id, now);
+  // Persisted: an operator restarted mid-removal carries on.
+  if (!store_.engine().meta_put(kRemovingMeta, membership::id_to_hex(target->id))) {
+    notices_.push_back("removenode: could not persist the removal");
+  }
+  (void)member_removing(membership::id_to_hex(target->id), now);
+  notices_.push_back("removenode: removing " + node + "; its new owners pull its ranges");
+  return wire::TopologyReply{"removing " + node + ": its new owners pull its ranges from the other replicas"};
+}
+
+wire::Body Topology::member_removing(const std::string& node, Now now) {
+  for (const membership::Member& m : swim_.members()) {
+    if (membership::id_to_hex(m.id) != node || m.id == view_.self_id) continue;
+    if (m.liveness == Liveness::kLeft) return wire::TopologyReply{"done"};
+    if (live(m)) return refuse(m.name + " is " + std::string(membership::to_string(m.liveness)) + " here");
+    if (removing_.insert(m.id).second) {
+      ring_status_changed_ = true;  // the future ring loses it
+      removal_to_plan_.insert(m.id);
+    }
+    removing_heard_ms_[m.id] = now.monotonic_ms;
+    const bool done = removal_pulled_.contains(m.id) && streamer_.done();
+    return wire::TopologyReply{done ? "done" : "pulling"};
+  }
+  return refuse("no member with id " + node);
+}
+
+void Topology::start_removal_pulls(const std::string& id, Now now) {
+  removal_pulled_.insert(id);
+  std::vector<StreamTask> tasks;
+  for (const RangeMove& move : range_moves(*view_.ring, *view_.future_ring, config_.replicas)) {
+    if (std::find(move.to.begin(), move.to.end(), view_.self_id) == move.to.end()) continue;
+    std::vector<std::string> sources;
+    for (const std::string& source : move.from) {
+      if (source != id && source != view_.self_id) sources.push_back(source);
+    }
+    add_pulls(tasks, move, sources);
+  }
+  if (tasks.empty()) return;
+  notices_.push_back("removenode: pulling " + std::to_string(tasks.size()) + " ranges this node gains");
+  streamer_.add(std::move(tasks), now);
+}
+
+void Topology::drive_removal(const std::string& id, Now now) {
+  removal_target_ = id;
+  removal_announcing_ = false;
+  removal_done_.clear();
+  next_removal_ms_ = now.monotonic_ms;
+}
+
+void Topology::removal_tick(Now now) {
+  if (!resume_removal_hex_.empty()) {
+    // This node was the operator of a removal when it stopped: carry on once
+    // membership knows the member again.
+    for (const membership::Member& m : swim_.members()) {
+      if (membership::id_to_hex(m.id) != resume_removal_hex_) continue;
+      if (m.liveness == Liveness::kLeft || live(m)) {
+        (void)store_.engine().meta_put(kRemovingMeta, "");  // done, or it came back
+      } else {
+        drive_removal(m.id, now);
+        (void)member_removing(resume_removal_hex_, now);
+        notices_.push_back("removenode: resuming the removal of " + m.name);
+      }
+      resume_removal_hex_.clear();
+      break;
+    }
+  }
+  for (const std::string& id : std::exchange(removal_to_plan_, {})) start_removal_pulls(id, now);
+  // An operator that stopped mid-removal leaves its members waiting: one
+  // that has not heard from it for a while drives the removal itself (two
+  // doing so at once is harmless: every step is idempotent).
+  for (const auto& [id, heard_ms] : removing_heard_ms_) {
+    if (!removal_target_.empty() || !removing_.contains(id)) break;
+    if (now.monotonic_ms - heard_ms < kRemovalTakeoverMs) continue;
+    drive_removal(id, now);
+    notices_.push_back("removenode: its operator went quiet; this node completes the removal");
+  }
+  if (removal_target_.empty() || now.monotonic_ms < next_removal_ms_) return;
+  next_removal_ms_ = now.monotonic_ms + config_.confirm_retry_ms;
+  const std::string target_hex = membership::id_to_hex(removal_target_);
+  bool all = true;
+  for (const membership::Member& m : swim_.members()) {
+    if (m.id == removal_target_ || !live(m)) continue;
+    if (m.id == view_.self_id) {
+      removal_done_[m.id] = removal_announcing_ || (removal_pulled_.contains(removal_target_) && streamer_.done());
+    }
+    if (removal_done_[m.id]) continue;
+    all = false;
+    const bool asked = std::any_of(removal_tokens_.begin(), removal_tokens_.end(),
+                                   [&](const auto& entry) { return entry.second == m.id; });
+    if (asked) continue;
+    const uint64_t t = token();
+    removal_tokens_.emplace(t, m.id);
+    const auto action = removal_announcing_ ? wire::TopologyAction::kLeft : wire::TopologyAction::kRemoving;
+    peer_requests_.push_back(PeerRequest{t, m.address, wire::TopologyRequest{action, target_hex}});
+  }
+  if (removal_announcing_ && (all || now.monotonic_ms >= removal_deadline_ms_)) {
+    notices_.push_back(all ? "removenode: every member knows the node left"
+                           : "removenode: not every member confirmed the removal; gossip carries it");
+    removal_target_.clear();
+    (void)store_.engine().meta_put(kRemovingMeta, "");
+    return;
+  }
+  if (!all) return;
+  // Every live member pulled what it gains: the member leaves the ring.
+  swim_.declare_left(removal_target_, now.monotonic_ms);
+  removal_announcing_ = true;
+  removal_deadline_ms_ = now.monotonic_ms + 30 * 1000;
+  removal_done_.clear();
+  next_removal_ms_ = now.monotonic_ms;
+  notices_.push_back("removenode: every member pulled its ranges; declared left");
+}
+
+wire::Body Topology::member_left(const std::string& node, Now now) {
+  for (const membership::Member& m : swim_.members()) {
+    if (membership::id_to_hex(m.id) != node || m.id == view_.self_id) continue;
+    if (m.liveness == Liveness::kLeft) return wire::TopologyReply{"already left"};
+    if (m.ring_status != RingStatus::kLeaving && !removing_.contains(m.id)) {
+      return refuse(m.name + " is neither leaving nor being removed");
+    }
+    swim_.declare_left(m.id, now.monotonic_ms);
+    return wire::TopologyReply{"left"};
+  }
+  return refuse("no member with id " + node);
 }
 
 wire::Body Topology::cleanup(Now now) {
@@ -180,6 +327,8 @@ wire::Body Topology::cleanup(Now now) {
 
 void Topology::start_confirm(Now now) {
   confirmed_.clear();
+  members_elsewhere_.clear();
+  members_live_elsewhere_.clear();
   streams_started_ = false;
   next_confirm_ms_ = now.monotonic_ms;
 }
@@ -187,20 +336,39 @@ void Topology::start_confirm(Now now) {
 void Topology::confirm_tick(Now now) {
   if (now.monotonic_ms < next_confirm_ms_) return;
   next_confirm_ms_ = now.monotonic_ms + config_.confirm_retry_ms;
-  bool all = true;
+  // Who must confirm: every live member this node knows, and every one that
+  // a member answering us knows (this node's own table may still be filling
+  // in by gossip: it must not miss a coordinator).
+  std::map<std::string, std::string> everyone;
+  for (const auto& [id, address] : members_elsewhere_) {
+    // Known here: this node's verdict counts; unknown: it must confirm if
+    // someone sees it live.
+    if (!swim_.member(id) && members_live_elsewhere_.contains(id)) everyone[id] = address;
+  }
   for (const membership::Member& m : swim_.members()) {
-    if (m.id == view_.self_id || !live(m)) continue;
-    if (confirmed_[m.id]) continue;
+    if (live(m)) everyone[m.id] = m.address;
+  }
+  bool all = true;
+  for (const auto& [id, address] : everyone) {
+    if (id == view_.self_id || confirmed_[id]) continue;
     all = false;
     const bool asked = std::any_of(status_tokens_.begin(), status_tokens_.end(),
-                                   [&](const auto& entry) { return entry.second == m.id; });
+                                   [&](const auto& entry) { return entry.second == id; });
     if (asked) continue;
     const uint64_t t = token();
-    status_tokens_.emplace(t, m.id);
-    peer_requests_.push_back(PeerRequest{t, m.address, wire::StatusRequest{}});
+    status_tokens_.emplace(t, id);
+    if (phase_ == Phase::kLeft) {
+      peer_requests_.push_back(PeerRequest{
+          t, address, wire::TopologyRequest{wire::TopologyAction::kLeft, membership::id_to_hex(view_.self_id)}});
+    } else {
+      peer_requests_.push_back(PeerRequest{t, address, wire::StatusRequest{}});
+    }
   }
   if (!all) return;
-  if (phase_ == Phase::kJoining) {
+  if (phase_ == Phase::kLeft) {
+    leave_done_ = true;
+    notices_.push_back("decommission: every member knows this node left");
+  } else if (phase_ == Phase::kJoining) {
     notices_.push_back("join: every member sees this node joining; streaming its ranges");
     start_join_streams(now);
   } else {
@@ -209,10 +377,22 @@ void Topology::confirm_tick(Now now) {
   }
 }
 
+std::string Topology::unknown_member() const {
+  for (const auto& [id, address] : members_elsewhere_) {
+    if (!swim_.member(id) && view_.find(id) == nullptr) return address;
+  }
+  return "";
+}
+
 void Topology::on_status(const std::string& member_id, const wire::StatusReply& reply) {
   const std::string_view want = phase_ == Phase::kJoining ? "joining" : "leaving";
   for (const wire::MemberStatus& m : reply.members) {
     if (m.id == view_.self_id && m.ring_status == want) confirmed_[member_id] = true;
+    // Dead members too: they stay in the ring, so this node must know them.
+    if (m.id != view_.self_id && m.liveness != "left") members_elsewhere_[m.id] = m.address;
+    if (m.id != view_.self_id && (m.liveness == "alive" || m.liveness == "suspect")) {
+      members_live_elsewhere_.insert(m.id);
+    }
   }
 }
 
@@ -227,7 +407,7 @@ std::vector<StreamTask> Topology::join_plan() const {
     for (const std::string& id : move.from) {
       if (id != view_.self_id) sources.push_back(id);
     }
-    add_tasks(tasks, StreamTask::Kind::kPull, move.range, sources);
+    add_pulls(tasks, move, sources);
   }
   return tasks;
 }
@@ -253,6 +433,13 @@ void Topology::finish_join(Now now) {
     streamer_.add(std::move(tasks), now);
     return;
   }
+  // An owner coordinates: its own member table must hold everyone its peers
+  // know alive before it serves (gossip fills it in).
+  if (const std::string missing = unknown_member(); !missing.empty()) {
+    if (missing != waiting_for_) notices_.push_back("join: waiting for membership to learn of " + missing);
+    waiting_for_ = missing;
+    return;
+  }
   if (!store_.engine().flush_wal()) return;  // retried on the next tick
   persist("normal");
   phase_ = Phase::kNormal;
@@ -272,6 +459,7 @@ void Topology::start_leave_streams(Now now) {
     }
   }
   streams_started_ = true;
+  planned_future_ = view_.future_ring;
   notices_.push_back("decommission: pushing " + std::to_string(tasks.size()) + " ranges");
   streamer_.add(std::move(tasks), now);
 }
@@ -288,7 +476,9 @@ void Topology::hand_over_hints(Now now) {
     }
   }
   bool any = false;
-  for (const auto& [target, count] : store_.hint_counts()) {
+  // A copy: dropping a target's last hint erases its entry.
+  const auto counts = store_.hint_counts();
+  for (const auto& [target, count] : counts) {
     if (count == 0) continue;
     auto hints = store_.hints_for(target, 256, 0);
     if (!hints) continue;
@@ -313,6 +503,8 @@ void Topology::hand_over_hints(Now now) {
   persist("left");
   phase_ = Phase::kLeft;
   swim_.leave(now.monotonic_ms);
+  start_confirm(now);
+  leave_deadline_ms_ = now.monotonic_ms + 30 * 1000;
   const StreamStats& stats = streamer_.stats();
   notices_.push_back("decommission: streamed " + std::to_string(stats.keys_sent) + " keys, " +
                      std::to_string(stats.bytes_sent) + " bytes at " +
@@ -335,7 +527,14 @@ void Topology::on_membership(const std::vector<membership::Event>& events, const
     // decommissioned node was `leaving` and pushed its ranges itself): the
     // ranges this node gains come from the surviving replicas.
     if (event.kind != membership::EventKind::kLeft || m.ring_status != RingStatus::kNormal) continue;
+    const bool pulled = removal_pulled_.contains(m.id);
+    if (removing_.erase(m.id) > 0) ring_status_changed_ = true;
+    removing_heard_ms_.erase(m.id);
+    removal_pulled_.erase(m.id);
+    removal_to_plan_.erase(m.id);
     if (phase_ != Phase::kNormal || ring_before.find(m.id) == nullptr) continue;
+    repair_wanted_ = true;
+    if (pulled) continue;
     std::vector<StreamTask> tasks;
     for (const RangeMove& move : range_moves(ring_before, *view_.ring, config_.replicas)) {
       if (std::find(move.to.begin(), move.to.end(), view_.self_id) == move.to.end()) continue;
@@ -343,7 +542,7 @@ void Topology::on_membership(const std::vector<membership::Event>& events, const
       for (const std::string& id : move.from) {
         if (id != m.id && id != view_.self_id) sources.push_back(id);
       }
-      add_tasks(tasks, StreamTask::Kind::kPull, move.range, sources);
+      add_pulls(tasks, move, sources);
     }
     if (!tasks.empty()) {
       notices_.push_back(m.name + " was removed: pulling " + std::to_string(tasks.size()) +
@@ -375,6 +574,27 @@ void Topology::tick(Now now) {
     }
     case Phase::kJoining:
     case Phase::kLeaving:
+      if (phase_ == Phase::kLeaving && streams_started_ && !streamer_.done()) {
+        // A new owner went down mid-decommission: abandon it (this node stays
+        // an owner, nothing was dropped) rather than wait; run it again later.
+        for (const RingNode& node : view_.future_ring->nodes()) {
+          if (view_.is_up(node.id)) continue;
+          streamer_.clear();
+          phase_ = Phase::kNormal;
+          publish(RingStatus::kNormal, now);
+          notices_.push_back("decommission: aborted, " + node.name + " went down; this node stays normal");
+          break;
+        }
+        if (phase_ == Phase::kNormal) break;
+        if (view_.future_ring != planned_future_) {
+          // Another change overlapped (a joiner came or went): push to the
+          // owners of the ring as it is now.
+          streamer_.clear();
+          notices_.push_back("decommission: the ring changed; re-planning");
+          start_leave_streams(now);
+          break;
+        }
+      }
       if (!streams_started_) {
         confirm_tick(now);
       } else if (streamer_.done()) {
@@ -386,6 +606,7 @@ void Topology::tick(Now now) {
       }
       break;
     case Phase::kNormal:
+      removal_tick(now);
       if (cleanup_due_ms_ && now.monotonic_ms >= *cleanup_due_ms_) {
         if (!view_.changing() && streamer_.done()) {
           (void)cleanup(now);
@@ -395,6 +616,12 @@ void Topology::tick(Now now) {
       }
       break;
     case Phase::kLeft:
+      if (decommissioned_ || leave_done_) break;
+      confirm_tick(now);
+      if (!leave_done_ && now.monotonic_ms >= leave_deadline_ms_) {
+        leave_done_ = true;
+        notices_.push_back("decommission: not every member confirmed the departure; stopping anyway");
+      }
       break;
   }
   streamer_.tick(now);
@@ -411,7 +638,16 @@ void Topology::handle_reply(uint64_t token, const std::expected<wire::Message, s
     status_tokens_.erase(it);
     if (const auto* status = reply ? std::get_if<wire::StatusReply>(&reply->body) : nullptr) {
       on_status(member, *status);
+    } else if (reply && std::holds_alternative<wire::TopologyReply>(reply->body)) {
+      confirmed_[member] = true;  // told that this node left
     }
+    return;
+  }
+  if (auto it = removal_tokens_.find(token); it != removal_tokens_.end()) {
+    const std::string member = it->second;
+    removal_tokens_.erase(it);
+    const auto* answer = reply ? std::get_if<wire::TopologyReply>(&reply->body) : nullptr;
+    if (answer != nullptr && (removal_announcing_ || answer->message == "done")) removal_done_[member] = true;
     return;
   }
   if (auto it = hints_in_flight_.find(token); it != hints_in_flight_.end()) {

@@ -16,11 +16,16 @@
 //   leaving   which it confirms like joining, then pushes every range it holds
 //             to its new owners, hands its hints over (to their target when up,
 //             else as hints to another live node), persists `left`, gossips
-//             `left` and reports finished() so the process exits. A node that
+//             `left`, tells every live member directly (gossip alone may be
+//             lost) and reports finished() so the process exits. A node that
 //             remembers `left` refuses to start (decommissioned()).
-// removenode (any normal node): declares a dead member left; then every node
-// that gained ranges from the removal pulls them from the surviving replicas
-// (on_membership). Cleanup drops data of ranges this node no longer replicates
+// removenode (any normal node, the operator): tells every live member that the
+// dead member is being removed (kRemoving); each then keeps it in its current
+// ring (reads skip it as down) but not in its future ring (writes also reach
+// the new owners) and pulls the ranges it gains from every surviving replica.
+// Once every live member answered "done", the operator declares the member
+// left and tells every live member so (gossip alone may be lost). A member
+// that missed all this pulls its gains when it learns of the removal. Cleanup drops data of ranges this node no longer replicates
 // (RocksDB DeleteRange), on request or automatically `cleanup_grace_ms` after
 // a change completed. Refused with a reason, changing nothing: a change while
 // another is in progress, decommission leaving fewer than N nodes or with a
@@ -36,6 +41,7 @@
 #include <cstdint>
 #include <expected>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -68,6 +74,7 @@ enum class Phase : uint8_t {
 std::string_view to_string(Phase phase);
 
 inline constexpr std::string_view kRingStateMeta = "ring_state";
+inline constexpr std::string_view kRemovingMeta = "removing";  // hex id, on a removal's operator
 
 class Topology {
  public:
@@ -82,7 +89,7 @@ class Topology {
   // The node was decommissioned: it must not start (its data is stale).
   bool decommissioned() const { return decommissioned_; }
   // The decommission completed and `left` was gossiped: stop the process.
-  bool finished() const { return phase_ == Phase::kLeft && swim_.leave_complete(); }
+  bool finished() const { return phase_ == Phase::kLeft && leave_done_ && swim_.leave_complete(); }
 
   wire::Body handle_request(const wire::TopologyRequest& request, Now now);
   // Called with the membership events just applied and the current ring
@@ -94,6 +101,11 @@ class Topology {
 
   // True once after this node's own ring status changed (the ring needs a rebuild).
   bool take_ring_status_changed() { return std::exchange(ring_status_changed_, false); }
+  // Members being removed: in the current ring, not in the future one.
+  const std::set<std::string>& removing() const { return removing_; }
+  // True once after a member was removed (removenode): every replica should
+  // compare its ranges now (anti-entropy), beyond the pulls started here.
+  bool take_repair_wanted() { return std::exchange(repair_wanted_, false); }
 
   void add_stats(std::vector<std::pair<std::string, uint64_t>>& values, Now now) const;
   // One line per step of a change (for the node's log), drained by the caller.
@@ -107,6 +119,9 @@ class Topology {
   void start_confirm(Now now);
   void confirm_tick(Now now);
   void on_status(const std::string& member_id, const wire::StatusReply& reply);
+  // The address of a member (of any liveness but left) others reported that
+  // this node knows neither from membership nor from its ring, or "".
+  std::string unknown_member() const;
   // The ranges this node gains from the current ring to the future one, each
   // from its current replicas.
   std::vector<StreamTask> join_plan() const;
@@ -117,6 +132,12 @@ class Topology {
   wire::Body decommission(Now now);
   wire::Body removenode(const std::string& node, Now now);
   wire::Body cleanup(Now now);
+  wire::Body member_left(const std::string& node, Now now);
+  wire::Body member_removing(const std::string& node, Now now);
+  void removal_tick(Now now);
+  // This node becomes the operator of the removal of `id` (from its first step).
+  void drive_removal(const std::string& id, Now now);
+  void start_removal_pulls(const std::string& id, Now now);
   uint64_t token();
   void persist(std::string_view state);
 
@@ -128,16 +149,37 @@ class Topology {
   Phase phase_ = Phase::kWaiting;
   bool decommissioned_ = false;
   bool ring_status_changed_ = false;
+  bool repair_wanted_ = false;
   // Confirmation: member id -> confirmed; a member asked but not answered has
   // a token in asked_.
   std::map<std::string, bool> confirmed_;
+  std::map<std::string, std::string> members_elsewhere_;  // id -> address, from status replies
+  std::set<std::string> members_live_elsewhere_;          // ids some reply listed alive or suspect
   membership::TimeMs next_confirm_ms_ = 0;
   bool streams_started_ = false;
+  // After `left`: every live member was told (or the deadline passed).
+  bool leave_done_ = false;
+  membership::TimeMs leave_deadline_ms_ = 0;
   std::vector<StreamTask> planned_;  // the join's tasks, to detect a re-plan
+  std::shared_ptr<const Ring> planned_future_;  // the future ring a decommission pushes to
   // Hints handed over: token -> hint.
   std::map<uint64_t, storage::Hint> hints_in_flight_;
   uint64_t hints_handed_over_ = 0;
   std::map<uint64_t, std::string> status_tokens_;  // token -> member id
+  // removenode, on every member: ids being removed, and those whose gains
+  // this node pulled (or still has to plan, on the next tick).
+  std::set<std::string> removing_;
+  std::set<std::string> removal_pulled_;
+  std::set<std::string> removal_to_plan_;
+  std::map<std::string, membership::TimeMs> removing_heard_ms_;  // last kRemoving about it
+  // removenode, on the operator: the member, the stage, who answered.
+  std::string removal_target_;
+  std::string resume_removal_hex_;  // from meta after a restart
+  bool removal_announcing_ = false;
+  membership::TimeMs removal_deadline_ms_ = 0;
+  membership::TimeMs next_removal_ms_ = 0;
+  std::map<std::string, bool> removal_done_;
+  std::map<uint64_t, std::string> removal_tokens_;
   uint64_t next_token_ = 1;
   std::optional<membership::TimeMs> cleanup_due_ms_;
   uint64_t cleanup_ranges_dropped_ = 0;

@@ -65,7 +65,8 @@ void Session::finish_ready(Slot& slot, std::string reply) {
 void Session::send(Slot& slot, uint32_t part, wire::Body body) {
   assert(part <= kPartMask && "request part fits its bits");
   requests_.push_back(wire::Message{(slot.sequence << kPartBits) | part, std::move(body)});
-  ++slot.outstanding;
+  if (slot.outstanding++ == 0) slot.part_first = part;
+  slot.part_end = part + 1;
 }
 
 void Session::fail_protocol(std::string_view reason) {
@@ -234,7 +235,7 @@ void Session::handle_reply(wire::Message& reply) {
   const uint64_t first = slots_.front().sequence;
   if (sequence < first || sequence - first >= slots_.size()) return;
   Slot& slot = slots_[sequence - first];
-  if (slot.done || slot.outstanding == 0) return;
+  if (slot.done || slot.outstanding == 0 || part < slot.part_first || part >= slot.part_end) return;
   --slot.outstanding;
 
   if (auto* error = std::get_if<wire::ErrorReply>(&reply.body)) {

@@ -96,6 +96,9 @@ class Session {
     bool done = false;
     bool deleting = false;  // DEL's second phase: the deletes are out
     uint32_t outstanding = 0;
+    // Parts of the current phase's requests lie in [part_first, part_end).
+    uint32_t part_first = 0;
+    uint32_t part_end = 0;
     int64_t count = 0;                               // EXISTS, DEL; INFO: uptime
     std::string reply;                               // the encoded reply once done
     std::optional<std::string> error;                // the first error, which becomes the reply

@@ -45,6 +45,8 @@ size_t field_count(const StreamWriteRequest&) { return 1; }
 size_t field_count(const StreamWriteReply&) { return 0; }
 size_t field_count(const TopologyRequest&) { return 2; }
 size_t field_count(const TopologyReply&) { return 1; }
+size_t field_count(const RangeDigestRequest&) { return 2; }
+size_t field_count(const RangeDigestReply&) { return 2; }
 
 void pack_fields(Packer& pk, const ErrorReply& m) {
   pk.pack(static_cast<uint32_t>(m.code));
@@ -170,6 +172,14 @@ void pack_fields(Packer& pk, const TopologyRequest& m) {
   pk.pack(m.node);
 }
 void pack_fields(Packer& pk, const TopologyReply& m) { pk.pack(m.message); }
+void pack_fields(Packer& pk, const RangeDigestRequest& m) {
+  pk.pack(m.begin);
+  pk.pack(m.end);
+}
+void pack_fields(Packer& pk, const RangeDigestReply& m) {
+  pk.pack(m.digest);
+  pk.pack(m.count);
+}
 
 void pack_message(Packer& pk, const Message& message) {
   std::visit(
@@ -401,7 +411,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
     case MessageType::kTopologyRequest: {
       TopologyRequest m;
       uint32_t action = 0;
-      if (r.u32(action) && r.bytes(m.node, 256, "node") && (action < 1 || action > 3)) {
+      if (r.u32(action) && r.bytes(m.node, 256, "node") && (action < 1 || action > 5)) {
         r.fail("unknown topology action " + std::to_string(action));
       }
       m.action = static_cast<TopologyAction>(action);
@@ -414,6 +424,20 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
       body = std::move(m);
       break;
     }
+    case MessageType::kRangeDigestRequest: {
+      RangeDigestRequest m;
+      if (r.u64(m.begin) && r.u64(m.end) && m.end != 0 && m.begin > m.end) {
+        r.fail("digest range begin is after its end");
+      }
+      body = m;
+      break;
+    }
+    case MessageType::kRangeDigestReply: {
+      RangeDigestReply m;
+      r.u64(m.digest) && r.u64(m.count);
+      body = m;
+      break;
+    }
     default:
       return false;
   }
@@ -422,7 +446,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
 
 bool known_type(uint32_t raw) {
   return raw >= static_cast<uint32_t>(MessageType::kErrorReply) &&
-         raw <= static_cast<uint32_t>(MessageType::kTopologyReply);
+         raw <= static_cast<uint32_t>(MessageType::kRangeDigestReply);
 }
 
 }  // namespace

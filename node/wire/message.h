@@ -42,6 +42,8 @@ enum class MessageType : uint32_t {
   kStreamWriteReply = 24,
   kTopologyRequest = 25,
   kTopologyReply = 26,
+  kRangeDigestRequest = 27,
+  kRangeDigestReply = 28,
 };
 
 enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
@@ -262,6 +264,9 @@ enum class TopologyAction : uint32_t {
   kDecommission = 1,  // the answering node leaves the ring, streaming its ranges away
   kRemoveNode = 2,    // remove the dead node `node` (name or hex id) from the ring
   kCleanup = 3,       // drop data of ranges the answering node no longer replicates
+  kLeft = 4,          // node -> members: `node` (hex id), leaving or being removed, has left
+  kRemoving = 5,      // node -> members: `node` (hex id, dead) is being removed: pull what you
+                      // gain; the reply's message is "done" once pulled, else "pulling"
 };
 
 // Client -> node: start a topology change (kv decommission | removenode | cleanup).
@@ -278,12 +283,27 @@ struct TopologyReply {
   std::string message;
 };
 
+// Node -> replica (anti-entropy): a digest of the records at positions
+// [begin, end) (end 0 = 2^64): keys and versions, not values.
+struct RangeDigestRequest {
+  static constexpr MessageType kType = MessageType::kRangeDigestRequest;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
+struct RangeDigestReply {
+  static constexpr MessageType kType = MessageType::kRangeDigestReply;
+  uint64_t digest = 0;
+  uint64_t count = 0;
+};
+
 using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest,
                           PushPullRequest, PushPullReply, StatusRequest, StatusReply,
                           ReplicaWriteRequest, ReplicaWriteReply, ReplicaReadRequest,
                           ReplicaReadReply, EndpointsRequest, EndpointsReply, RingRequest, RingReply,
                           StatsRequest, StatsReply, StreamReadRequest, StreamReadReply,
-                          StreamWriteRequest, StreamWriteReply, TopologyRequest, TopologyReply>;
+                          StreamWriteRequest, StreamWriteReply, TopologyRequest, TopologyReply,
+                          RangeDigestRequest, RangeDigestReply>;
 
 struct Message {
   uint64_t request_id = 0;

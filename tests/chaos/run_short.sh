@@ -1,6 +1,7 @@
 #!/bin/sh
 # CI entry of the chaos runner: the short battery (T0, T1, T1b, T3, T3b, T4, T7), about
-# 6 minutes on 2 cores. Exits non-zero on any violation (see tests/chaos/README.md).
+# 5.5 minutes on 2 cores (CTest: chaos_short). Exits non-zero on any violation (see
+# tests/chaos/README.md).
 #
 #   tests/chaos/run_short.sh [KVNODE [KV]] [more chaos.py options, e.g. --seed 3]
 #

@@ -52,10 +52,17 @@ ReplicaCheck check_replicas(const History& history, Cluster& cluster, size_t rep
   std::vector<std::string>& violations = check.violations;
   auto violation = [&](std::string text) { violations.push_back(std::move(text)); };
 
-  const core::Ring& ring = *cluster.node(0).core().view().ring;
-  for (int i = 1; i < cluster.size(); ++i) {
-    if (!(*cluster.node(i).core().view().ring == ring)) {
-      violation("C4 rings differ: n" + std::to_string(i) + "'s ring is not n0's");
+  // The final ring: the first member's; every member's must be the same.
+  const core::Ring* first = cluster.member_ring();
+  if (first == nullptr) throw std::runtime_error("no member is up to check");
+  const core::Ring& ring = *first;
+  std::string first_name;
+  for (int i : cluster.members()) {
+    if (first_name.empty()) {
+      first_name = cluster.node(i).name();
+    } else if (!(*cluster.node(i).core().view().ring == ring)) {
+      violation("C4 rings differ: " + cluster.node(i).name() + "'s ring is not " + first_name +
+                "'s");
     }
   }
 
@@ -133,6 +140,45 @@ ReplicaCheck check_replicas(const History& history, Cluster& cluster, size_t rep
       } else if (put->outcome == Outcome::kOk && record.version != put->version) {
         violation("C2 " + key + where + " has version " + version_text(record.version) +
                   ", its client was told " + version_text(put->version));
+      }
+    }
+  }
+  return check;
+}
+
+PlacementCheck check_placement(Cluster& cluster, size_t replicas) {
+  PlacementCheck check;
+  const core::Ring* ring = cluster.member_ring();
+  if (ring == nullptr) throw std::runtime_error("no member is up to check");
+  std::set<std::string> expected;
+  for (int i : cluster.members()) expected.insert(cluster.node(i).id());
+  std::set<std::string> in_ring;
+  for (const core::RingNode& node : ring->nodes()) {
+    in_ring.insert(node.id);
+    if (!expected.contains(node.id)) {
+      check.violations.push_back("C6 the final ring holds " + node.name + ", which is not a member");
+    }
+  }
+  for (const std::string& id : expected) {
+    if (!in_ring.contains(id)) {
+      check.violations.push_back("C6 the final ring lacks member " + cluster.describe_id(id));
+    }
+  }
+  for (int i : cluster.members()) {
+    NodeHost& node = cluster.node(i);
+    for (const auto& [key, record] : all_data(node.disk())) {
+      ++check.copies;
+      std::string names;
+      bool owner = false;
+      for (const core::RingNode* replica :
+           ring->preference_list(storage::ring_position(key), replicas)) {
+        owner = owner || replica->id == node.id();
+        names += " " + replica->name;
+      }
+      if (!owner) {
+        check.violations.push_back("C6 extra copy of " + key + " on " + node.name() +
+                                   " after cleanup (" + record_text(record) +
+                                   "); its replicas:" + names);
       }
     }
   }

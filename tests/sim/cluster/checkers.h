@@ -13,6 +13,11 @@
 //               and every node's ring is the same.
 //               A replica that misses a write (C1 local, C4) may be excused by a tolerance
 //               (tolerances.h) when the harness holds the evidence of that known defect.
+// check_placement: C6 after a topology change and cleanup on every member: the final ring
+//               holds exactly the members (every node whose role is member, none gone), and
+//               no member holds a key the final ring does not give it (an extra copy). The
+//               other half of C6, no copy missing, is C1 (local) and C4 above, which already
+//               judge every key on the replicas of the final ring.
 // check_final_reads: C1 (quorum) every ok put is readable at QUORUM after quiescence with
 //               its value (the checker's reads, issued after check_replicas).
 // check_reads:  C3 every ok QUORUM get that started after the ok put of its key ended
@@ -39,6 +44,13 @@ struct ReplicaCheck {
 // `request_timeout_us`: the coordinator's, for the coordinator-crash tolerance.
 ReplicaCheck check_replicas(const History& history, Cluster& cluster, size_t replicas,
                             const Tolerances& tolerances, SimTimeUs request_timeout_us);
+
+struct PlacementCheck {
+  std::vector<std::string> violations;
+  uint64_t copies = 0;  // (key, member) copies looked at
+};
+PlacementCheck check_placement(Cluster& cluster, size_t replicas);
+
 std::vector<std::string> check_final_reads(const History& history);
 std::vector<std::string> check_reads(const History& history);
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "membership/member.h"
+#include "storage/storage_key.h"
 
 namespace ringkv::cluster_sim {
 namespace {
@@ -24,6 +25,7 @@ Cluster::Cluster(World& world, Network& network, std::vector<NodeSettings> setti
       network_(network),
       plant_(plant),
       verbose_(verbose),
+      roles_(settings.size(), Role::kMember),
       crash_times_(settings.size()) {
   for (size_t i = 0; i < settings.size(); ++i) {
     std::string id(membership::kNodeIdBytes, '\0');
@@ -38,9 +40,24 @@ Cluster::Cluster(World& world, Network& network, std::vector<NodeSettings> setti
       nodes_.back()->on_event = [this](const NodeHost& node, const membership::Event& event) {
         trace(node.name() + " sees " + event.member.name + " " +
               std::string(membership::to_string(event.kind)) + " (incarnation " +
-              std::to_string(event.member.incarnation) + ")");
+              std::to_string(event.member.incarnation) + ", " +
+              std::string(membership::to_string(event.member.liveness)) + ", " +
+              std::string(membership::to_string(event.member.ring_status)) + ")");
+      };
+      nodes_.back()->on_notice = [this](const NodeHost& node, const std::string& notice) {
+        trace(node.name() + ": " + notice);
       };
     }
+    nodes_.back()->on_finished = [this](const NodeHost& node) {
+      const int index = node.index();
+      ++counters_.decommissions_finished;
+      crash_times_[index].push_back(world_.now_us());  // open operations end as in a crash
+      nodes_[index]->stop();
+      roles_[index] = Role::kGone;
+      if (verbose_) trace(node.name() + " finished its decommission and stopped");
+      reset_connections_to(index);
+      if (on_finished) on_finished(index);
+    };
   }
 }
 
@@ -59,6 +76,22 @@ std::string Cluster::describe_id(const std::string& id) const {
   return index < 0 ? "unknown node " + membership::id_to_hex(id) : nodes_[index]->name();
 }
 
+int Cluster::members_down() const {
+  int down = 0;
+  for (const auto& node : nodes_) {
+    if (roles_[node->index()] == Role::kMember && !node->up()) ++down;
+  }
+  return down;
+}
+
+std::vector<int> Cluster::members() const {
+  std::vector<int> members;
+  for (const auto& node : nodes_) {
+    if (roles_[node->index()] == Role::kMember) members.push_back(node->index());
+  }
+  return members;
+}
+
 std::vector<int> Cluster::up_nodes() const {
   std::vector<int> up;
   for (const auto& node : nodes_) {
@@ -74,8 +107,32 @@ void Cluster::trace(const std::string& line) const {
 void Cluster::start(int index) {
   NodeHost& node = *nodes_[index];
   if (node.epoch() > 0) ++counters_.restarts;
-  node.start();
+  if (!node.start()) {
+    ++counters_.refused_starts;
+    roles_[index] = Role::kGone;
+    if (verbose_) trace(node.name() + " refused to start: it was decommissioned");
+    if (on_refused) on_refused(index);
+    return;
+  }
+  roles_[index] = Role::kMember;
   if (verbose_) trace(node.name() + " started, generation " + std::to_string(node.generation()));
+}
+
+void Cluster::kill_for_good(int index) {
+  if (nodes_[index]->up()) crash(index);
+  roles_[index] = Role::kGone;
+  if (verbose_) trace(nodes_[index]->name() + " is gone for good (to be removed)");
+}
+
+void Cluster::reset_connections_to(int index) {
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    if (it->second.server == index) {
+      complete_later(it->second, network_.delay(), std::unexpected("connection reset by peer"));
+      it = routes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Cluster::crash(int index) {
@@ -93,14 +150,7 @@ void Cluster::crash(int index) {
     for (const auto& what : lost.what) trace("  lost: " + what);
   }
   // Its connections are reset: whoever waits on it hears so.
-  for (auto it = routes_.begin(); it != routes_.end();) {
-    if (it->second.server == index) {
-      complete_later(it->second, network_.delay(), std::unexpected("connection reset by peer"));
-      it = routes_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  reset_connections_to(index);
 }
 
 std::string Cluster::peer_address(int requester) const {
@@ -164,15 +214,38 @@ std::pair<std::string, std::string> request_key(const wire::Body& body) {
 void Cluster::request(int requester, int server, wire::Body body, ReplyHandler done) {
   ++network_.counters().requests_sent;
   if (!trace_key_.empty()) {
-    const auto [key, what] = request_key(body);
+    auto [key, what] = request_key(body);
+    // Streams that carry (or may carry) the traced key.
+    const uint64_t position = storage::ring_position(trace_key_);
+    if (const auto* read = std::get_if<wire::StreamReadRequest>(&body);
+        read != nullptr && position >= read->begin && (read->end == 0 || position < read->end)) {
+      key = trace_key_;
+      what = "stream read of its range [" + std::to_string(read->begin) + ", " +
+             std::to_string(read->end) + ") after '" + read->after + "' for";
+    }
+    if (const auto* write = std::get_if<wire::StreamWriteRequest>(&body); write != nullptr) {
+      for (const auto& entry : write->entries) {
+        if (entry.key == trace_key_) {
+          key = trace_key_;
+          what = "stream write (" + std::to_string(write->entries.size()) + " entries) of";
+        }
+      }
+    }
     if (key == trace_key_) {
       const std::string line = what + " " + key + " " + peer_address(requester) + " -> " +
                                (server < 0 ? "?" : nodes_[server]->name());
       trace(line);
       done = [this, line, done = std::move(done)](const Reply& reply) {
-        trace(
-            line + ": " +
-            (reply ? std::to_string(static_cast<int>(wire::type_of(reply->body))) : reply.error()));
+        std::string outcome =
+            reply ? std::to_string(static_cast<int>(wire::type_of(reply->body))) : reply.error();
+        if (const auto* batch = reply ? std::get_if<wire::StreamReadReply>(&reply->body) : nullptr) {
+          bool has = false;
+          for (const auto& entry : batch->entries) has = has || entry.key == trace_key_;
+          outcome += " (" + std::to_string(batch->entries.size()) + " entries, " +
+                     (has ? "with the key" : "without the key") +
+                     (batch->done ? ", done" : ", more") + ")";
+        }
+        trace(line + ": " + outcome);
         done(reply);
       };
     }
@@ -181,7 +254,9 @@ void Cluster::request(int requester, int server, wire::Body body, ReplyHandler d
               .requester = requester,
               .requester_epoch = requester >= 0 ? nodes_[requester]->epoch() : 0,
               .done = std::move(done),
-              .counted = !std::holds_alternative<wire::PushPullRequest>(body)};
+              // Push-pull and anti-entropy digests recur forever: they never quiesce.
+              .counted = !std::holds_alternative<wire::PushPullRequest>(body) &&
+                         !std::holds_alternative<wire::RangeDigestRequest>(body)};
   if (const auto* write = std::get_if<wire::ReplicaWriteRequest>(&body);
       write != nullptr && !write->hint_target.empty()) {
     stand_ins_sent_.insert({write->key, write->hint_target});
@@ -235,6 +310,10 @@ void Cluster::request(int requester, int server, wire::Body body, ReplyHandler d
       complete_later(route, network_.tcp_timeout(), std::unexpected("timed out (partition)"));
       return;
     }
+    if (on_stream_request && (std::holds_alternative<wire::StreamReadRequest>(body) ||
+                              std::holds_alternative<wire::StreamWriteRequest>(body))) {
+      on_stream_request(route.requester, route.server);
+    }
     const core::ClientId client = next_client_id_++;
     const std::string from = peer_address(route.requester);
     routes_.emplace(client, std::move(route));
@@ -280,16 +359,95 @@ void Cluster::complete_later(const Route& route, SimTimeUs delay_us, Reply reply
 }
 
 bool Cluster::formed() const {
-  for (const auto& node : nodes_) {
-    if (!node->up()) return false;
-    const auto members = node->core().membership().members();
-    if (members.size() != nodes_.size()) return false;
-    for (const auto& member : members) {
+  const std::vector<int> expected = members();
+  for (int index : expected) {
+    NodeHost& node = *nodes_[index];
+    if (!node.up()) return false;
+    size_t alive_members = 0;
+    for (const auto& member : node.core().membership().members()) {
+      const int other = index_of_id(member.id);
+      if (other < 0 || roles_[other] != Role::kMember) continue;
       if (member.liveness != membership::Liveness::kAlive) return false;
+      ++alive_members;
     }
-    if (node->core().view().ring->node_count() != nodes_.size()) return false;
+    if (alive_members != expected.size()) return false;
+    if (node.core().view().ring->node_count() != expected.size()) return false;
   }
   return true;
+}
+
+std::string Cluster::view_gaps(NodeHost& node) const {
+  std::string gaps;
+  auto gap = [&](const std::string& text) { gaps += (gaps.empty() ? "" : "; ") + text; };
+  const std::vector<int> expected = members();
+  size_t members_seen = 0;
+  for (const auto& member : node.core().membership().members()) {
+    const int other = index_of_id(member.id);
+    const Role role = other < 0 ? Role::kAbsent : roles_[other];
+    if (role == Role::kMember) {
+      ++members_seen;
+      if (member.liveness != membership::Liveness::kAlive) {
+        gap(node.name() + " sees " + member.name + " " +
+            std::string(membership::to_string(member.liveness)));
+      }
+      if (member.ring_status != membership::RingStatus::kNormal) {
+        gap(node.name() + " sees " + member.name + " " +
+            std::string(membership::to_string(member.ring_status)));
+      }
+    } else if (role == Role::kGone) {
+      if (member.liveness != membership::Liveness::kLeft) {
+        gap(node.name() + " sees gone " + member.name + " " +
+            std::string(membership::to_string(member.liveness)) + " " +
+            std::string(membership::to_string(member.ring_status)) + ", not left");
+      }
+    } else {
+      gap(node.name() + " knows " + member.name + ", which never started");
+    }
+  }
+  if (members_seen != expected.size()) {
+    gap(node.name() + " knows " + std::to_string(members_seen) + " of " +
+        std::to_string(expected.size()) + " members");
+  }
+  const core::ClusterView& view = node.core().view();
+  if (!view.down_since_ms.empty()) {
+    gap(node.name() + " has " + std::to_string(view.down_since_ms.size()) + " nodes down");
+  }
+  size_t in_ring = 0;
+  for (const core::RingNode& ring_node : view.ring->nodes()) {
+    const int other = index_of_id(ring_node.id);
+    if (other >= 0 && roles_[other] == Role::kMember) {
+      ++in_ring;
+    } else {
+      gap(node.name() + "'s ring holds " + ring_node.name);
+    }
+  }
+  if (in_ring != expected.size()) {
+    gap(node.name() + "'s ring has " + std::to_string(in_ring) + " of " +
+        std::to_string(expected.size()) + " members");
+  }
+  if (view.changing()) gap(node.name() + " sees a ring change in progress");
+  return gaps;
+}
+
+std::vector<std::tuple<std::string, std::string, uint64_t>> Cluster::stale_hints() const {
+  std::vector<std::tuple<std::string, std::string, uint64_t>> stale;
+  for (const auto& node : nodes_) {
+    if (roles_[node->index()] != Role::kMember || !node->up()) continue;
+    for (const auto& [target, count] : node->store().hint_counts()) {
+      const int other = index_of_id(target);
+      if (count > 0 && other >= 0 && roles_[other] == Role::kGone) {
+        stale.emplace_back(node->name(), nodes_[other]->name(), count);
+      }
+    }
+  }
+  return stale;
+}
+
+const core::Ring* Cluster::member_ring() const {
+  for (const auto& node : nodes_) {
+    if (roles_[node->index()] == Role::kMember && node->up()) return node->core().view().ring.get();
+  }
+  return nullptr;
 }
 
 std::string Cluster::quiescence_gaps() const {
@@ -298,29 +456,15 @@ std::string Cluster::quiescence_gaps() const {
     if (gaps.size() < 400) gaps += (gaps.empty() ? "" : "; ") + text;
   };
   for (const auto& node : nodes_) {
+    if (roles_[node->index()] != Role::kMember) continue;
     if (!node->up()) {
       gap(node->name() + " is down");
       continue;
     }
-    const auto members = node->core().membership().members();
-    if (members.size() != nodes_.size()) {
-      gap(node->name() + " knows " + std::to_string(members.size()) + " members");
-    }
-    for (const auto& member : members) {
-      if (member.liveness != membership::Liveness::kAlive) {
-        gap(node->name() + " sees " + member.name + " " +
-            std::string(membership::to_string(member.liveness)));
-      }
-    }
-    const core::ClusterView& view = node->core().view();
-    if (!view.down_since_ms.empty()) {
-      gap(node->name() + " has " + std::to_string(view.down_since_ms.size()) + " nodes down");
-    }
-    if (view.ring->node_count() != nodes_.size()) {
-      gap(node->name() + "'s ring has " + std::to_string(view.ring->node_count()) + " nodes");
-    }
+    if (std::string view = view_gaps(*node); !view.empty()) gap(view);
     for (const auto& [target, count] : node->store().hint_counts()) {
-      if (count > 0) {
+      const int other = index_of_id(target);
+      if (count > 0 && !(other >= 0 && roles_[other] == Role::kGone)) {
         gap(node->name() + " holds " + std::to_string(count) + " hints for " + describe_id(target));
       }
     }

@@ -18,10 +18,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/sim/cluster/network.h"
@@ -36,12 +38,21 @@ namespace ringkv::cluster_sim {
 std::string node_name(int index);
 std::string node_address(int index);
 
+// A node's part in the run, as the scenario intends it:
+//   absent  not started yet (a node that will join later);
+//   member  started; must be up, alive and normal in every view, in the ring, at the end;
+//   gone    stopped for good (decommissioned, or killed to be removed): must be `left` in
+//           every view, in no ring, and never starts again.
+enum class Role { kAbsent, kMember, kGone };
+
 struct ClusterCounters {
   uint64_t crashes = 0;
   uint64_t restarts = 0;
   uint64_t planted_hint_drops = 0;
   uint64_t planted_writes_lost = 0;
   uint64_t unflushed_writes_lost = 0;
+  uint64_t decommissions_finished = 0;
+  uint64_t refused_starts = 0;  // a decommissioned node that was restarted refused to run
 };
 
 class Cluster : public Transport {
@@ -57,9 +68,26 @@ class Cluster : public Transport {
   int index_of_address(const std::string& address) const;
   int index_of_id(const std::string& id) const;
   std::vector<int> up_nodes() const;
+  // Members (role kMember) that are down.
+  int members_down() const;
+  std::vector<int> members() const;
 
+  Role role(int index) const { return roles_[index]; }
+  void set_role(int index, Role role) { roles_[index] = role; }
+
+  // Starts node `index` (its role becomes member). A decommissioned node refuses to start:
+  // its role becomes gone and `on_refused` runs.
   void start(int index);
   void crash(int index);
+  // Crashes a node for good (to be removed): its role becomes gone.
+  void kill_for_good(int index);
+  // Called when a node stopped for good on its own (a finished decommission) or refused to
+  // start (it had persisted `left`, but perhaps not told everyone).
+  std::function<void(int index)> on_finished;
+  std::function<void(int index)> on_refused;
+  // Called when a stream request (StreamReadRequest, StreamWriteRequest) from `requester`
+  // reaches `server`, before the server handles it.
+  std::function<void(int requester, int server)> on_stream_request;
 
   // A request from a client outside the cluster to node `server`; `done` runs exactly once.
   void client_request(int server, wire::Body body, ReplyHandler done);
@@ -70,11 +98,18 @@ class Cluster : public Transport {
                     ReplyHandler done) override;
   void send_reply(int from, core::Outgoing reply) override;
 
-  // True when every node is up, sees all nodes (itself included) alive in its table and in
-  // its ring, holds no hints and no replica traffic is in flight; else what is missing.
+  // Empty when every member is up, sees every member (itself included) alive and normal in
+  // its table and in its ring, sees every gone node it knows as left, no ring change is in
+  // progress, no node holds hints for a member and no replica traffic is in flight; else what
+  // is missing. Hints held for gone nodes are counted by stale_hints(), not waited for.
   std::string quiescence_gaps() const;
-  // True when every node is up and sees every node alive and in its ring (the cluster formed).
+  // True when every member is up and sees every member alive and in its ring (the cluster
+  // formed).
   bool formed() const;
+  // Hints held by members for gone nodes: (holder, target name, count).
+  std::vector<std::tuple<std::string, std::string, uint64_t>> stale_hints() const;
+  // The ring of the first member (the checkers' final ring); nullptr if none is up.
+  const core::Ring* member_ring() const;
 
   // Evidence for the tolerances (tolerances.h): when each node crashed; whether a hinted
   // write of `key` on behalf of `target_id` was sent to a stand-in and its coordinator never
@@ -96,6 +131,10 @@ class Cluster : public Transport {
   std::string describe_id(const std::string& id) const;
 
  private:
+  // One node's view of the members and gone nodes against the roles; "" when it agrees.
+  std::string view_gaps(NodeHost& node) const;
+  void reset_connections_to(int index);
+
   struct Route {
     int server = -1;
     int requester = -1;  // -1: a client outside the cluster
@@ -116,6 +155,7 @@ class Cluster : public Transport {
   Plant plant_;
   bool verbose_;
   std::vector<std::unique_ptr<NodeHost>> nodes_;
+  std::vector<Role> roles_;
   std::map<std::string, int> by_address_;
   std::map<std::string, int> by_id_;
   std::map<core::ClientId, Route> routes_;

@@ -42,7 +42,7 @@ void FaultInjector::inject() {
 
 bool FaultInjector::crash_one() {
   const std::vector<int> up = cluster_.up_nodes();
-  if (cluster_.size() - static_cast<int>(up.size()) >= settings_.max_down || up.empty()) {
+  if (cluster_.members_down() >= settings_.max_down || up.empty()) {
     return false;
   }
   const int victim = up[world_.random().below(up.size())];
@@ -53,7 +53,10 @@ bool FaultInjector::crash_one() {
   const uint64_t epoch = cluster_.node(victim).epoch();
   world_.after(down_for, [this, victim, epoch] {
     // After stop() the heal restarts everyone; a node already restarted has a newer epoch.
-    if (!running_ || cluster_.node(victim).up() || cluster_.node(victim).epoch() != epoch) return;
+    if (!running_ || cluster_.node(victim).up() || cluster_.node(victim).epoch() != epoch ||
+        cluster_.role(victim) != Role::kMember) {
+      return;
+    }
     trace("restart n" + std::to_string(victim));
     cluster_.start(victim);
   });

@@ -36,6 +36,12 @@ struct Totals {
   double simulated_s = 0;
   double quiesce_max_s = 0;
   std::map<std::string, uint64_t> tolerated;
+  cs::TopologyCounters topology;
+  uint64_t topology_runs = 0;
+  uint64_t cleanup_requests = 0;
+  uint64_t stale_hints = 0;
+  uint64_t stale_hint_runs = 0;
+  uint64_t placement_checked = 0;
 
   void add(const cs::ScenarioResult& result) {
     for (auto [total, one] : {std::pair{&puts, &result.puts}, std::pair{&gets, &result.gets}}) {
@@ -56,13 +62,32 @@ struct Totals {
     simulated_s += result.simulated_s;
     quiesce_max_s = std::max(quiesce_max_s, result.quiesce_s);
     for (const auto& [name, count] : result.tolerated) tolerated[name] += count;
+    if (!result.topology.empty()) ++topology_runs;
+    const cs::TopologyCounters& t = result.topology_counters;
+    topology.joins_started += t.joins_started;
+    topology.decommissions_sent += t.decommissions_sent;
+    topology.decommissions_accepted += t.decommissions_accepted;
+    topology.decommissions_finished += t.decommissions_finished;
+    topology.removals_sent += t.removals_sent;
+    topology.removals_accepted += t.removals_accepted;
+    topology.stream_requests += t.stream_requests;
+    topology.stream_crashes += t.stream_crashes;
+    topology.refused_starts += t.refused_starts;
+    cleanup_requests += result.cleanup_requests;
+    stale_hints += result.stale_hints;
+    stale_hint_runs += result.stale_hints > 0 ? 1 : 0;
+    placement_checked += result.placement_checked;
   }
 };
 
 std::string replay_command(uint64_t seed, int nodes, int duration_s, bool duration_given,
-                           cs::Plant plant, const cs::Tolerances& tolerances) {
+                           cs::Plant plant, const cs::Tolerances& tolerances,
+                           cs::TopologyMode topology) {
   std::string command = "cluster_sim --seed " + std::to_string(seed) + " --seeds 1";
   if (nodes > 0) command += " --nodes " + std::to_string(nodes);
+  if (topology != cs::TopologyMode::kNone) {
+    command += " --topology " + std::string(cs::topology_mode_name(topology));
+  }
   if (duration_given) command += " --duration-s " + std::to_string(duration_s);
   if (plant != cs::Plant::kNone) command += " --plant " + std::string(cs::plant_name(plant));
   if (tolerances.any()) command += " --tolerate " + cs::tolerances_text(tolerances);
@@ -83,6 +108,7 @@ int main(int argc, char** argv) {
   std::string plant_text = "none";
   std::string tolerate_text = "none";
   std::string trace_key;
+  std::string topology_text = "none";
   app.add_option("--seed", first_seed, "first seed");
   app.add_option("--seeds", seed_count, "how many consecutive seeds to run");
   app.add_option("--nodes", nodes, "cluster size (default: from each seed, 3..7)")
@@ -96,8 +122,10 @@ int main(int argc, char** argv) {
                "run every seed twice and fail if the two runs differ in any way");
   app.add_flag("--keep-going", keep_going,
                "run every seed, printing one line per failing seed, instead of stopping");
-  app.add_option("--plant", plant_text, "plant a known bug: none, drop-hints, lose-unsynced")
-      ->check(CLI::IsMember({"none", "drop-hints", "lose-unsynced"}))
+  app.add_option("--plant", plant_text,
+                 "plant a known bug: none, drop-hints, lose-unsynced, skip-cleanup (with "
+                 "--topology: the harness never runs cleanup, so C6 must find extra copies)")
+      ->check(CLI::IsMember({"none", "drop-hints", "lose-unsynced", "skip-cleanup"}))
       ->capture_default_str();
   app.add_option("--tolerate", tolerate_text,
                  "known defects to excuse, comma-separated: stand-in-hint-loss, "
@@ -107,7 +135,23 @@ int main(int argc, char** argv) {
       })
       ->capture_default_str();
   app.add_option("--trace-key", trace_key, "trace every request about this key");
+  app.add_option("--topology", topology_text,
+                 "topology changes under load: none, join (a node joins), leave (a node is "
+                 "decommissioned), remove (a node is killed and removed), mixed (two or three "
+                 "of those), any (one of the four, drawn per seed); --nodes then counts the "
+                 "founders")
+      ->check(CLI::IsMember({"none", "join", "leave", "remove", "mixed", "any"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  const cs::TopologyMode topology = *cs::parse_topology_mode(topology_text);
+  // A traced run that crashes inside the code under test keeps its trace up to the crash.
+  if (verbose) std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (nodes > 0 && nodes < 4 &&
+      (topology == cs::TopologyMode::kLeave || topology == cs::TopologyMode::kRemove)) {
+    std::fprintf(stderr, "--topology %s needs --nodes >= 4 (the final ring keeps 3 nodes)\n",
+                 topology_text.c_str());
+    return 2;
+  }
   const cs::Plant plant = *cs::parse_plant(plant_text);
   const cs::Tolerances tolerances = *cs::parse_tolerances(tolerate_text);
 
@@ -122,7 +166,8 @@ int main(int argc, char** argv) {
                                 .plant = plant,
                                 .verbose = verbose,
                                 .tolerances = tolerances,
-                                .trace_key = trace_key};
+                                .trace_key = trace_key,
+                                .topology = topology};
     cs::ScenarioResult result = cs::run_scenario(options);
     if (check_determinism && cs::run_scenario(options).fingerprint != result.fingerprint) {
       result.passed = false;
@@ -148,16 +193,18 @@ int main(int argc, char** argv) {
       std::printf("  ... and %zu more\n", result.violations.size() - kViolationsShown);
     }
     std::printf("replay: %s\n", replay_command(seed, nodes, duration_s,
-                                               duration_option->count() > 0, plant, tolerances)
+                                               duration_option->count() > 0, plant, tolerances,
+                                               topology)
                                     .c_str());
     if (!keep_going) break;
   }
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("cluster_sim: %" PRIu64 " seeds from %" PRIu64
-              ", plant %s, %.1f s wall, %.0f s simulated, "
+              ", topology %s, plant %s, %.1f s wall, %.0f s simulated, "
               "%" PRIu64 " events\n",
-              passed + failed, first_seed, std::string(cs::plant_name(plant)).c_str(), wall_s,
+              passed + failed, first_seed, topology_text.c_str(),
+              std::string(cs::plant_name(plant)).c_str(), wall_s,
               totals.simulated_s, totals.events);
   std::printf("  puts ok/fail/info %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", gets ok/fail/info %" PRIu64
               "/%" PRIu64 "/%" PRIu64 ", final reads %" PRIu64 "\n",
@@ -178,6 +225,21 @@ int main(int argc, char** argv) {
     std::printf("  tolerating %s: replica gaps excused:%s\n",
                 cs::tolerances_text(tolerances).c_str(),
                 excused.empty() ? " none" : excused.substr(0, excused.size() - 1).c_str());
+  }
+  if (totals.topology_runs > 0) {
+    const cs::TopologyCounters& t = totals.topology;
+    std::printf("  topology (%" PRIu64 " runs): joins %" PRIu64 ", decommissions sent/accepted/"
+                "finished %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", removenodes sent/accepted %" PRIu64
+                "/%" PRIu64 ", stream requests %" PRIu64 ", mid-stream crashes %" PRIu64
+                ", decommissioned restarts refused %" PRIu64 ", cleanups sent %" PRIu64
+                ", copies placement-checked %" PRIu64 "\n",
+                totals.topology_runs, t.joins_started, t.decommissions_sent,
+                t.decommissions_accepted, t.decommissions_finished, t.removals_sent,
+                t.removals_accepted, t.stream_requests, t.stream_crashes, t.refused_starts,
+                totals.cleanup_requests, totals.placement_checked);
+    std::printf("  hints still held for gone nodes at the end: %" PRIu64 " in %" PRIu64
+                " runs (kept until their TTL)\n",
+                totals.stale_hints, totals.stale_hint_runs);
   }
   if (plant != cs::Plant::kNone) {
     std::printf("  planted: %" PRIu64 " hint writes dropped, %" PRIu64 " flushed changes lost\n",

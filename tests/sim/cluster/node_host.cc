@@ -38,10 +38,11 @@ SimTimeUs NodeHost::to_sim_us(membership::TimeMs monotonic_ms) const {
   return (monotonic_ms - settings_.monotonic_offset_ms) * kUsPerMs;
 }
 
-void NodeHost::start() {
+bool NodeHost::start() {
   if (up()) throw std::logic_error(name_ + " started twice");
   ++epoch_;
   timer_at_us_.reset();
+  finish_reported_ = false;
   // kvnode's start-up order: identity (raises the generation), membership, hints, core.
   auto identity = disk_.open_identity(id_);
   if (!identity) throw std::runtime_error(name_ + ": open_identity: " + identity.error().message);
@@ -51,7 +52,8 @@ void NodeHost::start() {
   self.id = id_;
   self.name = name_;
   self.address = address_;
-  self.ring_status = membership::RingStatus::kNormal;
+  self.ring_status =
+      settings_.founder ? membership::RingStatus::kNormal : membership::RingStatus::kWaiting;
   self.vnode_count = settings_.vnodes;
   const core::Now t = now();
   auto swim =
@@ -63,11 +65,29 @@ void NodeHost::start() {
   store_.emplace(std::move(*store));
   core_ = std::make_unique<core::NodeCore>(settings_.node, *store_, tiebreak_from(id_),
                                            std::move(*swim), t);
+  if (core_->decommissioned()) {
+    // kvnode: "this node was decommissioned; to join again, start it with an empty data
+    // directory", and exit.
+    core_.reset();
+    store_.reset();
+    return false;
+  }
   // kvnode's seeds: the configured ones plus the members remembered from before a restart.
   std::vector<std::string> seeds = settings_.seed_addresses;
   for (auto& address : core_->remembered_addresses()) seeds.push_back(std::move(address));
   core_->membership().join(std::move(seeds), t.monotonic_ms);
   pump();
+  return true;
+}
+
+void NodeHost::stop() {
+  // kvnode stops cleanly: the engine closes and flushes.
+  if (up()) (void)disk_.flush_wal();
+  core_.reset();
+  store_.reset();
+  timer_at_us_.reset();
+  ++timer_token_;
+  (void)disk_.crash();  // nothing unflushed is left to lose
 }
 
 CrashLoss NodeHost::crash() {
@@ -135,9 +155,20 @@ void NodeHost::pump() {
       any = true;
       transport_.send_reply(index_, std::move(outgoing));
     }
+    for (const std::string& notice : core_->take_notices()) {
+      if (on_notice) on_notice(*this, notice);
+    }
     if (!any) break;
   }
   arm_timer();
+  if (core_->finished() && !finish_reported_) {
+    // As kvnode: the stop runs from a zero timer, outside this pump.
+    finish_reported_ = true;
+    const uint64_t epoch = epoch_;
+    world_.after(0, [this, epoch] {
+      if (up() && epoch_ == epoch && on_finished) on_finished(*this);
+    });
+  }
 }
 
 void NodeHost::arm_timer() {

@@ -49,6 +49,9 @@ struct NodeSettings {
   membership::TimeMs monotonic_offset_ms = 0;
   // Set: the lose-unsynced plant, with this window (sim_disk.h).
   std::optional<SimTimeUs> planted_window_us;
+  // A founder owns the ring from its first start (ring status normal); any other node joins
+  // (waiting, then joining, streaming its ranges), as kvnode decides from its seeds.
+  bool founder = true;
 };
 
 class NodeHost {
@@ -58,10 +61,13 @@ class NodeHost {
   NodeHost(const NodeHost&) = delete;
   NodeHost& operator=(const NodeHost&) = delete;
 
-  // Starts a process on this node's disk: a first start, or a restart after crash().
-  void start();
+  // Starts a process on this node's disk: a first start, or a restart after crash(). False
+  // when the process refuses to run because the node was decommissioned (kvnode exits then).
+  bool start();
   // Kills the process; returns what the disk lost with it.
   CrashLoss crash();
+  // Stops the process cleanly (a finished decommission): the disk loses nothing.
+  void stop();
 
   bool up() const { return core_ != nullptr; }
   uint64_t epoch() const { return epoch_; }
@@ -86,6 +92,11 @@ class NodeHost {
 
   // Called for every membership event this node's core reports (tracing).
   std::function<void(const NodeHost& node, const membership::Event& event)> on_event;
+  // Called for every topology notice (the log lines of a change, tracing).
+  std::function<void(const NodeHost& node, const std::string& notice)> on_notice;
+  // Called once, from an event of its own, when the core reports finished() (a decommission
+  // completed and `left` was gossiped): kvnode stops the process then.
+  std::function<void(const NodeHost& node)> on_finished;
 
  private:
   void pump();
@@ -110,6 +121,7 @@ class NodeHost {
   // recognised by its token.
   uint64_t timer_token_ = 0;
   std::optional<SimTimeUs> timer_at_us_;
+  bool finish_reported_ = false;  // this process reported finished()
 };
 
 }  // namespace ringkv::cluster_sim

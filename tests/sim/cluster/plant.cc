@@ -6,6 +6,7 @@ std::optional<Plant> parse_plant(std::string_view name) {
   if (name == "none") return Plant::kNone;
   if (name == "drop-hints") return Plant::kDropHints;
   if (name == "lose-unsynced") return Plant::kLoseUnsynced;
+  if (name == "skip-cleanup") return Plant::kSkipCleanup;
   return std::nullopt;
 }
 
@@ -17,6 +18,8 @@ std::string_view plant_name(Plant plant) {
       return "drop-hints";
     case Plant::kLoseUnsynced:
       return "lose-unsynced";
+    case Plant::kSkipCleanup:
+      return "skip-cleanup";
   }
   return "none";
 }

@@ -8,6 +8,9 @@
 //   lose-unsynced  a crash also loses the changes (data and hints) the node flushed in its last
 //                  500 ms, as a node that acknowledges before its WAL is on disk loses them on
 //                  power failure (sim_disk.h).
+//   skip-cleanup   (with --topology) the harness never asks the members to run `cleanup`
+//                  after the change, so old owners keep ranges they no longer replicate: C6
+//                  must report the extra copies (a join shows them).
 #pragma once
 
 #include <optional>
@@ -16,7 +19,7 @@
 
 namespace ringkv::cluster_sim {
 
-enum class Plant { kNone, kDropHints, kLoseUnsynced };
+enum class Plant { kNone, kDropHints, kLoseUnsynced, kSkipCleanup };
 
 std::optional<Plant> parse_plant(std::string_view name);
 std::string_view plant_name(Plant plant);

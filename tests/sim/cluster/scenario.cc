@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <map>
+#include <optional>
+#include <set>
 
 #include "tests/sim/cluster/checkers.h"
 #include "tests/sim/cluster/cluster.h"
@@ -23,14 +26,23 @@ constexpr SimTimeUs kPollUs = 100 * kUsPerMs;
 // Longer than the coordinator's request timeout (2 s): operations still open at the first
 // quiet poll have finished (and stored any hints they were going to) by the second.
 constexpr SimTimeUs kSettleUs = 2500 * kUsPerMs;
+// kvnode's --repair-interval-s, scaled down so that a round runs within the quiescence wait.
+constexpr membership::TimeMs kRepairIntervalMs = 3000;
+
+bool repair_masks(Plant plant) { return plant == Plant::kDropHints || plant == Plant::kLoseUnsynced; }
 constexpr SimTimeUs kFinalReadsLimitUs = 120 * kUsPerS;
 constexpr int kFinalReadsParallel = 8;
+// After a topology change: every member must accept `cleanup` within this long (a member
+// refuses it while it still streams).
+constexpr SimTimeUs kCleanupLimitUs = 60 * kUsPerS;
+constexpr SimTimeUs kCleanupRetryUs = 500 * kUsPerMs;
 // The lose-unsynced plant forgets the writes of a crashed node's last this long.
 constexpr SimTimeUs kLoseUnsyncedWindowUs = 500 * kUsPerMs;
 
 // Everything a run draws from its seed before the cluster starts.
 struct Setup {
-  int nodes = 3;
+  int nodes = 3;  // every node the run may start (founders, and a joiner's slot)
+  TopologyPlan topology;
   membership::TimeMs probe_interval_ms = 1000;
   uint32_t vnodes = 16;
   int clients = 3;
@@ -40,7 +52,14 @@ struct Setup {
 
 Setup draw_setup(const ScenarioOptions& options, SimRandom& random) {
   Setup setup;
-  setup.nodes = options.nodes > 0 ? options.nodes : static_cast<int>(3 + random.below(5));
+  if (options.topology == TopologyMode::kNone) {
+    setup.nodes = options.nodes > 0 ? options.nodes : static_cast<int>(3 + random.below(5));
+    setup.topology.founders = setup.nodes;
+  } else {
+    setup.topology =
+        draw_topology_plan(options.topology, options.nodes, options.duration_s, random);
+    setup.nodes = setup.topology.nodes();
+  }
   static constexpr membership::TimeMs kProbeIntervals[] = {200, 500, 1000};
   setup.probe_interval_ms = kProbeIntervals[random.below(3)];
   setup.vnodes = static_cast<uint32_t>(16 + random.below(17));
@@ -78,6 +97,10 @@ std::string describe_setup(const Setup& setup) {
       setup.nodes, setup.vnodes, static_cast<long long>(setup.probe_interval_ms), setup.clients,
       setup.fault_network.loss, setup.fault_network.duplicate, setup.fault_network.tcp_failure,
       static_cast<double>(setup.fault_network.delay_max_us) / kUsPerMs, setup.faults.max_down);
+  if (setup.topology.any()) {
+    return std::string(line) + "; " + std::to_string(setup.topology.founders) + " founders; " +
+           setup.topology.describe();
+  }
   return line;
 }
 
@@ -127,14 +150,27 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
   say("seed " + std::to_string(options.seed) + ": " + result.setup + "; tolerating " +
       tolerances_text(options.tolerances));
 
+  const int founders = setup.topology.founders;
   Network network(world, setup.nodes);
   std::vector<NodeSettings> settings(setup.nodes);
   for (int i = 0; i < setup.nodes; ++i) {
     NodeSettings& node = settings[i];
     node.membership = membership_config(setup.probe_interval_ms);
+    // Anti-entropy often enough that a round fits the quiescence wait.
+    // (Not with the drop-hints and lose-unsynced plants: repair would mend what they
+    // broke, and they are there to prove the checkers see hinted handoff or the
+    // write-ahead log fail.)
+    node.node.repair.interval_ms = repair_masks(options.plant) ? 0 : kRepairIntervalMs;
+    node.node.repair.replicas = kReplicas;
     node.node.coordinator.replicas = kReplicas;
+    node.node.topology.replicas = kReplicas;
+    node.node.topology.stream.batch_bytes = setup.topology.stream_batch_bytes;
     node.vnodes = setup.vnodes;
-    for (int seed_node = 0; seed_node < std::min(setup.nodes, 3); ++seed_node) {
+    node.founder = i < founders;
+    // A founder's seeds: the first three founders; a joiner's: every founder (some may be
+    // gone by the time it starts).
+    for (int seed_node = 0; seed_node < (node.founder ? std::min(founders, 3) : founders);
+         ++seed_node) {
       node.seed_addresses.push_back(node_address(seed_node));
     }
     node.wall_skew_us = world.random().between(-5 * kUsPerMs, 5 * kUsPerMs);
@@ -148,6 +184,11 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
   workload_settings.clients = setup.clients;
   Workload workload(world, cluster, history, workload_settings, options.verbose);
   FaultInjector faults(world, network, cluster, setup.faults, options.verbose);
+  std::optional<TopologyDriver> topology;
+  if (setup.topology.any()) {
+    topology.emplace(world, cluster, setup.topology, options.verbose);
+    result.topology = setup.topology.describe();
+  }
   // Figures for the summary, whichever way the run ends.
   struct Collect {
     std::function<void()> run;
@@ -162,6 +203,8 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
     result.events = world.events_processed();
     result.simulated_s = static_cast<double>(world.now_us()) / kUsPerS;
     result.fingerprint = history.digest() ^ (result.events * 0x9e3779b97f4a7c15ull);
+    if (topology) result.topology_counters = topology->counters();
+    for (const auto& [holder, target, count] : cluster.stale_hints()) result.stale_hints += count;
   }};
 
   auto report_anomalies = [&] {
@@ -169,8 +212,8 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
     for (const auto& anomaly : workload.anomalies()) fail("protocol: " + anomaly);
   };
 
-  // 1. Form the cluster.
-  for (int i = 0; i < setup.nodes; ++i) {
+  // 1. Form the cluster (the founders; a joiner starts during the fault phase).
+  for (int i = 0; i < founders; ++i) {
     world.at(world.random().between(0, 20 * kUsPerMs), [&cluster, i] { cluster.start(i); });
   }
   if (!run_until(world, kFormLimitUs, [&] { return cluster.formed(); })) {
@@ -184,33 +227,109 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
   network.profile() = setup.fault_network;
   workload.start();
   faults.start();
+  if (topology) topology->start();
   world.run_until(faults_end);
 
   // 3. Heal and wait for quiescence.
   say("heal");
   workload.stop();
   faults.stop();
+  if (topology) topology->heal();
   network.heal_all();
   network.profile().loss = 0;
   network.profile().duplicate = 0;
   network.profile().tcp_failure = 0;
   for (int i = 0; i < setup.nodes; ++i) {
-    if (!cluster.node(i).up()) cluster.start(i);
+    if (!cluster.node(i).up() && cluster.role(i) == Role::kMember) cluster.start(i);
   }
   const SimTimeUs healed_at = world.now_us();
+  auto changes_done = [&] { return !topology || topology->done(); };
   const bool quiet = run_until(world, healed_at + kQuiesceLimitUs, [&] {
-    if (!cluster.quiescence_gaps().empty() || workload.in_flight() > 0) return false;
+    if (!changes_done() || !cluster.quiescence_gaps().empty() || workload.in_flight() > 0) {
+      return false;
+    }
     world.run_until(world.now_us() + kSettleUs);
-    return cluster.quiescence_gaps().empty() && workload.in_flight() == 0;
+    return changes_done() && cluster.quiescence_gaps().empty() && workload.in_flight() == 0;
   });
   result.quiesce_s = static_cast<double>(world.now_us() - healed_at) / kUsPerS;
   if (!quiet) {
-    fail(world.overloaded() ? "event budget exhausted (livelock?)"
-                            : "not quiescent 120 s after heal: " + cluster.quiescence_gaps());
+    if (world.overloaded()) {
+      fail("event budget exhausted (livelock?)");
+    } else if (topology) {
+      const std::string pending = topology->gaps();
+      fail("topology change not complete 120 s after heal: " +
+           (pending.empty() ? std::string() : pending + "; ") + cluster.quiescence_gaps());
+    } else {
+      fail("not quiescent 120 s after heal: " + cluster.quiescence_gaps());
+    }
     report_anomalies();
     return;
   }
+  // Anti-entropy: every member completes a whole round that started after the heal (the
+  // replicas a crashed coordinator or a late hint left behind converge), then quiet again.
+  std::map<int, uint64_t> rounds_at_heal;
+  for (int i : cluster.members()) {
+    if (!repair_masks(options.plant)) rounds_at_heal[i] = cluster.node(i).core().repair_rounds_completed();
+  }
+  const bool repaired = run_until(world, world.now_us() + kQuiesceLimitUs, [&] {
+    for (const auto& [i, rounds] : rounds_at_heal) {
+      if (cluster.node(i).up() && cluster.node(i).core().repair_rounds_completed() < rounds + 2) return false;
+    }
+    return cluster.quiescence_gaps().empty() && workload.in_flight() == 0;
+  });
+  if (!repaired) {
+    fail("no complete anti-entropy round on every member within 120 s of quiescence");
+    return;
+  }
   say("quiescent");
+
+  // After a topology change: `cleanup` on every member, which also proves its streams are
+  // done (it refuses while a member streams).
+  if (topology && options.plant != Plant::kSkipCleanup) {
+    std::map<int, std::string> refused;  // member -> last refusal; absent once accepted
+    std::set<int> asking;
+    for (int index : cluster.members()) refused[index] = "not asked";
+    const SimTimeUs limit = world.now_us() + kCleanupLimitUs;
+    SimTimeUs next_round = world.now_us();
+    const bool cleaned = run_until(world, limit, [&] {
+      if (refused.empty()) return true;
+      if (world.now_us() < next_round) return false;
+      next_round = world.now_us() + kCleanupRetryUs;
+      for (const auto& [index, reason] : refused) {
+        if (asking.contains(index)) continue;
+        asking.insert(index);
+        ++result.cleanup_requests;
+        cluster.client_request(
+            index, wire::TopologyRequest{wire::TopologyAction::kCleanup, ""},
+            [&, index](const Reply& reply) {
+              asking.erase(index);
+              if (reply && std::holds_alternative<wire::TopologyReply>(reply->body)) {
+                say("cleanup n" + std::to_string(index) + ": " +
+                    std::get<wire::TopologyReply>(reply->body).message);
+                refused.erase(index);
+              } else if (!reply) {
+                refused[index] = reply.error();
+              } else if (const auto* error = std::get_if<wire::ErrorReply>(&reply->body)) {
+                refused[index] = error->message;
+              } else {
+                refused[index] = "unexpected reply";
+              }
+            });
+      }
+      return false;
+    });
+    if (!cleaned) {
+      for (const auto& [index, reason] : refused) {
+        fail("C6 cleanup not accepted by n" + std::to_string(index) + " within 60 s: " + reason);
+      }
+      report_anomalies();
+      return;
+    }
+    say("cleanup done on every member");
+    for (const auto& [holder, target, count] : cluster.stale_hints()) {
+      say(holder + " still holds " + std::to_string(count) + " hints for gone " + target);
+    }
+  }
 
   // 4. Check.
   ReplicaCheck replica_check =
@@ -218,6 +337,11 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
                      core::CoordinatorConfig{}.request_timeout_ms * kUsPerMs);
   for (auto& violation : replica_check.violations) fail(std::move(violation));
   result.tolerated = replica_check.tolerated;
+  if (topology) {
+    PlacementCheck placement = check_placement(cluster, kReplicas);
+    for (auto& violation : placement.violations) fail(std::move(violation));
+    result.placement_checked = placement.copies;
+  }
   std::vector<std::string> acknowledged;
   for (const Op& op : history.ops()) {
     if (op.kind == OpKind::kPut && op.outcome == Outcome::kOk) acknowledged.push_back(op.key);

@@ -8,7 +8,13 @@
 //   3. heal: stop the clients, remove partitions and loss, restart every crashed node, and
 //      run until quiescent (every node sees every node alive, no hints held, no replica
 //      traffic in flight, twice, more than a request timeout apart), at most 120 s;
-//   4. check: replicas on disk (C1 local, C2, C4), then QUORUM reads of every acknowledged
+//      With a topology plan (topology_driver.h), joins, decommissions and removals happen
+//      during the fault phase (with crashes aimed at the middle of their streams), the wait
+//      also covers the changes completing (every member normal in every view, every gone node
+//      left, no ring change in progress), and then `cleanup` runs on every member (retried
+//      while it refuses: a member still streaming refuses it);
+//   4. check: replicas on disk (C1 local, C2, C4; C6 placement after a topology change:
+//      no member holds a key the final ring does not give it), then QUORUM reads of every acknowledged
 //      key (C1), then the reads of the whole run (C3), and the protocol anomalies the
 //      network and the clients saw (a request answered twice, a coordinator that never
 //      answered, an error code a client should never see).
@@ -25,6 +31,7 @@
 #include "tests/sim/cluster/faults.h"
 #include "tests/sim/cluster/plant.h"
 #include "tests/sim/cluster/tolerances.h"
+#include "tests/sim/cluster/topology_driver.h"
 
 namespace ringkv::cluster_sim {
 
@@ -36,6 +43,9 @@ struct ScenarioOptions {
   bool verbose = false;
   Tolerances tolerances;  // known defects to excuse (tolerances.h)
   std::string trace_key;  // trace the replica traffic of this key
+  // Topology changes during the fault phase (topology_driver.h); with one, `nodes` counts the
+  // founders.
+  TopologyMode topology = TopologyMode::kNone;
 };
 
 struct OpCounts {
@@ -62,6 +72,12 @@ struct ScenarioResult {
   // A digest of the whole history and the event count: two runs of one seed must agree.
   uint64_t fingerprint = 0;
   double quiesce_s = 0;  // from heal to quiescent
+  // Topology runs.
+  std::string topology;  // the plan, one line ("" without one)
+  TopologyCounters topology_counters;
+  uint64_t cleanup_requests = 0;
+  uint64_t stale_hints = 0;  // hints members still hold for gone nodes at the end
+  uint64_t placement_checked = 0;  // (key, node) copies C6 looked at
 };
 
 ScenarioResult run_scenario(const ScenarioOptions& options);

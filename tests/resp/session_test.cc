@@ -1,0 +1,263 @@
+// Session: commands become wire requests, replies come back out of order
+// and leave in command order.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "node/resp/session.h"
+
+using namespace ringkv;
+using namespace ringkv::resp;
+
+namespace {
+
+struct Harness {
+  SessionConfig config;
+  std::unique_ptr<Session> session;
+
+  Harness() {
+    config.server = ServerInfo{"n1", "127.0.0.1:7000", "127.0.0.1:6379", 42};
+    session = std::make_unique<Session>(config);
+  }
+
+  void command(Command args) { session->handle_command(args, 5); }
+
+  std::vector<wire::Message> requests() {
+    std::vector<wire::Message> out;
+    session->take_requests(out);
+    return out;
+  }
+
+  std::string ready() {
+    std::string out;
+    session->take_ready(out);
+    return out;
+  }
+
+  void reply(uint64_t id, wire::Body body) {
+    wire::Message message{id, std::move(body)};
+    session->handle_reply(message);
+  }
+};
+
+wire::GetReply found(std::string value) { return wire::GetReply{true, std::move(value), 1, 1}; }
+
+}  // namespace
+
+TEST_CASE("commands answered without the coordinator reply at once") {
+  Harness h;
+  h.command({"PING"});
+  h.command({"ping", "hi"});
+  h.command({"ECHO", "x"});
+  h.command({"SELECT", "0"});
+  h.command({"FLUSHALL"});
+  h.command({"get"});
+  CHECK(h.requests().empty());
+  CHECK(h.ready() ==
+        "+PONG\r\n$2\r\nhi\r\n$1\r\nx\r\n+OK\r\n-ERR unknown command 'FLUSHALL'\r\n"
+        "-ERR wrong number of arguments for 'get' command\r\n");
+}
+
+TEST_CASE("SET and GET become put and get requests at the session's consistency") {
+  Harness h;
+  h.config.consistency = wire::Consistency::kAll;
+  h.command({"SET", "k", "v"});
+  h.command({"GET", "k"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 2);
+  auto* put = std::get_if<wire::PutRequest>(&requests[0].body);
+  REQUIRE(put != nullptr);
+  CHECK(put->key == "k");
+  CHECK(put->value == "v");
+  CHECK(put->consistency == wire::Consistency::kAll);
+  auto* get = std::get_if<wire::GetRequest>(&requests[1].body);
+  REQUIRE(get != nullptr);
+  CHECK(get->key == "k");
+  CHECK(!get->local);
+  CHECK(requests[0].request_id != requests[1].request_id);
+}
+
+TEST_CASE("replies arriving out of order leave in command order") {
+  Harness h;
+  h.command({"SET", "a", "1"});
+  h.command({"GET", "a"});
+  h.command({"PING"});
+  h.command({"GET", "missing"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 3);
+  h.reply(requests[2].request_id, wire::GetReply{});
+  h.reply(requests[1].request_id, found("1"));
+  CHECK(h.ready().empty());  // the SET at the head is still open
+  h.reply(requests[0].request_id, wire::WriteReply{7, 1});
+  CHECK(h.ready() == "+OK\r\n$1\r\n1\r\n+PONG\r\n$-1\r\n");
+  CHECK(h.session->commands_in_flight() == 0);
+}
+
+TEST_CASE("MGET gathers every key's value in argument order") {
+  Harness h;
+  h.command({"MGET", "a", "b", "c"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 3);
+  h.reply(requests[2].request_id, found("3"));
+  h.reply(requests[0].request_id, found("1"));
+  CHECK(h.ready().empty());
+  h.reply(requests[1].request_id, wire::GetReply{});
+  CHECK(h.ready() == "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n3\r\n");
+}
+
+TEST_CASE("MSET answers OK once every write is acknowledged, or the first error") {
+  Harness h;
+  h.command({"MSET", "a", "1", "b", "2"});
+  h.command({"MSET", "c", "3", "d", "4"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 4);
+  CHECK(std::get<wire::PutRequest>(requests[1].body).key == "b");
+  CHECK(std::get<wire::PutRequest>(requests[1].body).value == "2");
+  for (int i = 0; i < 3; ++i) h.reply(requests[i].request_id, wire::WriteReply{1, 1});
+  h.reply(requests[3].request_id, wire::ErrorReply{wire::ErrorCode::kTimeout, "2 of 3 answered"});
+  CHECK(h.ready() == "+OK\r\n-TIMEOUT 2 of 3 answered\r\n");
+}
+
+TEST_CASE("DEL reads first, then deletes every key, and counts the keys found") {
+  Harness h;
+  h.command({"DEL", "a", "b"});
+  auto reads = h.requests();
+  REQUIRE(reads.size() == 2);
+  CHECK(std::holds_alternative<wire::GetRequest>(reads[0].body));
+  h.reply(reads[0].request_id, found("1"));
+  CHECK(h.requests().empty());
+  h.reply(reads[1].request_id, wire::GetReply{});
+  auto deletes = h.requests();
+  REQUIRE(deletes.size() == 2);
+  CHECK(std::get<wire::DeleteRequest>(deletes[0].body).key == "a");
+  CHECK(std::get<wire::DeleteRequest>(deletes[1].body).key == "b");
+  CHECK(h.ready().empty());
+  h.reply(deletes[1].request_id, wire::WriteReply{2, 1});
+  h.reply(deletes[0].request_id, wire::WriteReply{2, 1});
+  CHECK(h.ready() == ":1\r\n");
+}
+
+TEST_CASE("EXISTS counts the keys found, duplicates included") {
+  Harness h;
+  h.command({"EXISTS", "a", "a", "b"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 3);
+  h.reply(requests[0].request_id, found("x"));
+  h.reply(requests[1].request_id, found("x"));
+  h.reply(requests[2].request_id, wire::GetReply{});
+  CHECK(h.ready() == ":2\r\n");
+}
+
+TEST_CASE("coordinator errors keep their name as the RESP error code") {
+  Harness h;
+  h.command({"GET", "a"});
+  h.command({"GET", "b"});
+  h.command({"GET", "c"});
+  auto requests = h.requests();
+  h.reply(requests[0].request_id, wire::ErrorReply{wire::ErrorCode::kUnavailable, "1 of 2 up"});
+  h.reply(requests[1].request_id, wire::ErrorReply{wire::ErrorCode::kInternal, "disk full"});
+  h.reply(requests[2].request_id, wire::ErrorReply{wire::ErrorCode::kInvalid, "key too long"});
+  CHECK(h.ready() == "-UNAVAILABLE 1 of 2 up\r\n-ERR storage failure: disk full\r\n"
+                     "-ERR INVALID: key too long\r\n");
+}
+
+TEST_CASE("SET with options is refused clearly") {
+  Harness h;
+  h.command({"SET", "k", "v", "EX", "10"});
+  CHECK(h.requests().empty());
+  CHECK(h.ready().find("-ERR SET options") == 0);
+}
+
+TEST_CASE("QUIT answers OK after earlier replies, then the session is finished") {
+  Harness h;
+  h.command({"GET", "a"});
+  h.command({"QUIT"});
+  CHECK(!h.session->accepting());
+  auto requests = h.requests();
+  CHECK(h.ready().empty());
+  CHECK(!h.session->finished());
+  h.reply(requests[0].request_id, found("1"));
+  CHECK(h.ready() == "$1\r\n1\r\n+OK\r\n");
+  CHECK(h.session->finished());
+}
+
+TEST_CASE("a protocol error goes out after the replies before it") {
+  Harness h;
+  h.command({"GET", "a"});
+  h.session->fail_protocol("bad thing");
+  auto requests = h.requests();
+  h.reply(requests[0].request_id, wire::GetReply{});
+  CHECK(h.ready() == "$-1\r\n-ERR Protocol error: bad thing\r\n");
+  CHECK(h.session->finished());
+}
+
+TEST_CASE("replies that match no waiting request are ignored") {
+  Harness h;
+  h.command({"GET", "a"});
+  auto requests = h.requests();
+  h.reply(requests[0].request_id + 1, found("bogus"));
+  h.reply(uint64_t{999} << 20, found("bogus"));
+  h.reply(0, found("bogus"));
+  CHECK(h.ready().empty());
+  h.reply(requests[0].request_id, found("1"));
+  h.reply(requests[0].request_id, found("again"));
+  CHECK(h.ready() == "$1\r\n1\r\n");
+}
+
+TEST_CASE("the session has room for a bounded number of commands") {
+  Harness h;
+  h.config.commands_in_flight_max = 3;
+  for (int i = 0; i < 3; ++i) h.command({"GET", "k"});
+  CHECK(!h.session->has_room());
+  auto requests = h.requests();
+  h.reply(requests[0].request_id, found("1"));
+  h.ready();
+  CHECK(h.session->has_room());
+}
+
+TEST_CASE("COMMAND and CONFIG GET answer what redis-cli and redis-benchmark ask") {
+  Harness h;
+  h.command({"COMMAND", "DOCS"});
+  h.command({"command", "count"});
+  h.command({"COMMAND"});
+  h.command({"CONFIG", "GET", "save"});
+  h.command({"CONFIG", "GET", "appendonly"});
+  h.command({"CONFIG", "GET", "maxmemory"});
+  h.command({"CONFIG", "SET", "save", ""});
+  CHECK(h.ready() == "*0\r\n:13\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+                     "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n*0\r\n-ERR ringkv answers CONFIG GET only\r\n");
+}
+
+TEST_CASE("INFO renders server, cluster, keyspace and stats from the core's replies") {
+  Harness h;
+  h.command({"INFO"});
+  h.command({"INFO", "keyspace"});
+  h.command({"INFO", "nonsense"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 4);
+  CHECK(std::holds_alternative<wire::StatusRequest>(requests[0].body));
+  CHECK(std::holds_alternative<wire::StatsRequest>(requests[1].body));
+  wire::StatusReply status;
+  status.node_name = "n1";
+  status.keys = 12;
+  status.members.push_back(wire::MemberStatus{"n1", std::string(16, '\x01'), "127.0.0.1:7000", "alive", "normal", 3, 16});
+  wire::StatsReply stats;
+  stats.values.emplace_back("hints_stored:n2", 4);
+  for (auto& request : requests) {
+    if (std::holds_alternative<wire::StatusRequest>(request.body)) h.reply(request.request_id, status);
+    else h.reply(request.request_id, stats);
+  }
+  const std::string out = h.ready();
+  CHECK(out.find("redis_version:7.0.0\r\n") != std::string::npos);
+  CHECK(out.find("tcp_port:6379\r\n") != std::string::npos);
+  CHECK(out.find("uptime_in_seconds:5\r\n") != std::string::npos);
+  CHECK(out.find("member0:name=n1,id=01010101010101010101010101010101,address=127.0.0.1:7000,"
+                 "liveness=alive,ring=normal,incarnation=3,vnodes=16\r\n") != std::string::npos);
+  CHECK(out.find("db0:keys=12,expires=0,avg_ttl=0") != std::string::npos);
+  CHECK(out.find("hints_stored_n2:4\r\n") != std::string::npos);
+  // The keyspace-only reply holds one section; an unknown section is empty.
+  const size_t second = out.find("$", 1);
+  CHECK(out.substr(second).find("# Server") == std::string::npos);
+  CHECK(out.substr(second).find("# Keyspace") != std::string::npos);
+  CHECK(out.ends_with("$0\r\n\r\n"));
+}
