@@ -71,7 +71,7 @@ import chaos_hostile  # noqa: E402
 import chaos_plot  # noqa: E402
 from chaos_workload import History, Workload  # noqa: E402
 
-ALL_FAULTS = ("kill", "pause", "partition", "loss", "hostile", "hog")
+ALL_FAULTS = ("kill", "pause", "partition", "loss", "hostile", "hog", "topology")
 NET_FAULTS = ("partition", "loss")
 CLIENT_SOURCE = "127.0.0.254"
 QUIESCENCE_LIMIT_S = 60.0
@@ -113,7 +113,18 @@ def short_scenarios():
                  criteria={"no_false_deaths": True}),
         scenario("T7-hostile", duration=20, faults=["hostile"], nodes=3,
                  profile={"hostile_continuous": True}, criteria={"hostile_logged": True}),
+        t6_scenario(),
     ]
+
+
+def t6_scenario():
+    # T6: n6 joins (3 s), a node that does not change is killed for 2-4 s (10 s), one of
+    # the original nodes is decommissioned with `kv decommission` (18 s, once every member
+    # is alive again); then cleanup on every member and C6 placement.
+    return scenario("T6-join-decommission", duration=40, faults=["topology"],
+                    profile={"join_at_s": 3.0, "kill_at_s": 10.0, "decommission_at_s": 18.0,
+                             "kill_down_s": (2.0, 4.0)},
+                    criteria={"topology_done": True, "placement": True})
 
 
 def long_scenarios(args):
@@ -322,6 +333,9 @@ class Runner:
                                 tag=f"{cfg['name']}-{self.seed}")
             faults = chaos_faults.FaultRunner(cluster, self.net, lanes, history.now, log,
                                               hostile_factory)
+            faults.kv = args.kv
+            if "topology" in kinds and not args.kv:
+                raise RuntimeError("topology changes need the kv CLI (--kv)")
             t_phase = time.monotonic()
             workload.start()
             faults.start(mono0)
@@ -344,6 +358,19 @@ class Runner:
             if quiet_s is None:
                 self.violation("quiescence", detail=quiet_reasons[:10])
             history.close()
+            placement = "topology" in kinds or cfg["criteria"].get("placement")
+            if placement:
+                # Old owners keep handed-over data until cleanup: `kv cleanup` on every
+                # member, then C6 (every local copy exactly on its endpoints).
+                cleanup = {}
+                for name in cluster.names():
+                    r = harness.run_kv(args.kv, "cleanup", host=cluster.nodes[name].address,
+                                       timeout=120)
+                    cleanup[name] = r.rc
+                    if r.rc != 0:
+                        self.violation("cleanup_failed", detail=f"{name}: {r.describe()[:400]}")
+                self.figures["cleanup_rc"] = cleanup
+                log(f"  kv cleanup: {cleanup}")
             stats = {}
             for name in cluster.names():
                 host, port = cluster.address_of(name)
@@ -357,13 +384,21 @@ class Runner:
             for s in senders:
                 hostile_keys |= s.keys
             keys = list(workload.attempts) + sorted(hostile_keys)
-            reads, disagreements = chaos_check.final_reads(cluster, keys, log)
+            reads, disagreements = chaos_check.final_reads(cluster, keys, log,
+                                                           all_local=placement)
             counts, details, extra = chaos_check.run_checkers(history.ops, workload.attempts,
                                                               hostile_keys, reads)
             self.figures.update(extra)
+            if placement:
+                c6_counts, c6_details, c6_extra = chaos_check.check_placement(
+                    workload.attempts, reads, cluster.names())
+                self.figures.update(c6_extra)
+                details.update(c6_details)
+                self.figures["c6_extra"] = c6_counts.get("c6_extra", 0)
+                self.figures["c6_missing"] = c6_counts.get("c6_missing", 0)
             tolerated = {}
             kills = [f for f in faults.faults if f["kind"] == "kill"]
-            for kind in ("replica_missing", "divergent"):
+            for kind in ("replica_missing", "divergent", "c6_missing"):
                 if kind in details:
                     # A planted bug is never excused.
                     details[kind], excused = chaos_check.excuse(
@@ -487,6 +522,13 @@ class Runner:
         ops = history.ops
         p = cfg["probe_ms"] / 1000.0
         kills = [f for f in faults.faults if f["kind"] == "kill"]
+        if crit.get("topology_done"):
+            self.figures["topology"] = faults.topology
+            for kind in ("join", "decommission"):
+                done = [t for t in faults.topology if t["kind"] == kind and t["done"]]
+                if not done:
+                    self.violation(f"T6_{kind}_not_done",
+                                   detail=[t for t in faults.topology if t["kind"] == kind])
         if crit.get("all_ok"):
             not_ok = [op for op in ops if op["outcome"] != cc.OK]
             if not_ok:
@@ -593,6 +635,7 @@ class Runner:
             "phantom": counts.get("phantom", 0), "corrupt": counts.get("corrupt", 0),
             "c3_violations": counts.get("c3_stale_read", 0),
             "divergent_replicas": counts.get("divergent", 0),
+            "c6_extra": counts.get("c6_extra", 0), "c6_missing": counts.get("c6_missing", 0),
             "time_to_quiescence_s": self.figures.get("quiescence_s"),
             "figures": self.figures, "timings_s": timings,
             "violations": self.violations,
@@ -637,10 +680,13 @@ def print_summary(s):
     log(f"  lost {s['lost']}, replica_missing {s['replica_missing']}, phantom {s['phantom']}, "
         f"corrupt {s['corrupt']}, C3 violations {s['c3_violations']} "
         f"(of {fig.get('c3_pairs_checked', 0)} put->get pairs), divergent replicas "
-        f"{s['divergent_replicas']}")
+        f"{s['divergent_replicas']}"
+        + (f", C6 extra {s['c6_extra']} missing {s['c6_missing']} (of {fig.get('c6_keys_checked')} keys, "
+           f"{fig.get('c6_local_copies')} local copies)" if "c6_keys_checked" in fig else ""))
     extra = []
     for key in ("tolerated", "availability_excluding_killed_coordinator", "rejoin_max_s", "false_deaths",
-                "initial_convergence_s", "max_rss_mb", "max_fds", "cli_cross_checked_keys"):
+                "initial_convergence_s", "max_rss_mb", "max_fds", "cli_cross_checked_keys",
+                "topology"):
         if key in fig:
             extra.append(f"{key} {fig[key]}")
     log("  " + ", ".join(extra))

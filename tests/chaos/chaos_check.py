@@ -61,7 +61,14 @@ def cluster_state(cluster):
         if status is None or ring is None or stats is None:
             reasons.append(f"{name}: bad status/ring/stats reply")
             continue
-        members = status["members"]
+        members = dict(status["members"])
+        gone = getattr(cluster, "gone", [])
+        for g in gone:
+            # A decommissioned node must be `left` wherever it is still listed.
+            if g in members:
+                if members[g]["ring_status"] != "left":
+                    reasons.append(f"{name} has decommissioned {g} as {members[g]['ring_status']}")
+                del members[g]
         if set(members) != set(names):
             reasons.append(f"{name} lists {sorted(members)}")
         not_alive = {m: v["liveness"] for m, v in members.items() if v["liveness"] != "alive"}
@@ -108,7 +115,7 @@ def wait_quiescent(cluster, limit_s, log, settle_s=3.0):
 # ---------------------------------------------------------------------------
 # Final reads.
 
-def final_reads(cluster, keys, log):
+def final_reads(cluster, keys, log, all_local=False):
     """{key: {"endpoints": [names], "local": {name: reply dict or None}, "quorum": dict or None}}
     plus the sample of endpoints disagreements."""
     names = cluster.names()
@@ -139,7 +146,8 @@ def final_reads(cluster, keys, log):
 
     # Local copies first: a coordinated read would repair what it finds stale.
     for name in names:
-        mine = [k for k in keys if out[k]["endpoints"] and name in out[k]["endpoints"]]
+        # all_local (C6): every member's own copy of every key, replica or not.
+        mine = [k for k in keys if all_local or (out[k]["endpoints"] and name in out[k]["endpoints"])]
         conn = cc.Connection(*cluster.address_of(name))
         replies = conn.pipeline([(cc.GET_REQUEST, cc.get_fields(k.encode(), "one", local=True))
                                  for k in mine])
@@ -296,6 +304,39 @@ def run_checkers(history_ops, attempts, hostile_keys, reads):
         if present:
             violation("phantom", key=key, why="a hostile (invalid) frame's key exists", where=present)
     return counts, examples, {"keys_checked": keys_checked, "c3_pairs_checked": c3_pairs}
+
+
+def check_placement(attempts, reads, names):
+    """C6 placement (after `kv cleanup` on every member): every key's local copy exists
+    exactly on its endpoints among the live members. Returns (counts, details, figures):
+    c6_extra (a member that is not an endpoint still holds a copy), c6_missing (an
+    endpoint lacks a key that an `ok` put wrote or that some other node holds)."""
+    counts = collections.Counter()
+    details = collections.defaultdict(list)
+    copies = 0
+    for key, attempt in attempts.items():
+        r = reads.get(key)
+        if r is None or not r["endpoints"]:
+            continue
+        eps = r["endpoints"]
+        holders = [n for n in names if (r["local"].get(n) or {}).get("found")]
+        copies += len(holders)
+        extra = [n for n in holders if n not in eps]
+        if extra:
+            counts["c6_extra"] += 1
+            details["c6_extra"].append({"key": key, "endpoints": eps, "holders": holders,
+                                        "extra": extra, "put_outcome": attempt["outcome"],
+                                        "put_coord": attempt.get("coord"),
+                                        "put_start": attempt.get("start")})
+        if attempt["outcome"] == cc.OK or holders:
+            missing = [n for n in eps if n not in holders]
+            if missing:
+                counts["c6_missing"] += 1
+                details["c6_missing"].append({"key": key, "endpoints": eps, "holders": holders,
+                                              "missing": missing, "put_outcome": attempt["outcome"],
+                                              "put_coord": attempt.get("coord"),
+                                              "put_start": attempt.get("start")})
+    return counts, details, {"c6_keys_checked": len(attempts), "c6_local_copies": copies}
 
 
 # ---------------------------------------------------------------------------

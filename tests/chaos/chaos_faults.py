@@ -78,7 +78,9 @@ class Cluster:
         self.extra_args = list(extra_args)
         self.nodes = {}
         self.order = []
-        self.state = {}          # name -> up | down | paused
+        self.state = {}          # name -> up | down | paused | joining | leaving | gone
+        self.gone = []           # decommissioned nodes (left the ring for good)
+        self.common_args = []
         self.lock = threading.RLock()
         self.unexpected_exits = []
         self.resources = []      # (t, name, rss_kb, fds)
@@ -96,6 +98,7 @@ class Cluster:
                                 host=harness.loopback_address(i + 1))
             self.nodes[name] = node
             self.order.append(name)
+        self.common_args = list(common)
         founder = self.nodes[self.order[0]]
         founder.extra_args = list(common)
         _spawn(founder.start)
@@ -107,7 +110,26 @@ class Cluster:
             self.state[name] = "up"
 
     def names(self):
-        return list(self.order)
+        """The members: every node started, minus the decommissioned ones."""
+        with self.lock:
+            return [n for n in self.order if self.state.get(n) != "gone"]
+
+    def add_node(self):
+        """Starts a NEW node (next name, next 127.0.0.x, free port) seeded with the live
+        members; it bootstraps (waits, joining, streams, normal). State 'joining' until the
+        caller sees it normal: no worker uses it as coordinator meanwhile."""
+        index = len(self.order) + 1
+        name = f"n{index}"
+        seeds = [self.nodes[n].address for n in self.up_names()]
+        node = harness.Node(self.kvnode, self.workdir, name=name,
+                            host=harness.loopback_address(index))
+        node.extra_args = self.common_args + ["--seeds", ",".join(seeds)]
+        with self.lock:
+            self.nodes[name] = node
+            self.state[name] = "joining"
+            self.order.append(name)
+        _spawn(node.start)
+        return name
 
     def address_of(self, name):
         node = self.nodes[name]
@@ -115,7 +137,7 @@ class Cluster:
 
     def coordinators(self):
         with self.lock:
-            return [n for n in self.order if self.state[n] != "down"]
+            return [n for n in self.order if self.state[n] in ("up", "paused")]
 
     def up_names(self):
         with self.lock:
@@ -182,7 +204,9 @@ class Cluster:
                 with self.lock:
                     state = self.state[name]
                     node = self.nodes[name]
-                    if state == "down" or node.proc is None:
+                    # A leaving node exits by itself (0); the decommission episode
+                    # checks its exit code.
+                    if state in ("down", "leaving", "gone") or node.proc is None:
                         continue
                     rc = node.proc.poll()
                     if rc is not None:
@@ -403,6 +427,25 @@ def make_schedule(seed, kinds, duration, names, max_down, probe_ms, profile):
             t += hold + rng.uniform(*profile.get("network_gap_s", (2.0, 5.0)))
         lanes["network"] = episodes
 
+    if "topology" in kinds:
+        # T6: one NEW node joins, then (optionally) a node that does not change is killed
+        # and restarted, then one of the original nodes is decommissioned. One lane, so
+        # each step waits for the previous one (a join waits until the node is normal
+        # everywhere; decommission is refused while a member is down).
+        rng = random.Random(f"{seed}:topology")
+        leaver = rng.choice(names)
+        episodes = [{"at": profile.get("join_at_s", 3.0), "kind": "join",
+                     "targets": [f"n{n + 1}"]}]
+        if profile.get("topology_kill", True):
+            victim = rng.choice([x for x in names if x != leaver])
+            episodes.append({"at": profile.get("kill_at_s", 10.0), "kind": "kill",
+                             "targets": [victim],
+                             "down_s": [round(rng.uniform(*profile.get("kill_down_s", (2.0, 4.0))), 3)],
+                             "offsets_s": [0.0]})
+        episodes.append({"at": profile.get("decommission_at_s", 18.0), "kind": "decommission",
+                         "targets": [leaver]})
+        lanes["topology"] = episodes
+
     if "hog" in kinds:
         rng = random.Random(f"{seed}:hog")
         episodes, t = [], rng.uniform(2.0, 5.0)
@@ -452,6 +495,8 @@ class FaultRunner:
         self.errors = []
         self.lock = threading.Lock()
         self.hostile_stats = {}
+        self.topology = []      # join / decommission results (T6)
+        self.kv = None          # kv CLI (decommission)
 
     def start(self, t_origin):
         self.t_origin = t_origin
@@ -637,6 +682,87 @@ class FaultRunner:
                 harness._PROCESSES.pop(p.pid, None)
         self._record({"kind": "hog", "targets": [], "start": round(t0, 3),
                       "end": round(self.clock(), 3), "processes": len(procs)})
+
+    # -- topology (T6) ------------------------------------------------------------
+    def _views(self, names):
+        return {n: self.cluster.status_of(n, timeout=1.0) for n in names}
+
+    def _wait_ring(self, pred, timeout, what):
+        """Polls every up member's status until pred(views) holds; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            views = self._views(self.cluster.up_names())
+            if all(views.values()) and pred(views):
+                return True
+            time.sleep(0.1)
+        self.errors.append(f"{what}: not reached within {timeout:.0f} s")
+        self.log(f"  !! {what}: not reached within {timeout:.0f} s")
+        return False
+
+    def _do_join(self, ep):
+        """A new node joins through the live members; workers use it once it is normal
+        everywhere."""
+        t0 = self.clock()
+        name = self.cluster.add_node()
+        node = self.cluster.nodes[name]
+        self.log(f"  [{t0:7.2f}] join {name} ({node.address}, pid {node.pid})")
+        ok = self._wait_ring(lambda views: all(
+            name in v["members"] and v["members"][name]["ring_status"] == "normal"
+            for v in views.values()), ep.get("timeout_s", 90.0), f"join of {name}")
+        t1 = self.clock()
+        with self.cluster.lock:
+            if self.cluster.state[name] == "joining":
+                self.cluster.state[name] = "up"
+        self.log(f"  [{t1:7.2f}] {name} normal everywhere ({t1 - t0:.1f} s)" if ok else
+                 f"  [{t1:7.2f}] {name} NOT normal everywhere")
+        self.topology.append({"kind": "join", "node": name, "done": ok,
+                              "seconds": round(t1 - t0, 3)})
+        self._record({"kind": "join", "targets": [name], "start": round(t0, 3),
+                      "end": round(t1, 3), "done": ok})
+
+    def _do_decommission(self, ep):
+        """`kv decommission` on a member: leaving, streams away, left, exits 0. No worker
+        uses it once it starts leaving; afterwards it is gone for good (not 'down')."""
+        name = ep["targets"][0]
+        members = set(self.cluster.names())
+        # Refused with a member down: wait until every member is alive and normal.
+        self._wait_ring(lambda views: all(
+            set(v["members"]) >= members and all(
+                v["members"][m]["liveness"] == "alive" and v["members"][m]["ring_status"] == "normal"
+                for m in members) for v in views.values()), 60.0, f"all normal before decommissioning {name}")
+        node = self.cluster.nodes[name]
+        with self.cluster.lock:
+            self.cluster.state[name] = "leaving"
+        time.sleep(0.3)  # let the workers move off it
+        t0 = self.clock()
+        self.log(f"  [{t0:7.2f}] kv decommission {name} (pid {node.pid})")
+        try:
+            r = harness.run_kv(self.kv, "decommission", host=node.address,
+                               timeout=ep.get("timeout_s", 150.0))
+            kv_rc, kv_out = r.rc, r.describe()[-400:]
+        except harness.TestFailure as e:
+            kv_rc, kv_out = None, str(e)
+        try:
+            node_rc = node.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            node_rc = None
+        t1 = self.clock()
+        ok = kv_rc == 0 and node_rc == 0
+        with self.cluster.lock:
+            if node_rc is None:
+                harness._kill_pid(node.proc)
+            harness._PROCESSES.pop(node.proc.pid, None)
+            self.cluster.state[name] = "gone" if ok or node_rc is not None else "down"
+            if self.cluster.state[name] == "gone":
+                self.cluster.gone.append(name)
+        self.log(f"  [{t1:7.2f}] decommission {name}: kv exit {kv_rc}, kvnode exit {node_rc} "
+                 f"({t1 - t0:.1f} s)")
+        if not ok:
+            self.errors.append(f"decommission {name}: kv exit {kv_rc}, kvnode exit {node_rc}; {kv_out}")
+        self.topology.append({"kind": "decommission", "node": name, "done": ok, "kv_rc": kv_rc,
+                              "node_rc": node_rc, "seconds": round(t1 - t0, 3)})
+        self._record({"kind": "decommission", "targets": [name], "start": round(t0, 3),
+                      "end": round(t1, 3), "kv_rc": kv_rc, "node_rc": node_rc})
 
     # -- hostile ------------------------------------------------------------------
     def _do_hostile(self, ep):
