@@ -10,6 +10,11 @@ namespace {
 using membership::Liveness;
 using membership::RingStatus;
 
+// Pull ranges wider than this many positions (1/64 of the ring) are split,
+// into at most kPiecesMax pieces.
+constexpr uint64_t kPieceSize = uint64_t{1} << 58;
+constexpr uint64_t kPiecesMax = 64;
+
 // A member being removed whose operator has been silent this long is
 // removed by this node instead.
 constexpr membership::TimeMs kRemovalTakeoverMs = 20 * 1000;
@@ -33,11 +38,21 @@ void add_tasks(std::vector<StreamTask>& tasks, StreamTask::Kind kind, const Toke
 // which may include a removed node that cannot serve): any of them may have
 // missed a write the others acknowledged (a hint on its way, a coordinator
 // that crashed), but a QUORUM write is on at least one of any majority.
+// Large ranges are split so that several batches stream at once (the
+// Streamer's window): a 2-node ring's join is one range of the whole ring.
 void add_pulls(std::vector<StreamTask>& tasks, const RangeMove& move, const std::vector<std::string>& sources) {
   if (sources.empty()) return;
   const size_t majority = move.from.size() / 2 + 1;
   for (const PositionRange& part : scan_ranges(move.range)) {
-    tasks.push_back(StreamTask{StreamTask::Kind::kPull, part, sources, std::min(majority, sources.size())});
+    const uint64_t size = part.end - part.begin;  // wraps to the right size for end 0
+    const uint64_t pieces = size == 0 ? kPiecesMax : std::clamp<uint64_t>(size / kPieceSize, 1, kPiecesMax);
+    const uint64_t step = pieces == 1 ? size : (size == 0 ? (~uint64_t{0} / pieces) + 1 : size / pieces);
+    for (uint64_t i = 0; i < pieces; ++i) {
+      const uint64_t begin = part.begin + i * step;
+      const uint64_t end = i + 1 == pieces ? part.end : begin + step;
+      tasks.push_back(StreamTask{StreamTask::Kind::kPull, PositionRange{begin, end}, sources,
+                                 std::min(majority, sources.size())});
+    }
   }
 }
 

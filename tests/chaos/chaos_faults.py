@@ -80,6 +80,7 @@ class Cluster:
         self.order = []
         self.state = {}          # name -> up | down | paused | joining | leaving | gone
         self.gone = []           # decommissioned nodes (left the ring for good)
+        self.stranded_hints = {}  # quiescence: hints for a gone node, per holder
         self.common_args = []
         self.lock = threading.RLock()
         self.unexpected_exits = []
@@ -759,10 +760,23 @@ class FaultRunner:
                  f"({t1 - t0:.1f} s)")
         if not ok:
             self.errors.append(f"decommission {name}: kv exit {kv_rc}, kvnode exit {node_rc}; {kv_out}")
-        self.topology.append({"kind": "decommission", "node": name, "done": ok, "kv_rc": kv_rc,
-                              "node_rc": node_rc, "seconds": round(t1 - t0, 3)})
+        record = {"kind": "decommission", "node": name, "done": ok, "kv_rc": kv_rc,
+                  "node_rc": node_rc, "seconds": round(t1 - t0, 3), "hints_after_left": []}
+        self.topology.append(record)
         self._record({"kind": "decommission", "targets": [name], "start": round(t0, 3),
                       "end": round(t1, 3), "kv_rc": kv_rc, "node_rc": node_rc})
+        # Evidence: each member's stored hints for targets other than the live members,
+        # every 2 s while the workload goes on (they should stay at 0 once it has left).
+        while not self.stop_event.is_set():
+            live = set(self.cluster.names())
+            sample = {"t": round(self.clock(), 2)}
+            for other in self.cluster.up_names():
+                host, port = self.cluster.address_of(other)
+                stats = cc.decode_stats(cc.one_call(host, port, cc.STATS_REQUEST, [], 1.0)) or {}
+                sample[other] = sum(v for k, v in stats.items()
+                                    if k.startswith("hints_stored:") and k.split(":", 1)[1] not in live)
+            record["hints_after_left"].append(sample)
+            self.stop_event.wait(2.0)
 
     # -- hostile ------------------------------------------------------------------
     def _do_hostile(self, ep):
