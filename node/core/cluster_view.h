@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "membership/config.h"
 #include "node/core/ring.h"
@@ -39,6 +40,9 @@ struct ClusterView {
   // writes also go to its replicas, so a QUORUM read on either ring meets them.
   std::shared_ptr<const Ring> previous_ring;
   membership::TimeMs previous_until_ms = 0;
+  // Members that left the ring (decommissioned or removed): their hints are
+  // dropped, and no write waits for them.
+  std::unordered_set<std::string> left;
   // Node id -> monotonic time at which it was first seen down.
   std::unordered_map<std::string, membership::TimeMs> down_since_ms;
 

@@ -11,10 +11,23 @@ void HintReplayer::tick(Now now) {
   // Copy: fill() may drop expired hints and so change the counts.
   const auto targets = store_.hint_counts();
   for (const auto& [target, count] : targets) {
+    if (count > 0 && view_.left.contains(target)) {
+      drop_all(target);
+      continue;
+    }
     if (count == 0 || target == view_.self_id || !view_.is_up(target)) continue;
     const RingNode* node = view_.find(target);
     if (node == nullptr) continue;  // not in the ring (yet, or any more): keep the hints
     fill(target, node->address, now);
+  }
+}
+
+void HintReplayer::drop_all(const std::string& target) {
+  // A window at a time: the next tick takes the rest.
+  auto hints = store_.hints_for(target, config_.window, 0);
+  if (!hints) return;
+  for (const storage::Hint& hint : *hints) {
+    if (store_.drop_hint(hint)) ++stats_[target].dropped_left;
   }
 }
 

@@ -1,7 +1,7 @@
 // HintReplayer: delivers the hints this node holds once their target is up.
 //
-// Every tick it looks at each target that has hints and is up (per the
-// ClusterView) and keeps at most `window` hints in flight to it, as ordinary
+// Hints for a target that left the ring are dropped. Every tick it looks at
+// each target that has hints and is up (per the ClusterView) and keeps at most `window` hints in flight to it, as ordinary
 // replica writes. A hint is deleted once the target acknowledged it; a
 // failed delivery leaves it for a later tick. Hints older than their TTL are
 // dropped instead of delivered. The window bounds the load on a node that
@@ -33,6 +33,7 @@ struct HintTargetStats {
   uint64_t replayed = 0;
   uint64_t expired = 0;
   uint64_t failed_deliveries = 0;
+  uint64_t dropped_left = 0;  // the target left the ring: nobody will take them
 };
 
 class HintReplayer {
@@ -53,6 +54,7 @@ class HintReplayer {
 
  private:
   void fill(const std::string& target, const std::string& address, Now now);
+  void drop_all(const std::string& target);
 
   HintReplayConfig config_;
   const ClusterView& view_;

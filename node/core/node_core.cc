@@ -249,6 +249,11 @@ void NodeCore::remember_members() {
 void NodeCore::apply_membership(const membership::Event& event, Now now) {
   const membership::Member& member = event.member;
   if (member.id == view_.self_id) return;
+  if (member.liveness == membership::Liveness::kLeft) {
+    view_.left.insert(member.id);
+  } else {
+    view_.left.erase(member.id);
+  }
   switch (member.liveness) {
     case membership::Liveness::kAlive:
     case membership::Liveness::kSuspect:
@@ -294,7 +299,14 @@ void NodeCore::rebuild_ring() {
   const bool future_is_current = current == future;
   if (!same(current, *view_.ring)) {
     if (view_.ring->node_count() > 0) {
-      view_.previous_ring = view_.ring;
+      // Without members that left: they are gone, nobody reads from them.
+      std::vector<RingNode> kept;
+      for (const RingNode& node : view_.ring->nodes()) {
+        if (!view_.left.contains(node.id)) kept.push_back(node);
+      }
+      view_.previous_ring = kept.size() == view_.ring->node_count()
+                                ? view_.ring
+                                : std::make_shared<const Ring>(Ring::build(std::move(kept)));
       view_.previous_until_ms = last_now_ms_ + kPreviousRingGraceMs;
     }
     view_.ring = std::make_shared<const Ring>(Ring::build(std::move(current)));

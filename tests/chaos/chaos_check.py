@@ -18,6 +18,9 @@ QUORUM read through rotating coordinators:
               returned an older version (or nothing)
   C4          the replicas of a key hold different versions (divergent)
   C6-lite     every node's `endpoints` agree for a sample of keys
+  C6          (topology changes, after `kv cleanup` on every member; check_placement) every
+              member's own copy of every key: a copy on a non-endpoint (c6_extra) or an
+              endpoint lacking an acknowledged/present key (c6_missing)
   C7          no unexpected exit; no sanitizer report in a node log; RSS and open file
               descriptors under the bounds
 

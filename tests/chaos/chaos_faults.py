@@ -11,6 +11,8 @@ run concurrently:
   network lane   partitions (random halves, one node isolated, one-way) and random packet
                  loss, as iptables rules in the INPUT chain of the private namespace
   hostile lane   bursts of hostile input (chaos_hostile.py) on the nodes' TCP and UDP ports
+  topology lane  (T6) a new node joins, a non-changing node is killed and restarted, an
+                 original node is decommissioned with `kv decommission` (exits 0, gone)
 
 A lane runs its episodes one after another; an episode starts at its scheduled time or as
 soon as the previous one has healed. The choices (victims, durations, sides) depend on the
