@@ -2,61 +2,16 @@
 
 #include <algorithm>
 
-#include "node/core/range_moves.h"
+#include "node/core/topology_plans.h"
 
 namespace ringkv::core {
-namespace {
 
 using membership::Liveness;
 using membership::RingStatus;
-
-// Pull ranges wider than this many positions (1/64 of the ring) are split,
-// into at most kPiecesMax pieces.
-constexpr uint64_t kPieceSize = uint64_t{1} << 58;
-constexpr uint64_t kPiecesMax = 64;
-
-// A member being removed whose operator has been silent this long is
-// removed by this node instead.
-constexpr membership::TimeMs kRemovalTakeoverMs = 20 * 1000;
-
-wire::ErrorReply refuse(std::string message) {
-  return wire::ErrorReply{wire::ErrorCode::kInvalid, std::move(message)};
-}
-
-bool live(const membership::Member& m) {
-  return m.liveness == Liveness::kAlive || m.liveness == Liveness::kSuspect;
-}
-
-// Each move's ranges as storage scan ranges, with the given peers.
-void add_tasks(std::vector<StreamTask>& tasks, StreamTask::Kind kind, const TokenRange& range,
-               const std::vector<std::string>& peers) {
-  if (peers.empty()) return;
-  for (const PositionRange& part : scan_ranges(range)) tasks.push_back(StreamTask{kind, part, peers});
-}
-
-// Pulls of a moved range from a majority of its current replicas (`from`,
-// which may include a removed node that cannot serve): any of them may have
-// missed a write the others acknowledged (a hint on its way, a coordinator
-// that crashed), but a QUORUM write is on at least one of any majority.
-// Large ranges are split so that several batches stream at once (the
-// Streamer's window): a 2-node ring's join is one range of the whole ring.
-void add_pulls(std::vector<StreamTask>& tasks, const RangeMove& move, const std::vector<std::string>& sources) {
-  if (sources.empty()) return;
-  const size_t majority = move.from.size() / 2 + 1;
-  for (const PositionRange& part : scan_ranges(move.range)) {
-    const uint64_t size = part.end - part.begin;  // wraps to the right size for end 0
-    const uint64_t pieces = size == 0 ? kPiecesMax : std::clamp<uint64_t>(size / kPieceSize, 1, kPiecesMax);
-    const uint64_t step = pieces == 1 ? size : (size == 0 ? (~uint64_t{0} / pieces) + 1 : size / pieces);
-    for (uint64_t i = 0; i < pieces; ++i) {
-      const uint64_t begin = part.begin + i * step;
-      const uint64_t end = i + 1 == pieces ? part.end : begin + step;
-      tasks.push_back(StreamTask{StreamTask::Kind::kPull, PositionRange{begin, end}, sources,
-                                 std::min(majority, sources.size())});
-    }
-  }
-}
-
-}  // namespace
+using topology_detail::add_pulls;
+using topology_detail::add_tasks;
+using topology_detail::live;
+using topology_detail::refuse;
 
 std::string_view to_string(Phase phase) {
   switch (phase) {
@@ -164,151 +119,6 @@ wire::Body Topology::decommission(Now now) {
   notices_.push_back("decommission: leaving, waiting for every member to see it");
   return wire::TopologyReply{"decommissioning " + swim_.self().name +
                              ": streaming its ranges to their new owners"};
-}
-
-wire::Body Topology::removenode(const std::string& node, Now now) {
-  if (phase_ != Phase::kNormal) {
-    return refuse("this node is " + std::string(to_string(phase_)) + "; run removenode on a normal node");
-  }
-  std::optional<membership::Member> target;
-  for (const membership::Member& m : swim_.members()) {
-    if (m.name == node || membership::id_to_hex(m.id) == node) target = m;
-  }
-  if (!target) return refuse("no member named " + node + "; nothing changed");
-  if (target->id == view_.self_id) return refuse("a node cannot remove itself: use decommission");
-  if (target->liveness == Liveness::kLeft) return refuse(node + " has already left the ring");
-  if (live(*target)) {
-    return refuse(node + " is " + std::string(membership::to_string(target->liveness)) +
-                  ": removenode is for a dead node; decommission a live one");
-  }
-  // Removing a joining or leaving node that died is how its change ends.
-  if (auto other = change_in_progress(false, target->id); !other.empty()) {
-    return refuse("another topology change is in progress (" + other + "); nothing changed");
-  }
-  if (!removal_target_.empty()) return refuse("this node is already removing another member");
-  drive_removal(target->id, now);
-  // Persisted: an operator restarted mid-removal carries on.
-  if (!store_.engine().meta_put(kRemovingMeta, membership::id_to_hex(target->id))) {
-    notices_.push_back("removenode: could not persist the removal");
-  }
-  (void)member_removing(membership::id_to_hex(target->id), now);
-  notices_.push_back("removenode: removing " + node + "; its new owners pull its ranges");
-  return wire::TopologyReply{"removing " + node + ": its new owners pull its ranges from the other replicas"};
-}
-
-wire::Body Topology::member_removing(const std::string& node, Now now) {
-  for (const membership::Member& m : swim_.members()) {
-    if (membership::id_to_hex(m.id) != node || m.id == view_.self_id) continue;
-    if (m.liveness == Liveness::kLeft) return wire::TopologyReply{"done"};
-    if (live(m)) return refuse(m.name + " is " + std::string(membership::to_string(m.liveness)) + " here");
-    if (removing_.insert(m.id).second) {
-      ring_status_changed_ = true;  // the future ring loses it
-      removal_to_plan_.insert(m.id);
-    }
-    removing_heard_ms_[m.id] = now.monotonic_ms;
-    const bool done = removal_pulled_.contains(m.id) && streamer_.done();
-    return wire::TopologyReply{done ? "done" : "pulling"};
-  }
-  return refuse("no member with id " + node);
-}
-
-void Topology::start_removal_pulls(const std::string& id, Now now) {
-  removal_pulled_.insert(id);
-  std::vector<StreamTask> tasks;
-  for (const RangeMove& move : range_moves(*view_.ring, *view_.future_ring, config_.replicas)) {
-    if (std::find(move.to.begin(), move.to.end(), view_.self_id) == move.to.end()) continue;
-    std::vector<std::string> sources;
-    for (const std::string& source : move.from) {
-      if (source != id && source != view_.self_id) sources.push_back(source);
-    }
-    add_pulls(tasks, move, sources);
-  }
-  if (tasks.empty()) return;
-  notices_.push_back("removenode: pulling " + std::to_string(tasks.size()) + " ranges this node gains");
-  streamer_.add(std::move(tasks), now);
-}
-
-void Topology::drive_removal(const std::string& id, Now now) {
-  removal_target_ = id;
-  removal_announcing_ = false;
-  removal_done_.clear();
-  next_removal_ms_ = now.monotonic_ms;
-}
-
-void Topology::removal_tick(Now now) {
-  if (!resume_removal_hex_.empty()) {
-    // This node was the operator of a removal when it stopped: carry on once
-    // membership knows the member again.
-    for (const membership::Member& m : swim_.members()) {
-      if (membership::id_to_hex(m.id) != resume_removal_hex_) continue;
-      if (m.liveness == Liveness::kLeft || live(m)) {
-        (void)store_.engine().meta_put(kRemovingMeta, "");  // done, or it came back
-      } else {
-        drive_removal(m.id, now);
-        (void)member_removing(resume_removal_hex_, now);
-        notices_.push_back("removenode: resuming the removal of " + m.name);
-      }
-      resume_removal_hex_.clear();
-      break;
-    }
-  }
-  for (const std::string& id : std::exchange(removal_to_plan_, {})) start_removal_pulls(id, now);
-  // An operator that stopped mid-removal leaves its members waiting: one
-  // that has not heard from it for a while drives the removal itself (two
-  // doing so at once is harmless: every step is idempotent).
-  for (const auto& [id, heard_ms] : removing_heard_ms_) {
-    if (!removal_target_.empty() || !removing_.contains(id)) break;
-    if (now.monotonic_ms - heard_ms < kRemovalTakeoverMs) continue;
-    drive_removal(id, now);
-    notices_.push_back("removenode: its operator went quiet; this node completes the removal");
-  }
-  if (removal_target_.empty() || now.monotonic_ms < next_removal_ms_) return;
-  next_removal_ms_ = now.monotonic_ms + config_.confirm_retry_ms;
-  const std::string target_hex = membership::id_to_hex(removal_target_);
-  bool all = true;
-  for (const membership::Member& m : swim_.members()) {
-    if (m.id == removal_target_ || !live(m)) continue;
-    if (m.id == view_.self_id) {
-      removal_done_[m.id] = removal_announcing_ || (removal_pulled_.contains(removal_target_) && streamer_.done());
-    }
-    if (removal_done_[m.id]) continue;
-    all = false;
-    const bool asked = std::any_of(removal_tokens_.begin(), removal_tokens_.end(),
-                                   [&](const auto& entry) { return entry.second == m.id; });
-    if (asked) continue;
-    const uint64_t t = token();
-    removal_tokens_.emplace(t, m.id);
-    const auto action = removal_announcing_ ? wire::TopologyAction::kLeft : wire::TopologyAction::kRemoving;
-    peer_requests_.push_back(PeerRequest{t, m.address, wire::TopologyRequest{action, target_hex}});
-  }
-  if (removal_announcing_ && (all || now.monotonic_ms >= removal_deadline_ms_)) {
-    notices_.push_back(all ? "removenode: every member knows the node left"
-                           : "removenode: not every member confirmed the removal; gossip carries it");
-    removal_target_.clear();
-    (void)store_.engine().meta_put(kRemovingMeta, "");
-    return;
-  }
-  if (!all) return;
-  // Every live member pulled what it gains: the member leaves the ring.
-  swim_.declare_left(removal_target_, now.monotonic_ms);
-  removal_announcing_ = true;
-  removal_deadline_ms_ = now.monotonic_ms + 30 * 1000;
-  removal_done_.clear();
-  next_removal_ms_ = now.monotonic_ms;
-  notices_.push_back("removenode: every member pulled its ranges; declared left");
-}
-
-wire::Body Topology::member_left(const std::string& node, Now now) {
-  for (const membership::Member& m : swim_.members()) {
-    if (membership::id_to_hex(m.id) != node || m.id == view_.self_id) continue;
-    if (m.liveness == Liveness::kLeft) return wire::TopologyReply{"already left"};
-    if (m.ring_status != RingStatus::kLeaving && !removing_.contains(m.id)) {
-      return refuse(m.name + " is neither leaving nor being removed");
-    }
-    swim_.declare_left(m.id, now.monotonic_ms);
-    return wire::TopologyReply{"left"};
-  }
-  return refuse("no member with id " + node);
 }
 
 wire::Body Topology::cleanup(Now now) {
@@ -422,7 +232,7 @@ std::vector<StreamTask> Topology::join_plan() const {
     for (const std::string& id : move.from) {
       if (id != view_.self_id) sources.push_back(id);
     }
-    add_pulls(tasks, move, sources);
+    add_pulls(tasks, move, sources, true);
   }
   return tasks;
 }
@@ -557,7 +367,7 @@ void Topology::on_membership(const std::vector<membership::Event>& events, const
       for (const std::string& id : move.from) {
         if (id != m.id && id != view_.self_id) sources.push_back(id);
       }
-      add_pulls(tasks, move, sources);
+      add_pulls(tasks, move, sources, false);
     }
     if (!tasks.empty()) {
       notices_.push_back(m.name + " was removed: pulling " + std::to_string(tasks.size()) +

@@ -32,6 +32,9 @@
 // member down, removenode of a live, unknown or already removed node, cleanup
 // during a change.
 //
+// Code: topology.cc (lifecycle, join, decommission, cleanup),
+// topology_removal.cc (removenode), topology_plans.h (stream plans).
+//
 // Pure state machine: inputs are requests, membership events, replies and
 // ticks with the current time (the owner ticks it at least every few hundred
 // ms: that paces confirmations, retries and cleanup); outputs are PeerRequests (tokens with kTokenBit
