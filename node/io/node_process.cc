@@ -45,16 +45,6 @@ std::string random_node_id() {
   return id;
 }
 
-std::string hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
 uint64_t tiebreak_from(std::string_view node_id) {
   uint64_t tiebreak = 0;
   std::memcpy(&tiebreak, node_id.data(), std::min<size_t>(8, node_id.size()));
@@ -183,7 +173,7 @@ int run_node_process(const NodeSettings& flags) {
   }
   driver.start();
   spdlog::info("node {} id {} generation {} listening on {} (data {}, sync {})", flags.name,
-               hex(identity->node_id), identity->generation, flags.listen, flags.data, flags.sync);
+               membership::id_to_hex(identity->node_id), identity->generation, flags.listen, flags.data, flags.sync);
   if (resp) {
     spdlog::info("RESP (Redis protocol) listening on {} at consistency {}", flags.resp_listen,
                  wire::consistency_name(flags.resp_consistency));
