@@ -9,6 +9,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev
   python3 iproute2 iptables
   redis-server redis-tools
+  libsodium-dev faketime tcpdump python3-msgpack
 )
 
 missing=()

@@ -31,7 +31,7 @@ struct Fixture {
   core::NodeCore core{core::NodeConfig{}, store, /*tiebreak=*/7, make_swim("node1", 1), core::Now{}};
 
   wire::Body call(wire::Body request, uint64_t now_us, core::ClientId client = 1) {
-    core.handle_client(client, "127.0.0.9:5555", wire::Message{99, std::move(request)},
+    core.handle_client(client, "127.0.0.9:5555", core::Channel::kPeer, wire::Message{99, std::move(request)},
                        core::Now{now_us, static_cast<membership::TimeMs>(now_us / 1000)});
     auto out = core.take_outgoing();
     REQUIRE(out.size() == 1);
@@ -162,7 +162,7 @@ TEST_CASE("a restarted node keeps its old members in the ring and refuses QUORUM
   core::NodeCore node{core::NodeConfig{}, store, 7, make_swim("node1", 1), core::Now{1000, 1}};
   CHECK(node.view().ring->node_count() == 3);
   CHECK(node.remembered_addresses() == std::vector<std::string>{"127.0.0.1:7002", "127.0.0.1:7003"});
-  node.handle_client(1, "client", wire::Message{5, wire::PutRequest{"k", "v"}}, core::Now{2000, 2});
+  node.handle_client(1, "client", core::Channel::kClient, wire::Message{5, wire::PutRequest{"k", "v"}}, core::Now{2000, 2});
   auto replies = node.take_outgoing();
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);
@@ -175,7 +175,7 @@ TEST_CASE("a fresh node refuses client requests until a seed answered") {
   swim.join({"127.0.0.1:7009"}, 0);
   core::NodeCore node{core::NodeConfig{}, store, 7, std::move(swim), core::Now{1000, 1}};
   REQUIRE_FALSE(node.membership().joined());
-  node.handle_client(1, "client", wire::Message{5, wire::PutRequest{"k", "v"}}, core::Now{2000, 2});
+  node.handle_client(1, "client", core::Channel::kClient, wire::Message{5, wire::PutRequest{"k", "v"}}, core::Now{2000, 2});
   auto replies = node.take_outgoing();
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);

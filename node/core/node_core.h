@@ -23,6 +23,7 @@
 
 #include "membership/swim.h"
 #include "node/core/anti_entropy.h"
+#include "node/core/channel.h"
 #include "node/core/cluster_view.h"
 #include "node/core/coordinator.h"
 #include "node/core/hint_replayer.h"
@@ -57,8 +58,10 @@ class NodeCore {
   NodeCore(const NodeCore&) = delete;
   NodeCore& operator=(const NodeCore&) = delete;
 
-  // `peer_address` is the connection's remote HOST:PORT.
-  void handle_client(ClientId client, std::string_view peer_address, wire::Message request, Now now);
+  // `peer_address` is the connection's remote HOST:PORT; `channel` is what
+  // the I/O layer vouches for about that connection (channel.h).
+  void handle_client(ClientId client, std::string_view peer_address, Channel channel,
+                     wire::Message request, Now now);
   void handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
                          Now now);
   void tick(Now now);

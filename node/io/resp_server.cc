@@ -148,7 +148,7 @@ bool RespServer::hand_over(Connection& connection) {
   connection.session.take_requests(requests_);
   if (requests_.empty()) return false;
   const core::Now now = clock_();
-  for (auto& request : requests_) core_.handle_client(connection.id, connection.peer, std::move(request), now);
+  for (auto& request : requests_) core_.handle_client(connection.id, connection.peer, core::Channel::kClient, std::move(request), now);
   requests_.clear();
   return true;
 }

@@ -149,7 +149,7 @@ void TcpServer::handle_bytes(Connection& connection, std::string_view bytes) {
       reject(connection, failure.reason, failure.request_id);
       return;
     }
-    core_.handle_client(connection.id, connection.peer, std::move(*message), clock_());
+    core_.handle_client(connection.id, connection.peer, core::Channel::kPeer, std::move(*message), clock_());
   }
 }
 

@@ -107,7 +107,7 @@ void NodeHost::receive_datagram(const std::string& from_address, const std::stri
 
 void NodeHost::receive_request(core::ClientId client, const std::string& peer_address,
                                wire::Message request) {
-  core_->handle_client(client, peer_address, std::move(request), now());
+  core_->handle_client(client, peer_address, core::Channel::kPeer, std::move(request), now());
   pump();
 }
 
