@@ -21,10 +21,11 @@ struct Cluster {
   storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
   core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
   core::ClusterView view;
+  core::HybridClock clock;
   core::Coordinator coordinator;
 
   explicit Cluster(int nodes, core::CoordinatorConfig config = {})
-      : coordinator(config, view, store) {
+      : coordinator(config, view, store, clock) {
     std::vector<core::RingNode> ring_nodes;
     for (int i = 0; i < nodes; ++i) {
       const char c = static_cast<char>('a' + i);
@@ -45,6 +46,20 @@ struct Cluster {
   std::vector<core::PeerRequest> take() { return coordinator.take_peer_requests(); }
   void ack(const core::PeerRequest& request, Now now) {
     coordinator.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now);
+  }
+  // The replica already held `newer`: the write is hidden there.
+  void ack_newer(const core::PeerRequest& request, storage::Version newer, Now now) {
+    coordinator.handle_reply(request.token,
+                             wire::Message{0, wire::ReplicaWriteReply{newer.timestamp_us, newer.tiebreak}}, now);
+  }
+  // This node's ring was `before` until a moment ago (a joint quorum follows).
+  void ring_changed_from(std::vector<char> before) {
+    std::vector<core::RingNode> nodes;
+    for (char c : before) {
+      nodes.push_back({node_id(c), std::string("node-") + c, std::string("10.0.0.") + c + ":1", 32});
+    }
+    view.previous_ring = std::make_shared<const core::Ring>(core::Ring::build(nodes));
+    view.previous_until_ms = 30'000;
   }
   void fail(const core::PeerRequest& request, Now now) {
     coordinator.handle_reply(request.token, std::unexpected("connection reset"), now);
@@ -123,7 +138,7 @@ TEST_CASE("ANY succeeds on a hint when every natural replica is down") {
   CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
 }
 
-TEST_CASE("replicas that fail turn a QUORUM write into TIMEOUT and leave hints for them here") {
+TEST_CASE("replicas that fail before the deadline turn a write into FAILED, naming them, and leave hints here") {
   Cluster c(3);
   c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kAll, at(0));
   auto requests = c.take();
@@ -132,7 +147,8 @@ TEST_CASE("replicas that fail turn a QUORUM write into TIMEOUT and leave hints f
   auto replies = c.coordinator.take_replies();
   REQUIRE(replies.size() == 1);
   const auto& refused = std::get<wire::ErrorReply>(replies[0].message.body);
-  CHECK(refused.code == wire::ErrorCode::kTimeout);
+  CHECK(refused.code == wire::ErrorCode::kFailed);  // TIMEOUT is for the deadline only
+  CHECK(refused.message.find("connection reset") != std::string::npos);
   CHECK(refused.message.find("may still have landed") != std::string::npos);
   CHECK(c.store.hint_counts().size() == 1);
 }
@@ -217,4 +233,100 @@ TEST_CASE("a single-node cluster with N = 3 keeps one copy and answers QUORUM") 
   auto replies = c.coordinator.take_replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
+}
+
+const core::PeerRequest& request_to(const std::vector<core::PeerRequest>& requests, char node) {
+  const std::string address = std::string("10.0.0.") + node + ":1";
+  auto it = std::find_if(requests.begin(), requests.end(),
+                         [&](const core::PeerRequest& r) { return r.address == address; });
+  REQUIRE(it != requests.end());
+  return *it;
+}
+
+TEST_CASE("right after a two-node ring grew to three, QUORUM writes survive either old node failing") {
+  // Issue 12: the old rule wanted QUORUM (2 of 2) of the previous ring, so a
+  // crash of the other old node failed every write until it was declared dead.
+  for (char failing : {'b', 'c'}) {
+    Cluster c(3);
+    c.ring_changed_from({'a', failing});
+    c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kQuorum, at(0));
+    auto requests = c.take();
+    REQUIRE(requests.size() == 2);
+    c.fail(request_to(requests, failing), at(1));
+    CHECK(c.coordinator.take_replies().empty());
+    c.ack(request_to(requests, failing == 'b' ? 'c' : 'b'), at(2));
+    auto replies = c.coordinator.take_replies();
+    REQUIRE(replies.size() == 1);
+    CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
+  }
+}
+
+TEST_CASE("after a change the write still meets every QUORUM read of the previous ring") {
+  // Previous ring b, c, d (this node a is new): a QUORUM read there asks 2 of
+  // 3, so the write needs 2 of b, c, d even once the current quorum is met.
+  Cluster c(4);
+  c.ring_changed_from({'b', 'c', 'd'});
+  std::string key = "k";
+  auto has_self = [&](const std::string& k) {
+    const auto list = c.natural(k);
+    return std::any_of(list.begin(), list.end(), [](const core::RingNode* n) { return n->id == node_id('a'); });
+  };
+  while (!has_self(key)) key += "k";
+  const auto natural = c.natural(key);
+  c.coordinator.write(1, 10, key, c.record(5, "v"), wire::Consistency::kQuorum, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 3);  // b, c and d: two are natural, all three previous
+  std::vector<char> previous_natural;
+  for (const core::RingNode* node : natural) {
+    if (node->id != node_id('a')) previous_natural.push_back(node->id[0]);
+  }
+  REQUIRE(previous_natural.size() == 2);
+  const char outside = 'b' + 'c' + 'd' - previous_natural[0] - previous_natural[1];
+  c.ack(request_to(requests, previous_natural[0]), at(1));  // current quorum: a + one
+  CHECK(c.coordinator.take_replies().empty());                // previous: 1 of 2 so far
+  c.fail(request_to(requests, previous_natural[1]), at(2));
+  CHECK(c.coordinator.take_replies().empty());
+  c.ack(request_to(requests, outside), at(3));
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
+}
+
+TEST_CASE("a write that meets a newer version is re-stamped above it before it is acknowledged") {
+  Cluster c(3);
+  // This node's clock is 10 s behind the coordinator of the stored version.
+  REQUIRE(c.store.apply("k", c.record(10'000'000, "newer elsewhere")));
+  c.coordinator.write(1, 10, "k", c.record(5, "mine"), wire::Consistency::kQuorum, at(0));
+  auto first = c.take();
+  REQUIRE(first.size() == 2);
+  c.ack_newer(first[0], {kWallBase + 10'000'000, 1}, at(1));
+  CHECK(c.coordinator.take_replies().empty());  // hidden: sent again, not acknowledged
+  auto second = c.take();
+  REQUIRE(second.size() == 2);
+  const auto& resent = std::get<wire::ReplicaWriteRequest>(second[0].body);
+  CHECK(resent.record.timestamp_us > kWallBase + 10'000'000);
+  c.ack(first[1], at(2));  // a late answer to the first round changes nothing
+  CHECK(c.coordinator.take_replies().empty());
+  c.ack(second[0], at(3));
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::get<wire::WriteReply>(replies[0].message.body).timestamp_us == resent.record.timestamp_us);
+  CHECK((*c.store.read("k"))->value == "mine");
+  CHECK(c.coordinator.counters().writes_restamped == 1);
+}
+
+TEST_CASE("a write that keeps meeting newer versions is SUPERSEDED, never acknowledged as hidden") {
+  Cluster c(3, core::CoordinatorConfig{.replicas = 3, .max_restamps = 2});
+  c.coordinator.write(1, 10, "k", c.record(5, "mine"), wire::Consistency::kQuorum, at(0));
+  for (int round = 0; round < 3; ++round) {
+    auto requests = c.take();
+    REQUIRE(requests.size() == 2);
+    CHECK(c.coordinator.take_replies().empty());
+    // A racing writer stays ahead of every re-stamp.
+    c.ack_newer(requests[0], {kWallBase + 100'000'000 * uint64_t(round + 1), 2}, at(round + 1));
+  }
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kSuperseded);
+  CHECK(c.coordinator.counters().writes_superseded == 1);
 }

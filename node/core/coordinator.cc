@@ -21,8 +21,9 @@ std::string level_name(wire::Consistency level) {
 
 }  // namespace
 
-Coordinator::Coordinator(CoordinatorConfig config, const ClusterView& view, ReplicaStore& store)
-    : config_(config), view_(view), store_(store) {}
+Coordinator::Coordinator(CoordinatorConfig config, const ClusterView& view, ReplicaStore& store,
+                         HybridClock& clock)
+    : config_(config), view_(view), store_(store), clock_(clock) {}
 
 uint32_t Coordinator::required_for(wire::Consistency level, uint32_t replicas) const {
   if constexpr (kPlantedBug == PlantedBug::kAckOne) return 1;
@@ -36,6 +37,16 @@ uint32_t Coordinator::required_for(wire::Consistency level, uint32_t replicas) c
       return replicas;
   }
   return replicas;
+}
+
+uint32_t Coordinator::intersecting_previous(wire::Consistency level, uint32_t replicas) const {
+  // A read at the complementary level asks `asked` of the previous ring's
+  // replicas; the write must be on at least one of any such set.
+  const wire::Consistency read_level = level == wire::Consistency::kAll   ? wire::Consistency::kOne
+                                       : level == wire::Consistency::kOne ? wire::Consistency::kAll
+                                                                          : level;
+  const uint32_t asked = std::min(required_for(read_level, replicas), replicas);
+  return replicas - asked + 1;
 }
 
 std::vector<const RingNode*> Coordinator::natural_replicas(const std::string& key) const {
@@ -60,15 +71,19 @@ std::optional<RingNode> Coordinator::stand_in_for(uint64_t position,
 void Coordinator::write(ClientId client, uint64_t request_id, const std::string& key,
                         storage::Record record, wire::Consistency level, Now now) {
   ++counters_.writes;
-  const uint64_t position = storage::ring_position(key);
-  const auto natural = view_.ring->preference_list(position, config_.replicas);
   Operation op{.is_write = true, .client = client, .request_id = request_id, .key = key,
                .level = level};
-  op.required = required_for(level, static_cast<uint32_t>(natural.size()));
   op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
   op.record = std::move(record);
   op.have_record = true;
+  start_write(std::move(op), now);
+}
 
+bool Coordinator::start_write(Operation op, Now now) {
+  const uint64_t position = storage::ring_position(op.key);
+  const auto natural = view_.ring->preference_list(position, config_.replicas);
+  op.required = required_for(op.level, static_cast<uint32_t>(natural.size()));
+  op.replicas.clear();
   std::vector<const RingNode*> down;
   for (const RingNode* node : natural) {
     if (view_.is_up(node->id)) {
@@ -78,13 +93,14 @@ void Coordinator::write(ClientId client, uint64_t request_id, const std::string&
     }
   }
   const uint32_t up = static_cast<uint32_t>(op.replicas.size());
-  if (natural.empty() || (level != wire::Consistency::kAny && up < op.required)) {
+  if (natural.empty() || (op.level != wire::Consistency::kAny && up < op.required)) {
     ++counters_.unavailable;
-    replies_.push_back({client, {request_id, error(wire::ErrorCode::kUnavailable,
-        level_name(level) + " needs " + std::to_string(op.required) + " of " +
+    reply(op, error(wire::ErrorCode::kUnavailable,
+        level_name(op.level) + " needs " + std::to_string(op.required) + " of " +
         std::to_string(natural.size()) + " replicas alive, " + std::to_string(up) +
-        " are; nothing was written")}});
-    return;
+        " are; nothing was written" +
+        (op.restamps > 0 ? " (this time: the write landed before its re-stamp)" : "")));
+    return false;
   }
   // Every natural replica that is down gets a stand-in holding a hint for
   // it, unless it has been down past the hint window (it needs repair).
@@ -117,25 +133,45 @@ void Coordinator::write(ClientId client, uint64_t request_id, const std::string&
     const Replica& replica = stored.replicas[i];
     const std::string& hint_target = replica.hint_target;
     if (replica.id == view_.self_id) {
-      bool ok = false;
-      std::string failure;
+      Result result;
       if (hint_target.empty()) {
-        auto applied = store_.apply(stored.key, stored.record);
-        ok = applied.has_value();
-        if (!ok) failure = describe(applied.error());
+        auto applied = store_.apply_reporting_newer(stored.key, stored.record);
+        result.ok = applied.has_value();
+        if (applied) result.newer = *applied;
+        if (!applied) result.storage_failure = result.failure = describe(applied.error());
       } else {
         auto hinted = kPlantedBug == PlantedBug::kDropHints
                           ? std::expected<bool, storage::Error>(true)
                           : store_.store_hint(hint_target, stored.key, stored.record, now.wall_us);
-        ok = hinted.has_value() && *hinted;
-        if (ok) ++counters_.hints_written;
+        result.ok = hinted.has_value() && *hinted;
+        if (!result.ok) result.failure = hinted ? "hint refused" : describe(hinted.error());
+        if (result.ok) ++counters_.hints_written;
       }
-      on_replica_result(op_id, i, ok, std::nullopt, now, failure);
+      on_replica_result(op_id, i, std::move(result), now);
     } else {
       send(op_id, i, wire::ReplicaWriteRequest{stored.key, to_wire(stored.record), hint_target});
     }
-    if (!operations_.contains(op_id)) return;  // finished synchronously
+    if (!operations_.contains(op_id)) break;  // finished synchronously
   }
+  return true;
+}
+
+void Coordinator::restamp(uint64_t op_id, Now now) {
+  // The write met a newer version: send it again above that one, as a new
+  // operation (replies to the old one are then ignored). The old version may
+  // stay where it landed; last write wins makes it harmless.
+  auto node = operations_.extract(op_id);
+  Operation& old = node.mapped();
+  Operation next{.is_write = true, .client = old.client, .request_id = old.request_id,
+                 .key = std::move(old.key), .level = old.level, .deadline_ms = old.deadline_ms};
+  next.record = std::move(old.record);
+  next.have_record = true;
+  next.restamps = old.restamps + 1;
+  const uint64_t above = old.newer->timestamp_us + 1;
+  clock_.observe(above, now.wall_us);  // ignored when wildly ahead; the re-stamp is not
+  next.record.version.timestamp_us = std::max(clock_.next(now.wall_us), above);
+  ++counters_.writes_restamped;
+  start_write(std::move(next), now);
 }
 
 void Coordinator::add_pending_owners(Operation& op, uint64_t position,
@@ -173,7 +209,8 @@ void Coordinator::add_pending_owners(Operation& op, uint64_t position,
   // a change while a node is down.
   const auto up_previous = static_cast<uint32_t>(
       std::count_if(previous.begin(), previous.end(), [&](const RingNode* n) { return view_.is_up(n->id); }));
-  op.required_previous = std::min(required_for(op.level, static_cast<uint32_t>(previous.size())), up_previous);
+  op.required_previous = std::min(intersecting_previous(op.level, static_cast<uint32_t>(previous.size())),
+                                  up_previous);
   for (const RingNode* node : previous) {
     if (Replica* replica = listed(node->id)) {
       replica->previous = true;
@@ -225,7 +262,10 @@ void Coordinator::contact_for_read(uint64_t op_id, size_t index, Now now) {
   op.replicas[index].contacted = true;
   if (op.replicas[index].id == view_.self_id) {
     auto local = store_.read(op.key);
-    on_replica_result(op_id, index, local.has_value(), local ? *local : std::nullopt, now);
+    Result result{.ok = local.has_value()};
+    if (local) result.read = *local;
+    if (!local) result.failure = describe(local.error());
+    on_replica_result(op_id, index, std::move(result), now);
   } else {
     send(op_id, index, wire::ReplicaReadRequest{op.key});
   }
@@ -245,37 +285,47 @@ void Coordinator::handle_reply(uint64_t token, const std::expected<wire::Message
   const auto [op_id, index] = it->second;
   tokens_.erase(it);
   if (!operations_.contains(op_id)) return;  // a read repair, or an operation already done
+  auto failure = [&] {
+    if (!reply) return reply.error();
+    if (const auto* refused = std::get_if<wire::ErrorReply>(&reply->body)) return refused->message;
+    return std::string("unexpected reply");
+  };
+  Result result;
   if (operations_.at(op_id).is_write) {
-    const bool ok = reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body);
+    const auto* written = reply ? std::get_if<wire::ReplicaWriteReply>(&reply->body) : nullptr;
+    result.ok = written != nullptr;
+    if (written != nullptr && written->newer_timestamp_us != 0) {
+      result.newer = storage::Version{written->newer_timestamp_us, written->newer_tiebreak};
+    }
     const auto* refused = reply ? std::get_if<wire::ErrorReply>(&reply->body) : nullptr;
-    const bool storage = refused != nullptr && refused->code == wire::ErrorCode::kInternal;
-    on_replica_result(op_id, index, ok, std::nullopt, now, storage ? refused->message : "");
-    return;
+    if (refused != nullptr && refused->code == wire::ErrorCode::kInternal) result.storage_failure = refused->message;
+  } else {
+    const auto* read = reply ? std::get_if<wire::ReplicaReadReply>(&reply->body) : nullptr;
+    result.ok = read != nullptr;
+    if (read != nullptr && read->found) result.read = from_wire(read->record);
   }
-  const auto* read = reply ? std::get_if<wire::ReplicaReadReply>(&reply->body) : nullptr;
-  std::optional<storage::Record> record;
-  if (read != nullptr && read->found) record = from_wire(read->record);
-  on_replica_result(op_id, index, read != nullptr, std::move(record), now);
+  if (!result.ok) result.failure = failure();
+  on_replica_result(op_id, index, std::move(result), now);
 }
 
-void Coordinator::on_replica_result(uint64_t op_id, size_t index, bool ok,
-                                    std::optional<storage::Record> read_result, Now now,
-                                    std::string storage_failure) {
+void Coordinator::on_replica_result(uint64_t op_id, size_t index, Result result, Now now) {
   Operation& op = operations_.at(op_id);
   Replica& replica = op.replicas[index];
   assert(!replica.answered && "each replica answers once");
   replica.answered = true;
-  replica.succeeded = ok;
-  replica.storage_failure = std::move(storage_failure);
-  if (!op.is_write && ok) {
-    replica.read_result = std::move(read_result);
+  replica.succeeded = result.ok;
+  replica.storage_failure = std::move(result.storage_failure);
+  replica.failure = std::move(result.failure);
+  if (op.is_write && result.newer && (!op.newer || *op.newer < *result.newer)) op.newer = result.newer;
+  if (!op.is_write && result.ok) {
+    replica.read_result = std::move(result.read);
     if (replica.read_result && (!op.have_record || op.record.version < replica.read_result->version)) {
       op.record = *replica.read_result;
       op.have_record = true;
     }
   }
-  if (op.is_write && !ok) hint_locally(op, replica, now);
-  if (!op.is_write && !ok) {
+  if (op.is_write && !result.ok) hint_locally(op, replica, now);
+  if (!op.is_write && !result.ok) {
     for (size_t next = 0; next < op.replicas.size(); ++next) {
       if (op.replicas[next].contacted) continue;
       contact_for_read(op_id, next, now);
@@ -309,6 +359,18 @@ void Coordinator::progress(uint64_t op_id, Now now) {
   const bool succeeded = counted >= op.required && counted_previous >= op.required_previous;
   const bool failed = counted + pending < op.required ||
                       counted_previous + pending_previous < op.required_previous;
+  if (!op.replied && succeeded && op.is_write && op.newer) {
+    if (op.restamps < config_.max_restamps) {
+      restamp(op_id, now);
+      return;
+    }
+    ++counters_.writes_superseded;
+    reply(op, error(wire::ErrorCode::kSuperseded,
+                    "replicas kept holding newer versions of the key (re-stamped " +
+                        std::to_string(op.restamps) +
+                        " times): concurrent writers, or clocks far apart; the write may have landed "
+                        "under an older version"));
+  }
   if (!op.replied && succeeded) {
     if (op.is_write) {
       reply(op, wire::WriteReply{op.record.version.timestamp_us, op.record.version.tiebreak});
@@ -330,11 +392,24 @@ void Coordinator::progress(uint64_t op_id, Now now) {
     }
   }
   if (!op.replied && failed) {
-    ++counters_.timeouts;
-    reply(op, error(wire::ErrorCode::kTimeout,
-                    "only " + std::to_string(counted) + " of " + std::to_string(op.required) +
-                        " required replicas answered" +
-                        (op.is_write ? "; the write may still have landed" : "")));
+    // Before the deadline: replicas refused or could not be reached.
+    ++counters_.failed;
+    std::string why;
+    for (const Replica& replica : op.replicas) {
+      if (!replica.answered || replica.succeeded) continue;
+      why += (why.empty() ? "" : "; ") +
+             (replica.id == view_.self_id ? std::string("this node") : replica.address) + ": " +
+             (replica.failure.empty() ? "failed" : replica.failure);
+    }
+    const bool previous_short = counted >= op.required;
+    reply(op, error(wire::ErrorCode::kFailed,
+                    level_name(op.level) + " " + (op.is_write ? "write" : "read") + " failed: " +
+                        (previous_short
+                             ? std::to_string(counted_previous) + " of " + std::to_string(op.required_previous) +
+                                   " required replicas of the previous ring succeeded"
+                             : std::to_string(counted) + " of " + std::to_string(op.required) +
+                                   " required replicas succeeded") +
+                        " (" + why + ")" + (op.is_write ? "; the write may still have landed" : "")));
   }
   if (all_answered) finish(op_id, now);
 }

@@ -22,6 +22,26 @@
 // a write must also meet its level among the replicas of the previous ring
 // (a joint quorum), since other nodes may still read from those.
 //
+// Joint quorum rule: the write's acknowledgements must intersect every
+// read quorum a node still on the previous ring could use, so among the
+// previous ring's P replicas it needs P - R + 1 of them, where R is what a
+// read at the complementary level asks (QUORUM writes pair with QUORUM
+// reads, ALL with ONE, ONE with ALL). For QUORUM that is P - (P/2 + 1) + 1:
+// 2 of 3, and 1 of 2, which is why a two-node ring growing to three stays
+// writable with any one node down, while a QUORUM read of the old two-node
+// ring (which needs both) still meets the write.
+//
+// A write is acknowledged only as the newest version on the replicas that
+// acknowledged it. A replica that already holds a newer version (a clock
+// behind another coordinator's, or a racing writer) says so; the
+// coordinator then re-stamps the write above it and sends it again (at most
+// max_restamps times, then SUPERSEDED), so last-write-wins never hides an
+// acknowledged write from a sequential writer, whatever the clocks say.
+//
+// Errors: UNAVAILABLE when too few replicas are up to even try (nothing is
+// sent); FAILED when replicas refused or were unreachable before the
+// deadline; TIMEOUT only when the deadline passed.
+//
 // A read asks `required` up natural replicas (this node first when it is
 // one; a failed one is replaced by the next), answers with the newest
 // version once `required` replied, and then writes the newest version back
@@ -44,6 +64,7 @@
 #include <vector>
 
 #include "node/core/cluster_view.h"
+#include "node/core/hybrid_clock.h"
 #include "node/core/peer_request.h"
 #include "node/core/replica_store.h"
 #include "node/wire/message.h"
@@ -63,6 +84,8 @@ struct CoordinatorConfig {
   membership::TimeMs request_timeout_ms = 2000;
   // A replica down longer than this gets no new hints (it needs repair).
   membership::TimeMs hint_window_ms = 3 * 3600 * 1000;
+  // Re-stamps of one write that met newer versions before it gives up.
+  uint32_t max_restamps = 3;
 };
 
 struct CoordinatorCounters {
@@ -72,12 +95,17 @@ struct CoordinatorCounters {
   uint64_t timeouts = 0;
   uint64_t read_repairs = 0;
   uint64_t hints_written = 0;
+  uint64_t failed = 0;              // FAILED: replicas refused before the deadline
+  uint64_t writes_restamped = 0;    // writes re-sent above a newer version a replica held
+  uint64_t writes_superseded = 0;   // writes refused after max_restamps re-stamps
 };
 
 class Coordinator {
  public:
-  // `view` and `store` must outlive the coordinator.
-  Coordinator(CoordinatorConfig config, const ClusterView& view, ReplicaStore& store);
+  // `view`, `store` and `clock` must outlive the coordinator; `clock` is the
+  // node's write clock, used for re-stamps.
+  Coordinator(CoordinatorConfig config, const ClusterView& view, ReplicaStore& store,
+              HybridClock& clock);
 
   void write(ClientId client, uint64_t request_id, const std::string& key, storage::Record record,
              wire::Consistency level, Now now);
@@ -107,6 +135,7 @@ class Coordinator {
     bool answered = false;
     bool succeeded = false;
     std::string storage_failure;  // set when the replica's storage refused the write
+    std::string failure;          // why the replica failed (connection, error reply)
     std::optional<storage::Record> read_result;  // reads only
   };
   struct Operation {
@@ -121,15 +150,31 @@ class Coordinator {
     membership::TimeMs deadline_ms = 0;
     storage::Record record;  // the write, or the newest read so far
     bool have_record = false;
+    // Writes: the newest version a replica reported holding above the write's.
+    std::optional<storage::Version> newer;
+    uint32_t restamps = 0;
     std::vector<Replica> replicas;
   };
 
   uint32_t required_for(wire::Consistency level, uint32_t replicas) const;
+  // Acks needed among a previous ring's `replicas` (joint quorum rule above).
+  uint32_t intersecting_previous(wire::Consistency level, uint32_t replicas) const;
+  // What one replica answered.
+  struct Result {
+    bool ok = false;
+    std::optional<storage::Record> read;   // reads: the replica's record
+    std::optional<storage::Version> newer; // writes: a newer version it holds
+    std::string storage_failure;           // its storage refused
+    std::string failure;                   // any failure, for the error message
+  };
+
+  // Places a write (natural replicas, stand-ins, pending and previous owners)
+  // and sends it; false when too few replicas are up (UNAVAILABLE replied).
+  bool start_write(Operation op, Now now);
+  void restamp(uint64_t op_id, Now now);
   void send(uint64_t op_id, size_t replica_index, wire::Body body);
   void contact_for_read(uint64_t op_id, size_t replica_index, Now now);
-  void on_replica_result(uint64_t op_id, size_t replica_index, bool ok,
-                         std::optional<storage::Record> read_result, Now now,
-                         std::string storage_failure = "");
+  void on_replica_result(uint64_t op_id, size_t replica_index, Result result, Now now);
   void progress(uint64_t op_id, Now now);
   void finish(uint64_t op_id, Now now);
   void reply(Operation& op, wire::Body body);
@@ -141,6 +186,7 @@ class Coordinator {
   CoordinatorConfig config_;
   const ClusterView& view_;
   ReplicaStore& store_;
+  HybridClock& clock_;
   uint64_t next_op_id_ = 1;
   uint64_t next_token_ = 1;
   // By id; ids grow with time and every operation gets the same timeout, so

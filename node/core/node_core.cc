@@ -31,7 +31,7 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
       tiebreak_(tiebreak),
       swim_(std::move(swim)),
       view_{.self_id = swim_.self().id},
-      coordinator_(config.coordinator, view_, store_),
+      coordinator_(config.coordinator, view_, store_, clock_),
       replayer_(config.hint_replay, view_, store_),
       topology_(config.topology, view_, store_, swim_, now),
       repair_(config.repair, view_, store_),
@@ -351,11 +351,13 @@ wire::Body NodeCore::replica_write(const wire::ReplicaWriteRequest& request, Now
     if (!*stored) return error(wire::ErrorCode::kUnavailable, "hint refused: target's hint cap or TTL reached");
     return wire::ReplicaWriteReply{};
   }
-  if (auto applied = store_.apply(request.key, record); !applied) {
+  auto applied = store_.apply_reporting_newer(request.key, record);
+  if (!applied) {
     ++storage_errors_;
     return storage_failure(applied.error());
   }
-  return wire::ReplicaWriteReply{};
+  if (!*applied) return wire::ReplicaWriteReply{};
+  return wire::ReplicaWriteReply{(*applied)->timestamp_us, (*applied)->tiebreak};
 }
 
 wire::Body NodeCore::replica_read(const wire::ReplicaReadRequest& request) {
@@ -444,6 +446,9 @@ wire::Body NodeCore::stats(Now now) const {
   add("reads", counters.reads);
   add("unavailable", counters.unavailable);
   add("timeouts", counters.timeouts);
+  add("failed", counters.failed);
+  add("writes_restamped", counters.writes_restamped);
+  add("writes_superseded", counters.writes_superseded);
   add("read_repairs", counters.read_repairs);
   add("storage_errors", storage_errors_);
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {

@@ -119,11 +119,11 @@ class NodeCore {
   uint64_t tiebreak_;
   membership::Swim swim_;
   ClusterView view_;
+  HybridClock clock_;  // before coordinator_, which re-stamps writes with it
   Coordinator coordinator_;
   HintReplayer replayer_;
   Topology topology_;
   AntiEntropy repair_;
-  HybridClock clock_;
   membership::TimeMs next_hint_scan_ms_ = 0;
   // Client requests in flight, for latency figures: (client, request id) -> start.
   std::map<std::pair<ClientId, uint64_t>, Pending> pending_;

@@ -26,6 +26,16 @@ storage::Status ReplicaStore::apply(const std::string& key, const storage::Recor
   return engine_->write({{key, record}});
 }
 
+storage::Result<std::optional<storage::Version>> ReplicaStore::apply_reporting_newer(
+    const std::string& key, const storage::Record& record) {
+  auto stored = engine_->read(key);
+  if (!stored) return std::unexpected(stored.error());
+  // A hidden write would change nothing: leave storage alone.
+  if (*stored && record.version < (*stored)->version) return (*stored)->version;
+  if (auto applied = engine_->write({{key, record}}); !applied) return std::unexpected(applied.error());
+  return std::nullopt;
+}
+
 storage::Result<std::optional<storage::Record>> ReplicaStore::read(const std::string& key) {
   return engine_->read(key);
 }

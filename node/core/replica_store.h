@@ -39,6 +39,11 @@ class ReplicaStore {
   static storage::Result<ReplicaStore> open(storage::Engine& engine, HintLimits limits);
 
   storage::Status apply(const std::string& key, const storage::Record& record);
+  // Applies a replica write like apply(), and returns the version the key
+  // already held when that one is newer than the write's: last write wins then
+  // hides the write, which its coordinator must not acknowledge as is.
+  storage::Result<std::optional<storage::Version>> apply_reporting_newer(const std::string& key,
+                                                                        const storage::Record& record);
   storage::Result<std::optional<storage::Record>> read(const std::string& key);
 
   // Stores a hint for `target`; false (and nothing stored) when the target's

@@ -30,7 +30,7 @@ size_t field_count(const PushPullReply&) { return 1; }
 size_t field_count(const StatusRequest&) { return 0; }
 size_t field_count(const StatusReply&) { return 4; }
 size_t field_count(const ReplicaWriteRequest&) { return 6; }
-size_t field_count(const ReplicaWriteReply&) { return 0; }
+size_t field_count(const ReplicaWriteReply&) { return 2; }
 size_t field_count(const ReplicaReadRequest&) { return 1; }
 size_t field_count(const ReplicaReadReply&) { return 5; }
 size_t field_count(const EndpointsRequest&) { return 1; }
@@ -108,7 +108,10 @@ void pack_fields(Packer& pk, const ReplicaWriteRequest& m) {
   pack_record(pk, m.record);
   pack_bytes(pk, m.hint_target);
 }
-void pack_fields(Packer&, const ReplicaWriteReply&) {}
+void pack_fields(Packer& pk, const ReplicaWriteReply& m) {
+  pk.pack(m.newer_timestamp_us);
+  pk.pack(m.newer_tiebreak);
+}
 void pack_fields(Packer& pk, const ReplicaReadRequest& m) { pack_bytes(pk, m.key); }
 void pack_fields(Packer& pk, const ReplicaReadReply& m) {
   pk.pack(m.found);
@@ -304,9 +307,12 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
       body = std::move(m);
       break;
     }
-    case MessageType::kReplicaWriteReply:
-      body = ReplicaWriteReply{};
+    case MessageType::kReplicaWriteReply: {
+      ReplicaWriteReply m;
+      r.u64(m.newer_timestamp_us) && r.u64(m.newer_tiebreak);
+      body = m;
       break;
+    }
     case MessageType::kReplicaReadRequest: {
       ReplicaReadRequest m;
       r.key(m.key);

@@ -59,6 +59,12 @@ enum class ErrorCode : uint32_t {
   kInternal = 4,     // storage failure (disk full, I/O error) on the node
   kUnknownType = 5,  // message type this node does not know
   kBadVersion = 6,   // protocol version this node does not speak
+  // 7 and 8 are reserved for client authentication.
+  kFailed = 10,      // tried before the deadline, too few replicas succeeded (they
+                     // refused or were unreachable); a write may still have landed
+  kSuperseded = 11,  // a write kept meeting newer versions on its replicas (writers
+                     // racing, or clocks far apart) and was not acknowledged; it may
+                     // still have landed, under a version older than what they hold
 };
 std::string_view error_code_name(ErrorCode code);
 
@@ -159,8 +165,13 @@ struct ReplicaWriteRequest {
   std::string hint_target;
 };
 
+// A replica applied the write. When it already held a newer version of the
+// key, it says which (newer_timestamp_us > 0): the write is then hidden by
+// last-write-wins, and the coordinator re-stamps it rather than acknowledge it.
 struct ReplicaWriteReply {
   static constexpr MessageType kType = MessageType::kReplicaWriteReply;
+  uint64_t newer_timestamp_us = 0;
+  uint64_t newer_tiebreak = 0;
 };
 
 struct ReplicaReadRequest {

@@ -37,8 +37,11 @@ STATS_REQUEST, STATS_REPLY = 19, 20
 
 LEVELS = {"one": 1, "quorum": 2, "all": 3, "any": 4}
 ERR_NAMES = {1: "UNAVAILABLE", 2: "TIMEOUT", 3: "INVALID", 4: "INTERNAL", 5: "UNKNOWN_TYPE",
-             6: "BAD_VERSION"}
+             6: "BAD_VERSION", 10: "FAILED", 11: "SUPERSEDED"}
 ERR_UNAVAILABLE, ERR_TIMEOUT, ERR_INVALID, ERR_INTERNAL = 1, 2, 3, 4
+ERR_FAILED, ERR_SUPERSEDED = 10, 11
+# Tried: a write may have landed ('info'); a read changed nothing ('fail').
+ERR_TRIED = (ERR_TIMEOUT, ERR_INTERNAL, ERR_FAILED, ERR_SUPERSEDED)
 
 OK, FAIL, INFO = "ok", "fail", "info"
 
@@ -235,14 +238,14 @@ def _error_outcome(items, write):
         name = ERR_NAMES.get(code, f"code {code}")
         if code == ERR_UNAVAILABLE:
             outcome = FAIL
-        elif code in (ERR_TIMEOUT, ERR_INTERNAL):
+        elif code in ERR_TRIED:
             # A write the coordinator tried may have landed; a read that timed out
             # returned nothing (a read changes no state: 'fail').
             outcome = INFO if write else FAIL
         else:
             outcome = FAIL
         return outcome, {"error": name, "message": str(message)[:200],
-                         "unexpected": code not in (ERR_UNAVAILABLE, ERR_TIMEOUT, ERR_INTERNAL)}
+                         "unexpected": code not in (ERR_UNAVAILABLE,) + ERR_TRIED}
     return FAIL, {"error": f"unexpected reply type {items[1]}", "unexpected": True}
 
 

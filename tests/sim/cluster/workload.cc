@@ -117,6 +117,8 @@ void Workload::record(size_t index, const Reply& reply) {
         break;
       case wire::ErrorCode::kTimeout:
       case wire::ErrorCode::kInternal:
+      case wire::ErrorCode::kFailed:
+      case wire::ErrorCode::kSuperseded:
         op.outcome = Outcome::kInfo;
         break;
       default:
