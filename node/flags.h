@@ -41,6 +41,11 @@ struct Flags {
   // Redis protocol (RESP2) listener: off unless an address is given.
   std::string resp_listen;
   std::string resp_consistency = "quorum";
+  // Trust (DESIGN.md "Trust"): the cluster keyring, the transitional
+  // rollout mode ("", "accept" or "seal"), and the explicit opt-out.
+  std::string keyring;
+  std::string keyring_transition;
+  bool insecure = false;
 };
 
 // The parsed flags, or the exit code to return (0 after --help, 2 on a

@@ -35,6 +35,11 @@ int main(int argc, char** argv) {
       .vnodes = flags.vnodes ? static_cast<uint32_t>(flags.vnodes) : ringkv::core::kDefaultVnodes,
       .membership = ringkv::node::membership_config(flags),
       .node = ringkv::node::node_config(flags),
+      .trust = {.keyring_path = flags.keyring,
+                .transition = flags.keyring_transition,
+                .insecure = flags.insecure,
+                .listen = flags.listen,
+                .data = flags.data},
   };
   return ringkv::io::run_node_process(settings);
 }

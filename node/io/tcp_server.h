@@ -10,6 +10,16 @@
 // its reason, answered with an error reply where a request id could be read,
 // and that connection is closed; nothing reaches the core or storage.
 //
+// Trust (trust_context.h): a connection whose first frame starts with 0xC1
+// is a sealed peer session: it is answered with HelloAck, every later frame
+// is opened with the session key (one that does not open is refused,
+// counted, and closes the connection), its replies are sealed, and its
+// requests reach the core as core::Channel::kPeer. A plaintext connection is
+// a peer only when the node has no keyring or runs a transitional mode;
+// otherwise it is a client (core::Channel::kClient), and internode requests
+// on it are refused here (counted as sealed_refused_plaintext) with an
+// error reply.
+//
 // Thread model: everything runs on the loop's thread.
 #pragma once
 
@@ -25,6 +35,7 @@
 
 #include "node/core/node_core.h"
 #include "node/io/client_ids.h"
+#include "node/io/trust_context.h"
 #include "node/wire/limits.h"
 
 namespace ringkv::io {
@@ -44,7 +55,7 @@ class TcpServer {
   // after, replies included (through deliver() and flush_all()).
   // `drain_replies` drains and routes them right now (a connection that is
   // about to close for a bad frame first gets the replies already made).
-  TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
+  TcpServer(uv_loop_t* loop, core::NodeCore& core, TrustContext& trust, std::function<core::Now()> clock,
             std::function<void()> after_input, std::function<void()> drain_replies,
             TcpServerConfig config);
   ~TcpServer();
@@ -69,6 +80,9 @@ class TcpServer {
   static void on_closed(uv_handle_t* handle);
 
   void handle_bytes(Connection& connection, std::string_view bytes);
+  // The first frame decides what the connection is; false when it closed.
+  bool start_session(Connection& connection, std::string_view first_frame);
+  void append_message(Connection& connection, const wire::Message& message);
   void reject(Connection& connection, const std::string& reason, uint64_t request_id);
   void flush(Connection& connection);
   void mark_dirty(Connection& connection);
@@ -76,6 +90,7 @@ class TcpServer {
 
   uv_loop_t* loop_;
   core::NodeCore& core_;
+  TrustContext& trust_;
   std::function<core::Now()> clock_;
   std::function<void()> after_input_;
   std::function<void()> drain_replies_;
