@@ -30,13 +30,7 @@ struct PeerClient::Peer {
   char read_buffer[64 * 1024];
 
   Peer(PeerClient* client, std::string peer_address, const wire::Limits& limits)
-      : owner(client), address(std::move(peer_address)), reader(sealed_limits(limits)) {}
-
-  // Sealed frames carry a tag beyond the largest plaintext frame.
-  static wire::Limits sealed_limits(wire::Limits limits) {
-    limits.frame_bytes_max += trust::kSealedOverheadBytes;
-    return limits;
-  }
+      : owner(client), address(std::move(peer_address)), reader(limits) {}
 };
 
 namespace {

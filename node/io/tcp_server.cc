@@ -27,11 +27,6 @@ bool client_request(const wire::Body& body) {
          std::holds_alternative<wire::StatsRequest>(body);
 }
 
-wire::Limits sealed_limits(wire::Limits limits) {
-  limits.frame_bytes_max += trust::kSealedOverheadBytes;
-  return limits;
-}
-
 struct WriteRequest {
   uv_write_t request;
   std::string data;
@@ -54,7 +49,7 @@ struct TcpServer::Connection {
   std::optional<trust::Session> session;  // a sealed peer session
 
   Connection(TcpServer* owner, core::ClientId client_id, const wire::Limits& limits)
-      : server(owner), id(client_id), reader(sealed_limits(limits)) {}
+      : server(owner), id(client_id), reader(limits) {}
 };
 
 TcpServer::TcpServer(uv_loop_t* loop, core::NodeCore& core, TrustContext& trust,

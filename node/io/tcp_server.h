@@ -18,7 +18,8 @@
 // a peer only when the node has no keyring or runs a transitional mode;
 // otherwise it is a client (core::Channel::kClient), and internode requests
 // on it are refused here (counted as sealed_refused_plaintext) with an
-// error reply.
+// error reply. The frame size limit is the same for sealed frames (their
+// 16-byte tag fits in the limit's slack above the largest key and value).
 //
 // Thread model: everything runs on the loop's thread.
 #pragma once
