@@ -63,6 +63,12 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
       ->check(CLI::IsMember({"accept", "seal"}));
   app.add_flag("--insecure", flags.insecure,
                "allow listening outside 127.0.0.0/8 without a keyring (internode traffic unprotected)");
+  app.add_option("--max-connections", flags.max_connections,
+                 "open connections per port (node and RESP); one over the cap gets an error and is closed")
+      ->check(CLI::Range(1, 1'000'000))->capture_default_str();
+  app.add_option("--idle-timeout-s", flags.idle_timeout_s,
+                 "close a connection that sent nothing for this long (0: never)")
+      ->check(CLI::Range(0, 7 * 24 * 3600))->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

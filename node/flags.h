@@ -46,6 +46,10 @@ struct Flags {
   std::string keyring;
   std::string keyring_transition;
   bool insecure = false;
+  // Per listening port (node and RESP): open connections at most, and the
+  // seconds a connection may send nothing before it is closed (0: never).
+  int max_connections = 1024;
+  int idle_timeout_s = 300;
 };
 
 // The parsed flags, or the exit code to return (0 after --help, 2 on a

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
                 .insecure = flags.insecure,
                 .listen = flags.listen,
                 .data = flags.data},
+      .connections = {.connections_max = static_cast<size_t>(flags.max_connections),
+                      .idle_timeout_ms = static_cast<uint64_t>(flags.idle_timeout_s) * 1000},
   };
   return ringkv::io::run_node_process(settings);
 }

@@ -117,10 +117,14 @@ int run_node_process(const NodeSettings& flags) {
 
   uv_loop_t* loop = uv_default_loop();
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
-  core.set_extra_stats([&trust](std::vector<std::pair<std::string, uint64_t>>& values) {
+  const io::TcpServer* node_port = nullptr;  // set once the servers exist (below)
+  const io::RespServer* resp_port = nullptr;
+  core.set_extra_stats([&](std::vector<std::pair<std::string, uint64_t>>& values) {
     trust->refusals().add_stats(values);
     values.emplace_back("sealed_sessions_accepted", trust->sessions_accepted);
     values.emplace_back("sealed_sessions_opened", trust->sessions_opened);
+    if (node_port) node_port->connection_limits().add_stats("", values);
+    if (resp_port) resp_port->connection_limits().add_stats("resp_", values);
   });
   io::PeerClient peers(loop, host == "localhost" ? "127.0.0.1" : host, wire::Limits{}, *trust);
   io::GossipDriver gossip(loop, core, peers, *trust, now, flags.listen);
@@ -158,16 +162,18 @@ int run_node_process(const NodeSettings& flags) {
     }
   });
   io::TcpServer server(loop, core, *trust, now, [&driver] { driver.request_pump(); }, deliver_replies,
-                               io::TcpServerConfig{.listen_address = flags.listen});
+                               io::TcpServerConfig{.listen_address = flags.listen, .connections = flags.connections});
   server_ptr = &server;
+  node_port = &server;
   if (!flags.resp_listen.empty()) {
-    io::RespServerConfig resp_config{.listen_address = flags.resp_listen};
+    io::RespServerConfig resp_config{.listen_address = flags.resp_listen, .connections = flags.connections};
     resp_config.session.consistency = flags.resp_consistency;
     resp_config.session.limits = resp::limits_from(wire::Limits{});
     resp_config.session.server = resp::ServerInfo{flags.name, flags.listen, flags.resp_listen,
                                                   static_cast<uint32_t>(getpid())};
     resp = std::make_unique<io::RespServer>(loop, core, now, [&driver] { driver.request_pump(); },
                                             [&driver] { driver.pump(); }, std::move(resp_config));
+    resp_port = resp.get();
   }
   // Seeds: the configured ones plus every member this node knew before it
   // stopped (so a cluster's founder finds the cluster again after a restart).

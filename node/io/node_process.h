@@ -12,6 +12,7 @@
 
 #include "membership/config.h"
 #include "node/core/node_core.h"
+#include "node/io/connection_limits.h"
 #include "node/io/trust_context.h"
 #include "node/wire/message.h"
 
@@ -30,6 +31,7 @@ struct NodeSettings {
   membership::Config membership;
   core::NodeConfig node;
   TrustSettings trust;
+  ConnectionLimitsConfig connections;  // each listening port's own
 };
 
 // The process exit code: 0 after a clean stop, 1 when storage or the port

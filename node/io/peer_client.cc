@@ -137,19 +137,19 @@ void PeerClient::on_connected(Peer& peer) {
   peer.connected = true;
   uv_tcp_nodelay(&peer.handle, 1);
   uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&peer.handle),
-        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-          auto* self = static_cast<Peer*>(h->data);
-          *buf = uv_buf_init(self->read_buffer, sizeof(self->read_buffer));
-        },
-        [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-          auto* self = static_cast<Peer*>(stream->data);
-          if (nread < 0) {
-            self->owner->fail_peer(*self, "connection closed");
-          } else if (nread > 0) {
-            self->owner->handle_bytes(*self, std::string_view(buf->base, static_cast<size_t>(nread)));
-          }
-        });
+      reinterpret_cast<uv_stream_t*>(&peer.handle),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<Peer*>(h->data);
+        *buf = uv_buf_init(self->read_buffer, sizeof(self->read_buffer));
+      },
+      [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+        auto* self = static_cast<Peer*>(stream->data);
+        if (nread < 0) {
+          self->owner->fail_peer(*self, "connection closed");
+        } else if (nread > 0) {
+          self->owner->handle_bytes(*self, std::string_view(buf->base, static_cast<size_t>(nread)));
+        }
+      });
   if (trust_.seals()) {
     std::string hello;
     peer.session = trust::Session::initiate(trust_.keyring(), trust_.sealer(), trust_.cluster_name(), hello);

@@ -62,6 +62,7 @@ TcpServer::TcpServer(uv_loop_t* loop, core::NodeCore& core, TrustContext& trust,
       after_input_(std::move(after_input)),
       drain_replies_(std::move(drain_replies)),
       config_(std::move(config)),
+      connection_limits_(config_.connections),
       read_buffer_(new char[kReadBufferBytes]) {}
 
 TcpServer::~TcpServer() { assert(connections_.empty() && !listening_); }
@@ -74,6 +75,12 @@ std::expected<void, std::string> TcpServer::listen() {
   listening_ = true;
   int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&*address), 0);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, on_connection);
+  if (rc == 0) {
+    uv_timer_init(loop_, &idle_timer_);
+    idle_timer_running_ = true;
+    idle_timer_.data = this;
+    uv_timer_start(&idle_timer_, on_idle_sweep, 1000, 1000);
+  }
   if (rc != 0) {
     close();
     return std::unexpected("cannot listen on " + config_.listen_address + ": " + uv_strerror(rc));
@@ -85,6 +92,9 @@ void TcpServer::close() {
   if (listening_) {
     listening_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    if (std::exchange(idle_timer_running_, false)) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), nullptr);
+    }
   }
   // close_connection() erases from the map in its close callback, later.
   for (auto& [id, connection] : connections_) close_connection(*connection);
@@ -113,6 +123,10 @@ void TcpServer::on_connection(uv_stream_t* listener, int status) {
     connection->peer = wire::format_address(reinterpret_cast<const sockaddr_in&>(peer));
   }
   server->connections_.emplace(connection->id, connection);
+  if (!server->connection_limits_.admit(connection->id, static_cast<uint64_t>(server->clock_().monotonic_ms))) {
+    server->refuse_over_cap(*connection);
+    return;
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(&connection->handle), on_alloc, on_read);
 }
 
@@ -133,6 +147,7 @@ void TcpServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     return;
   }
   if (nread == 0 || connection->closing) return;
+  server->connection_limits_.touch(connection->id, static_cast<uint64_t>(server->clock_().monotonic_ms));
   server->handle_bytes(*connection, std::string_view(buf->base, static_cast<size_t>(nread)));
   server->after_input_();
 }
@@ -315,8 +330,36 @@ void TcpServer::close_connection(Connection& connection, bool after_flush) {
 
 void TcpServer::on_closed(uv_handle_t* handle) {
   auto* connection = static_cast<Connection*>(handle->data);
+  connection->server->connection_limits_.closed(connection->id);
   connection->server->connections_.erase(connection->id);
   delete connection;
+}
+
+void TcpServer::on_idle_sweep(uv_timer_t* timer) {
+  auto* server = static_cast<TcpServer*>(timer->data);
+  const uint64_t now_ms = static_cast<uint64_t>(server->clock_().monotonic_ms);
+  for (uint64_t id : server->connection_limits_.take_idle(now_ms)) {
+    auto it = server->connections_.find(id);
+    if (it == server->connections_.end()) continue;
+    spdlog::info("closing connection from {}: idle for {} s (--idle-timeout-s)", it->second->peer,
+                 server->connection_limits_.config().idle_timeout_ms / 1000);
+    server->close_connection(*it->second);
+  }
+}
+
+void TcpServer::refuse_over_cap(Connection& connection) {
+  const uint64_t refused = connection_limits_.refused_over_cap();
+  if ((refused & (refused - 1)) == 0) {  // the 1st, 2nd, 4th, 8th...: a flood logs a few lines
+    spdlog::warn("refusing connection from {}: {} connections open, the cap (--max-connections); "
+                 "{} refused so far", connection.peer, connection_limits_.open(), refused);
+  }
+  wire::encode_frame(wire::Message{0, wire::ErrorReply{wire::ErrorCode::kUnavailable,
+                                                      "too many connections: this node's cap is " +
+                                                          std::to_string(connection_limits_.config().connections_max) +
+                                                          " (--max-connections)"}},
+                     connection.pending);
+  flush(connection);
+  close_connection(connection, /*after_flush=*/true);
 }
 
 }  // namespace ringkv::io

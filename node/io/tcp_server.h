@@ -36,6 +36,7 @@
 
 #include "node/core/node_core.h"
 #include "node/io/client_ids.h"
+#include "node/io/connection_limits.h"
 #include "node/io/trust_context.h"
 #include "node/wire/limits.h"
 
@@ -47,6 +48,8 @@ struct TcpServerConfig {
   // A connection whose unsent replies exceed this stops being read until the
   // peer catches up (a slow reader cannot grow the node's memory unbounded).
   size_t write_queue_bytes_max = 64 * 1024 * 1024;
+  // Open connections cap and idle timeout (connection_limits.h).
+  ConnectionLimitsConfig connections;
 };
 
 class TcpServer {
@@ -71,6 +74,7 @@ class TcpServer {
   void flush_all();
   // Stops accepting and closes every connection; the loop then runs dry.
   void close();
+  const ConnectionLimits& connection_limits() const { return connection_limits_; }
 
   struct Connection;
 
@@ -79,6 +83,9 @@ class TcpServer {
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_closed(uv_handle_t* handle);
+  static void on_idle_sweep(uv_timer_t* timer);
+  // Answers a connection over the cap with an error, then closes it.
+  void refuse_over_cap(Connection& connection);
 
   void handle_bytes(Connection& connection, std::string_view bytes);
   // The first frame decides what the connection is; false when it closed.
@@ -98,6 +105,9 @@ class TcpServer {
   TcpServerConfig config_;
   uv_tcp_t listener_;
   bool listening_ = false;
+  ConnectionLimits connection_limits_;
+  uv_timer_t idle_timer_;
+  bool idle_timer_running_ = false;
   core::ClientId next_client_id_ = kMsgpackClientFirst;
   std::unordered_map<core::ClientId, Connection*> connections_;
   // Connections with replies queued since the last flush_all().
