@@ -18,6 +18,7 @@
 
 #include "cli/client.h"
 #include "cli/json.h"
+#include "cli/keys.h"
 #include "cli/options.h"
 #include "node/wire/address.h"
 
@@ -223,6 +224,14 @@ int cluster_up(const ClusterOptions& options) {
   }
   const std::string kvnode = find_kvnode(options);
   const std::string seed = "127.0.0.1:" + std::to_string(options.port);
+  // Secure by default (DESIGN.md "Trust"): the cluster's own keyring, made
+  // once and kept in the cluster folder. (The admin user for client
+  // credentials is made here too, once users exist.)
+  auto keyring = ensure_keyring_file(options.dir);
+  if (!keyring) {
+    std::fprintf(stderr, "kv cluster up: %s\n", keyring.error().c_str());
+    return kExitClusterError;
+  }
   auto existing = load_nodes(options);
   bool all_ok = true;
   for (int i = 1; i <= options.nodes; ++i) {
@@ -241,7 +250,7 @@ int cluster_up(const ClusterOptions& options) {
       fs::create_directories(node.dir);
       node.address = "127.0.0." + std::to_string(i) + ":" + std::to_string(options.port);
       node.argv = {kvnode, "--name", name, "--listen", node.address, "--data", (node.dir / "data").string(),
-                   "--seeds", seed, "--replicas", std::to_string(options.replicas)};
+                   "--seeds", seed, "--replicas", std::to_string(options.replicas), "--keyring", *keyring};
       node.argv.insert(node.argv.end(), options.node_flags.begin(), options.node_flags.end());
       std::string saved;
       for (const auto& arg : node.argv) saved += arg + '\0';

@@ -8,6 +8,7 @@
 #include "cli/bench.h"
 #include "cli/cluster_info.h"
 #include "cli/data_commands.h"
+#include "cli/keys.h"
 #include "cli/local_cluster.h"
 #include "cli/options.h"
 #include "cli/status_command.h"
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
   removenode->add_option("node", node_name, "name (or hex id) of the dead node")->required();
   auto* cleanup = app.add_subcommand("cleanup", "drop data of ranges the node no longer replicates");
 
+  auto* keygen = app.add_subcommand("keygen", "print a new random 32-byte cluster key (base64) for --keyring");
+
   ringkv::cli::BenchOptions bench;
   auto* bench_command = app.add_subcommand("bench", "load generator: throughput and latency percentiles");
   bench_command->add_option("--clients", bench.clients, "concurrent connections")->capture_default_str();
@@ -124,6 +127,7 @@ int main(int argc, char** argv) {
   if (decommission->parsed()) return ringkv::cli::run_decommission(options);
   if (removenode->parsed()) return ringkv::cli::run_removenode(options, node_name);
   if (cleanup->parsed()) return ringkv::cli::run_cleanup(options);
+  if (keygen->parsed()) return ringkv::cli::run_keygen();
   if (bench_command->parsed()) return ringkv::cli::run_bench(options, bench);
   cluster.json = options.json;
   if (up->parsed()) return ringkv::cli::cluster_up(cluster);

@@ -54,6 +54,21 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   app.add_option("--resp-consistency", flags.resp_consistency,
                  "consistency of RESP reads and writes: one|quorum|all|any")
       ->check(CLI::IsMember({"one", "quorum", "all", "any"}))->capture_default_str();
+  app.add_option("--keyring", flags.keyring,
+                 "cluster key file (base64 keys, one per line, the first primary; mode 600); seeds a new "
+                 "node, whose keyring is then kept in DATA/keyring");
+  app.add_option("--keyring-transition", flags.keyring_transition,
+                 "rolling change from plaintext: accept (take plaintext and sealed, send plaintext) or seal "
+                 "(take both, send sealed); default: sealed only")
+      ->check(CLI::IsMember({"accept", "seal"}));
+  app.add_flag("--insecure", flags.insecure,
+               "allow listening outside 127.0.0.0/8 without a keyring (internode traffic unprotected)");
+  app.add_option("--max-connections", flags.max_connections,
+                 "open connections per port (node and RESP); one over the cap gets an error and is closed")
+      ->check(CLI::Range(1, 1'000'000))->capture_default_str();
+  app.add_option("--idle-timeout-s", flags.idle_timeout_s,
+                 "close a connection that sent nothing for this long (0: never)")
+      ->check(CLI::Range(0, 7 * 24 * 3600))->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -41,6 +41,15 @@ struct Flags {
   // Redis protocol (RESP2) listener: off unless an address is given.
   std::string resp_listen;
   std::string resp_consistency = "quorum";
+  // Trust (DESIGN.md "Trust"): the cluster keyring, the transitional
+  // rollout mode ("", "accept" or "seal"), and the explicit opt-out.
+  std::string keyring;
+  std::string keyring_transition;
+  bool insecure = false;
+  // Per listening port (node and RESP): open connections at most, and the
+  // seconds a connection may send nothing before it is closed (0: never).
+  int max_connections = 1024;
+  int idle_timeout_s = 300;
 };
 
 // The parsed flags, or the exit code to return (0 after --help, 2 on a

@@ -35,6 +35,13 @@ int main(int argc, char** argv) {
       .vnodes = flags.vnodes ? static_cast<uint32_t>(flags.vnodes) : ringkv::core::kDefaultVnodes,
       .membership = ringkv::node::membership_config(flags),
       .node = ringkv::node::node_config(flags),
+      .trust = {.keyring_path = flags.keyring,
+                .transition = flags.keyring_transition,
+                .insecure = flags.insecure,
+                .listen = flags.listen,
+                .data = flags.data},
+      .connections = {.connections_max = static_cast<size_t>(flags.max_connections),
+                      .idle_timeout_ms = static_cast<uint64_t>(flags.idle_timeout_s) * 1000},
   };
   return ringkv::io::run_node_process(settings);
 }

@@ -470,6 +470,7 @@ wire::Body NodeCore::stats(Now now) const {
   }
   topology_.add_stats(reply.values, now);
   repair_.add_stats(reply.values);
+  if (extra_stats_) extra_stats_(reply.values);
   return reply;
 }
 

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -91,6 +92,11 @@ class NodeCore {
   // Addresses of the remembered members (seeds for a restarted node).
   std::vector<std::string> remembered_addresses() const;
 
+  // Counters an outer layer owns (the I/O layer's sealed-traffic refusals),
+  // appended to every stats reply.
+  using StatsSource = std::function<void(std::vector<std::pair<std::string, uint64_t>>&)>;
+  void set_extra_stats(StatsSource source) { extra_stats_ = std::move(source); }
+
  private:
   struct Pending {
     uint64_t started_wall_us;  // latency figures only; a clock step skews one sample
@@ -130,6 +136,7 @@ class NodeCore {
   LatencyHistogram write_latency_;
   LatencyHistogram read_latency_;
   uint64_t storage_errors_ = 0;
+  StatsSource extra_stats_;
   // Members remembered from before a restart that membership has not
   // reported yet; they stay in the ring until it does.
   std::vector<RingNode> remembered_;

@@ -18,9 +18,9 @@ struct UdpSend {
 
 }  // namespace
 
-GossipDriver::GossipDriver(uv_loop_t* loop, core::NodeCore& core, PeerClient& peers,
+GossipDriver::GossipDriver(uv_loop_t* loop, core::NodeCore& core, PeerClient& peers, TrustContext& trust,
                            std::function<core::Now()> clock, std::string listen_address)
-    : loop_(loop), core_(core), peers_(peers), clock_(std::move(clock)), listen_address_(std::move(listen_address)) {}
+    : loop_(loop), core_(core), peers_(peers), trust_(trust), clock_(std::move(clock)), listen_address_(std::move(listen_address)) {}
 
 std::expected<void, std::string> GossipDriver::start(std::vector<std::string> seeds) {
   auto address = wire::parse_address(listen_address_);
@@ -61,8 +61,11 @@ void GossipDriver::on_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* b
   auto* self = static_cast<GossipDriver*>(handle->data);
   if (nread <= 0 || from == nullptr || from->sa_family != AF_INET) return;
   const std::string sender = wire::format_address(*reinterpret_cast<const sockaddr_in*>(from));
-  auto handled = self->core_.membership().handle_datagram(
-      sender, std::string_view(buf->base, static_cast<size_t>(nread)), self->clock_().monotonic_ms);
+  const membership::TimeMs now_ms = self->clock_().monotonic_ms;
+  auto opened = self->trust_.open_datagram(std::string_view(buf->base, static_cast<size_t>(nread)), sender,
+                                           static_cast<uint64_t>(now_ms));
+  if (!opened) return;  // refused: counted and logged, nothing changed
+  auto handled = self->core_.membership().handle_datagram(sender, *opened, now_ms);
   if (!handled) {
     spdlog::warn("dropped datagram from {}: {}", sender, membership::to_string(handled.error()));
   }
@@ -79,7 +82,7 @@ void GossipDriver::send_datagram(const std::string& address, std::string bytes) 
   auto target = wire::parse_address(address);
   if (!target || uv_udp_get_send_queue_count(&udp_) > kUdpSendQueueMax) return;
   auto* send = new UdpSend;
-  send->bytes = std::move(bytes);
+  send->bytes = trust_.seal_datagram(std::move(bytes));
   send->request.data = send;
   uv_buf_t buf = uv_buf_init(send->bytes.data(), static_cast<unsigned>(send->bytes.size()));
   if (uv_udp_send(&send->request, &udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&*target),

@@ -5,7 +5,9 @@
 // machine's next deadline. pump() drains everything the state machine
 // emitted (datagrams, push-pull requests sent over PeerClient, membership
 // events logged one line each) and re-arms the timer; the owner calls it
-// after every input that may have touched membership.
+// after every input that may have touched membership. Every datagram goes
+// through TrustContext: sealed on the way out when the node seals, opened
+// (or refused, counted, and dropped) on the way in.
 //
 // Thread model: the loop's thread only.
 #pragma once
@@ -19,12 +21,13 @@
 
 #include "node/core/node_core.h"
 #include "node/io/peer_client.h"
+#include "node/io/trust_context.h"
 
 namespace ringkv::io {
 
 class GossipDriver {
  public:
-  GossipDriver(uv_loop_t* loop, core::NodeCore& core, PeerClient& peers,
+  GossipDriver(uv_loop_t* loop, core::NodeCore& core, PeerClient& peers, TrustContext& trust,
                std::function<core::Now()> clock, std::string listen_address);
   GossipDriver(const GossipDriver&) = delete;
   GossipDriver& operator=(const GossipDriver&) = delete;
@@ -43,6 +46,7 @@ class GossipDriver {
   uv_loop_t* loop_;
   core::NodeCore& core_;
   PeerClient& peers_;
+  TrustContext& trust_;
   std::function<core::Now()> clock_;
   std::string listen_address_;
   uv_udp_t udp_;

@@ -54,6 +54,11 @@ uint64_t tiebreak_from(std::string_view node_id) {
 }  // namespace
 
 int run_node_process(const NodeSettings& flags) {
+  auto trust = TrustContext::load(flags.trust);
+  if (!trust) {
+    spdlog::error("{}", trust.error());
+    return 1;
+  }
   std::error_code ec;
   std::filesystem::create_directories(flags.data, ec);
   if (ec) {
@@ -86,7 +91,11 @@ int run_node_process(const NodeSettings& flags) {
                                    [&](const std::string& seed) { return seed == flags.listen; });
   self.ring_status = founder ? membership::RingStatus::kNormal : membership::RingStatus::kWaiting;
   self.vnode_count = flags.vnodes;
-  auto swim = membership::Swim::create(flags.membership, self,
+  trust->start(flags.membership.cluster_name, identity->node_id, identity->generation);
+  membership::Config membership_config = flags.membership;
+  // Gossip datagrams must fit the path once sealed.
+  if (trust->has_keyring()) membership_config.datagram_bytes_max -= trust::kSealedOverheadBytes;
+  auto swim = membership::Swim::create(membership_config, self,
                                                static_cast<uint32_t>(identity->generation),
                                                std::random_device{}(), now().monotonic_ms);
   if (!swim) {
@@ -108,8 +117,17 @@ int run_node_process(const NodeSettings& flags) {
 
   uv_loop_t* loop = uv_default_loop();
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
-  io::PeerClient peers(loop, host == "localhost" ? "127.0.0.1" : host, wire::Limits{});
-  io::GossipDriver gossip(loop, core, peers, now, flags.listen);
+  const io::TcpServer* node_port = nullptr;  // set once the servers exist (below)
+  const io::RespServer* resp_port = nullptr;
+  core.set_extra_stats([&](std::vector<std::pair<std::string, uint64_t>>& values) {
+    trust->refusals().add_stats(values);
+    values.emplace_back("sealed_sessions_accepted", trust->sessions_accepted);
+    values.emplace_back("sealed_sessions_opened", trust->sessions_opened);
+    if (node_port) node_port->connection_limits().add_stats("", values);
+    if (resp_port) resp_port->connection_limits().add_stats("resp_", values);
+  });
+  io::PeerClient peers(loop, host == "localhost" ? "127.0.0.1" : host, wire::Limits{}, *trust);
+  io::GossipDriver gossip(loop, core, peers, *trust, now, flags.listen);
   io::TcpServer* server_ptr = nullptr;
   std::unique_ptr<io::RespServer> resp;
   // The one drain of client replies: take them from the core once and route
@@ -143,17 +161,19 @@ int run_node_process(const NodeSettings& flags) {
       }, 0, 0);
     }
   });
-  io::TcpServer server(loop, core, now, [&driver] { driver.request_pump(); }, deliver_replies,
-                               io::TcpServerConfig{.listen_address = flags.listen});
+  io::TcpServer server(loop, core, *trust, now, [&driver] { driver.request_pump(); }, deliver_replies,
+                               io::TcpServerConfig{.listen_address = flags.listen, .connections = flags.connections});
   server_ptr = &server;
+  node_port = &server;
   if (!flags.resp_listen.empty()) {
-    io::RespServerConfig resp_config{.listen_address = flags.resp_listen};
+    io::RespServerConfig resp_config{.listen_address = flags.resp_listen, .connections = flags.connections};
     resp_config.session.consistency = flags.resp_consistency;
     resp_config.session.limits = resp::limits_from(wire::Limits{});
     resp_config.session.server = resp::ServerInfo{flags.name, flags.listen, flags.resp_listen,
                                                   static_cast<uint32_t>(getpid())};
     resp = std::make_unique<io::RespServer>(loop, core, now, [&driver] { driver.request_pump(); },
                                             [&driver] { driver.pump(); }, std::move(resp_config));
+    resp_port = resp.get();
   }
   // Seeds: the configured ones plus every member this node knew before it
   // stopped (so a cluster's founder finds the cluster again after a restart).

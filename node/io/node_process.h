@@ -12,6 +12,8 @@
 
 #include "membership/config.h"
 #include "node/core/node_core.h"
+#include "node/io/connection_limits.h"
+#include "node/io/trust_context.h"
 #include "node/wire/message.h"
 
 namespace ringkv::io {
@@ -28,10 +30,13 @@ struct NodeSettings {
   uint32_t vnodes = core::kDefaultVnodes;
   membership::Config membership;
   core::NodeConfig node;
+  TrustSettings trust;
+  ConnectionLimitsConfig connections;  // each listening port's own
 };
 
 // The process exit code: 0 after a clean stop, 1 when storage or the port
-// cannot be opened, 2 for invalid membership settings.
+// cannot be opened or the keyring is refused, 2 for invalid membership
+// settings.
 int run_node_process(const NodeSettings& settings);
 
 }  // namespace ringkv::io

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
+#include "node/trust/session.h"
 #include "node/wire/address.h"
 #include "node/wire/codec.h"
 
@@ -14,9 +17,11 @@ struct PeerClient::Peer {
   std::string address;
   wire::FrameReader reader;
   bool connected = false;
+  bool ready = false;  // connected, and the sealed handshake (if any) is done
   bool failed = false;
   bool dirty = false;  // listed in dirty_
-  std::string queued;  // frames written before the connection is up
+  std::optional<trust::Session> session;  // when this node seals
+  std::vector<std::string> queued;  // encoded messages not yet written
   struct Pending {
     Callback done;
     uint64_t deadline_ms;
@@ -39,11 +44,12 @@ uint64_t now_ms() { return uv_hrtime() / 1'000'000; }
 
 }  // namespace
 
-PeerClient::PeerClient(uv_loop_t* loop, std::string bind_host, wire::Limits limits,
+PeerClient::PeerClient(uv_loop_t* loop, std::string bind_host, wire::Limits limits, TrustContext& trust,
                        uint64_t request_timeout_ms)
     : loop_(loop),
       bind_host_(std::move(bind_host)),
       limits_(limits),
+      trust_(trust),
       request_timeout_ms_(request_timeout_ms) {
   uv_timer_init(loop_, &sweeper_);
   sweeper_.data = this;
@@ -77,9 +83,9 @@ void PeerClient::send(const std::string& address, wire::Body body, Callback done
     }
   }
   const uint64_t id = next_request_id_++;
-  wire::encode_frame(wire::Message{id, std::move(body)}, peer->queued);
+  peer->queued.push_back(wire::encode(wire::Message{id, std::move(body)}));
   peer->pending.emplace(id, Peer::Pending{std::move(done), now_ms() + request_timeout_ms_});
-  if (peer->connected && !peer->dirty) {
+  if (peer->ready && !peer->dirty) {
     peer->dirty = true;
     dirty_.push_back(peer);
   }
@@ -116,23 +122,7 @@ PeerClient::Peer* PeerClient::connect(const std::string& address, std::string& e
       p->owner->fail_peer(*p, std::string("cannot connect: ") + uv_strerror(status));
       return;
     }
-    p->connected = true;
-    uv_tcp_nodelay(&p->handle, 1);
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&p->handle),
-        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-          auto* self = static_cast<Peer*>(h->data);
-          *buf = uv_buf_init(self->read_buffer, sizeof(self->read_buffer));
-        },
-        [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-          auto* self = static_cast<Peer*>(stream->data);
-          if (nread < 0) {
-            self->owner->fail_peer(*self, "connection closed");
-          } else if (nread > 0) {
-            self->owner->handle_bytes(*self, std::string_view(buf->base, static_cast<size_t>(nread)));
-          }
-        });
-    p->owner->flush(*p);
+    p->owner->on_connected(*p);
   });
   if (rc != 0) {
     error = std::string("cannot connect to ") + address + ": " + uv_strerror(rc);
@@ -143,11 +133,48 @@ PeerClient::Peer* PeerClient::connect(const std::string& address, std::string& e
   return peer;
 }
 
+void PeerClient::on_connected(Peer& peer) {
+  peer.connected = true;
+  uv_tcp_nodelay(&peer.handle, 1);
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&peer.handle),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<Peer*>(h->data);
+        *buf = uv_buf_init(self->read_buffer, sizeof(self->read_buffer));
+      },
+      [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+        auto* self = static_cast<Peer*>(stream->data);
+        if (nread < 0) {
+          self->owner->fail_peer(*self, "connection closed");
+        } else if (nread > 0) {
+          self->owner->handle_bytes(*self, std::string_view(buf->base, static_cast<size_t>(nread)));
+        }
+      });
+  if (trust_.seals()) {
+    std::string hello;
+    peer.session = trust::Session::initiate(trust_.keyring(), trust_.sealer(), trust_.cluster_name(), hello);
+    std::string frame;
+    append_frame(frame, hello);
+    write_bytes(peer, std::move(frame));
+    return;  // queued requests wait for the HelloAck
+  }
+  peer.ready = true;
+  flush(peer);
+}
+
 void PeerClient::flush(Peer& peer) {
-  if (peer.queued.empty()) return;
-  auto* write = new WriteRequest;
-  write->data = std::move(peer.queued);
+  if (peer.queued.empty() || !peer.ready) return;
+  std::string frames;
+  for (const std::string& message : peer.queued) {
+    append_frame(frames, peer.session ? peer.session->seal(message) : message);
+  }
   peer.queued.clear();
+  write_bytes(peer, std::move(frames));
+}
+
+void PeerClient::write_bytes(Peer& peer, std::string bytes) {
+  auto* write = new WriteRequest;
+  write->data = std::move(bytes);
   write->request.data = write;
   uv_buf_t buf = uv_buf_init(write->data.data(), static_cast<unsigned>(write->data.size()));
   const int rc = uv_write(&write->request, reinterpret_cast<uv_stream_t*>(&peer.handle), &buf, 1,
@@ -168,6 +195,28 @@ void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
     if (status == wire::FrameReader::Status::kError) {
       fail_peer(peer, "bad frame from peer: " + error);
       return;
+    }
+    std::string opened;
+    if (peer.session) {
+      if (!peer.session->established()) {
+        if (auto done = peer.session->complete(payload); !done) {
+          trust_.refuse(done.error(), peer.address, now_ms());
+          fail_peer(peer, std::string("sealed handshake refused: ") + trust::to_string(done.error()));
+          return;
+        }
+        ++trust_.sessions_opened;
+        peer.ready = true;
+        flush(peer);
+        continue;
+      }
+      auto reply = peer.session->open(payload);
+      if (!reply) {
+        trust_.refuse(reply.error(), peer.address, now_ms());
+        fail_peer(peer, std::string("sealed reply refused: ") + trust::to_string(reply.error()));
+        return;
+      }
+      opened = std::move(*reply);
+      payload = opened;
     }
     auto message = wire::decode(payload, limits_);
     if (!message) {

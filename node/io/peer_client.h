@@ -8,6 +8,12 @@
 // within request_timeout_ms (the connection is then dropped, as a peer that
 // stopped answering cannot be trusted to answer in order later).
 //
+// When the node seals (TrustContext), each new connection first runs the
+// sealed-session handshake (node/trust/session.h): Hello goes out at once,
+// queued requests wait for the HelloAck, and every frame after it is sealed
+// with the connection's session key. A HelloAck or reply that does not open
+// is counted as a refusal and fails the connection.
+//
 // Thread model: the loop's thread only.
 #pragma once
 
@@ -21,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "node/io/trust_context.h"
 #include "node/wire/limits.h"
 #include "node/wire/message.h"
 
@@ -30,7 +37,7 @@ class PeerClient {
  public:
   using Callback = std::function<void(std::expected<wire::Message, std::string>)>;
 
-  PeerClient(uv_loop_t* loop, std::string bind_host, wire::Limits limits,
+  PeerClient(uv_loop_t* loop, std::string bind_host, wire::Limits limits, TrustContext& trust,
              uint64_t request_timeout_ms = 5000);
   ~PeerClient();
   PeerClient(const PeerClient&) = delete;
@@ -50,11 +57,14 @@ class PeerClient {
   Peer* connect(const std::string& address, std::string& error);
   void fail_peer(Peer& peer, const std::string& reason);
   void flush(Peer& peer);
+  void write_bytes(Peer& peer, std::string bytes);
   void handle_bytes(Peer& peer, std::string_view bytes);
+  void on_connected(Peer& peer);
 
   uv_loop_t* loop_;
   std::string bind_host_;
   wire::Limits limits_;
+  TrustContext& trust_;
   uint64_t request_timeout_ms_;
   uv_timer_t sweeper_;
   bool closed_ = false;

@@ -45,6 +45,7 @@ RespServer::RespServer(uv_loop_t* loop, core::NodeCore& core, std::function<core
       pump_now_(std::move(pump_now)),
       config_(std::move(config)),
       started_ms_(clock_().monotonic_ms),
+      connection_limits_(config_.connections),
       read_buffer_(new char[kReadBufferBytes]) {
   assert(config_.session.limits.validate().empty() && "RESP limits must be consistent");
 }
@@ -59,6 +60,12 @@ std::expected<void, std::string> RespServer::listen() {
   listening_ = true;
   int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&*address), 0);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, on_connection);
+  if (rc == 0) {
+    uv_timer_init(loop_, &idle_timer_);
+    idle_timer_running_ = true;
+    idle_timer_.data = this;
+    uv_timer_start(&idle_timer_, on_idle_sweep, 1000, 1000);
+  }
   if (rc != 0) {
     close();
     return std::unexpected("cannot listen (RESP) on " + config_.listen_address + ": " + uv_strerror(rc));
@@ -70,6 +77,9 @@ void RespServer::close() {
   if (listening_) {
     listening_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    if (std::exchange(idle_timer_running_, false)) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), nullptr);
+    }
   }
   for (auto& [id, connection] : connections_) close_connection(*connection);
 }
@@ -97,6 +107,10 @@ void RespServer::on_connection(uv_stream_t* listener, int status) {
     connection->peer = wire::format_address(reinterpret_cast<const sockaddr_in&>(peer));
   }
   server->connections_.emplace(connection->id, connection);
+  if (!server->connection_limits_.admit(connection->id, static_cast<uint64_t>(server->clock_().monotonic_ms))) {
+    server->refuse_over_cap(*connection);
+    return;
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(&connection->handle), on_alloc, on_read);
 }
 
@@ -113,6 +127,7 @@ void RespServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     return;
   }
   if (nread == 0 || connection->closing) return;
+  server->connection_limits_.touch(connection->id, static_cast<uint64_t>(server->clock_().monotonic_ms));
   connection->parser.feed(std::string_view(buf->base, static_cast<size_t>(nread)));
   server->process(*connection);
   server->after_input_();
@@ -253,8 +268,32 @@ void RespServer::close_connection(Connection& connection, bool after_flush) {
 
 void RespServer::on_closed(uv_handle_t* handle) {
   auto* connection = static_cast<Connection*>(handle->data);
+  connection->server->connection_limits_.closed(connection->id);
   connection->server->connections_.erase(connection->id);
   delete connection;
+}
+
+void RespServer::on_idle_sweep(uv_timer_t* timer) {
+  auto* server = static_cast<RespServer*>(timer->data);
+  const uint64_t now_ms = static_cast<uint64_t>(server->clock_().monotonic_ms);
+  for (uint64_t id : server->connection_limits_.take_idle(now_ms)) {
+    auto it = server->connections_.find(id);
+    if (it == server->connections_.end()) continue;
+    spdlog::info("closing RESP connection from {}: idle for {} s (--idle-timeout-s)", it->second->peer,
+                 server->connection_limits_.config().idle_timeout_ms / 1000);
+    server->close_connection(*it->second);
+  }
+}
+
+void RespServer::refuse_over_cap(Connection& connection) {
+  const uint64_t refused = connection_limits_.refused_over_cap();
+  if ((refused & (refused - 1)) == 0) {  // the 1st, 2nd, 4th, 8th...: a flood logs a few lines
+    spdlog::warn("refusing RESP connection from {}: {} connections open, the cap (--max-connections); "
+                 "{} refused so far", connection.peer, connection_limits_.open(), refused);
+  }
+  connection.pending += "-ERR max number of clients reached\r\n";
+  flush(connection);
+  close_connection(connection, /*after_flush=*/true);
 }
 
 }  // namespace ringkv::io

@@ -30,6 +30,7 @@
 
 #include "node/core/node_core.h"
 #include "node/io/client_ids.h"
+#include "node/io/connection_limits.h"
 #include "node/resp/session.h"
 
 namespace ringkv::io {
@@ -38,6 +39,8 @@ struct RespServerConfig {
   std::string listen_address;  // HOST:PORT
   resp::SessionConfig session;
   size_t write_queue_bytes_max = 64 * 1024 * 1024;
+  // Open connections cap and idle timeout (connection_limits.h).
+  ConnectionLimitsConfig connections;
 };
 
 class RespServer {
@@ -60,6 +63,7 @@ class RespServer {
   void flush_all();
   // Stops accepting and closes every connection; the loop then runs dry.
   void close();
+  const ConnectionLimits& connection_limits() const { return connection_limits_; }
 
   struct Connection;
 
@@ -68,6 +72,9 @@ class RespServer {
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_closed(uv_handle_t* handle);
+  static void on_idle_sweep(uv_timer_t* timer);
+  // Answers a connection over the cap with an error, then closes it.
+  void refuse_over_cap(Connection& connection);
 
   // Parses and hands over buffered commands while can_take_commands().
   void process(Connection& connection);
@@ -89,6 +96,9 @@ class RespServer {
   membership::TimeMs started_ms_;
   uv_tcp_t listener_;
   bool listening_ = false;
+  ConnectionLimits connection_limits_;
+  uv_timer_t idle_timer_;
+  bool idle_timer_running_ = false;
   core::ClientId next_client_id_ = kRespClientFirst;
   std::unordered_map<core::ClientId, Connection*> connections_;
   std::vector<core::ClientId> dirty_;

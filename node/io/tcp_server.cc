@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <cassert>
+#include <optional>
 #include <utility>
 
+#include "node/trust/session.h"
 #include "node/wire/address.h"
 #include "node/wire/codec.h"
 
@@ -12,6 +14,18 @@ namespace ringkv::io {
 namespace {
 
 constexpr size_t kReadBufferBytes = 256 * 1024;
+
+// What a client connection may ask; everything else is internode.
+bool client_request(const wire::Body& body) {
+  if (auto* change = std::get_if<wire::TopologyRequest>(&body)) {
+    return change->action == wire::TopologyAction::kDecommission ||
+           change->action == wire::TopologyAction::kRemoveNode || change->action == wire::TopologyAction::kCleanup;
+  }
+  return std::holds_alternative<wire::PutRequest>(body) || std::holds_alternative<wire::DeleteRequest>(body) ||
+         std::holds_alternative<wire::GetRequest>(body) || std::holds_alternative<wire::StatusRequest>(body) ||
+         std::holds_alternative<wire::EndpointsRequest>(body) || std::holds_alternative<wire::RingRequest>(body) ||
+         std::holds_alternative<wire::StatsRequest>(body);
+}
 
 struct WriteRequest {
   uv_write_t request;
@@ -30,20 +44,25 @@ struct TcpServer::Connection {
   bool closing = false;
   bool reading = true;
   bool dirty = false;  // listed in TcpServer::dirty_
+  bool started = false;  // the first frame was seen
+  core::Channel channel = core::Channel::kClient;
+  std::optional<trust::Session> session;  // a sealed peer session
 
   Connection(TcpServer* owner, core::ClientId client_id, const wire::Limits& limits)
       : server(owner), id(client_id), reader(limits) {}
 };
 
-TcpServer::TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
-                     std::function<void()> after_input, std::function<void()> drain_replies,
-                     TcpServerConfig config)
+TcpServer::TcpServer(uv_loop_t* loop, core::NodeCore& core, TrustContext& trust,
+                     std::function<core::Now()> clock, std::function<void()> after_input,
+                     std::function<void()> drain_replies, TcpServerConfig config)
     : loop_(loop),
       core_(core),
+      trust_(trust),
       clock_(std::move(clock)),
       after_input_(std::move(after_input)),
       drain_replies_(std::move(drain_replies)),
       config_(std::move(config)),
+      connection_limits_(config_.connections),
       read_buffer_(new char[kReadBufferBytes]) {}
 
 TcpServer::~TcpServer() { assert(connections_.empty() && !listening_); }
@@ -56,6 +75,12 @@ std::expected<void, std::string> TcpServer::listen() {
   listening_ = true;
   int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&*address), 0);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, on_connection);
+  if (rc == 0) {
+    uv_timer_init(loop_, &idle_timer_);
+    idle_timer_running_ = true;
+    idle_timer_.data = this;
+    uv_timer_start(&idle_timer_, on_idle_sweep, 1000, 1000);
+  }
   if (rc != 0) {
     close();
     return std::unexpected("cannot listen on " + config_.listen_address + ": " + uv_strerror(rc));
@@ -67,6 +92,9 @@ void TcpServer::close() {
   if (listening_) {
     listening_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    if (std::exchange(idle_timer_running_, false)) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), nullptr);
+    }
   }
   // close_connection() erases from the map in its close callback, later.
   for (auto& [id, connection] : connections_) close_connection(*connection);
@@ -95,6 +123,10 @@ void TcpServer::on_connection(uv_stream_t* listener, int status) {
     connection->peer = wire::format_address(reinterpret_cast<const sockaddr_in&>(peer));
   }
   server->connections_.emplace(connection->id, connection);
+  if (!server->connection_limits_.admit(connection->id, static_cast<uint64_t>(server->clock_().monotonic_ms))) {
+    server->refuse_over_cap(*connection);
+    return;
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(&connection->handle), on_alloc, on_read);
 }
 
@@ -115,6 +147,7 @@ void TcpServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     return;
   }
   if (nread == 0 || connection->closing) return;
+  server->connection_limits_.touch(connection->id, static_cast<uint64_t>(server->clock_().monotonic_ms));
   server->handle_bytes(*connection, std::string_view(buf->base, static_cast<size_t>(nread)));
   server->after_input_();
 }
@@ -130,6 +163,21 @@ void TcpServer::handle_bytes(Connection& connection, std::string_view bytes) {
       reject(connection, error, 0);
       return;
     }
+    if (!connection.started) {
+      if (!start_session(connection, payload)) return;
+      if (connection.session) continue;  // that frame was the Hello
+    }
+    std::string opened;
+    if (connection.session) {
+      auto plaintext = connection.session->open(payload);
+      if (!plaintext) {
+        trust_.refuse(plaintext.error(), connection.peer, static_cast<uint64_t>(clock_().monotonic_ms));
+        close_connection(connection);
+        return;
+      }
+      opened = std::move(*plaintext);
+      payload = opened;
+    }
     auto message = wire::decode(payload, config_.limits);
     if (!message) {
       const wire::DecodeError& failure = message.error();
@@ -141,15 +189,59 @@ void TcpServer::handle_bytes(Connection& connection, std::string_view bytes) {
         const auto code = failure.kind == wire::DecodeErrorKind::kUnknownType
                               ? wire::ErrorCode::kUnknownType
                               : wire::ErrorCode::kBadVersion;
-        wire::encode_frame(wire::Message{failure.request_id, wire::ErrorReply{code, failure.reason}},
-                           connection.pending);
+        append_message(connection, wire::Message{failure.request_id, wire::ErrorReply{code, failure.reason}});
         mark_dirty(connection);
         continue;
       }
       reject(connection, failure.reason, failure.request_id);
       return;
     }
-    core_.handle_client(connection.id, connection.peer, core::Channel::kPeer, std::move(*message), clock_());
+    if (connection.channel == core::Channel::kClient && !client_request(message->body)) {
+      trust_.refuse(trust::Refusal::kPlaintext, connection.peer, static_cast<uint64_t>(clock_().monotonic_ms));
+      append_message(connection, wire::Message{message->request_id,
+                                               wire::ErrorReply{wire::ErrorCode::kInvalid,
+                                                                "internode request refused: this connection "
+                                                                "is not a sealed peer session"}});
+      mark_dirty(connection);
+      continue;
+    }
+    core_.handle_client(connection.id, connection.peer, connection.channel, std::move(*message), clock_());
+  }
+}
+
+bool TcpServer::start_session(Connection& connection, std::string_view first_frame) {
+  connection.started = true;
+  if (!trust::looks_sealed(first_frame)) {
+    connection.channel = trust_.accepts_plaintext() ? core::Channel::kPeer : core::Channel::kClient;
+    return true;
+  }
+  const uint64_t now_ms = static_cast<uint64_t>(clock_().monotonic_ms);
+  if (!trust_.has_keyring()) {
+    trust_.refuse(trust::Refusal::kNoKey, connection.peer, now_ms);
+    close_connection(connection);
+    return false;
+  }
+  std::string hello_ack;
+  auto session = trust::Session::accept(trust_.keyring(), trust_.sealer(), trust_.cluster_name(), first_frame,
+                                        hello_ack);
+  if (!session) {
+    trust_.refuse(session.error(), connection.peer, now_ms);
+    close_connection(connection);
+    return false;
+  }
+  ++trust_.sessions_accepted;
+  connection.session = std::move(*session);
+  connection.channel = core::Channel::kPeer;
+  append_frame(connection.pending, hello_ack);
+  mark_dirty(connection);
+  return true;
+}
+
+void TcpServer::append_message(Connection& connection, const wire::Message& message) {
+  if (connection.session) {
+    append_frame(connection.pending, connection.session->seal(wire::encode(message)));
+  } else {
+    wire::encode_frame(message, connection.pending);
   }
 }
 
@@ -158,7 +250,7 @@ void TcpServer::reject(Connection& connection, const std::string& reason, uint64
   // Requests before the bad frame were handled: their replies go out first.
   drain_replies_();
   wire::Message message{request_id, wire::ErrorReply{wire::ErrorCode::kInvalid, "bad frame: " + reason}};
-  wire::encode_frame(message, connection.pending);
+  append_message(connection, message);
   flush(connection);
   close_connection(connection, /*after_flush=*/true);
 }
@@ -167,7 +259,7 @@ void TcpServer::deliver(core::Outgoing& reply) {
   auto it = connections_.find(reply.client);
   if (it == connections_.end() || it->second->closing) return;  // client went away
   Connection& connection = *it->second;
-  wire::encode_frame(reply.message, connection.pending);
+  append_message(connection, reply.message);
   mark_dirty(connection);
 }
 
@@ -238,8 +330,36 @@ void TcpServer::close_connection(Connection& connection, bool after_flush) {
 
 void TcpServer::on_closed(uv_handle_t* handle) {
   auto* connection = static_cast<Connection*>(handle->data);
+  connection->server->connection_limits_.closed(connection->id);
   connection->server->connections_.erase(connection->id);
   delete connection;
+}
+
+void TcpServer::on_idle_sweep(uv_timer_t* timer) {
+  auto* server = static_cast<TcpServer*>(timer->data);
+  const uint64_t now_ms = static_cast<uint64_t>(server->clock_().monotonic_ms);
+  for (uint64_t id : server->connection_limits_.take_idle(now_ms)) {
+    auto it = server->connections_.find(id);
+    if (it == server->connections_.end()) continue;
+    spdlog::info("closing connection from {}: idle for {} s (--idle-timeout-s)", it->second->peer,
+                 server->connection_limits_.config().idle_timeout_ms / 1000);
+    server->close_connection(*it->second);
+  }
+}
+
+void TcpServer::refuse_over_cap(Connection& connection) {
+  const uint64_t refused = connection_limits_.refused_over_cap();
+  if ((refused & (refused - 1)) == 0) {  // the 1st, 2nd, 4th, 8th...: a flood logs a few lines
+    spdlog::warn("refusing connection from {}: {} connections open, the cap (--max-connections); "
+                 "{} refused so far", connection.peer, connection_limits_.open(), refused);
+  }
+  wire::encode_frame(wire::Message{0, wire::ErrorReply{wire::ErrorCode::kUnavailable,
+                                                      "too many connections: this node's cap is " +
+                                                          std::to_string(connection_limits_.config().connections_max) +
+                                                          " (--max-connections)"}},
+                     connection.pending);
+  flush(connection);
+  close_connection(connection, /*after_flush=*/true);
 }
 
 }  // namespace ringkv::io

@@ -10,6 +10,17 @@
 // its reason, answered with an error reply where a request id could be read,
 // and that connection is closed; nothing reaches the core or storage.
 //
+// Trust (trust_context.h): a connection whose first frame starts with 0xC1
+// is a sealed peer session: it is answered with HelloAck, every later frame
+// is opened with the session key (one that does not open is refused,
+// counted, and closes the connection), its replies are sealed, and its
+// requests reach the core as core::Channel::kPeer. A plaintext connection is
+// a peer only when the node has no keyring or runs a transitional mode;
+// otherwise it is a client (core::Channel::kClient), and internode requests
+// on it are refused here (counted as sealed_refused_plaintext) with an
+// error reply. The frame size limit is the same for sealed frames (their
+// 16-byte tag fits in the limit's slack above the largest key and value).
+//
 // Thread model: everything runs on the loop's thread.
 #pragma once
 
@@ -25,6 +36,8 @@
 
 #include "node/core/node_core.h"
 #include "node/io/client_ids.h"
+#include "node/io/connection_limits.h"
+#include "node/io/trust_context.h"
 #include "node/wire/limits.h"
 
 namespace ringkv::io {
@@ -35,6 +48,8 @@ struct TcpServerConfig {
   // A connection whose unsent replies exceed this stops being read until the
   // peer catches up (a slow reader cannot grow the node's memory unbounded).
   size_t write_queue_bytes_max = 64 * 1024 * 1024;
+  // Open connections cap and idle timeout (connection_limits.h).
+  ConnectionLimitsConfig connections;
 };
 
 class TcpServer {
@@ -44,7 +59,7 @@ class TcpServer {
   // after, replies included (through deliver() and flush_all()).
   // `drain_replies` drains and routes them right now (a connection that is
   // about to close for a bad frame first gets the replies already made).
-  TcpServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
+  TcpServer(uv_loop_t* loop, core::NodeCore& core, TrustContext& trust, std::function<core::Now()> clock,
             std::function<void()> after_input, std::function<void()> drain_replies,
             TcpServerConfig config);
   ~TcpServer();
@@ -59,6 +74,7 @@ class TcpServer {
   void flush_all();
   // Stops accepting and closes every connection; the loop then runs dry.
   void close();
+  const ConnectionLimits& connection_limits() const { return connection_limits_; }
 
   struct Connection;
 
@@ -67,8 +83,14 @@ class TcpServer {
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_closed(uv_handle_t* handle);
+  static void on_idle_sweep(uv_timer_t* timer);
+  // Answers a connection over the cap with an error, then closes it.
+  void refuse_over_cap(Connection& connection);
 
   void handle_bytes(Connection& connection, std::string_view bytes);
+  // The first frame decides what the connection is; false when it closed.
+  bool start_session(Connection& connection, std::string_view first_frame);
+  void append_message(Connection& connection, const wire::Message& message);
   void reject(Connection& connection, const std::string& reason, uint64_t request_id);
   void flush(Connection& connection);
   void mark_dirty(Connection& connection);
@@ -76,12 +98,16 @@ class TcpServer {
 
   uv_loop_t* loop_;
   core::NodeCore& core_;
+  TrustContext& trust_;
   std::function<core::Now()> clock_;
   std::function<void()> after_input_;
   std::function<void()> drain_replies_;
   TcpServerConfig config_;
   uv_tcp_t listener_;
   bool listening_ = false;
+  ConnectionLimits connection_limits_;
+  uv_timer_t idle_timer_;
+  bool idle_timer_running_ = false;
   core::ClientId next_client_id_ = kMsgpackClientFirst;
   std::unordered_map<core::ClientId, Connection*> connections_;
   // Connections with replies queued since the last flush_all().

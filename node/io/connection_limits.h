@@ -1,0 +1,52 @@
+// ConnectionLimits: the bounds every listening port applies to its
+// connections (issue 11 item 7): at most connections_max open at once (one
+// over the cap is answered with a clear error and closed, and counted), and
+// a connection that sends nothing for idle_timeout_ms is closed (counted).
+//
+// Pure bookkeeping: the server reports accepts, input and closes with the
+// time as a value, and asks which connections are idle. The loop's thread
+// only. Bounded by connections_max.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ringkv::io {
+
+struct ConnectionLimitsConfig {
+  size_t connections_max = 1024;      // --max-connections (per port)
+  uint64_t idle_timeout_ms = 300'000;  // --idle-timeout-s x 1000; 0: never
+};
+
+class ConnectionLimits {
+ public:
+  explicit ConnectionLimits(ConnectionLimitsConfig config) : config_(config) {}
+
+  // True when connection `id` may stay open (and is then tracked); false
+  // over the cap (counted: the caller answers with the error and closes).
+  bool admit(uint64_t id, uint64_t now_ms);
+  // Input arrived on `id`.
+  void touch(uint64_t id, uint64_t now_ms);
+  void closed(uint64_t id) { last_input_ms_.erase(id); }
+  // Connections with no input for idle_timeout_ms (counted once each; the
+  // caller closes them, then reports closed()).
+  std::vector<uint64_t> take_idle(uint64_t now_ms);
+
+  size_t open() const { return last_input_ms_.size(); }
+  const ConnectionLimitsConfig& config() const { return config_; }
+  uint64_t refused_over_cap() const { return refused_over_cap_; }
+  uint64_t closed_idle() const { return closed_idle_; }
+  // `<prefix>connections_open`, `..._refused_over_cap`, `..._closed_idle`.
+  void add_stats(const std::string& prefix, std::vector<std::pair<std::string, uint64_t>>& values) const;
+
+ private:
+  ConnectionLimitsConfig config_;
+  std::unordered_map<uint64_t, uint64_t> last_input_ms_;
+  uint64_t refused_over_cap_ = 0;
+  uint64_t closed_idle_ = 0;
+};
+
+}  // namespace ringkv::io
