@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tolerate", tolerate_text,
                  "known defects to excuse, comma-separated: stand-in-hint-loss, "
-                 "unflushed-hints, coordinator-crash, known (all), none")
+                 "unflushed-hints, known (all), none")
       ->check([](const std::string& text) {
         return cs::parse_tolerances(text) ? std::string() : "unknown tolerance in " + text;
       })
