@@ -4,6 +4,7 @@
 #include <exception>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -155,38 +156,45 @@ bool wait_for_repair(World& world, Cluster& cluster, Workload& workload, Plant p
 // False (with a violation per member) if some member never accepted it.
 template <typename Say, typename Fail>
 bool run_cleanup(World& world, Cluster& cluster, ScenarioResult& result, Say& say, Fail& fail) {
-  std::map<int, std::string> refused;  // member -> last refusal; absent once accepted
-  std::set<int> asking;
-  for (int index : cluster.members()) refused[index] = "not asked";
+  // Shared with the reply handlers: a reply may land after this function gave up.
+  struct State {
+    std::map<int, std::string> refused;  // member -> last refusal; absent once accepted
+    std::set<int> asking;
+    std::vector<std::string> accepted;  // "nI: message", said once collected
+  };
+  auto state = std::make_shared<State>();
+  for (int index : cluster.members()) state->refused[index] = "not asked";
   const SimTimeUs limit = world.now_us() + kCleanupLimitUs;
   SimTimeUs next_round = world.now_us();
   const bool cleaned = run_until(world, limit, [&] {
-    if (refused.empty()) return true;
+    for (std::string& line : std::exchange(state->accepted, {})) say("cleanup " + line);
+    if (state->refused.empty()) return true;
     if (world.now_us() < next_round) return false;
     next_round = world.now_us() + kCleanupRetryUs;
-    for (const auto& [index, reason] : refused) {
-      if (asking.contains(index)) continue;
-      asking.insert(index);
+    for (const auto& [index, reason] : state->refused) {
+      if (state->asking.contains(index)) continue;
+      state->asking.insert(index);
       ++result.cleanup_requests;
       cluster.client_request(
           index, wire::TopologyRequest{wire::TopologyAction::kCleanup, ""},
-          [&, index](const Reply& reply) {
-            asking.erase(index);
+          [state, index](const Reply& reply) {
+            state->asking.erase(index);
             if (reply && std::holds_alternative<wire::TopologyReply>(reply->body)) {
-              say("cleanup n" + std::to_string(index) + ": " +
-                  std::get<wire::TopologyReply>(reply->body).message);
-              refused.erase(index);
+              state->accepted.push_back("n" + std::to_string(index) + ": " +
+                                        std::get<wire::TopologyReply>(reply->body).message);
+              state->refused.erase(index);
             } else if (!reply) {
-              refused[index] = reply.error();
+              state->refused[index] = reply.error();
             } else if (const auto* error = std::get_if<wire::ErrorReply>(&reply->body)) {
-              refused[index] = error->message;
+              state->refused[index] = error->message;
             } else {
-              refused[index] = "unexpected reply";
+              state->refused[index] = "unexpected reply";
             }
           });
     }
     return false;
   });
+  const std::map<int, std::string>& refused = state->refused;
   if (!cleaned) {
     for (const auto& [index, reason] : refused) {
       fail("C6 cleanup not accepted by n" + std::to_string(index) + " within 60 s: " + reason);
