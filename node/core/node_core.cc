@@ -20,6 +20,13 @@ constexpr membership::TimeMs kRepairAfterRestartMs = 5000;
 // node that saw it die was down, and only so can removenode reach it
 // (cluster_sim remove seeds 302 and 462).
 constexpr membership::TimeMs kRememberDeadAfterMs = 20 * 1000;
+// Hints whose target neither membership nor either ring has known for this
+// long after a start are dropped as for a member that left: a node that died
+// while joining, when every node that saw it has restarted since (a joiner is
+// in no remembered ring), would otherwise keep them until their TTL (issue 12
+// item 4; cluster_sim join-dies seed 49). A target membership reports again
+// is no longer treated so (apply_membership).
+constexpr membership::TimeMs kForgetUnknownHintTargetsAfterMs = 60 * 1000;
 // How long writes also reach the replicas of the ring before a change: other
 // nodes learn of the change by gossip within a few seconds (longer under loss).
 constexpr membership::TimeMs kPreviousRingGraceMs = 30 * 1000;
@@ -58,6 +65,20 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
   // (Once membership had a few seconds to confirm its peers up.)
   if (!fresh_) repair_.request_round(now.monotonic_ms + kRepairAfterRestartMs);
   remember_dead_at_ms_ = now.monotonic_ms + kRememberDeadAfterMs;
+  forget_unknown_at_ms_ = now.monotonic_ms + kForgetUnknownHintTargetsAfterMs;
+}
+
+void NodeCore::forget_unknown_hint_targets() {
+  for (const auto& [target, count] : store_.hint_counts()) {
+    if (count == 0 || target == view_.self_id || view_.left.contains(target)) continue;
+    if (swim_.member(target) || view_.find(target) != nullptr) continue;
+    const bool remembered = std::any_of(remembered_.begin(), remembered_.end(),
+                                        [&](const RingNode& node) { return node.id == target; });
+    if (remembered) continue;
+    view_.left.insert(target);
+    topology_notice("hints for " + membership::id_to_hex(target) + " (" + std::to_string(count) +
+                    "): no member or ring knows that node; dropped as for a member that left");
+  }
 }
 
 std::vector<std::string> NodeCore::remembered_addresses() const {
@@ -178,6 +199,7 @@ void NodeCore::tick(Now now) {
     remember_dead_at_ms_ = std::numeric_limits<membership::TimeMs>::max();
   }
   if (now.monotonic_ms >= next_hint_scan_ms_) {
+    if (now.monotonic_ms >= forget_unknown_at_ms_) forget_unknown_hint_targets();
     replayer_.tick(now);
     topology_.tick(now);
     after_topology_step();

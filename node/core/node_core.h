@@ -143,6 +143,9 @@ class NodeCore {
   membership::TimeMs last_now_ms_ = 0;
   // When remembered members membership never reported are taken as dead.
   membership::TimeMs remember_dead_at_ms_ = 0;
+  // From when hints for targets nobody knows are dropped.
+  membership::TimeMs forget_unknown_at_ms_ = 0;
+  void forget_unknown_hint_targets();
   std::vector<std::string> notices_;
   void topology_notice(std::string notice) { notices_.push_back(std::move(notice)); }
 };
