@@ -279,6 +279,14 @@ bool Swim::declare_left(std::string_view id, TimeMs now) {
   return apply(claim, self_.id, Source::kGossip, now);
 }
 
+bool Swim::remember_dead(Member member, TimeMs now) {
+  now = observe_time(now);
+  if (member.id == self_.id || find(member.id) != nullptr) return false;
+  member.incarnation = 0;
+  member.liveness = Liveness::kDead;
+  return add_member(member, self_.id, now);
+}
+
 std::vector<Member> Swim::members() const {
   std::vector<Member> all;
   all.reserve(members_.size() + 1);

@@ -169,6 +169,12 @@ class Swim {
   // incarnation. Only the member itself can override this, by returning at a higher one.
   // Returns false if the id is unknown or is this node.
   bool declare_left(std::string_view id, TimeMs now);
+  // A member known from before a restart (the owner's remembered ring) that this table
+  // lacks: added as dead at incarnation 0, and gossiped so, so that it can still be removed
+  // when every node that saw it die has restarted since. Any claim by the member itself (a
+  // running node's incarnation is above 0) or a `left` supersedes it. Returns false if the
+  // id is known or is this node.
+  bool remember_dead(Member member, TimeMs now);
 
   const Member& self() const { return self_; }
   // The whole table including this node, ordered by node id.

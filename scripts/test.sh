@@ -6,6 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 cd build
-# Tests labelled open-defects reproduce known, documented defects (tests/sim/cluster/README.md);
-# they run with `ctest -L open-defects` and stay out of this gate until fixed.
-ctest --output-on-failure -j"$(nproc)" -LE open-defects "$@"
+ctest --output-on-failure -j"$(nproc)" "$@"

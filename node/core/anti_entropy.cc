@@ -101,6 +101,7 @@ void AntiEntropy::handle_reply(uint64_t token, const std::expected<wire::Message
     const uint64_t purge_before = now.wall_us > config_.tombstone_grace_us ? now.wall_us - config_.tombstone_grace_us : 0;
     auto local = range_digest(store_.engine(), item.range, purge_before);
     ++ranges_compared_;
+    if (!local) errors_.record("digest of a local range", local.error());
     if (local && (local->digest != remote->digest || local->count != remote->count)) {
       ++ranges_repaired_;
       streamer_.add({StreamTask{StreamTask::Kind::kPull, item.range, {item.peer}}}, now);
@@ -119,6 +120,8 @@ std::vector<PeerRequest> AntiEntropy::take_peer_requests() {
 
 void AntiEntropy::add_stats(std::vector<std::pair<std::string, uint64_t>>& values) const {
   values.emplace_back("repair_rounds", rounds_);
+  values.emplace_back("repair_rounds_completed", rounds_completed_);
+  values.emplace_back("repair_storage_errors", errors_.count());
   values.emplace_back("repair_ranges_compared", ranges_compared_);
   values.emplace_back("repair_ranges_repaired", ranges_repaired_);
   values.emplace_back("repair_keys_pulled", streamer_.stats().keys_received);

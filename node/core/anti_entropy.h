@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "node/core/cluster_view.h"
+#include "node/core/error_counter.h"
 #include "node/core/peer_request.h"
 #include "node/core/replica_store.h"
 #include "node/core/streamer.h"
@@ -66,6 +67,9 @@ class AntiEntropy {
   std::vector<PeerRequest> take_peer_requests();
 
   void add_stats(std::vector<std::pair<std::string, uint64_t>>& values) const;
+  // Storage errors computing this node's digests (the range is compared again
+  // next round), and their log lines.
+  std::vector<std::string> take_notices() { return errors_.take_notices(); }
 
  private:
   struct Item {
@@ -91,6 +95,7 @@ class AntiEntropy {
   uint64_t ranges_compared_ = 0;
   uint64_t ranges_repaired_ = 0;
   std::vector<PeerRequest> peer_requests_;
+  ErrorCounter errors_{"anti-entropy"};
 };
 
 }  // namespace ringkv::core

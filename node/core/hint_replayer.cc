@@ -25,10 +25,19 @@ void HintReplayer::tick(Now now) {
 void HintReplayer::drop_all(const std::string& target) {
   // A window at a time: the next tick takes the rest.
   auto hints = store_.hints_for(target, config_.window, 0);
-  if (!hints) return;
-  for (const storage::Hint& hint : *hints) {
-    if (store_.drop_hint(hint)) ++stats_[target].dropped_left;
+  if (!hints) {
+    errors_.record("reading the hints for departed " + target, hints.error());
+    return;  // the next tick tries again
   }
+  for (const storage::Hint& hint : *hints) {
+    if (drop(hint)) ++stats_[target].dropped_left;
+  }
+}
+
+bool HintReplayer::drop(const storage::Hint& hint) {
+  auto dropped = store_.drop_hint(hint);
+  if (!dropped) errors_.record("deleting a hint for " + hint.target, dropped.error());
+  return dropped.has_value();
 }
 
 void HintReplayer::fill(const std::string& target, const std::string& address, Now now) {
@@ -36,12 +45,15 @@ void HintReplayer::fill(const std::string& target, const std::string& address, N
   if (sent.size() >= config_.window) return;
   uint64_t& cursor = cursor_[target];
   auto hints = store_.hints_for(target, config_.window - sent.size(), cursor);
-  if (!hints) return;
+  if (!hints) {
+    errors_.record("reading the hints for " + target, hints.error());
+    return;  // the next tick tries again
+  }
   for (auto& hint : *hints) {
     cursor = std::max(cursor, hint.sequence);
     if (sent.contains(hint.sequence)) continue;  // re-read after a reset; still in flight
     if (store_.expired(hint, now.wall_us)) {
-      if (store_.drop_hint(hint)) ++stats_[target].expired;
+      if (drop(hint)) ++stats_[target].expired;
       continue;
     }
     const uint64_t token = kTokenBit | next_token_++;
@@ -60,7 +72,7 @@ void HintReplayer::handle_reply(uint64_t token, const std::expected<wire::Messag
   in_flight_.erase(it);
   sent_[hint.target].erase(hint.sequence);
   if (reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
-    if (store_.drop_hint(hint)) ++stats_[hint.target].replayed;
+    if (drop(hint)) ++stats_[hint.target].replayed;
     const RingNode* node = view_.find(hint.target);
     if (node != nullptr && view_.is_up(hint.target) && sent_[hint.target].size() <= config_.window / 2) {
       fill(hint.target, node->address, now);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "node/core/cluster_view.h"
+#include "node/core/error_counter.h"
 #include "node/core/peer_request.h"
 #include "node/core/replica_store.h"
 
@@ -51,10 +52,16 @@ class HintReplayer {
 
   const std::map<std::string, HintTargetStats>& stats() const { return stats_; }
   size_t in_flight() const { return in_flight_.size(); }
+  // Storage errors reading or deleting hints (each retried on a later tick),
+  // and their log lines.
+  uint64_t storage_errors() const { return errors_.count(); }
+  std::vector<std::string> take_notices() { return errors_.take_notices(); }
 
  private:
   void fill(const std::string& target, const std::string& address, Now now);
   void drop_all(const std::string& target);
+  // Deletes a hint; a failure is counted (the hint stays and comes back).
+  bool drop(const storage::Hint& hint);
 
   HintReplayConfig config_;
   const ClusterView& view_;
@@ -67,6 +74,7 @@ class HintReplayer {
   std::map<std::string, uint64_t> cursor_;
   std::map<std::string, HintTargetStats> stats_;
   std::vector<PeerRequest> peer_requests_;
+  ErrorCounter errors_{"hint replay"};
 };
 
 }  // namespace ringkv::core

@@ -1,6 +1,7 @@
 #include "node/core/node_core.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "node/core/planted_bug.h"
@@ -14,6 +15,18 @@ wire::ErrorReply error(wire::ErrorCode code, std::string message) {
 }
 
 constexpr membership::TimeMs kRepairAfterRestartMs = 5000;
+// A remembered member that membership still has not reported this long after
+// a restart is added to it as dead (Swim::remember_dead): it died while every
+// node that saw it die was down, and only so can removenode reach it
+// (cluster_sim remove seeds 302 and 462).
+constexpr membership::TimeMs kRememberDeadAfterMs = 20 * 1000;
+// Hints whose target neither membership nor either ring has known for this
+// long after a start are dropped as for a member that left: a node that died
+// while joining, when every node that saw it has restarted since (a joiner is
+// in no remembered ring), would otherwise keep them until their TTL (issue 12
+// item 4; cluster_sim join-dies seed 49). A target membership reports again
+// is no longer treated so (apply_membership).
+constexpr membership::TimeMs kForgetUnknownHintTargetsAfterMs = 60 * 1000;
 // How long writes also reach the replicas of the ring before a change: other
 // nodes learn of the change by gossip within a few seconds (longer under loss).
 constexpr membership::TimeMs kPreviousRingGraceMs = 30 * 1000;
@@ -51,6 +64,21 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
   // while it was down: compare its ranges with the other replicas soon.
   // (Once membership had a few seconds to confirm its peers up.)
   if (!fresh_) repair_.request_round(now.monotonic_ms + kRepairAfterRestartMs);
+  remember_dead_at_ms_ = now.monotonic_ms + kRememberDeadAfterMs;
+  forget_unknown_at_ms_ = now.monotonic_ms + kForgetUnknownHintTargetsAfterMs;
+}
+
+void NodeCore::forget_unknown_hint_targets() {
+  for (const auto& [target, count] : store_.hint_counts()) {
+    if (count == 0 || target == view_.self_id || view_.left.contains(target)) continue;
+    if (swim_.member(target) || view_.find(target) != nullptr) continue;
+    const bool remembered = std::any_of(remembered_.begin(), remembered_.end(),
+                                        [&](const RingNode& node) { return node.id == target; });
+    if (remembered) continue;
+    view_.left.insert(target);
+    topology_notice("hints for " + membership::id_to_hex(target) + " (" + std::to_string(count) +
+                    "): no member or ring knows that node; dropped as for a member that left");
+  }
 }
 
 std::vector<std::string> NodeCore::remembered_addresses() const {
@@ -158,7 +186,20 @@ void NodeCore::tick(Now now) {
   last_now_ms_ = now.monotonic_ms;
   coordinator_.tick(now);
   collect_replies(now);
+  if (!remembered_.empty() && now.monotonic_ms >= remember_dead_at_ms_) {
+    for (const RingNode& node : remembered_) {
+      membership::Member member{.id = node.id, .name = node.name, .address = node.address,
+                                .ring_status = membership::RingStatus::kNormal,
+                                .vnode_count = node.vnodes};
+      if (swim_.remember_dead(std::move(member), now.monotonic_ms)) {
+        topology_notice("membership never reported remembered member " + node.name +
+                        " since the restart: it is taken as dead (removenode can remove it)");
+      }
+    }
+    remember_dead_at_ms_ = std::numeric_limits<membership::TimeMs>::max();
+  }
   if (now.monotonic_ms >= next_hint_scan_ms_) {
+    if (now.monotonic_ms >= forget_unknown_at_ms_) forget_unknown_hint_targets();
     replayer_.tick(now);
     topology_.tick(now);
     after_topology_step();
@@ -243,8 +284,21 @@ void NodeCore::remember_members() {
   }
   std::string text = encode_known_members(others);
   if (text == remembered_text_) return;
-  // Best effort: a failure only means a slower, more cautious restart.
-  if (store_.engine().meta_put(kKnownMembersMeta, text)) remembered_text_ = std::move(text);
+  // Best effort: a failure only means a slower, more cautious restart; it is
+  // counted and tried again at the next ring change.
+  if (auto put = store_.engine().meta_put(kKnownMembersMeta, text); put) {
+    remembered_text_ = std::move(text);
+  } else {
+    ++storage_errors_;
+  }
+}
+
+std::vector<std::string> NodeCore::take_notices() {
+  std::vector<std::string> notices = std::exchange(notices_, {});
+  for (std::string& notice : topology_.take_notices()) notices.push_back(std::move(notice));
+  for (std::string& notice : replayer_.take_notices()) notices.push_back(std::move(notice));
+  for (std::string& notice : repair_.take_notices()) notices.push_back(std::move(notice));
+  return notices;
 }
 
 void NodeCore::apply_membership(const membership::Event& event, Now now) {
@@ -451,6 +505,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("writes_superseded", counters.writes_superseded);
   add("read_repairs", counters.read_repairs);
   add("storage_errors", storage_errors_);
+  add("hint_storage_errors", replayer_.storage_errors());
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
     add(std::string(name) + "_latency_p50_us", histogram->percentile(0.50));
     add(std::string(name) + "_latency_p99_us", histogram->percentile(0.99));

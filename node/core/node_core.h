@@ -85,7 +85,8 @@ class NodeCore {
   // Anti-entropy rounds finished (tests wait for one after healing).
   uint64_t repair_rounds_completed() const { return repair_.rounds_completed(); }
   // Log lines about topology changes, drained by the caller.
-  std::vector<std::string> take_notices() { return topology_.take_notices(); }
+  // Also the storage errors of hint replay and anti-entropy (error_counter.h).
+  std::vector<std::string> take_notices();
 
   membership::Swim& membership() { return swim_; }
   const ClusterView& view() const { return view_; }
@@ -147,6 +148,13 @@ class NodeCore {
   std::vector<Outgoing> outgoing_;
   // The latest time seen by an input (rebuild_ring dates its grace period).
   membership::TimeMs last_now_ms_ = 0;
+  // When remembered members membership never reported are taken as dead.
+  membership::TimeMs remember_dead_at_ms_ = 0;
+  // From when hints for targets nobody knows are dropped.
+  membership::TimeMs forget_unknown_at_ms_ = 0;
+  void forget_unknown_hint_targets();
+  std::vector<std::string> notices_;
+  void topology_notice(std::string notice) { notices_.push_back(std::move(notice)); }
 };
 
 }  // namespace ringkv::core

@@ -133,7 +133,18 @@ void Streamer::fail(size_t index, Now now) {
   ++stats_.failed_batches;
   next_source(task);  // a pull tries another source; a push has one target
   task.retry_at_ms = now.monotonic_ms + config_.retry_ms;
-  if (config_.attempts_max != 0 && ++task.failures >= config_.attempts_max) {
+  // Every peer it still needs left the ring for good (a source decommissioned
+  // or removed meanwhile): the task can never complete, and waiting for it
+  // would hold every later change and cleanup (cluster_sim mixed seed 346).
+  // Abandoned; anti-entropy, which runs after every removal, compares the
+  // range with the replicas that remain.
+  bool reachable = false;
+  for (size_t i = 0; i < task.spec.peers.size(); ++i) {
+    const bool finished = task.spec.kind == StreamTask::Kind::kPull && task.finished[i];
+    if (!finished && !view_.left.contains(task.spec.peers[i])) reachable = true;
+  }
+  if (!reachable ||
+      (config_.attempts_max != 0 && ++task.failures >= config_.attempts_max)) {
     ++stats_.tasks_abandoned;
     complete(index, now);
   }

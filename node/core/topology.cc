@@ -55,8 +55,8 @@ void Topology::publish(RingStatus status, Now now) {
 
 void Topology::persist(std::string_view state) {
   // meta_put is fsynced: the state survives a crash right after.
-  if (!store_.engine().meta_put(kRingStateMeta, state)) {
-    notices_.push_back("could not persist ring state " + std::string(state));
+  if (auto put = store_.engine().meta_put(kRingStateMeta, state); !put) {
+    errors_.record("persisting ring state " + std::string(state), put.error());
   }
 }
 
@@ -306,12 +306,18 @@ void Topology::hand_over_hints(Now now) {
   for (const auto& [target, count] : counts) {
     if (count == 0) continue;
     auto hints = store_.hints_for(target, 256, 0);
-    if (!hints) continue;
+    if (!hints) {
+      errors_.record("reading the hints for " + target + " to hand them over", hints.error());
+      any = true;  // not done: the next tick reads them again
+      continue;
+    }
     const RingNode* owner = view_.find(target);
     for (storage::Hint& hint : *hints) {
       any = true;
       if (owner == nullptr) {  // the target left the ring: nobody needs it
-        (void)store_.drop_hint(hint);
+        if (auto dropped = store_.drop_hint(hint); !dropped) {
+          errors_.record("deleting a hint for departed " + target, dropped.error());
+        }
         continue;
       }
       const bool direct = view_.is_up(target);
@@ -434,7 +440,11 @@ void Topology::tick(Now now) {
       removal_tick(now);
       if (cleanup_due_ms_ && now.monotonic_ms >= *cleanup_due_ms_) {
         if (!view_.changing() && streamer_.done()) {
-          (void)cleanup(now);
+          const wire::Body done = cleanup(now);
+          if (const auto* error = std::get_if<wire::ErrorReply>(&done)) {
+            errors_.record("automatic cleanup", error->message);
+            cleanup_due_ms_ = now.monotonic_ms + config_.cleanup_grace_ms;
+          }
         } else {
           cleanup_due_ms_ = now.monotonic_ms + config_.cleanup_grace_ms;
         }
@@ -478,8 +488,12 @@ void Topology::handle_reply(uint64_t token, const std::expected<wire::Message, s
   if (auto it = hints_in_flight_.find(token); it != hints_in_flight_.end()) {
     storage::Hint hint = std::move(it->second);
     hints_in_flight_.erase(it);
-    if (reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body) && store_.drop_hint(hint)) {
-      ++hints_handed_over_;
+    if (reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
+      if (auto dropped = store_.drop_hint(hint); dropped) {
+        ++hints_handed_over_;
+      } else {
+        errors_.record("deleting a hint handed over for " + hint.target, dropped.error());
+      }
     }
   }
 }
@@ -505,6 +519,7 @@ void Topology::add_stats(std::vector<std::pair<std::string, uint64_t>>& values, 
   values.emplace_back("stream_failed_batches", s.failed_batches);
   values.emplace_back("hints_handed_over", hints_handed_over_);
   values.emplace_back("cleanup_ranges_dropped", cleanup_ranges_dropped_);
+  values.emplace_back("topology_storage_errors", errors_.count());
 }
 
 }  // namespace ringkv::core

@@ -52,6 +52,7 @@
 
 #include "membership/swim.h"
 #include "node/core/cluster_view.h"
+#include "node/core/error_counter.h"
 #include "node/core/peer_request.h"
 #include "node/core/replica_store.h"
 #include "node/core/streamer.h"
@@ -112,7 +113,13 @@ class Topology {
 
   void add_stats(std::vector<std::pair<std::string, uint64_t>>& values, Now now) const;
   // One line per step of a change (for the node's log), drained by the caller.
-  std::vector<std::string> take_notices() { return std::exchange(notices_, {}); }
+  std::vector<std::string> take_notices() {
+    for (std::string& notice : errors_.take_notices()) notices_.push_back(std::move(notice));
+    return std::exchange(notices_, {});
+  }
+  // Storage errors of background steps (persisting state, hints, the removal
+  // marker), each counted and logged (error_counter.h).
+  uint64_t storage_errors() const { return errors_.count(); }
 
  private:
   // Another member (not `except_id`) joining or leaving, or for a join also a
@@ -143,6 +150,11 @@ class Topology {
   void start_removal_pulls(const std::string& id, Now now);
   uint64_t token();
   void persist(std::string_view state);
+  // Clears the removal operator's marker in meta (kRemovingMeta); a failed
+  // clear is retried every tick until it succeeds: a marker left behind would
+  // make a restarted node resume a finished removal.
+  void clear_removal_marker();
+  void retry_removal_marker_clear();
 
   TopologyConfig config_;
   ClusterView& view_;
@@ -188,7 +200,9 @@ class Topology {
   uint64_t cleanup_ranges_dropped_ = 0;
   std::string waiting_for_;  // logged reason the join waits (for stats/status)
   std::vector<PeerRequest> peer_requests_;
+  bool removal_marker_clear_pending_ = false;
   std::vector<std::string> notices_;
+  ErrorCounter errors_{"topology"};
 };
 
 }  // namespace ringkv::core

@@ -42,8 +42,9 @@ wire::Body Topology::removenode(const std::string& node, Now now) {
   if (!removal_target_.empty()) return refuse("this node is already removing another member");
   drive_removal(target->id, now);
   // Persisted: an operator restarted mid-removal carries on.
-  if (!store_.engine().meta_put(kRemovingMeta, membership::id_to_hex(target->id))) {
-    notices_.push_back("removenode: could not persist the removal");
+  removal_marker_clear_pending_ = false;  // this marker replaces the one to clear
+  if (auto put = store_.engine().meta_put(kRemovingMeta, membership::id_to_hex(target->id)); !put) {
+    errors_.record("removenode: persisting the removal of " + node, put.error());
   }
   (void)member_removing(membership::id_to_hex(target->id), now);
   notices_.push_back("removenode: removing " + node + "; its new owners pull its ranges");
@@ -89,14 +90,29 @@ void Topology::drive_removal(const std::string& id, Now now) {
   next_removal_ms_ = now.monotonic_ms;
 }
 
+void Topology::clear_removal_marker() {
+  removal_marker_clear_pending_ = true;
+  retry_removal_marker_clear();
+}
+
+void Topology::retry_removal_marker_clear() {
+  if (!removal_marker_clear_pending_) return;
+  if (auto put = store_.engine().meta_put(kRemovingMeta, ""); !put) {
+    errors_.record("removenode: clearing the removal marker (retried)", put.error());
+    return;
+  }
+  removal_marker_clear_pending_ = false;
+}
+
 void Topology::removal_tick(Now now) {
+  retry_removal_marker_clear();
   if (!resume_removal_hex_.empty()) {
     // This node was the operator of a removal when it stopped: carry on once
     // membership knows the member again.
     for (const membership::Member& m : swim_.members()) {
       if (membership::id_to_hex(m.id) != resume_removal_hex_) continue;
       if (m.liveness == Liveness::kLeft || live(m)) {
-        (void)store_.engine().meta_put(kRemovingMeta, "");  // done, or it came back
+        clear_removal_marker();  // done, or it came back
       } else {
         drive_removal(m.id, now);
         (void)member_removing(resume_removal_hex_, now);
@@ -119,6 +135,20 @@ void Topology::removal_tick(Now now) {
   if (removal_target_.empty() || now.monotonic_ms < next_removal_ms_) return;
   next_removal_ms_ = now.monotonic_ms + config_.confirm_retry_ms;
   const std::string target_hex = membership::id_to_hex(removal_target_);
+  if (!removal_announcing_) {
+    // Another operator (or a takeover) already declared it left: this
+    // node's pulls were dropped with the removal (on_membership), so it
+    // would wait for its own "done" forever (cluster_sim remove seed 34).
+    const auto target = swim_.member(removal_target_);
+    if (!target || target->liveness == Liveness::kLeft) {
+      notices_.push_back("removenode: " + (target ? target->name : target_hex) +
+                         " has left (another member completed its removal)");
+      removal_target_.clear();
+      removal_tokens_.clear();
+      clear_removal_marker();
+      return;
+    }
+  }
   bool all = true;
   for (const membership::Member& m : swim_.members()) {
     if (m.id == removal_target_ || !live(m)) continue;
@@ -139,7 +169,7 @@ void Topology::removal_tick(Now now) {
     notices_.push_back(all ? "removenode: every member knows the node left"
                            : "removenode: not every member confirmed the removal; gossip carries it");
     removal_target_.clear();
-    (void)store_.engine().meta_put(kRemovingMeta, "");
+    clear_removal_marker();
     return;
   }
   if (!all) return;

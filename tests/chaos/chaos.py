@@ -22,8 +22,6 @@ Usage (as root for the private network namespace; Python 3 standard library only
   --duration S (60)  --seed N (1)  --faults kill,pause,partition,loss,hostile,hog,topology (kill)
   --max-down N (1)  --probe-interval-ms MS (200)  --workers W (12)  --rate OPS/S (400)
   --partition-shapes halves,isolate,oneway,link
-  --tolerate coordinator-crash   excuse, with evidence, a known kvnode defect (counted and
-                 printed, never silent; run_short.sh passes it until anti-entropy exists)
   --emulate-plant ack-one|sloppy   emulate a planted bug from the client side (see README)
   --plants LIST  selftest: which planted bugs (ack-one,drop-hints,sloppy)
   --plant-kvnode BUG=PATH   selftest: use this planted kvnode instead of building one
@@ -77,6 +75,10 @@ ALL_FAULTS = ("kill", "pause", "partition", "loss", "hostile", "hog", "topology"
 NET_FAULTS = ("partition", "loss")
 CLIENT_SOURCE = "127.0.0.254"
 QUIESCENCE_LIMIT_S = 60.0
+# kvnode --repair-interval-s for the runs: anti-entropy rounds often enough that, after the
+# heal, every node completes one within REPAIR_LIMIT_S (chaos_check.wait_repaired).
+REPAIR_INTERVAL_S = 2
+REPAIR_LIMIT_S = 60.0
 MARGIN_S = 2.0  # process start, polling, status round trips
 
 
@@ -91,7 +93,7 @@ def scenario(name, **kw):
     cfg = {"name": name, "nodes": 5, "replicas": 3, "consistency": "quorum", "duration": 60.0,
            "faults": ["kill"], "max_down": 1, "probe_ms": 200, "workers": 12, "rate": 400.0,
            "plant": None, "emulate": None, "kvnode": None, "profile": {}, "criteria": {},
-           "expect_violation": False}
+           "expect_violation": False, "repair": True}
     cfg.update(kw)
     return cfg
 
@@ -173,9 +175,10 @@ def planted_scenario(bug, kvnode):
         # killed for 3-6 s, or cut off (one node isolated, 4-8 s), while QUORUM writes go on
         # never receives them once it is back. The final local read of every replica
         # (before any QUORUM read can repair it): replica_missing (C1) and divergent (C4).
-        # Both faults, because anti-entropy (a round after each restart) repairs part of
-        # what the kills leave; nothing starts a round after a partition heals.
-        return scenario("plant-drop-hints", plant=bug, kvnode=kvnode, duration=30,
+        # Periodic anti-entropy is off here (repair: False, as in the simulator): it would
+        # mend what the plant breaks. A restarted node still runs a round after its restart,
+        # which repairs part of what the kills leave; hence the isolations too.
+        return scenario("plant-drop-hints", plant=bug, kvnode=kvnode, duration=30, repair=False,
                         faults=["kill", "partition"], max_down=1,
                         profile={"kill_down_s": (3.0, 6.0), "kill_gap_s": (1.0, 2.0),
                                  "partition_shapes": ["isolate"], "partition_s": (4.0, 8.0),
@@ -278,10 +281,14 @@ class Runner:
         os.makedirs(self.dir, exist_ok=True)
         kinds = list(cfg["faults"])
         if self.net is None and any(k in NET_FAULTS for k in kinds):
+            # A scenario whose faults cannot be injected proves nothing about them: it fails
+            # (never a pass that tested less than its name says).
             dropped = [k for k in kinds if k in NET_FAULTS]
-            kinds = [k for k in kinds if k not in NET_FAULTS]
-            log(f"  no network namespace: skipping {','.join(dropped)} faults")
-            self.figures["skipped_faults"] = dropped
+            log(f"  FAIL: no network namespace, cannot inject {','.join(dropped)} faults")
+            self.figures["faults_not_injected"] = dropped
+            self.violation("faults_not_injected", len(dropped),
+                           {"faults": dropped, "why": "no network namespace (run as root with ip netns)"})
+            return self.finish(f"{cfg['name']}: not run", {}, None, None, [], None)
         write_level, claim_level = cfg["consistency"], cfg["consistency"]
         if cfg["emulate"]:
             write_level, claim_level = EMULATED_PLANTS[cfg["emulate"]]
@@ -296,8 +303,10 @@ class Runner:
         timings = {}
         t_phase = time.monotonic()
 
+        repair_s = REPAIR_INTERVAL_S if cfg["repair"] else 0
         cluster = chaos_faults.Cluster(kvnode, os.path.join(self.dir, "nodes"), cfg["nodes"],
-                                       cfg["replicas"], cfg["probe_ms"], log)
+                                       cfg["replicas"], cfg["probe_ms"], log,
+                                       extra_args=["--repair-interval-s", str(repair_s)])
         self.cluster = cluster
         mono0 = time.monotonic()
         cluster.clock = lambda: time.monotonic() - mono0
@@ -366,6 +375,19 @@ class Runner:
             self.figures["quiescence_s"] = quiet_s
             if quiet_s is None:
                 self.violation("quiescence", detail=quiet_reasons[:10])
+            elif cfg["repair"]:
+                # Anti-entropy: every node completes a whole round that started after the
+                # heal (the replicas a killed coordinator left behind converge), then the
+                # cluster is quiet again. Only then do the checkers read.
+                repair_s = chaos_check.wait_repaired(cluster, REPAIR_LIMIT_S, log)
+                self.figures["repair_wait_s"] = repair_s
+                if repair_s is None:
+                    self.violation("repair_round", detail="no complete anti-entropy round on "
+                                   f"every node within {REPAIR_LIMIT_S:.0f} s of quiescence")
+                else:
+                    quiet_s, quiet_reasons = chaos_check.wait_quiescent(cluster, QUIESCENCE_LIMIT_S, log)
+                    if quiet_s is None:
+                        self.violation("quiescence", detail=quiet_reasons[:10])
             if cluster.stranded_hints:
                 total = sum(sum(v.values()) for v in cluster.stranded_hints.values())
                 self.figures["stranded_hints"] = cluster.stranded_hints
@@ -416,18 +438,6 @@ class Runner:
                 details.update(c6_details)
                 self.figures["c6_extra"] = c6_counts.get("c6_extra", 0)
                 self.figures["c6_missing"] = c6_counts.get("c6_missing", 0)
-            tolerated = {}
-            kills = [f for f in faults.faults if f["kind"] == "kill"]
-            for kind in ("replica_missing", "divergent", "c6_missing"):
-                if kind in details:
-                    # A planted bug is never excused.
-                    details[kind], excused = chaos_check.excuse(
-                        details[kind], kills, [] if cfg["plant"] else self.args.tolerate)
-                    if excused:
-                        tolerated[f"coordinator-crash ({kind})"] = excused
-            if tolerated:
-                self.figures["tolerated"] = tolerated
-                log(f"  tolerated (known defect, excused with evidence): {tolerated}")
             for kind, found in details.items():
                 if found:
                     self.violation(kind, len(found), found[:5])
@@ -704,7 +714,7 @@ def print_summary(s):
         + (f", C6 extra {s['c6_extra']} missing {s['c6_missing']} (of {fig.get('c6_keys_checked')} keys, "
            f"{fig.get('c6_local_copies')} local copies)" if "c6_keys_checked" in fig else ""))
     extra = []
-    for key in ("tolerated", "availability_excluding_killed_coordinator", "rejoin_max_s", "false_deaths",
+    for key in ("repair_wait_s", "faults_not_injected", "availability_excluding_killed_coordinator", "rejoin_max_s", "false_deaths",
                 "initial_convergence_s", "max_rss_mb", "max_fds", "cli_cross_checked_keys",
                 "topology"):
         if key in fig:
@@ -809,9 +819,6 @@ def parse_args(argv):
     p.add_argument("--rate", type=float, default=400.0, help="total target ops/s (0 = unlimited)")
     p.add_argument("--partition-shapes", default="halves,isolate,oneway,link",
                    help="partition shapes to draw from (halves, isolate, oneway, link)")
-    p.add_argument("--tolerate", default="none",
-                   help="known kvnode defects to excuse with evidence, counted and printed: "
-                        + ",".join(chaos_check.TOLERANCES) + " (or none); see chaos_check.py")
     p.add_argument("--emulate-plant", choices=sorted(EMULATED_PLANTS), default=None)
     p.add_argument("--plants", default=",".join(PLANTED_BUGS),
                    help="selftest: planted bugs to build and expose")
@@ -832,10 +839,6 @@ def parse_args(argv):
     p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.max_down_given = args.max_down is not None
-    args.tolerate = [] if args.tolerate in ("", "none") else args.tolerate.split(",")
-    unknown = [t for t in args.tolerate if t not in chaos_check.TOLERANCES]
-    if unknown:
-        p.error(f"unknown tolerances {unknown}; known: {','.join(chaos_check.TOLERANCES)}")
     if args.max_down is None:
         args.max_down = 1
     args.plants = [b.strip() for b in args.plants.split(",") if b.strip()]
@@ -956,7 +959,7 @@ def main():
                    "namespace": net is not None, "scenarios": results}, f, indent=1, default=str)
     log("")
     log(f"{'scenario':<18} {'verdict':<7} {'ops':>6} {'acked':>6} {'faults':<34} {'lost':>4} "
-        f"{'rmiss':>5} {'phant':>5} {'corr':>4} {'C3':>4} {'div':>4} {'excus':>5} {'quiet':>6} {'wall':>6}"
+        f"{'rmiss':>5} {'phant':>5} {'corr':>4} {'C3':>4} {'div':>4} {'quiet':>6} {'wall':>6}"
         f" {'C6 x/m':>7}")
     for r in results:
         faults = ",".join(f"{k}:{v}" for k, v in sorted((r.get("faults") or {}).items())) or "-"
@@ -965,7 +968,6 @@ def main():
         log(f"{r['scenario']:<18} {verdict:<7} {r.get('ops', 0):>6} {r.get('writes_acknowledged', 0):>6} "
             f"{faults:<34} {r.get('lost', 0):>4} {r.get('replica_missing', 0):>5} {r.get('phantom', 0):>5} "
             f"{r.get('corrupt', 0):>4} {r.get('c3_violations', 0):>4} {r.get('divergent_replicas', 0):>4} "
-            f"{sum((r.get('figures') or {}).get('tolerated', {}).values()):>5} "
             f"{(str(q) if q is not None else '-'):>6} {r.get('wall_s', 0):>6}"
             f" {(str(r['c6_extra']) + '/' + str(r['c6_missing']) if 'c6_keys_checked' in (r.get('figures') or {}) else '-'):>7}")
     log(f"total {total} s; {'PASS' if overall else 'FAIL'}"

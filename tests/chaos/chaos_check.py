@@ -128,6 +128,39 @@ def wait_quiescent(cluster, limit_s, log, settle_s=3.0):
         time.sleep(0.2 if first_ok is None else 0.5)
 
 
+def repair_rounds(cluster):
+    """{name: anti-entropy rounds completed} of every member that answers `stats`."""
+    rounds = {}
+    for name in cluster.names():
+        host, port = cluster.address_of(name)
+        stats = cc.decode_stats(cc.one_call(host, port, cc.STATS_REQUEST, [], 3.0))
+        if stats is not None and "repair_rounds_completed" in stats:
+            rounds[name] = stats["repair_rounds_completed"]
+    return rounds
+
+
+def wait_repaired(cluster, limit_s, log):
+    """Seconds until every member completed two more anti-entropy rounds than when asked (so
+    one whole round started after the call), or None after limit_s. Polls `stats`."""
+    started = time.monotonic()
+    at_start = repair_rounds(cluster)
+    behind = []
+    while True:
+        now_rounds = repair_rounds(cluster)
+        behind = [n for n in cluster.names()
+                  if n not in at_start or now_rounds.get(n, 0) < at_start[n] + 2]
+        # A member that did not answer at the start is asked again from here.
+        for n in cluster.names():
+            if n not in at_start and n in now_rounds:
+                at_start[n] = now_rounds[n]
+        if not behind:
+            return round(time.monotonic() - started, 3)
+        if time.monotonic() - started > limit_s:
+            log(f"  anti-entropy: no complete round within {limit_s:.0f} s on {behind}")
+            return None
+        time.sleep(0.5)
+
+
 # ---------------------------------------------------------------------------
 # Final reads.
 
@@ -381,38 +414,3 @@ def dead_events(node, log_epoch):
 
 def hostile_log_lines(node, source):
     return sum(1 for line in node.log_text().splitlines() if source in line)
-
-
-# ---------------------------------------------------------------------------
-# Tolerances: known defects of kvnode a run may be told to excuse, by name, with evidence
-# (as tests/sim/cluster/tolerances.h does for the simulator). Never silent: the excused
-# cases are counted and printed. Remove a name once its defect is fixed.
-#
-#   coordinator-crash  A coordinator killed while a write is open (before every natural
-#                      replica answered or was hinted, i.e. within its 2 s request timeout)
-#                      leaves replicas that missed the write; only anti-entropy (not built
-#                      yet) or a later read repairs them. Excused: a replica_missing or
-#                      divergent key whose put's coordinator was killed within
-#                      REQUEST_TIMEOUT_S + 0.5 s of the put's start.
-
-TOLERANCES = ("coordinator-crash",)
-REQUEST_TIMEOUT_S = 2.0
-
-
-def excuse(details, kills, tolerate):
-    """Splits violation details (replica_missing / divergent) into (kept, excused count)."""
-    if "coordinator-crash" not in tolerate:
-        return details, 0
-    kill_times = collections.defaultdict(list)
-    for f in kills:
-        for target in f["targets"]:
-            kill_times[target].append(f["start"])
-    kept, excused = [], 0
-    for d in details:
-        start, coord = d.get("put_start"), d.get("put_coord")
-        if start is not None and coord and any(
-                start <= k <= start + REQUEST_TIMEOUT_S + 0.5 for k in kill_times.get(coord, ())):
-            excused += 1
-        else:
-            kept.append(d)
-    return kept, excused

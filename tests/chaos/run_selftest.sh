@@ -19,8 +19,7 @@ if [ "${1:-}" = "--if-enabled" ]; then
     exit 77
   fi
 fi
-# --control runs each scenario on the real kvnode too, where it must pass; the known defect
-# run_short.sh excuses (coordinator-crash) is excused there as well, never in a planted run.
-set -- --mode selftest --tolerate "${RINGKV_CHAOS_TOLERATE:-coordinator-crash}" "$@"
+# --control runs each scenario on the real kvnode too, where it must pass (nothing excused).
+set -- --mode selftest "$@"
 if [ -n "${RINGKV_CHAOS_OUT:-}" ]; then set -- "$@" --out "$RINGKV_CHAOS_OUT"; fi
 exec python3 "$here/chaos.py" "$@"

@@ -6,7 +6,8 @@ the iptables rules never touch the host:
 
   1. `ip netns add ringkv-test-<pid>`; where that fails (not root, no namespaces) the test
      prints "SKIP: network namespaces unavailable: <reason>" and
-     "0 passed, 0 failed, 1 skipped", and exits 0. Likewise when no iptables variant
+     "0 passed, 0 failed, 1 skipped", and exits 77 (EXIT_SKIPPED: CTest's SKIP_RETURN_CODE,
+     so the test shows as skipped, never as passed). Likewise when no iptables variant
      (iptables, iptables-legacy, iptables-nft) can add a rule inside the namespace.
   2. Brings `lo` up inside and re-runs this script there with --inside.
   3. The namespace is deleted at the end, whatever happens.
@@ -53,12 +54,14 @@ CLI_MARGIN_S = 2.0
 GOSSIP_TO_DEAD_S = 30.0  # membership/config.h gossip_to_dead_ms (kvnode does not scale it)
 CLIENT_SOURCE = "127.0.0.254"
 IPTABLES = None  # chosen inside the namespace
+# CTest's SKIP_RETURN_CODE for this test (tests/CMakeLists.txt): a skip is never a pass.
+EXIT_SKIPPED = 77
 
 
 def skip(reason):
     print(f"SKIP: {reason}")
     print("0 passed, 0 failed, 1 skipped", flush=True)
-    return 0
+    return EXIT_SKIPPED
 
 
 def run(argv, timeout=20):

@@ -47,7 +47,7 @@ std::map<std::string, storage::Record> all_data(storage::Engine& engine) {
 }  // namespace
 
 ReplicaCheck check_replicas(const History& history, Cluster& cluster, size_t replicas,
-                            const Tolerances& tolerances, SimTimeUs request_timeout_us) {
+                            const Tolerances& tolerances) {
   ReplicaCheck check;
   std::vector<std::string>& violations = check.violations;
   auto violation = [&](std::string text) { violations.push_back(std::move(text)); };
@@ -73,16 +73,6 @@ ReplicaCheck check_replicas(const History& history, Cluster& cluster, size_t rep
     }
     if (tolerances.unflushed_hints && cluster.unflushed_hint_lost(put.key, replica.id)) {
       return "unflushed-hints";
-    }
-    if (tolerances.coordinator_crash && put.coordinator >= 0) {
-      // The operation is open from its arrival (at most a network delay after the client
-      // sent it) to its deadline, checked on the next millisecond tick.
-      const SimTimeUs open_until = put.start_us + request_timeout_us + 10 * kUsPerMs;
-      for (SimTimeUs crashed_at : cluster.crash_times(put.coordinator)) {
-        if (crashed_at >= put.start_us && crashed_at <= open_until) {
-          return "coordinator-crash";
-        }
-      }
     }
     return "";
   };

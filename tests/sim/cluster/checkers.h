@@ -12,7 +12,9 @@
 //   C4          the natural replicas of every key (ok and info puts) hold the same version;
 //               and every node's ring is the same.
 //               A replica that misses a write (C1 local, C4) may be excused by a tolerance
-//               (tolerances.h) when the harness holds the evidence of that known defect.
+//               (tolerances.h) when the harness holds the evidence of that known defect for
+//               that very replica. check_replicas runs after every member completed an
+//               anti-entropy round that started after the heal (scenario.h).
 // check_placement: C6 after a topology change and cleanup on every member: the final ring
 //               holds exactly the members (every node whose role is member, none gone), and
 //               no member holds a key the final ring does not give it (an extra copy). The
@@ -41,9 +43,8 @@ struct ReplicaCheck {
   std::map<std::string, uint64_t> tolerated;
 };
 
-// `request_timeout_us`: the coordinator's, for the coordinator-crash tolerance.
 ReplicaCheck check_replicas(const History& history, Cluster& cluster, size_t replicas,
-                            const Tolerances& tolerances, SimTimeUs request_timeout_us);
+                            const Tolerances& tolerances);
 
 struct PlacementCheck {
   std::vector<std::string> violations;

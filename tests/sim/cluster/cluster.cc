@@ -268,7 +268,11 @@ void Cluster::request(int requester, int server, wire::Body body, ReplyHandler d
       done(reply);
     };
   }
-  if (route.counted) ++in_flight_;
+  if (route.counted) {
+    ++in_flight_;
+    route.serial = next_serial_++;
+    open_.emplace(route.serial, OpenRequest{wire::type_of(body), requester, server, world_.now_us()});
+  }
   if (server < 0) {
     complete_later(route, network_.delay(), std::unexpected("no route to host"));
     return;
@@ -348,7 +352,10 @@ void Cluster::send_reply(int from, core::Outgoing reply) {
 
 void Cluster::complete_later(const Route& route, SimTimeUs delay_us, Reply reply) {
   world_.after(delay_us, [this, route, reply = std::move(reply)] {
-    if (route.counted) --in_flight_;
+    if (route.counted) {
+      --in_flight_;
+      open_.erase(route.serial);
+    }
     if (!reply) ++network_.counters().requests_failed;
     if (route.requester >= 0) {
       const NodeHost& requester = *nodes_[route.requester];
@@ -478,8 +485,18 @@ std::string Cluster::quiescence_gaps() const {
     for (const auto& [server, count] : waiting) {
       where += " " + nodes_[server]->name() + ":" + std::to_string(count);
     }
+    // The oldest few, by type (wire::MessageType), requester and server.
+    std::string oldest;
+    int shown = 0;
+    for (const auto& [serial, open] : open_) {
+      if (++shown > 3) break;
+      oldest += " type " + std::to_string(static_cast<int>(open.type)) + " " +
+                (open.requester < 0 ? std::string("client") : nodes_[open.requester]->name()) +
+                "->" + (open.server < 0 ? std::string("?") : nodes_[open.server]->name()) +
+                " sent at " + std::to_string(open.sent_us / kUsPerMs) + " ms;";
+    }
     gap(std::to_string(in_flight_) + " requests in flight (unanswered at" +
-        (where.empty() ? " none" : where) + ")");
+        (where.empty() ? " none" : where) + "; oldest:" + oldest + ")");
   }
   return gaps;
 }

@@ -142,9 +142,19 @@ class Cluster : public Transport {
     ReplyHandler done;
     bool break_reply = false;  // the connection breaks before the reply gets through
     bool counted = false;      // replica traffic (push-pull is not: it never quiesces)
+    uint64_t serial = 0;       // key in open_ while counted
+  };
+  // A counted request not completed yet, for quiescence_gaps() to name.
+  struct OpenRequest {
+    wire::MessageType type;
+    int requester;
+    int server;
+    SimTimeUs sent_us;
   };
 
   void request(int requester, int server, wire::Body body, ReplyHandler done);
+  std::map<uint64_t, OpenRequest> open_;
+  uint64_t next_serial_ = 1;
   // Ends a request at its requester after `delay_us`, unless the requester died meanwhile.
   void complete_later(const Route& route, SimTimeUs delay_us, Reply reply);
   std::string peer_address(int requester) const;

@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tolerate", tolerate_text,
                  "known defects to excuse, comma-separated: stand-in-hint-loss, "
-                 "unflushed-hints, coordinator-crash, known (all), none")
+                 "unflushed-hints, known (all), none")
       ->check([](const std::string& text) {
         return cs::parse_tolerances(text) ? std::string() : "unknown tolerance in " + text;
       })
@@ -138,9 +138,9 @@ int main(int argc, char** argv) {
   app.add_option("--topology", topology_text,
                  "topology changes under load: none, join (a node joins), leave (a node is "
                  "decommissioned), remove (a node is killed and removed), mixed (two or three "
-                 "of those), any (one of the four, drawn per seed); --nodes then counts the "
-                 "founders")
-      ->check(CLI::IsMember({"none", "join", "leave", "remove", "mixed", "any"}))
+                 "of those), any (one of the four, drawn per seed), join-dies (a joiner killed "
+                 "for good mid-join, then removed); --nodes then counts the founders")
+      ->check(CLI::IsMember({"none", "join", "leave", "remove", "mixed", "any", "join-dies"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const cs::TopologyMode topology = *cs::parse_topology_mode(topology_text);

@@ -10,13 +10,11 @@ std::optional<Tolerances> parse_tolerances(std::string_view list) {
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     if (name == "none" || name.empty()) continue;
     if (name == "known") {
-      tolerances = Tolerances{true, true, true};
+      tolerances = Tolerances{true, true};
     } else if (name == "stand-in-hint-loss") {
       tolerances.stand_in_hint_loss = true;
     } else if (name == "unflushed-hints") {
       tolerances.unflushed_hints = true;
-    } else if (name == "coordinator-crash") {
-      tolerances.coordinator_crash = true;
     } else {
       return std::nullopt;
     }
@@ -33,7 +31,6 @@ std::string tolerances_text(const Tolerances& tolerances) {
   };
   add(tolerances.stand_in_hint_loss, "stand-in-hint-loss");
   add(tolerances.unflushed_hints, "unflushed-hints");
-  add(tolerances.coordinator_crash, "coordinator-crash");
   return text.empty() ? "none" : text;
 }
 

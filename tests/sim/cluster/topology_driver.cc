@@ -43,6 +43,7 @@ std::optional<TopologyMode> parse_topology_mode(std::string_view text) {
   if (text == "remove") return TopologyMode::kRemove;
   if (text == "mixed") return TopologyMode::kMixed;
   if (text == "any") return TopologyMode::kAny;
+  if (text == "join-dies") return TopologyMode::kJoinDies;
   return std::nullopt;
 }
 
@@ -60,6 +61,8 @@ std::string_view topology_mode_name(TopologyMode mode) {
       return "mixed";
     case TopologyMode::kAny:
       return "any";
+    case TopologyMode::kJoinDies:
+      return "join-dies";
   }
   return "?";
 }
@@ -72,6 +75,7 @@ std::string TopologyPlan::describe() const {
   };
   std::string text = "topology " + std::string(topology_mode_name(mode)) + ":";
   if (joiner >= 0) text += " join n" + std::to_string(joiner) + at(join_at_us) + ";";
+  if (joiner_dies) text += " the joiner dies mid-join and is removed;";
   if (leaver >= 0) text += " decommission n" + std::to_string(leaver) + at(leave_at_us) + ";";
   if (removed >= 0) text += " removenode n" + std::to_string(removed) + at(remove_at_us) + ";";
   for (size_t i = 0; i < stream_crash_at.size(); ++i) {
@@ -93,7 +97,8 @@ TopologyPlan draw_topology_plan(TopologyMode mode, int founders, int duration_s,
     mode = kModes[random.below(4)];
   }
   plan.mode = mode;
-  bool join = mode == TopologyMode::kJoin;
+  bool join = mode == TopologyMode::kJoin || mode == TopologyMode::kJoinDies;
+  plan.joiner_dies = mode == TopologyMode::kJoinDies;
   bool leave = mode == TopologyMode::kLeave;
   bool remove = mode == TopologyMode::kRemove;
   if (mode == TopologyMode::kMixed) {
@@ -208,6 +213,12 @@ std::string TopologyDriver::gaps() const {
         ")");
   }
   if (plan_.removed >= 0 && !killed_) gap(node_name(plan_.removed) + " not killed");
+  if (plan_.joiner_dies && !joiner_killed_) {
+    gap(node_name(plan_.joiner) + " never listed joining by every member (not killed)");
+  }
+  if (plan_.joiner_dies && joiner_killed_ && !joiner_seen_dead_) {
+    gap("dead joiner " + node_name(plan_.joiner) + " never listed dead by every member");
+  }
   return gaps;
 }
 
@@ -230,9 +241,44 @@ void TopologyDriver::step() {
     cluster_.kill_for_good(plan_.removed);
     to_remove_.insert(plan_.removed);
   }
+  if (plan_.joiner_dies && joined_) join_dies_step();
   if (plan_.leaver >= 0 && elapsed >= plan_.leave_at_us) decommission_step();
-  for (int victim : to_remove_) remove_step(victim);
+  for (int victim : to_remove_) {
+    // The operator of a dead joiner checks `kv status` everywhere first.
+    if (plan_.joiner_dies && victim == plan_.joiner && !joiner_seen_dead_) continue;
+    remove_step(victim);
+  }
   world_.after(world_.random().between(kStepMinUs, kStepMaxUs), [this] { step(); });
+}
+
+void TopologyDriver::join_dies_step() {
+  const std::string id = cluster_.node(plan_.joiner).id();
+  // What each member that is up lists about the joiner (`kv status`).
+  bool all_joining = true;
+  bool all_dead = true;
+  for (int index : cluster_.members()) {
+    NodeHost& node = cluster_.node(index);
+    if (index == plan_.joiner || !node.up()) continue;
+    const auto member = node.core().membership().member(id);
+    all_joining = all_joining && member && member->ring_status == membership::RingStatus::kJoining;
+    // A member that restarted after the joiner died may never hear of it (a joiner is in no
+    // remembered ring): it has nothing to show or remove. Every member that knows it must
+    // list it dead.
+    all_dead = all_dead && (!member || member->liveness == membership::Liveness::kDead);
+  }
+  if (!joiner_killed_) {
+    // A join with nothing to pull never streams: killed once everyone lists it joining.
+    if (!all_joining || !cluster_.node(plan_.joiner).up()) return;
+    joiner_killed_ = true;
+    trace("kill joiner n" + std::to_string(plan_.joiner) + " for good mid-join, to remove it");
+    cluster_.kill_for_good(plan_.joiner);
+    to_remove_.insert(plan_.joiner);
+    return;
+  }
+  if (all_dead && !joiner_seen_dead_) {
+    joiner_seen_dead_ = true;
+    trace("every member lists dead joiner n" + std::to_string(plan_.joiner) + " dead");
+  }
 }
 
 void TopologyDriver::decommission_step() {
@@ -287,6 +333,15 @@ void TopologyDriver::remove_step(int victim) {
 
 void TopologyDriver::on_stream_request(int requester, int server) {
   ++counters_.stream_requests;
+  // join-dies: the joiner's first pull proves it is mid-join (every member confirmed it
+  // joining before it streams): it dies right there, before the join can complete.
+  if (plan_.joiner_dies && !joiner_killed_ && requester == plan_.joiner) {
+    joiner_killed_ = true;
+    trace("kill joiner n" + std::to_string(plan_.joiner) + " for good at its first pull");
+    world_.after(0, [this] { cluster_.kill_for_good(plan_.joiner); });
+    to_remove_.insert(plan_.joiner);
+    return;
+  }
   if (!running_ || healed_ || next_stream_crash_ >= plan_.stream_crash_at.size()) return;
   if (counters_.stream_requests < plan_.stream_crash_at[next_stream_crash_]) return;
   const bool at_server = plan_.stream_crash_server[next_stream_crash_];

@@ -10,7 +10,12 @@
 //           and came back normal, its decommission abandoned), until it reports finished()
 //           and stops for good;
 //   remove  kill a founder for good, then send `removenode` about it to a random live member
-//           until the members all see it left.
+//           until the members all see it left;
+//   join-dies (its own mode, not drawn by `any`) a new node starts to join and is killed for
+//           good at its first pull (or, with nothing to pull, once every member lists it
+//           joining); every member that knows it must then list it dead
+//           (what `kv status` shows) until `removenode` through a live member removes it,
+//           and no member may keep hints for it afterwards (scenario.cc: stale hints fail).
 // A node that refuses to start because it had persisted `left` (a decommission that finished
 // on its disk but crashed before its `left` spread) is removed the same way, as an operator
 // would.
@@ -37,7 +42,7 @@
 
 namespace ringkv::cluster_sim {
 
-enum class TopologyMode { kNone, kJoin, kLeave, kRemove, kMixed, kAny };
+enum class TopologyMode { kNone, kJoin, kLeave, kRemove, kMixed, kAny, kJoinDies };
 
 std::optional<TopologyMode> parse_topology_mode(std::string_view text);
 std::string_view topology_mode_name(TopologyMode mode);
@@ -48,6 +53,7 @@ struct TopologyPlan {
   int joiner = -1;   // node index, or -1
   int leaver = -1;
   int removed = -1;
+  bool joiner_dies = false;  // join-dies: the joiner is killed for good mid-join, then removed
   SimTimeUs join_at_us = 0;  // from the start of the fault phase
   SimTimeUs leave_at_us = 0;
   SimTimeUs remove_at_us = 0;
@@ -111,6 +117,9 @@ class TopologyDriver {
   SimTimeUs started_us_ = 0;
   bool joined_ = false;   // the joiner was started
   bool killed_ = false;   // the removal victim was killed
+  bool joiner_killed_ = false;      // join-dies: killed for good while joining
+  bool joiner_seen_dead_ = false;   // join-dies: every member listed it dead before removal
+  void join_dies_step();
   bool decommission_open_ = false;  // a decommission request awaits its reply
   bool remove_open_ = false;
   SimTimeUs next_remove_us_ = 0;
