@@ -330,3 +330,38 @@ TEST_CASE("a write that keeps meeting newer versions is SUPERSEDED, never acknow
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kSuperseded);
   CHECK(c.coordinator.counters().writes_superseded == 1);
 }
+
+TEST_CASE("a pending owner that is down still raises what a write needs (found by mixed seed 479)") {
+  // Ring a, b, c; d is joining and down. Acknowledged by a bare quorum of the
+  // old owners, the write could miss a QUORUM read of the new ring (d + the
+  // old owner that did not answer), so it needs all three old owners.
+  Cluster c(3);
+  std::vector<core::RingNode> future(c.view.ring->nodes().begin(), c.view.ring->nodes().end());
+  future.push_back({node_id('d'), "node-d", "10.0.0.d:1", 32});
+  c.view.future_ring = std::make_shared<const core::Ring>(core::Ring::build(future));
+  c.view.down_since_ms[node_id('d')] = 0;
+  std::string key = "k";
+  auto gains_d = [&](const std::string& k) {
+    const auto list = c.view.future_ring->preference_list(storage::ring_position(k), 3);
+    return std::any_of(list.begin(), list.end(), [](const core::RingNode* n) { return n->id == node_id('d'); });
+  };
+  while (!gains_d(key)) key += "k";
+  c.coordinator.write(1, 10, key, c.record(5, "v"), wire::Consistency::kQuorum, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 2);
+  c.ack(requests[0], at(1));
+  CHECK(c.coordinator.take_replies().empty());  // 2 of 3: not yet
+  c.ack(requests[1], at(2));
+  auto replies = c.coordinator.take_replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
+  CHECK(c.store.hint_counts().contains(node_id('d')));  // and d gets its copy later
+
+  // With one old owner down too, the write cannot meet that: UNAVAILABLE, nothing sent.
+  c.view.down_since_ms[node_id('b')] = 0;
+  c.coordinator.write(1, 11, key, c.record(6, "w"), wire::Consistency::kQuorum, at(3));
+  CHECK(c.take().empty());
+  auto refused = c.coordinator.take_replies();
+  REQUIRE(refused.size() == 1);
+  CHECK(std::get<wire::ErrorReply>(refused[0].message.body).code == wire::ErrorCode::kUnavailable);
+}

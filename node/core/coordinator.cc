@@ -92,12 +92,17 @@ bool Coordinator::start_write(Operation op, Now now) {
       down.push_back(node);
     }
   }
-  const uint32_t up = static_cast<uint32_t>(op.replicas.size());
+  const auto pending_down = add_pending_owners(op, position, natural);
+  const uint32_t up = static_cast<uint32_t>(op.replicas.size());  // natural and pending owners
   if (natural.empty() || (op.level != wire::Consistency::kAny && up < op.required)) {
     ++counters_.unavailable;
     reply(op, error(wire::ErrorCode::kUnavailable,
         level_name(op.level) + " needs " + std::to_string(op.required) + " of " +
-        std::to_string(natural.size()) + " replicas alive, " + std::to_string(up) +
+        std::to_string(natural.size()) + " replicas" +
+        (op.required > required_for(op.level, static_cast<uint32_t>(natural.size()))
+             ? " (and one per owner the ring change in progress adds)"
+             : "") +
+        " alive, " + std::to_string(up) +
         " are; nothing was written" +
         (op.restamps > 0 ? " (this time: the write landed before its re-stamp)" : "")));
     return false;
@@ -122,7 +127,8 @@ bool Coordinator::start_write(Operation op, Now now) {
                                   .hint_target = node->id});
   }
 
-  add_pending_owners(op, position, natural, now);
+  for (const RingNode* node : pending_down) hint_owner(op, *node, now);
+  add_previous_owners(op, position, natural, now);
 
   const uint64_t op_id = next_op_id_++;
   auto& stored = operations_.emplace(op_id, std::move(op)).first->second;
@@ -174,35 +180,48 @@ void Coordinator::restamp(uint64_t op_id, Now now) {
   start_write(std::move(next), now);
 }
 
-void Coordinator::add_pending_owners(Operation& op, uint64_t position,
-                                     const std::vector<const RingNode*>& natural, Now now) {
-  auto listed = [&](const std::string& id) {
-    for (Replica& r : op.replicas) {
-      if ((r.natural || r.pending || r.previous) && r.id == id) return &r;
-    }
-    return static_cast<Replica*>(nullptr);
-  };
-  auto hint_for = [&](const RingNode* node) {
-    if (node->id == view_.self_id) return;
-    auto stored = store_.store_hint(node->id, op.key, op.record, now.wall_us);
-    if (stored && *stored) ++counters_.hints_written;
-  };
-  if (view_.changing()) {
-    for (const RingNode* node : view_.future_ring->preference_list(position, config_.replicas)) {
-      if (listed(node->id) != nullptr) continue;
-      if (!view_.is_up(node->id)) {
-        hint_for(node);
-        continue;
-      }
-      op.replicas.push_back(Replica{.id = node->id, .address = node->address, .natural = false, .pending = true});
-      ++op.required;
-    }
+Coordinator::Replica* Coordinator::listed(Operation& op, const std::string& id) {
+  for (Replica& r : op.replicas) {
+    if ((r.natural || r.pending || r.previous) && r.id == id) return &r;
   }
+  return nullptr;
+}
+
+void Coordinator::hint_owner(const Operation& op, const RingNode& node, Now now) {
+  if (node.id == view_.self_id) return;
+  auto stored = store_.store_hint(node.id, op.key, op.record, now.wall_us);
+  if (stored && *stored) ++counters_.hints_written;
+}
+
+std::vector<const RingNode*> Coordinator::add_pending_owners(Operation& op, uint64_t position,
+                                                             const std::vector<const RingNode*>& natural) {
+  std::vector<const RingNode*> down;
+  if (!view_.changing()) return down;
+  for (const RingNode* node : view_.future_ring->preference_list(position, config_.replicas)) {
+    if (std::any_of(natural.begin(), natural.end(), [&](const RingNode* n) { return n->id == node->id; })) continue;
+    // Every pending owner raises `required`, down ones too (Cassandra's
+    // blockFor): otherwise a write acknowledged by a bare quorum of the old
+    // owners, with the new one down, can miss a QUORUM read of the new ring
+    // (new owner + an old owner that did not acknowledge). ANY promises no
+    // quorum, so only the owners it can reach count there.
+    if (!view_.is_up(node->id)) {
+      down.push_back(node);
+      if (op.level != wire::Consistency::kAny) ++op.required;
+      continue;
+    }
+    op.replicas.push_back(Replica{.id = node->id, .address = node->address, .natural = false, .pending = true});
+    ++op.required;
+  }
+  return down;
+}
+
+void Coordinator::add_previous_owners(Operation& op, uint64_t position,
+                                      const std::vector<const RingNode*>& natural, Now now) {
   // ANY promises no quorum at all: no joint quorum either.
   if (op.level == wire::Consistency::kAny) return;
   if (!view_.previous_ring || now.monotonic_ms >= view_.previous_until_ms) return;
-  // Joint quorum: the write must also meet the level among the replicas of
-  // the previous ring, which other nodes may still read from.
+  // Joint quorum: the write must also meet every read quorum among the
+  // replicas of the previous ring, which other nodes may still read from.
   const auto previous = view_.previous_ring->preference_list(position, config_.replicas);
   // Previous replicas known to be down do not count against it (their hints
   // carry the write), or every write would fail for the grace period after
@@ -212,12 +231,12 @@ void Coordinator::add_pending_owners(Operation& op, uint64_t position,
   op.required_previous = std::min(intersecting_previous(op.level, static_cast<uint32_t>(previous.size())),
                                   up_previous);
   for (const RingNode* node : previous) {
-    if (Replica* replica = listed(node->id)) {
+    if (Replica* replica = listed(op, node->id)) {
       replica->previous = true;
     } else if (view_.is_up(node->id)) {
       op.replicas.push_back(Replica{.id = node->id, .address = node->address, .natural = false, .previous = true});
     } else if (std::none_of(natural.begin(), natural.end(), [&](const RingNode* n) { return n->id == node->id; })) {
-      hint_for(node);  // (a natural replica that is down has its stand-in already)
+      hint_owner(op, *node, now);  // (a natural replica that is down has its stand-in already)
     }
   }
 }
@@ -424,7 +443,8 @@ void Coordinator::finish(uint64_t op_id, Now now) {
       if (replica.read_result && !(replica.read_result->version < op.record.version)) continue;
       ++counters_.read_repairs;
       if (replica.id == view_.self_id) {
-        (void)store_.apply(op.key, op.record);  // best effort, like every repair
+        // Best effort, like every repair; a failure is counted (kv stats).
+        if (!store_.apply(op.key, op.record)) ++counters_.read_repair_failures;
       } else {
         const uint64_t token = next_token_++;
         tokens_.emplace(token, std::pair{uint64_t{0}, size_t{0}});

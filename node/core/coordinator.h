@@ -13,10 +13,11 @@
 //
 // While a topology change is in progress (ClusterView::changing()), a write
 // also goes to its pending owners: replicas under the future ring that the
-// current ring lacks. Each pending owner that is up raises `required` by one
-// (Cassandra's rule: the level plus one ack per pending owner), so a write
-// acknowledged during a join is on the joining node or on one more natural
-// replica; a pending owner that is down gets a hint kept by the coordinator.
+// current ring lacks. Each pending owner raises `required` by one, up or
+// down (Cassandra's rule: the level plus one ack per pending owner), so a
+// write acknowledged during a join is on the joining node or on one more
+// natural replica; a pending owner that is down also gets a hint kept by the
+// coordinator.
 //
 // For a grace period after a change completed (ClusterView::previous_ring)
 // a write must also meet its level among the replicas of the previous ring
@@ -94,6 +95,7 @@ struct CoordinatorCounters {
   uint64_t unavailable = 0;
   uint64_t timeouts = 0;
   uint64_t read_repairs = 0;
+  uint64_t read_repair_failures = 0;  // this node's own copy could not be repaired
   uint64_t hints_written = 0;
   uint64_t failed = 0;              // FAILED: replicas refused before the deadline
   uint64_t writes_restamped = 0;    // writes re-sent above a newer version a replica held
@@ -179,8 +181,15 @@ class Coordinator {
   void finish(uint64_t op_id, Now now);
   void reply(Operation& op, wire::Body body);
   void hint_locally(const Operation& op, const Replica& replica, Now now);
-  void add_pending_owners(Operation& op, uint64_t position,
-                          const std::vector<const RingNode*>& natural, Now now);
+  // Adds the up pending owners of a change in progress and raises
+  // `required` for each pending owner; returns the down ones (hinted later).
+  std::vector<const RingNode*> add_pending_owners(Operation& op, uint64_t position,
+                                                 const std::vector<const RingNode*>& natural);
+  void add_previous_owners(Operation& op, uint64_t position, const std::vector<const RingNode*>& natural,
+                           Now now);
+  // The replica of `op` that stores `id`'s own copy, or nullptr.
+  static Replica* listed(Operation& op, const std::string& id);
+  void hint_owner(const Operation& op, const RingNode& node, Now now);
   std::optional<RingNode> stand_in_for(uint64_t position, const std::vector<Replica>& taken) const;
 
   CoordinatorConfig config_;

@@ -504,6 +504,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("writes_restamped", counters.writes_restamped);
   add("writes_superseded", counters.writes_superseded);
   add("read_repairs", counters.read_repairs);
+  add("read_repair_failures", counters.read_repair_failures);
   add("storage_errors", storage_errors_);
   add("hint_storage_errors", replayer_.storage_errors());
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
