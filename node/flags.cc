@@ -54,6 +54,8 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   app.add_option("--resp-consistency", flags.resp_consistency,
                  "consistency of RESP reads and writes: one|quorum|all|any")
       ->check(CLI::IsMember({"one", "quorum", "all", "any"}))->capture_default_str();
+  app.add_option("--users", flags.users,
+                 "users file (kv users add): clients must authenticate; default: no credentials needed");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -41,6 +41,8 @@ struct Flags {
   // Redis protocol (RESP2) listener: off unless an address is given.
   std::string resp_listen;
   std::string resp_consistency = "quorum";
+  // Users file (kv users add); empty: clients need no credentials.
+  std::string users;
 };
 
 // The parsed flags, or the exit code to return (0 after --help, 2 on a

@@ -7,6 +7,7 @@
 
 #include "node/flags.h"
 #include "node/io/node_process.h"
+#include "node/trust/users_file.h"
 
 namespace {
 
@@ -24,6 +25,16 @@ int main(int argc, char** argv) {
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const auto& flags = std::get<ringkv::node::Flags>(parsed);
   setup_logging(flags);
+  std::optional<std::vector<ringkv::trust::User>> users;
+  if (!flags.users.empty()) {
+    auto loaded = ringkv::trust::load_users_file(flags.users);
+    if (!loaded) {
+      spdlog::error("{}", loaded.error());
+      return 2;
+    }
+    spdlog::info("clients must authenticate: {} users in {}", loaded->size(), flags.users);
+    users = std::move(*loaded);
+  }
   const ringkv::io::NodeSettings settings{
       .name = flags.name,
       .listen = flags.listen,
@@ -35,6 +46,7 @@ int main(int argc, char** argv) {
       .vnodes = flags.vnodes ? static_cast<uint32_t>(flags.vnodes) : ringkv::core::kDefaultVnodes,
       .membership = ringkv::node::membership_config(flags),
       .node = ringkv::node::node_config(flags),
+      .users = std::move(users),
   };
   return ringkv::io::run_node_process(settings);
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct NodeSettings {
   uint32_t vnodes = core::kDefaultVnodes;
   membership::Config membership;
   core::NodeConfig node;
+  // Client credentials (kvnode --users); nullopt: clients need none.
+  std::optional<std::vector<trust::User>> users;
 };
 
 // The process exit code: 0 after a clean stop, 1 when storage or the port

@@ -254,6 +254,7 @@ void RespServer::close_connection(Connection& connection, bool after_flush) {
 void RespServer::on_closed(uv_handle_t* handle) {
   auto* connection = static_cast<Connection*>(handle->data);
   connection->server->connections_.erase(connection->id);
+  connection->server->core_.client_closed(connection->id);
   delete connection;
 }
 

@@ -18,6 +18,16 @@
 // - Errors from the cluster keep their name as the code word:
 //   "-UNAVAILABLE ...", "-TIMEOUT ..." (the write may still land).
 //
+// Authentication (users_required: the node has a users file), as Redis 6:
+// before AUTH succeeds every command but AUTH and QUIT gets "-NOAUTH
+// Authentication required."; `AUTH password` is user "default", `AUTH user
+// password` names one; wrong credentials get "-WRONGPASS invalid
+// username-password pair or user is disabled."; a `read` user's SET, MSET
+// and DEL get "-NOPERM this user has no permissions to run the 'set'
+// command". NodeCore verifies (an AuthRequest) and enforces roles again; the
+// session stops taking commands while an AUTH is unanswered, so the commands
+// pipelined behind it run with its outcome.
+//
 // Request ids are (command sequence << 20 | part) so a reply finds its slot
 // in O(1); parts are bounded by Limits::arguments_max (< 2^19, validated).
 // The number of unanswered commands is bounded by commands_in_flight_max:
@@ -53,6 +63,7 @@ struct SessionConfig {
   Limits limits;
   size_t commands_in_flight_max = 1024;
   ServerInfo server;
+  bool users_required = false;
 };
 
 class Session {
@@ -80,14 +91,14 @@ class Session {
   void take_ready(std::string& out);
 
   bool accepting() const { return !closing_; }
-  bool has_room() const { return slots_.size() < config_.commands_in_flight_max; }
+  bool has_room() const { return !auth_in_flight_ && slots_.size() < config_.commands_in_flight_max; }
   // True once no more commands are accepted (QUIT, protocol error) and every
   // reply was taken: the connection should close now.
   bool finished() const { return closing_ && slots_.empty(); }
   size_t commands_in_flight() const { return slots_.size(); }
 
  private:
-  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo };
+  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo, kAuth };
 
   // One command's place in the reply order.
   struct Slot {
@@ -113,12 +124,18 @@ class Session {
   void send(Slot& slot, uint32_t part, wire::Body body);
   void complete(Slot& slot);
   void dispatch(Command& command, uint64_t uptime_s);
+  // The reply that refuses `args` before it runs, if any (NOAUTH, NOPERM).
+  std::optional<std::string> refusal(const Command& args) const;
+  void authenticate(Slot& slot, Command& args);
 
   const SessionConfig& config_;
   std::deque<Slot> slots_;
   uint64_t next_sequence_ = 1;
   std::vector<wire::Message> requests_;
   bool closing_ = false;
+  bool auth_in_flight_ = false;
+  bool authenticated_ = false;
+  bool may_write_ = false;
 };
 
 // The RESP error line body for a coordinator error: "UNAVAILABLE ...",

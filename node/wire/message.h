@@ -44,6 +44,8 @@ enum class MessageType : uint32_t {
   kTopologyReply = 26,
   kRangeDigestRequest = 27,
   kRangeDigestReply = 28,
+  kAuthRequest = 29,
+  kAuthReply = 30,
 };
 
 enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
@@ -59,6 +61,8 @@ enum class ErrorCode : uint32_t {
   kInternal = 4,     // storage failure (disk full, I/O error) on the node
   kUnknownType = 5,  // message type this node does not know
   kBadVersion = 6,   // protocol version this node does not speak
+  kNotAuthenticated = 7,  // credentials needed first, or the ones given are wrong
+  kForbidden = 8,         // the connection's role (or channel) may not send this request
 };
 std::string_view error_code_name(ErrorCode code);
 
@@ -297,13 +301,28 @@ struct RangeDigestReply {
   uint64_t count = 0;
 };
 
+// Client -> node: authenticate this connection (kv --user, RESP AUTH). The
+// answer is an AuthReply or ErrorReply kNotAuthenticated; a node without a
+// users file accepts any credentials. Later requests on the connection run
+// with the user's role (node/trust/users.h); a new AuthRequest replaces it.
+struct AuthRequest {
+  static constexpr MessageType kType = MessageType::kAuthRequest;
+  std::string user;
+  std::string password;
+};
+
+struct AuthReply {
+  static constexpr MessageType kType = MessageType::kAuthReply;
+  std::string role;  // read | readwrite | admin
+};
+
 using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest,
                           PushPullRequest, PushPullReply, StatusRequest, StatusReply,
                           ReplicaWriteRequest, ReplicaWriteReply, ReplicaReadRequest,
                           ReplicaReadReply, EndpointsRequest, EndpointsReply, RingRequest, RingReply,
                           StatsRequest, StatsReply, StreamReadRequest, StreamReadReply,
                           StreamWriteRequest, StreamWriteReply, TopologyRequest, TopologyReply,
-                          RangeDigestRequest, RangeDigestReply>;
+                          RangeDigestRequest, RangeDigestReply, AuthRequest, AuthReply>;
 
 struct Message {
   uint64_t request_id = 0;
