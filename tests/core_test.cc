@@ -255,7 +255,10 @@ TEST_CASE("internode messages on a client connection are refused and counted, ev
   AuthFixture a;
   a.login("boss");
   CHECK(a.refusal(wire::StreamWriteRequest{{{"k", {5, 1, false, "v"}}}}) == wire::ErrorCode::kForbidden);
-  CHECK(a.stat("internode_on_client_refused") == 1);
+  // Not even on a peer channel: a client credential is no internode key.
+  auto on_peer = a.call(wire::ReplicaReadRequest{"k"}, 1000, 1, core::Channel::kPeer);
+  CHECK(std::get<wire::ErrorReply>(on_peer).code == wire::ErrorCode::kForbidden);
+  CHECK(a.stat("internode_on_client_refused") == 2);
 }
 
 TEST_CASE("without users every client may do everything and any credentials are accepted") {

@@ -63,7 +63,8 @@ class NodeCore {
   // the I/O layer vouches for about that connection (channel.h). Client
   // requests (client_access.h) are served on either channel, after the
   // connection authenticated when users are configured, within its role;
-  // internode requests only on kPeer. Refusals are ErrorReply
+  // internode requests only on kPeer, and never on a connection that
+  // authenticated as a client. Refusals are ErrorReply
   // kNotAuthenticated or kForbidden, counted in stats and noted once per
   // connection (take_notices).
   void handle_client(ClientId client, std::string_view peer_address, Channel channel,

@@ -18,9 +18,13 @@ wire::ErrorReply error(wire::ErrorCode code, std::string message) {
 void NodeCore::handle_client(ClientId client, std::string_view peer_address, Channel channel,
                              wire::Message request, Now now) {
   last_now_ms_ = now.monotonic_ms;
+  // A connection that authenticated as a client is one, whatever the channel:
+  // a client credential never opens the internode requests.
+  const auto state = clients_.find(client);
+  const bool client_credential = state != clients_.end() && state->second.role;
   if (const auto needed = client_role_needed(request.body)) {
     handle_client_request(client, peer_address, request, *needed, now);
-  } else if (channel == Channel::kPeer) {
+  } else if (channel == Channel::kPeer && !client_credential) {
     handle_internode_request(client, peer_address, request, now);
   } else {
     ++internode_on_client_refused_;

@@ -105,7 +105,26 @@ void Session::take_ready(std::string& out) {
 
 void Session::handle_command(Command& command, uint64_t uptime_s) {
   assert(accepting() && has_room() && !command.empty());
-  dispatch(command, uptime_s);
+  Slot& slot = open_slot();
+  if (auth_in_flight_) {
+    slot.kind = Kind::kWaitingForAuth;
+    slot.waiting = std::move(command);
+    slot.count = static_cast<int64_t>(uptime_s);
+    return;
+  }
+  dispatch(slot, command, uptime_s);
+}
+
+void Session::run_waiting() {
+  for (Slot& slot : slots_) {
+    if (auth_in_flight_) return;
+    if (slot.kind != Kind::kWaitingForAuth) continue;
+    Command command = std::move(slot.waiting);
+    const auto uptime_s = static_cast<uint64_t>(slot.count);
+    slot.kind = Kind::kReady;
+    slot.count = 0;
+    dispatch(slot, command, uptime_s);
+  }
 }
 
 std::optional<std::string> Session::refusal(const Command& args) const {
@@ -133,8 +152,7 @@ void Session::authenticate(Slot& slot, Command& args) {
   send(slot, 0, wire::AuthRequest{std::move(user), std::move(args[argc - 1])});
 }
 
-void Session::dispatch(Command& args, uint64_t uptime_s) {
-  Slot& slot = open_slot();
+void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
   if (auto refused = refusal(args)) return finish_ready(slot, encoded_error(*refused));
   const size_t argc = args.size();
   const wire::Consistency level = config_.consistency;
@@ -281,7 +299,8 @@ void Session::handle_reply(wire::Message& reply) {
   Slot& slot = slots_[sequence - first];
   if (slot.done || slot.outstanding == 0 || part < slot.part_first || part >= slot.part_end) return;
   --slot.outstanding;
-  if (slot.kind == Kind::kAuth) auth_in_flight_ = false;
+  const bool answers_auth = slot.kind == Kind::kAuth;
+  if (answers_auth) auth_in_flight_ = false;
 
   if (auto* error = std::get_if<wire::ErrorReply>(&reply.body)) {
     const bool wrong_credentials = slot.kind == Kind::kAuth && error->code == wire::ErrorCode::kNotAuthenticated;
@@ -330,10 +349,12 @@ void Session::handle_reply(wire::Message& reply) {
         }
         break;
       case Kind::kReady:
+      case Kind::kWaitingForAuth:
         break;
     }
   }
   if (slot.outstanding == 0) complete(slot);
+  if (answers_auth) run_waiting();
 }
 
 void Session::complete(Slot& slot) {
@@ -390,6 +411,7 @@ void Session::complete(Slot& slot) {
       return finish_ready(slot, std::move(out));
     }
     case Kind::kReady:
+    case Kind::kWaitingForAuth:
       slot.done = true;
       return;
   }

@@ -24,9 +24,9 @@
 // password` names one; wrong credentials get "-WRONGPASS invalid
 // username-password pair or user is disabled."; a `read` user's SET, MSET
 // and DEL get "-NOPERM this user has no permissions to run the 'set'
-// command". NodeCore verifies (an AuthRequest) and enforces roles again; the
-// session stops taking commands while an AUTH is unanswered, so the commands
-// pipelined behind it run with its outcome.
+// command". NodeCore verifies (an AuthRequest) and enforces roles again.
+// Commands pipelined behind an unanswered AUTH wait in their slots and run
+// once it is answered, with its outcome.
 //
 // Request ids are (command sequence << 20 | part) so a reply finds its slot
 // in O(1); parts are bounded by Limits::arguments_max (< 2^19, validated).
@@ -91,14 +91,14 @@ class Session {
   void take_ready(std::string& out);
 
   bool accepting() const { return !closing_; }
-  bool has_room() const { return !auth_in_flight_ && slots_.size() < config_.commands_in_flight_max; }
+  bool has_room() const { return slots_.size() < config_.commands_in_flight_max; }
   // True once no more commands are accepted (QUIT, protocol error) and every
   // reply was taken: the connection should close now.
   bool finished() const { return closing_ && slots_.empty(); }
   size_t commands_in_flight() const { return slots_.size(); }
 
  private:
-  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo, kAuth };
+  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo, kAuth, kWaitingForAuth };
 
   // One command's place in the reply order.
   struct Slot {
@@ -117,13 +117,16 @@ class Session {
     std::vector<std::optional<std::string>> values;  // MGET
     std::unique_ptr<wire::StatusReply> status;       // INFO
     std::unique_ptr<wire::StatsReply> stats;         // INFO
+    Command waiting;                                 // kWaitingForAuth: the command (count: uptime)
   };
 
   Slot& open_slot();
   void finish_ready(Slot& slot, std::string reply);
   void send(Slot& slot, uint32_t part, wire::Body body);
   void complete(Slot& slot);
-  void dispatch(Command& command, uint64_t uptime_s);
+  void dispatch(Slot& slot, Command& command, uint64_t uptime_s);
+  // Dispatches the commands that waited for an AUTH, until another AUTH waits.
+  void run_waiting();
   // The reply that refuses `args` before it runs, if any (NOAUTH, NOPERM).
   std::optional<std::string> refusal(const Command& args) const;
   void authenticate(Slot& slot, Command& args);
