@@ -274,9 +274,11 @@ TEST_CASE("with users, a client must authenticate first; wrong credentials are r
   CHECK(f.refusal(wire::AuthRequest{"reader", "wrong"}) == wire::ErrorCode::kNotAuthenticated);
   CHECK(f.refusal(wire::AuthRequest{"nobody", "pw-reader"}) == wire::ErrorCode::kNotAuthenticated);
   CHECK(f.refusal(wire::StatusRequest{}) == wire::ErrorCode::kNotAuthenticated);
-  // A peer channel is no credential for client requests either.
+  // A peer channel is no credential for client requests either; but nodes
+  // ask each other's status to confirm joins and leaves.
   CHECK(std::get<wire::ErrorReply>(f.call(wire::GetRequest{"k"}, 1000, 2, core::Channel::kPeer)).code ==
         wire::ErrorCode::kNotAuthenticated);
+  CHECK(std::holds_alternative<wire::StatusReply>(f.call(wire::StatusRequest{}, 1000, 2, core::Channel::kPeer)));
   f.login("reader");
   CHECK(std::holds_alternative<wire::GetReply>(f.client(wire::GetRequest{"k"})));
   CHECK(f.stat("client_refused_noauth") == 3);

@@ -8,6 +8,8 @@
 //   admin      TopologyRequest decommission | removenode | cleanup
 //
 // TopologyRequest kLeft and kRemoving are steps between nodes: internode.
+// Nodes also send each other StatusRequest (a join's or leave's
+// confirmation): NodeCore serves it as internode on a peer channel.
 // Pure functions; no state.
 #pragma once
 

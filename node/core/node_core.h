@@ -64,7 +64,9 @@ class NodeCore {
   // requests (client_access.h) are served on either channel, after the
   // connection authenticated when users are configured, within its role;
   // internode requests only on kPeer, and never on a connection that
-  // authenticated as a client. Refusals are ErrorReply
+  // authenticated as a client. A StatusRequest on kPeer without client
+  // credentials is internode (topology confirms joins and leaves with it).
+  // Refusals are ErrorReply
   // kNotAuthenticated or kForbidden, counted in stats and noted once per
   // connection (take_notices).
   void handle_client(ClientId client, std::string_view peer_address, Channel channel,

@@ -22,7 +22,13 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, Cha
   // a client credential never opens the internode requests.
   const auto state = clients_.find(client);
   const bool client_credential = state != clients_.end() && state->second.role;
-  if (const auto needed = client_role_needed(request.body)) {
+  // Nodes confirm a join or a leave by asking each other's status (topology.h):
+  // on a peer channel without client credentials, that request is internode.
+  const bool peer_status = channel == Channel::kPeer && !client_credential &&
+                           std::holds_alternative<wire::StatusRequest>(request.body);
+  if (peer_status) {
+    handle_internode_request(client, peer_address, request, now);
+  } else if (const auto needed = client_role_needed(request.body)) {
     handle_client_request(client, peer_address, request, *needed, now);
   } else if (channel == Channel::kPeer && !client_credential) {
     handle_internode_request(client, peer_address, request, now);
@@ -120,6 +126,8 @@ void NodeCore::handle_internode_request(ClientId client, std::string_view peer_a
     answer(stream_write(*batch));
   } else if (auto* digest = std::get_if<wire::RangeDigestRequest>(&request.body)) {
     answer(range_digest_of(*digest, now));
+  } else if (std::holds_alternative<wire::StatusRequest>(request.body)) {
+    answer(status());  // a join's or leave's confirmation
   } else if (auto* step = std::get_if<wire::TopologyRequest>(&request.body)) {
     answer(topology_.handle_request(*step, now));  // left, removing
     after_topology_step();

@@ -4,9 +4,11 @@
 exit 5 or 0; a read user cannot put, a readwrite user cannot decommission;
 a client credential opens no internode message; redis-cli and raw RESP get
 Redis's NOAUTH / WRONGPASS / NOPERM replies word for word; `kv cluster up`
-makes an admin user and its nodes need it.
+makes an admin user its nodes require, and a join still completes (nodes
+confirm it by asking each other's status).
 
-Nodes listen on 127.0.0.171-173 (no other process test uses them).
+Nodes listen on 127.0.0.171-173 (no other process test uses them); the
+`kv cluster up` test uses 127.0.0.1-2 on a free port.
 
 Run: python3 tests/process/test_auth.py --kvnode PATH --kv PATH
 """
@@ -238,7 +240,7 @@ def cluster_up_makes_an_admin_user_its_nodes_require(ctx):
     folder = os.path.join(ctx.workdir, "cluster")
     port = free_port("127.0.0.1")
     base = ["cluster", "--dir", folder]
-    up = ctx.kv(*base, "up", "--nodes", "1", "--port", port, "--replicas", "1", "--kvnode", ctx.kvnode_path,
+    up = ctx.kv(*base, "up", "--nodes", "2", "--port", port, "--replicas", "1", "--kvnode", ctx.kvnode_path,
                 timeout=90)
     try:
         check_eq(up.rc, EXIT_OK, f"cluster up: {up.describe()}")
