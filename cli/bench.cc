@@ -52,7 +52,7 @@ struct Bench {
   uint64_t end_ns = 0;
   bool stopping = false;
   std::string failure;
-  bool refused = false;  // authentication failed: exit 5
+  bool refused = false;  // not authenticated, or the role may not: exit 5
   std::vector<uint32_t> latencies_us;
 
   bool phase_done() const {
@@ -158,7 +158,10 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     }
     const uint64_t sent_ns = pending->second;
     connection->in_flight.erase(pending);
-    if (std::holds_alternative<wire::ErrorReply>(reply->body)) ++bench.errors;
+    if (const auto* error = std::get_if<wire::ErrorReply>(&reply->body)) {
+      ++bench.errors;
+      if (exit_code_for(*error) == kExitNotAllowed) bench.refused = true;
+    }
     if (bench.phase == Phase::kMeasure) {
       ++bench.completed;
       bench.latencies_us.push_back(static_cast<uint32_t>((uv_hrtime() - sent_ns) / 1000));
@@ -303,7 +306,8 @@ int run_bench(const GlobalOptions& options, const BenchOptions& settings) {
                 static_cast<unsigned long long>(bench.completed), static_cast<unsigned long long>(bench.errors), seconds,
                 throughput, p50 / 1000.0, p99 / 1000.0, p999 / 1000.0);
   }
-  return bench.errors > 0 ? kExitClusterError : kExitOk;
+  if (bench.errors > 0) return bench.refused ? kExitNotAllowed : kExitClusterError;
+  return kExitOk;
 }
 
 }  // namespace ringkv::cli
