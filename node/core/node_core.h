@@ -66,15 +66,17 @@ class NodeCore {
   // internode requests only on kPeer, and never on a connection that
   // authenticated as a client. A StatusRequest on kPeer without client
   // credentials is internode (topology confirms joins and leaves with it).
-  // Refusals are ErrorReply
-  // kNotAuthenticated or kForbidden, counted in stats and noted once per
-  // connection (take_notices).
+  // Refusals are ErrorReply kNotAuthenticated or kForbidden, counted in
+  // stats and noted once per connection (take_notices). An AuthRequest is
+  // verified here, synchronously: a password's first check costs tens of
+  // milliseconds of CPU by design (node/trust/users.h).
   void handle_client(ClientId client, std::string_view peer_address, Channel channel,
                      wire::Message request, Now now);
   // From now on client requests need credentials from `users` (kvnode
   // --users). Without a call, clients need none.
   void set_users(trust::UserTable users) { users_.emplace(std::move(users)); }
-  // The connection `client` closed: forget what it authenticated as.
+  // The connection `client` closed: forget what it authenticated as (the
+  // I/O layer calls this for every closed client, which bounds clients_).
   void client_closed(ClientId client) { clients_.erase(client); }
   void handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
                          Now now);

@@ -21,16 +21,13 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, Cha
   // A connection that authenticated as a client is one, whatever the channel:
   // a client credential never opens the internode requests.
   const auto state = clients_.find(client);
-  const bool client_credential = state != clients_.end() && state->second.role;
-  // Nodes confirm a join or a leave by asking each other's status (topology.h):
-  // on a peer channel without client credentials, that request is internode.
-  const bool peer_status = channel == Channel::kPeer && !client_credential &&
-                           std::holds_alternative<wire::StatusRequest>(request.body);
-  if (peer_status) {
-    handle_internode_request(client, peer_address, request, now);
-  } else if (const auto needed = client_role_needed(request.body)) {
+  const bool from_peer = channel == Channel::kPeer && (state == clients_.end() || !state->second.role);
+  // Nodes confirm a join or a leave by asking each other's status (topology.h).
+  const bool peer_status = from_peer && std::holds_alternative<wire::StatusRequest>(request.body);
+  const auto needed = client_role_needed(request.body);
+  if (needed && !peer_status) {
     handle_client_request(client, peer_address, request, *needed, now);
-  } else if (channel == Channel::kPeer && !client_credential) {
+  } else if (from_peer) {
     handle_internode_request(client, peer_address, request, now);
   } else {
     ++internode_on_client_refused_;
