@@ -273,8 +273,10 @@ enum class TopologyAction : uint32_t {
                       // gain; the reply's message is "done" once pulled, else "pulling"
 };
 
-// Client -> node: start a topology change (kv decommission | removenode | cleanup).
-// Refusals come back as ErrorReply kInvalid with the reason; nothing changed.
+// Client -> node: start a topology change (kv decommission | removenode | cleanup),
+// for admin users only. Node -> node: the steps kLeft and kRemoving, accepted
+// on a peer channel only (node/core/client_access.h). Refusals come back as
+// ErrorReply kInvalid with the reason; nothing changed.
 struct TopologyRequest {
   static constexpr MessageType kType = MessageType::kTopologyRequest;
   TopologyAction action = TopologyAction::kCleanup;

@@ -342,3 +342,25 @@ TEST_CASE("a refusal from the node becomes NOAUTH or NOPERM") {
   CHECK(error_text(wire::ErrorReply{wire::ErrorCode::kNotAuthenticated, "x"}) == "NOAUTH Authentication required.");
   CHECK(error_text(wire::ErrorReply{wire::ErrorCode::kForbidden, "user r may not put"}) == "NOPERM user r may not put");
 }
+
+TEST_CASE("commands pipelined behind a failed AUTH run unauthenticated, behind a second AUTH they wait again") {
+  AuthHarness h;
+  h.command({"AUTH", "alice", "wrong"});
+  h.command({"GET", "k"});
+  h.command({"AUTH", "alice", "pw"});
+  h.command({"GET", "k"});
+  auto first = h.requests();
+  REQUIRE(first.size() == 1);
+  h.reply(first[0].request_id,
+          wire::ErrorReply{wire::ErrorCode::kNotAuthenticated, "invalid username-password pair or user is disabled."});
+  auto second = h.requests();  // the second AUTH only: the GET behind it waits
+  REQUIRE(second.size() == 1);
+  CHECK(std::holds_alternative<wire::AuthRequest>(second[0].body));
+  h.reply(second[0].request_id, wire::AuthReply{"read"});
+  auto third = h.requests();
+  REQUIRE(third.size() == 1);
+  h.reply(third[0].request_id, wire::GetReply{true, "v", 1, 1});
+  CHECK(h.ready() ==
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n-NOAUTH Authentication required.\r\n"
+        "+OK\r\n$1\r\nv\r\n");
+}
