@@ -19,6 +19,10 @@ enum class Phase { kPrefill, kMeasure };
 
 struct Bench;
 
+// The id of a connection's AuthRequest (sent first when kv has credentials);
+// load requests count up from 1 and never reach it.
+constexpr uint64_t kAuthRequestId = UINT64_MAX;
+
 struct Connection {
   uv_tcp_t handle;  // first member: callbacks cast back from the handle
   uv_connect_t connect;
@@ -48,6 +52,7 @@ struct Bench {
   uint64_t end_ns = 0;
   bool stopping = false;
   std::string failure;
+  bool refused = false;  // not authenticated, or the role may not: exit 5
   std::vector<uint32_t> latencies_us;
 
   bool phase_done() const {
@@ -83,6 +88,15 @@ void on_write(uv_write_t* request, int status) {
   (void)status;  // a failed write shows up as a read error on the connection
 }
 
+void write_message(Connection& connection, const wire::Message& message) {
+  auto* frame = new std::string;
+  wire::encode_frame(message, *frame);
+  auto* write = new uv_write_t;
+  write->data = frame;
+  uv_buf_t buf = uv_buf_init(frame->data(), static_cast<unsigned>(frame->size()));
+  uv_write(write, reinterpret_cast<uv_stream_t*>(&connection.handle), &buf, 1, on_write);
+}
+
 void send_next(Connection& connection) {
   Bench& bench = *connection.bench;
   if (bench.stopping || bench.phase_done()) return;
@@ -99,13 +113,8 @@ void send_next(Connection& connection) {
       message.body = wire::GetRequest{key, bench.options->consistency, false};
     }
   }
-  auto* frame = new std::string;
-  wire::encode_frame(message, *frame);
-  auto* write = new uv_write_t;
-  write->data = frame;
-  uv_buf_t buf = uv_buf_init(frame->data(), static_cast<unsigned>(frame->size()));
   connection.in_flight.emplace_back(message.request_id, uv_hrtime());
-  uv_write(write, reinterpret_cast<uv_stream_t*>(&connection.handle), &buf, 1, on_write);
+  write_message(connection, message);
 }
 
 void on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -128,6 +137,14 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   std::string error;
   while (connection->reader.next(payload, error) == wire::FrameReader::Status::kFrame) {
     auto reply = wire::decode(payload, wire::Limits{});
+    if (reply && reply->request_id == kAuthRequestId) {
+      if (std::holds_alternative<wire::AuthReply>(reply->body)) continue;
+      const auto* refusal = std::get_if<wire::ErrorReply>(&reply->body);
+      bench.failure = "not authenticated: " + (refusal ? refusal->message : std::string("unexpected reply"));
+      bench.refused = true;
+      stop_all(bench);
+      return;
+    }
     // Replies may arrive out of order once requests wait on replicas.
     auto pending = connection->in_flight.end();
     if (reply) {
@@ -141,7 +158,10 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     }
     const uint64_t sent_ns = pending->second;
     connection->in_flight.erase(pending);
-    if (std::holds_alternative<wire::ErrorReply>(reply->body)) ++bench.errors;
+    if (const auto* error = std::get_if<wire::ErrorReply>(&reply->body)) {
+      ++bench.errors;
+      if (exit_code_for(*error) == kExitNotAllowed) bench.refused = true;
+    }
     if (bench.phase == Phase::kMeasure) {
       ++bench.completed;
       bench.latencies_us.push_back(static_cast<uint32_t>((uv_hrtime() - sent_ns) / 1000));
@@ -201,6 +221,11 @@ void on_connect(uv_connect_t* request, int status) {
   connection->open = true;
   uv_tcp_nodelay(&connection->handle, 1);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&connection->handle), on_alloc, on_read);
+  // The node handles a connection's requests in order: the load behind the
+  // AuthRequest runs authenticated.
+  if (const Credentials& credentials = bench.options->credentials; !credentials.user.empty()) {
+    write_message(*connection, wire::Message{kAuthRequestId, wire::AuthRequest{credentials.user, credentials.password}});
+  }
   for (auto& other : bench.connections) {
     if (!other->open) return;
   }
@@ -259,6 +284,7 @@ int run_bench(const GlobalOptions& options, const BenchOptions& settings) {
   std::fprintf(stderr, "\n");
   if (!bench.failure.empty()) {
     std::fprintf(stderr, "kv bench: %s\n", bench.failure.c_str());
+    if (bench.refused) return kExitNotAllowed;
     return bench.completed == 0 ? kExitUnreachable : kExitClusterError;
   }
 
@@ -280,7 +306,8 @@ int run_bench(const GlobalOptions& options, const BenchOptions& settings) {
                 static_cast<unsigned long long>(bench.completed), static_cast<unsigned long long>(bench.errors), seconds,
                 throughput, p50 / 1000.0, p99 / 1000.0, p999 / 1000.0);
   }
-  return bench.errors > 0 ? kExitClusterError : kExitOk;
+  if (bench.errors > 0) return bench.refused ? kExitNotAllowed : kExitClusterError;
+  return kExitOk;
 }
 
 }  // namespace ringkv::cli

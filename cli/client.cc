@@ -36,8 +36,8 @@ bool wait_for(int fd, short events, int64_t deadline_ms) {
 
 }  // namespace
 
-Client::Client(std::vector<std::string> hosts, int timeout_ms)
-    : hosts_(std::move(hosts)), timeout_ms_(timeout_ms) {}
+Client::Client(std::vector<std::string> hosts, int timeout_ms, Credentials credentials)
+    : hosts_(std::move(hosts)), timeout_ms_(timeout_ms), credentials_(std::move(credentials)) {}
 
 Client::~Client() { disconnect(); }
 
@@ -134,10 +134,15 @@ std::expected<wire::Message, ClientError> Client::receive(uint64_t request_id) {
   }
 }
 
-std::expected<wire::Message, ClientError> Client::call(wire::Body request) {
-  wire::Message message{next_request_id_++, std::move(request)};
+std::expected<wire::Message, ClientError> Client::exchange(const wire::Message& message) {
   std::string frame;
   wire::encode_frame(message, frame);
+  if (!send_all(frame)) return std::unexpected(ClientError{ClientErrorKind::kUnreachable, connected_host_ + ": send failed"});
+  return receive(message.request_id);
+}
+
+std::expected<wire::Message, ClientError> Client::call(wire::Body request) {
+  const wire::Message message{next_request_id_++, std::move(request)};
   std::string failures;
   auto note = [&failures](const std::string& failure) {
     failures += (failures.empty() ? "" : "; ") + failure;
@@ -152,13 +157,21 @@ std::expected<wire::Message, ClientError> Client::call(wire::Body request) {
         note(host + ": " + error);
         continue;
       }
+      authenticated_ = false;
     }
-    if (!send_all(frame)) {
-      note(connected_host_ + ": send failed");
-      disconnect();
-      continue;
+    if (!credentials_.user.empty() && !authenticated_) {
+      auto auth = exchange(wire::Message{next_request_id_++, wire::AuthRequest{credentials_.user, credentials_.password}});
+      if (auth && std::holds_alternative<wire::AuthReply>(auth->body)) {
+        authenticated_ = true;
+      } else if (auth || auth.error().kind != ClientErrorKind::kUnreachable) {
+        return auth;  // refused (or no answer): that is the answer to this call
+      } else {
+        note(auth.error().message);
+        disconnect();
+        continue;
+      }
     }
-    auto reply = receive(message.request_id);
+    auto reply = exchange(message);
     if (reply || reply.error().kind != ClientErrorKind::kUnreachable) return reply;
     note(reply.error().message);
     disconnect();

@@ -14,7 +14,7 @@ namespace {
 // reply of type T.
 template <typename T>
 std::optional<T> ask(const GlobalOptions& options, wire::Body request, int& exit_code) {
-  Client client(options.hosts, options.timeout_ms);
+  Client client(options.hosts, options.timeout_ms, options.credentials);
   auto reply = client.call(std::move(request));
   if (!reply) {
     std::fprintf(stderr, "kv: %s\n", reply.error().message.c_str());
@@ -25,7 +25,7 @@ std::optional<T> ask(const GlobalOptions& options, wire::Body request, int& exit
   const auto* error = std::get_if<wire::ErrorReply>(&reply->body);
   std::fprintf(stderr, "kv: %s%s%s\n", error ? std::string(wire::error_code_name(error->code)).c_str() : "",
                error ? ": " : "", error ? error->message.c_str() : "unexpected reply type");
-  exit_code = kExitClusterError;
+  exit_code = error ? exit_code_for(*error) : kExitClusterError;
   return std::nullopt;
 }
 

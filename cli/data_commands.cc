@@ -13,7 +13,7 @@ namespace {
 
 // Sends one request; on failure prints the reason and stores the exit code.
 std::optional<wire::Message> call(const GlobalOptions& options, wire::Body request, int& exit_code) {
-  Client client(options.hosts, options.timeout_ms);
+  Client client(options.hosts, options.timeout_ms, options.credentials);
   auto reply = client.call(std::move(request));
   if (!reply) {
     const bool unreachable = reply.error().kind == ClientErrorKind::kUnreachable;
@@ -26,7 +26,7 @@ std::optional<wire::Message> call(const GlobalOptions& options, wire::Body reque
   if (const auto* error = std::get_if<wire::ErrorReply>(&reply->body)) {
     std::fprintf(stderr, "kv: %s: %s\n", std::string(wire::error_code_name(error->code)).c_str(),
                  error->message.c_str());
-    exit_code = kExitClusterError;
+    exit_code = exit_code_for(*error);
     return std::nullopt;
   }
   return std::move(*reply);

@@ -20,6 +20,7 @@
 #include "cli/json.h"
 #include "cli/keys.h"
 #include "cli/options.h"
+#include "node/trust/users_file.h"
 #include "node/wire/address.h"
 
 namespace fs = std::filesystem;
@@ -70,6 +71,35 @@ std::string flag_value(const std::vector<std::string>& argv, const std::string& 
     if (argv[i] == flag) return argv[i + 1];
   }
   return {};
+}
+
+constexpr const char* kAdminUser = "admin";
+
+fs::path users_path(const ClusterOptions& options) { return fs::absolute(fs::path(options.dir) / "users"); }
+fs::path admin_password_path(const ClusterOptions& options) {
+  return fs::absolute(fs::path(options.dir) / "admin.password");
+}
+
+// The cluster's admin credentials; none for a cluster made without them.
+Credentials cluster_credentials(const ClusterOptions& options) {
+  std::string warning;
+  auto password = trust::read_password_file(admin_password_path(options).string(), warning);
+  return password ? Credentials{kAdminUser, *password} : Credentials{};
+}
+
+// Creates the users file and the admin's password file (0600) of a new cluster.
+bool create_admin(const ClusterOptions& options) {
+  const std::string password = trust::random_password();
+  auto hash = trust::hash_password(password);
+  const std::string path = admin_password_path(options).string();
+  const int fd = hash ? open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+  const std::string line = password + "\n";
+  const bool written = fd >= 0 && write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (fd >= 0) close(fd);
+  auto saved = written ? trust::save_users_file(users_path(options).string(), {{kAdminUser, trust::Role::kAdmin, *hash}})
+                       : std::expected<void, std::string>(std::unexpected("cannot write " + path));
+  if (!saved) std::fprintf(stderr, "kv cluster up: %s\n", saved.error().c_str());
+  return saved.has_value();
 }
 
 int node_number(const std::string& name) {
@@ -155,7 +185,7 @@ bool wait_ready(LocalNode& node) {
 // Polls every running node's member table until each lists every running
 // node alive and in ring status normal (bounded: nodes join one at a time),
 // so the cluster is whole when `up` returns.
-bool wait_converged(const std::vector<LocalNode>& nodes) {
+bool wait_converged(const std::vector<LocalNode>& nodes, const Credentials& credentials) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   size_t running = 0;
   for (const auto& node : nodes) running += node.pid != 0;
@@ -163,7 +193,7 @@ bool wait_converged(const std::vector<LocalNode>& nodes) {
     bool converged = true;
     for (const auto& node : nodes) {
       if (node.pid == 0) continue;
-      Client client({node.address}, 1000);
+      Client client({node.address}, 1000, credentials);
       auto reply = client.call(wire::StatusRequest{});
       const auto* status = reply ? std::get_if<wire::StatusReply>(&reply->body) : nullptr;
       const size_t alive = status == nullptr ? 0 : std::count_if(status->members.begin(), status->members.end(),
@@ -233,6 +263,10 @@ int cluster_up(const ClusterOptions& options) {
     return kExitClusterError;
   }
   auto existing = load_nodes(options);
+  fs::create_directories(options.dir);
+  const bool new_cluster = existing.empty() && !fs::exists(users_path(options));
+  if (new_cluster && !create_admin(options)) return kExitClusterError;
+  const bool with_users = fs::exists(users_path(options));
   bool all_ok = true;
   for (int i = 1; i <= options.nodes; ++i) {
     const std::string name = "node" + std::to_string(i);
@@ -251,6 +285,7 @@ int cluster_up(const ClusterOptions& options) {
       node.address = "127.0.0." + std::to_string(i) + ":" + std::to_string(options.port);
       node.argv = {kvnode, "--name", name, "--listen", node.address, "--data", (node.dir / "data").string(),
                    "--seeds", seed, "--replicas", std::to_string(options.replicas), "--keyring", *keyring};
+      if (with_users) node.argv.insert(node.argv.end(), {"--users", users_path(options).string()});
       node.argv.insert(node.argv.end(), options.node_flags.begin(), options.node_flags.end());
       std::string saved;
       for (const auto& arg : node.argv) saved += arg + '\0';
@@ -258,9 +293,13 @@ int cluster_up(const ClusterOptions& options) {
     }
     all_ok = start(node) && all_ok;
   }
-  if (all_ok && !wait_converged(load_nodes(options))) {
+  if (all_ok && !wait_converged(load_nodes(options), cluster_credentials(options))) {
     std::fprintf(stderr, "kv cluster: the nodes did not all see each other alive and normal within 60 s\n");
     return kExitClusterError;
+  }
+  if (with_users) {
+    std::printf("clients authenticate as %s; for kv commands run:\n  export KV_USER=%s KV_PASSWORD_FILE=%s\n",
+                kAdminUser, kAdminUser, admin_password_path(options).c_str());
   }
   return all_ok ? kExitOk : kExitClusterError;
 }
@@ -311,7 +350,7 @@ int cluster_restart(const ClusterOptions& options, const std::vector<std::string
     }
     all_ok = start(*node) && all_ok;
   }
-  if (all_ok && !wait_converged(load_nodes(options))) {
+  if (all_ok && !wait_converged(load_nodes(options), cluster_credentials(options))) {
     std::fprintf(stderr, "kv cluster: the nodes did not all see each other alive and normal within 60 s\n");
     return kExitClusterError;
   }

@@ -8,6 +8,13 @@
 // are signalled only by the PID recorded at start, and only while
 // /proc/<pid>/cmdline still shows that same command (no kill by name, no
 // stray signal to a recycled PID).
+//
+// Credentials: `up` creates the cluster's users file <dir>/users with one
+// admin user, "admin", whose random password is in <dir>/admin.password
+// (both 0600), and starts every node with --users. `up` and `restart`
+// authenticate with it; `up` prints the KV_USER / KV_PASSWORD_FILE exports
+// for other kv commands. A cluster folder made before this has neither, and
+// its nodes keep running without credentials.
 #pragma once
 
 #include <string>

@@ -13,6 +13,8 @@
 #include "cli/options.h"
 #include "cli/status_command.h"
 #include "cli/topology_commands.h"
+#include "cli/users_command.h"
+#include "node/trust/users_file.h"
 
 namespace {
 
@@ -46,6 +48,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600 * 1000))
       ->capture_default_str();
   app.add_flag("--json", options.json, "print one JSON document for scripts");
+  std::string password_file;
+  app.add_option("--user", options.credentials.user, "authenticate as this user (nodes run with --users)")
+      ->envname("KV_USER");
+  app.add_option("--password-file", password_file, "file whose first line is the user's password")
+      ->envname("KV_PASSWORD_FILE");
 
   std::string key;
   std::string value;
@@ -107,6 +114,26 @@ int main(int argc, char** argv) {
   restart->add_option("nodes", node_names, "node names (default: every stopped node)");
   auto* list = cluster_command->add_subcommand("list", "nodes with address, PID and state");
 
+  std::string users_file;
+  std::string user_name;
+  std::string role;
+  std::string user_password_file;
+  auto* users = app.add_subcommand("users", "edit a users file (kvnode --users FILE)");
+  users->require_subcommand(1);
+  auto* users_add = users->add_subcommand("add", "add a user, or replace its role and password");
+  users_add->add_option("file", users_file, "users file (created 0600 when absent)")->required();
+  users_add->add_option("name", user_name, "user name")->required();
+  users_add->add_option("--role", role, "read|readwrite|admin")
+      ->check(CLI::IsMember({"read", "readwrite", "admin"}))
+      ->required();
+  users_add->add_option("--password-file", user_password_file, "file whose first line is the password")
+      ->required();
+  auto* users_remove = users->add_subcommand("remove", "remove a user");
+  users_remove->add_option("file", users_file, "users file")->required();
+  users_remove->add_option("name", user_name, "user name")->required();
+  auto* users_list = users->add_subcommand("list", "list users and roles");
+  users_list->add_option("file", users_file, "users file")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -114,6 +141,25 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : ringkv::cli::kExitUsage;
   }
   ringkv::wire::parse_consistency(consistency, options.consistency);
+  if (users_add->parsed()) return ringkv::cli::run_users_add(options, users_file, user_name, role, user_password_file);
+  if (users_remove->parsed()) return ringkv::cli::run_users_remove(options, users_file, user_name);
+  if (users_list->parsed()) return ringkv::cli::run_users_list(options, users_file);
+  if (!options.credentials.user.empty() || !password_file.empty()) {
+    // As Redis: a password alone is the "default" user's.
+    if (options.credentials.user.empty()) options.credentials.user = "default";
+    if (password_file.empty()) {
+      std::fprintf(stderr, "kv: --user needs --password-file (or KV_PASSWORD_FILE)\n");
+      return ringkv::cli::kExitUsage;
+    }
+    std::string warning;
+    auto password = ringkv::trust::read_password_file(password_file, warning);
+    if (!warning.empty()) std::fprintf(stderr, "kv: warning: %s\n", warning.c_str());
+    if (!password) {
+      std::fprintf(stderr, "kv: %s\n", password.error().c_str());
+      return ringkv::cli::kExitUsage;
+    }
+    options.credentials.password = std::move(*password);
+  }
 
   if (put->parsed()) {
     return ringkv::cli::run_put(options, key, value == "-" ? read_stdin() : value);

@@ -14,6 +14,20 @@ enum ExitCode : int {
   kExitUsage = 2,         // bad flags or arguments
   kExitClusterError = 3,  // UNAVAILABLE, TIMEOUT, INVALID...: reason on stderr
   kExitUnreachable = 4,   // no host could be reached
+  kExitNotAllowed = 5,    // not authenticated, or the user's role may not: reason on stderr
+};
+
+// The exit code for a node's error reply.
+inline int exit_code_for(const wire::ErrorReply& error) {
+  const bool refused = error.code == wire::ErrorCode::kNotAuthenticated || error.code == wire::ErrorCode::kForbidden;
+  return refused ? kExitNotAllowed : kExitClusterError;
+}
+
+// Who the connection authenticates as (kv --user, --password-file); an
+// empty user sends no credentials.
+struct Credentials {
+  std::string user;
+  std::string password;
 };
 
 struct GlobalOptions {
@@ -21,6 +35,7 @@ struct GlobalOptions {
   wire::Consistency consistency = wire::Consistency::kQuorum;
   int timeout_ms = 5000;
   bool json = false;
+  Credentials credentials;
 };
 
 }  // namespace ringkv::cli

@@ -26,9 +26,9 @@ struct Figures {
 };
 
 // Storage figures straight from the member itself (bounded wait).
-std::optional<Figures> ask_member(const wire::MemberStatus& member, int timeout_ms) {
+std::optional<Figures> ask_member(const wire::MemberStatus& member, int timeout_ms, const Credentials& credentials) {
   if (member.liveness != "alive" && member.liveness != "suspect") return std::nullopt;
-  Client client({member.address}, timeout_ms);
+  Client client({member.address}, timeout_ms, credentials);
   auto reply = client.call(wire::StatusRequest{});
   if (!reply) return std::nullopt;
   const auto* status = std::get_if<wire::StatusReply>(&reply->body);
@@ -50,7 +50,7 @@ std::string state_code(const wire::MemberStatus& member) {
 }  // namespace
 
 int run_status(const GlobalOptions& options) {
-  Client client(options.hosts, options.timeout_ms);
+  Client client(options.hosts, options.timeout_ms, options.credentials);
   auto reply = client.call(wire::StatusRequest{});
   if (!reply) {
     std::fprintf(stderr, "kv: %s\n", reply.error().message.c_str());
@@ -60,14 +60,14 @@ int run_status(const GlobalOptions& options) {
   if (status == nullptr) {
     const auto* error = std::get_if<wire::ErrorReply>(&reply->body);
     std::fprintf(stderr, "kv: %s\n", error ? error->message.c_str() : "unexpected reply to status");
-    return kExitClusterError;
+    return error ? exit_code_for(*error) : kExitClusterError;
   }
   // Listed by name, as people look for a node by its name.
   std::vector<wire::MemberStatus> members = status->members;
   std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   std::vector<std::optional<Figures>> figures;
   for (const auto& member : members) {
-    figures.push_back(ask_member(member, std::min(options.timeout_ms, 1000)));
+    figures.push_back(ask_member(member, std::min(options.timeout_ms, 1000), options.credentials));
   }
 
   if (options.json) {

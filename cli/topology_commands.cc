@@ -34,20 +34,20 @@ std::optional<wire::TopologyReply> start_change(Client& client, wire::TopologyRe
   const auto* error = std::get_if<wire::ErrorReply>(&reply->body);
   std::fprintf(stderr, "kv: %s: %s\n", error ? std::string(wire::error_code_name(error->code)).c_str() : "error",
                error ? error->message.c_str() : "unexpected reply type");
-  exit_code = kExitClusterError;
+  exit_code = error ? exit_code_for(*error) : kExitClusterError;
   return std::nullopt;
 }
 
-std::optional<Stats> stats_of(const std::string& host, int timeout_ms) {
-  Client client({host}, timeout_ms);
+std::optional<Stats> stats_of(const GlobalOptions& options, const std::string& host) {
+  Client client({host}, options.timeout_ms, options.credentials);
   auto reply = client.call(wire::StatsRequest{});
   const auto* stats = reply ? std::get_if<wire::StatsReply>(&reply->body) : nullptr;
   if (stats == nullptr) return std::nullopt;
   return Stats(stats->values.begin(), stats->values.end());
 }
 
-std::optional<wire::StatusReply> status_of(const std::string& host, int timeout_ms) {
-  Client client({host}, timeout_ms);
+std::optional<wire::StatusReply> status_of(const GlobalOptions& options, const std::string& host) {
+  Client client({host}, options.timeout_ms, options.credentials);
   auto reply = client.call(wire::StatusRequest{});
   const auto* status = reply ? std::get_if<wire::StatusReply>(&reply->body) : nullptr;
   if (status == nullptr) return std::nullopt;
@@ -73,7 +73,7 @@ void end_progress() {
 
 int run_decommission(const GlobalOptions& options) {
   int exit_code = kExitOk;
-  Client client(options.hosts, options.timeout_ms);
+  Client client(options.hosts, options.timeout_ms, options.credentials);
   const auto started = Clock::now();
   auto accepted = start_change(client, wire::TopologyRequest{wire::TopologyAction::kDecommission, ""}, exit_code);
   if (!accepted) return exit_code;
@@ -81,7 +81,7 @@ int run_decommission(const GlobalOptions& options) {
   if (!options.json) std::fprintf(stderr, "%s\n", accepted->message.c_str());
   Stats last;
   while (true) {
-    auto stats = stats_of(host, options.timeout_ms);
+    auto stats = stats_of(options, host);
     if (!stats) {
       // The node stops right after it gossiped `left`; having seen every
       // range streamed, an exit is the end of a decommission, not a failure.
@@ -125,14 +125,13 @@ int run_decommission(const GlobalOptions& options) {
 
 int run_removenode(const GlobalOptions& options, const std::string& node) {
   int exit_code = kExitOk;
-  Client client(options.hosts, options.timeout_ms);
+  Client client(options.hosts, options.timeout_ms, options.credentials);
   const auto started = Clock::now();
   // Counters before the change, per member, so the figures are this removal's.
   std::map<std::string, Stats> before;
-  if (auto status = status_of(client.connected_host().empty() ? options.hosts.front() : client.connected_host(),
-                              options.timeout_ms)) {
+  if (auto status = status_of(options, client.connected_host().empty() ? options.hosts.front() : client.connected_host())) {
     for (const auto& m : status->members) {
-      if (m.liveness == "alive") before[m.address] = stats_of(m.address, options.timeout_ms).value_or(Stats{});
+      if (m.liveness == "alive") before[m.address] = stats_of(options, m.address).value_or(Stats{});
     }
   }
   auto accepted = start_change(client, wire::TopologyRequest{wire::TopologyAction::kRemoveNode, node}, exit_code);
@@ -142,7 +141,7 @@ int run_removenode(const GlobalOptions& options, const std::string& node) {
   uint64_t keys = 0;
   uint64_t bytes = 0;
   while (true) {
-    auto status = status_of(host, options.timeout_ms);
+    auto status = status_of(options, host);
     if (!status) {
       end_progress();
       std::fprintf(stderr, "kv: %s stopped answering; the removal goes on, check kv status\n", host.c_str());
@@ -154,8 +153,8 @@ int run_removenode(const GlobalOptions& options, const std::string& node) {
     keys = bytes = 0;
     for (const auto& m : status->members) {
       if (m.liveness != "alive") continue;
-      auto view = status_of(m.address, options.timeout_ms);
-      auto stats = stats_of(m.address, options.timeout_ms);
+      auto view = status_of(options, m.address);
+      auto stats = stats_of(options, m.address);
       if (!view || !stats) continue;  // went away meanwhile: nothing to wait for
       bool removed = false;
       for (const auto& seen : view->members) {
@@ -188,7 +187,7 @@ int run_removenode(const GlobalOptions& options, const std::string& node) {
 
 int run_cleanup(const GlobalOptions& options) {
   int exit_code = kExitOk;
-  Client client(options.hosts, options.timeout_ms);
+  Client client(options.hosts, options.timeout_ms, options.credentials);
   auto done = start_change(client, wire::TopologyRequest{wire::TopologyAction::kCleanup, ""}, exit_code);
   if (!done) return exit_code;
   if (options.json) {

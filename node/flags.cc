@@ -69,6 +69,8 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   app.add_option("--idle-timeout-s", flags.idle_timeout_s,
                  "close a connection that sent nothing for this long (0: never)")
       ->check(CLI::Range(0, 7 * 24 * 3600))->capture_default_str();
+  app.add_option("--users", flags.users,
+                 "users file (kv users add): clients must authenticate; default: no credentials needed");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

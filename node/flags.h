@@ -50,6 +50,8 @@ struct Flags {
   // seconds a connection may send nothing before it is closed (0: never).
   int max_connections = 1024;
   int idle_timeout_s = 300;
+  // Users file (kv users add); empty: clients need no credentials.
+  std::string users;
 };
 
 // The parsed flags, or the exit code to return (0 after --help, 2 on a

@@ -7,6 +7,7 @@
 
 #include "node/flags.h"
 #include "node/io/node_process.h"
+#include "node/trust/users_file.h"
 
 namespace {
 
@@ -24,6 +25,16 @@ int main(int argc, char** argv) {
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const auto& flags = std::get<ringkv::node::Flags>(parsed);
   setup_logging(flags);
+  std::optional<std::vector<ringkv::trust::User>> users;
+  if (!flags.users.empty()) {
+    auto loaded = ringkv::trust::load_users_file(flags.users);
+    if (!loaded) {
+      spdlog::error("{}", loaded.error());
+      return 2;
+    }
+    spdlog::info("clients must authenticate: {} users in {}", loaded->size(), flags.users);
+    users = std::move(*loaded);
+  }
   const ringkv::io::NodeSettings settings{
       .name = flags.name,
       .listen = flags.listen,
@@ -42,6 +53,7 @@ int main(int argc, char** argv) {
                 .data = flags.data},
       .connections = {.connections_max = static_cast<size_t>(flags.max_connections),
                       .idle_timeout_ms = static_cast<uint64_t>(flags.idle_timeout_s) * 1000},
+      .users = std::move(users),
   };
   return ringkv::io::run_node_process(settings);
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "node/core/client_access.h"
 #include "node/core/hybrid_clock.h"
 #include "node/core/node_core.h"
 #include "storage/memory_engine.h"
@@ -30,8 +31,9 @@ struct Fixture {
   core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
   core::NodeCore core{core::NodeConfig{}, store, /*tiebreak=*/7, make_swim("node1", 1), core::Now{}};
 
-  wire::Body call(wire::Body request, uint64_t now_us, core::ClientId client = 1) {
-    core.handle_client(client, "127.0.0.9:5555", core::Channel::kPeer, wire::Message{99, std::move(request)},
+  wire::Body call(wire::Body request, uint64_t now_us, core::ClientId client = 1,
+                  core::Channel channel = core::Channel::kPeer) {
+    core.handle_client(client, "127.0.0.9:5555", channel, wire::Message{99, std::move(request)},
                        core::Now{now_us, static_cast<membership::TimeMs>(now_us / 1000)});
     auto out = core.take_outgoing();
     REQUIRE(out.size() == 1);
@@ -180,4 +182,131 @@ TEST_CASE("a fresh node refuses client requests until a seed answered") {
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);
   CHECK_FALSE(engine.read("k")->has_value());
+}
+
+namespace {
+
+// A node with users (one per role, password "pw-" + name) and client calls
+// on a client channel.
+struct AuthFixture : Fixture {
+  AuthFixture() {
+    std::vector<trust::User> users;
+    for (auto [name, role] : {std::pair{"reader", trust::Role::kRead}, std::pair{"writer", trust::Role::kReadWrite},
+                              std::pair{"boss", trust::Role::kAdmin}}) {
+      users.push_back(trust::User{name, role, *trust::hash_password(std::string("pw-") + name)});
+    }
+    core.set_users(trust::UserTable(std::move(users)));
+  }
+
+  wire::Body client(wire::Body request, core::ClientId id = 1) {
+    return call(std::move(request), 1000, id, core::Channel::kClient);
+  }
+  wire::ErrorCode refusal(wire::Body request, core::ClientId id = 1) {
+    auto body = client(std::move(request), id);
+    REQUIRE(std::holds_alternative<wire::ErrorReply>(body));
+    return std::get<wire::ErrorReply>(body).code;
+  }
+  void login(const std::string& name, core::ClientId id = 1) {
+    REQUIRE(std::holds_alternative<wire::AuthReply>(client(wire::AuthRequest{name, "pw-" + name}, id)));
+  }
+  uint64_t stat(const std::string& name) {
+    login("reader", 99);
+    const auto stats = std::get<wire::StatsReply>(client(wire::StatsRequest{}, 99));
+    for (const auto& [key, value] : stats.values) {
+      if (key == name) return value;
+    }
+    FAIL("no stat " << name);
+    return 0;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the client list: data and admin requests are client requests, replica and stream traffic is not") {
+  CHECK(core::client_role_needed(wire::GetRequest{"k"}) == trust::Role::kRead);
+  CHECK(core::client_role_needed(wire::StatsRequest{}) == trust::Role::kRead);
+  CHECK(core::client_role_needed(wire::PutRequest{"k", "v"}) == trust::Role::kReadWrite);
+  CHECK(core::client_role_needed(wire::TopologyRequest{wire::TopologyAction::kDecommission, ""}) ==
+        trust::Role::kAdmin);
+  CHECK_FALSE(core::client_role_needed(wire::TopologyRequest{wire::TopologyAction::kLeft, "ab"}));
+  CHECK_FALSE(core::client_role_needed(wire::TopologyRequest{wire::TopologyAction::kRemoving, "ab"}));
+  CHECK_FALSE(core::client_role_needed(wire::ReplicaWriteRequest{"k", {}, ""}));
+  CHECK_FALSE(core::client_role_needed(wire::PushPullRequest{}));
+  CHECK_FALSE(core::client_role_needed(wire::StreamReadRequest{}));
+  CHECK_FALSE(core::client_role_needed(wire::GetReply{}));
+}
+
+TEST_CASE("internode messages on a client connection are refused and counted, even after authentication") {
+  Fixture f;
+  auto refused = std::get<wire::ErrorReply>(f.call(wire::ReplicaWriteRequest{"k", {5, 1, false, "v"}, ""}, 1000, 1,
+                                                   core::Channel::kClient));
+  CHECK(refused.code == wire::ErrorCode::kForbidden);
+  CHECK(std::get<wire::ErrorReply>(f.call(wire::TopologyRequest{wire::TopologyAction::kLeft, "00"}, 1000, 1,
+                                          core::Channel::kClient))
+            .code == wire::ErrorCode::kForbidden);
+  // Nothing was written.
+  CHECK_FALSE(std::get<wire::GetReply>(f.call(wire::GetRequest{"k"}, 2000)).found);
+  // The same message on a peer channel is served.
+  CHECK(std::holds_alternative<wire::ReplicaWriteReply>(f.call(wire::ReplicaWriteRequest{"k", {5, 1, false, "v"}, ""}, 3000)));
+  const auto notices = f.core.take_notices();
+  CHECK(std::count_if(notices.begin(), notices.end(),
+                      [](const std::string& n) { return n.find("internode message") != std::string::npos; }) == 1);
+
+  AuthFixture a;
+  a.login("boss");
+  CHECK(a.refusal(wire::StreamWriteRequest{{{"k", {5, 1, false, "v"}}}}) == wire::ErrorCode::kForbidden);
+  // Not even on a peer channel: a client credential is no internode key.
+  auto on_peer = a.call(wire::ReplicaReadRequest{"k"}, 1000, 1, core::Channel::kPeer);
+  CHECK(std::get<wire::ErrorReply>(on_peer).code == wire::ErrorCode::kForbidden);
+  CHECK(a.stat("internode_on_client_refused") == 2);
+}
+
+TEST_CASE("without users every client may do everything and any credentials are accepted") {
+  Fixture f;
+  CHECK(std::holds_alternative<wire::WriteReply>(f.call(wire::PutRequest{"k", "v"}, 1000, 1, core::Channel::kClient)));
+  CHECK(std::get<wire::AuthReply>(f.call(wire::AuthRequest{"anyone", "x"}, 1000, 1, core::Channel::kClient)).role ==
+        "admin");
+}
+
+TEST_CASE("with users, a client must authenticate first; wrong credentials are refused the same way") {
+  AuthFixture f;
+  CHECK(f.refusal(wire::GetRequest{"k"}) == wire::ErrorCode::kNotAuthenticated);
+  CHECK(f.refusal(wire::AuthRequest{"reader", "wrong"}) == wire::ErrorCode::kNotAuthenticated);
+  CHECK(f.refusal(wire::AuthRequest{"nobody", "pw-reader"}) == wire::ErrorCode::kNotAuthenticated);
+  CHECK(f.refusal(wire::StatusRequest{}) == wire::ErrorCode::kNotAuthenticated);
+  // A peer channel is no credential for client requests either; but nodes
+  // ask each other's status to confirm joins and leaves.
+  CHECK(std::get<wire::ErrorReply>(f.call(wire::GetRequest{"k"}, 1000, 2, core::Channel::kPeer)).code ==
+        wire::ErrorCode::kNotAuthenticated);
+  CHECK(std::holds_alternative<wire::StatusReply>(f.call(wire::StatusRequest{}, 1000, 2, core::Channel::kPeer)));
+  f.login("reader");
+  CHECK(std::holds_alternative<wire::GetReply>(f.client(wire::GetRequest{"k"})));
+  CHECK(f.stat("client_refused_noauth") == 3);
+  CHECK(f.stat("auth_failures") == 2);
+}
+
+TEST_CASE("roles: read may not write, readwrite may not change the topology, admin may") {
+  AuthFixture f;
+  f.login("reader", 1);
+  f.login("writer", 2);
+  f.login("boss", 3);
+  CHECK(f.refusal(wire::PutRequest{"k", "v"}, 1) == wire::ErrorCode::kForbidden);
+  CHECK(f.refusal(wire::DeleteRequest{"k"}, 1) == wire::ErrorCode::kForbidden);
+  CHECK(std::holds_alternative<wire::WriteReply>(f.client(wire::PutRequest{"k", "v"}, 2)));
+  auto refused = std::get<wire::ErrorReply>(f.client(wire::TopologyRequest{wire::TopologyAction::kCleanup, ""}, 2));
+  CHECK(refused.code == wire::ErrorCode::kForbidden);
+  CHECK(refused.message.find("writer") != std::string::npos);
+  CHECK(refused.message.find("cleanup") != std::string::npos);
+  CHECK(std::holds_alternative<wire::TopologyReply>(
+      f.client(wire::TopologyRequest{wire::TopologyAction::kCleanup, ""}, 3)));
+  CHECK(f.stat("client_refused_forbidden") == 3);
+}
+
+TEST_CASE("a closed connection forgets its authentication; a failed AUTH keeps the earlier one") {
+  AuthFixture f;
+  f.login("writer", 5);
+  CHECK(f.refusal(wire::AuthRequest{"boss", "wrong"}, 5) == wire::ErrorCode::kNotAuthenticated);
+  CHECK(std::holds_alternative<wire::WriteReply>(f.client(wire::PutRequest{"k", "v"}, 5)));
+  f.core.client_closed(5);
+  CHECK(f.refusal(wire::PutRequest{"k", "v"}, 5) == wire::ErrorCode::kNotAuthenticated);
 }

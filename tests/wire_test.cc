@@ -301,3 +301,13 @@ TEST_CASE("a hint target that is not a node id is refused") {
   CHECK_FALSE(decode(encode({1, ReplicaWriteRequest{"k", {}, std::string(5, 'h')}}), Limits{}).has_value());
   CHECK(decode(encode({1, ReplicaWriteRequest{"k", {}, ""}}), Limits{}).has_value());
 }
+
+TEST_CASE("auth requests and replies round-trip, and an oversized password is refused") {
+  auto auth = std::get<AuthRequest>(round_trip({6, AuthRequest{"alice", std::string("p\0w", 3)}}).body);
+  CHECK(auth.user == "alice");
+  CHECK(auth.password == std::string("p\0w", 3));
+  CHECK(std::get<AuthReply>(round_trip({7, AuthReply{"admin"}}).body).role == "admin");
+  CHECK_FALSE(decode(encode({1, AuthRequest{"alice", std::string(5000, 'x')}}), Limits{}).has_value());
+  CHECK(error_code_name(ErrorCode::kNotAuthenticated) == "NOT_AUTHENTICATED");
+  CHECK(error_code_name(ErrorCode::kForbidden) == "FORBIDDEN");
+}

@@ -10,10 +10,6 @@
 namespace ringkv::core {
 namespace {
 
-wire::ErrorReply error(wire::ErrorCode code, std::string message) {
-  return wire::ErrorReply{code, std::move(message)};
-}
-
 constexpr membership::TimeMs kRepairAfterRestartMs = 5000;
 // A remembered member that membership still has not reported this long after
 // a restart is added to it as dead (Swim::remember_dead): it died while every
@@ -32,7 +28,7 @@ constexpr membership::TimeMs kForgetUnknownHintTargetsAfterMs = 60 * 1000;
 constexpr membership::TimeMs kPreviousRingGraceMs = 30 * 1000;
 
 wire::ErrorReply storage_failure(const storage::Error& failure) {
-  return error(wire::ErrorCode::kInternal, describe(failure));
+  return wire::ErrorReply{wire::ErrorCode::kInternal, describe(failure)};
 }
 
 }  // namespace
@@ -85,80 +81,6 @@ std::vector<std::string> NodeCore::remembered_addresses() const {
   std::vector<std::string> addresses;
   for (const RingNode& node : remembered_) addresses.push_back(node.address);
   return addresses;
-}
-
-void NodeCore::handle_client(ClientId client, std::string_view peer_address, Channel channel,
-                             wire::Message request, Now now) {
-  (void)channel;  // every connection is trusted until internode sealing lands
-  last_now_ms_ = now.monotonic_ms;
-  const uint64_t id = request.request_id;
-  auto answer = [&](wire::Body body) {
-    outgoing_.push_back(Outgoing{client, wire::Message{id, std::move(body)}});
-  };
-  const bool client_request = std::holds_alternative<wire::PutRequest>(request.body) ||
-                              std::holds_alternative<wire::DeleteRequest>(request.body) ||
-                              std::holds_alternative<wire::GetRequest>(request.body);
-  if (client_request && fresh_ && !swim_.joined()) {
-    answer(error(wire::ErrorCode::kUnavailable, "this node is still joining the cluster (no seed answered yet)"));
-    return;
-  }
-  // A node that is not yet an owner may know only part of the cluster (its
-  // member table fills in by gossip), so it does not coordinate: a write
-  // acknowledged by "all the replicas it knows" could miss the real ones.
-  const bool own_copy_read = client_request && std::holds_alternative<wire::GetRequest>(request.body) &&
-                          std::get<wire::GetRequest>(request.body).local;
-  const Phase phase = topology_.phase();
-  if (client_request && !own_copy_read && phase != Phase::kNormal && phase != Phase::kLeaving) {
-    answer(error(wire::ErrorCode::kUnavailable, "this node is " + std::string(to_string(phase)) +
-                                                    " the ring, not an owner yet; send requests to another node"));
-    return;
-  }
-  if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, true};
-    storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};
-    coordinator_.write(client, id, put->key, std::move(record), put->consistency, now);
-  } else if (auto* del = std::get_if<wire::DeleteRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, true};
-    storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
-    coordinator_.write(client, id, del->key, std::move(record), del->consistency, now);
-  } else if (auto* get = std::get_if<wire::GetRequest>(&request.body)) {
-    if (get->local) {
-      answer(local_read(*get));
-    } else {
-      pending_[{client, id}] = Pending{now.wall_us, false};
-      coordinator_.read(client, id, get->key, get->consistency, now);
-    }
-  } else if (auto* write = std::get_if<wire::ReplicaWriteRequest>(&request.body)) {
-    answer(replica_write(*write, now));
-  } else if (auto* read = std::get_if<wire::ReplicaReadRequest>(&request.body)) {
-    answer(replica_read(*read));
-  } else if (auto* push_pull_request = std::get_if<wire::PushPullRequest>(&request.body)) {
-    answer(push_pull(peer_address, *push_pull_request, now));
-  } else if (std::holds_alternative<wire::StatusRequest>(request.body)) {
-    answer(status());
-  } else if (auto* endpoints_request = std::get_if<wire::EndpointsRequest>(&request.body)) {
-    answer(endpoints(*endpoints_request));
-  } else if (std::holds_alternative<wire::RingRequest>(request.body)) {
-    answer(ring_summary());
-  } else if (std::holds_alternative<wire::StatsRequest>(request.body)) {
-    answer(stats(now));
-  } else if (auto* stream = std::get_if<wire::StreamReadRequest>(&request.body)) {
-    answer(stream_read(*stream));
-  } else if (auto* batch = std::get_if<wire::StreamWriteRequest>(&request.body)) {
-    answer(stream_write(*batch));
-  } else if (auto* digest = std::get_if<wire::RangeDigestRequest>(&request.body)) {
-    const uint64_t grace = config_.repair.tombstone_grace_us;
-    auto computed = range_digest(store_.engine(), PositionRange{digest->begin, digest->end},
-                                 now.wall_us > grace ? now.wall_us - grace : 0);
-    if (!computed) ++storage_errors_;
-    answer(computed ? wire::Body(*computed) : wire::Body(storage_failure(computed.error())));
-  } else if (auto* change = std::get_if<wire::TopologyRequest>(&request.body)) {
-    answer(topology_.handle_request(*change, now));
-    after_topology_step();
-  } else {
-    answer(error(wire::ErrorCode::kInvalid, "not a request"));
-  }
-  collect_replies(now);
 }
 
 void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
@@ -402,7 +324,7 @@ wire::Body NodeCore::replica_write(const wire::ReplicaWriteRequest& request, Now
       ++storage_errors_;
       return storage_failure(stored.error());
     }
-    if (!*stored) return error(wire::ErrorCode::kUnavailable, "hint refused: target's hint cap or TTL reached");
+    if (!*stored) return wire::ErrorReply{wire::ErrorCode::kUnavailable, "hint refused: target's hint cap or TTL reached"};
     return wire::ReplicaWriteReply{};
   }
   auto applied = store_.apply_reporting_newer(request.key, record);
@@ -412,6 +334,17 @@ wire::Body NodeCore::replica_write(const wire::ReplicaWriteRequest& request, Now
   }
   if (!*applied) return wire::ReplicaWriteReply{};
   return wire::ReplicaWriteReply{(*applied)->timestamp_us, (*applied)->tiebreak};
+}
+
+wire::Body NodeCore::range_digest_of(const wire::RangeDigestRequest& request, Now now) {
+  const uint64_t grace = config_.repair.tombstone_grace_us;
+  auto computed = range_digest(store_.engine(), PositionRange{request.begin, request.end},
+                               now.wall_us > grace ? now.wall_us - grace : 0);
+  if (!computed) {
+    ++storage_errors_;
+    return storage_failure(computed.error());
+  }
+  return *computed;
 }
 
 wire::Body NodeCore::replica_read(const wire::ReplicaReadRequest& request) {
@@ -439,8 +372,8 @@ wire::Body NodeCore::push_pull(std::string_view peer_address, const wire::PushPu
                                Now now) {
   auto reply = swim_.handle_push_pull_request(peer_address, request.payload, now.monotonic_ms);
   if (!reply) {
-    return error(wire::ErrorCode::kInvalid,
-                 "push-pull refused: " + std::string(membership::to_string(reply.error())));
+    return wire::ErrorReply{wire::ErrorCode::kInvalid,
+                            "push-pull refused: " + std::string(membership::to_string(reply.error()))};
   }
   return wire::PushPullReply{std::move(*reply)};
 }
@@ -507,6 +440,10 @@ wire::Body NodeCore::stats(Now now) const {
   add("read_repair_failures", counters.read_repair_failures);
   add("storage_errors", storage_errors_);
   add("hint_storage_errors", replayer_.storage_errors());
+  add("auth_failures", auth_failures_);
+  add("client_refused_noauth", client_refused_noauth_);
+  add("client_refused_forbidden", client_refused_forbidden_);
+  add("internode_on_client_refused", internode_on_client_refused_);
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
     add(std::string(name) + "_latency_p50_us", histogram->percentile(0.50));
     add(std::string(name) + "_latency_p99_us", histogram->percentile(0.99));

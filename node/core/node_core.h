@@ -33,6 +33,7 @@
 #include "node/core/latency_histogram.h"
 #include "node/core/replica_store.h"
 #include "node/core/topology.h"
+#include "node/trust/users.h"
 #include "node/wire/message.h"
 #include "storage/engine.h"
 
@@ -60,9 +61,24 @@ class NodeCore {
   NodeCore& operator=(const NodeCore&) = delete;
 
   // `peer_address` is the connection's remote HOST:PORT; `channel` is what
-  // the I/O layer vouches for about that connection (channel.h).
+  // the I/O layer vouches for about that connection (channel.h). Client
+  // requests (client_access.h) are served on either channel, after the
+  // connection authenticated when users are configured, within its role;
+  // internode requests only on kPeer, and never on a connection that
+  // authenticated as a client. A StatusRequest on kPeer without client
+  // credentials is internode (topology confirms joins and leaves with it).
+  // Refusals are ErrorReply kNotAuthenticated or kForbidden, counted in
+  // stats and noted once per connection (take_notices). An AuthRequest is
+  // verified here, synchronously: a password's first check costs tens of
+  // milliseconds of CPU by design (node/trust/users.h).
   void handle_client(ClientId client, std::string_view peer_address, Channel channel,
                      wire::Message request, Now now);
+  // From now on client requests need credentials from `users` (kvnode
+  // --users). Without a call, clients need none.
+  void set_users(trust::UserTable users) { users_.emplace(std::move(users)); }
+  // The connection `client` closed: forget what it authenticated as (the
+  // I/O layer calls this for every closed client, which bounds clients_).
+  void client_closed(ClientId client) { clients_.erase(client); }
   void handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
                          Now now);
   void tick(Now now);
@@ -84,7 +100,7 @@ class NodeCore {
   bool finished() const { return topology_.finished(); }
   // Anti-entropy rounds finished (tests wait for one after healing).
   uint64_t repair_rounds_completed() const { return repair_.rounds_completed(); }
-  // Log lines about topology changes, drained by the caller.
+  // Log lines about topology changes and refused clients, drained by the caller.
   // Also the storage errors of hint replay and anti-entropy (error_counter.h).
   std::vector<std::string> take_notices();
 
@@ -104,6 +120,21 @@ class NodeCore {
     bool is_write;
   };
 
+  // What a client connection authenticated as; an entry exists only for a
+  // connection that authenticated or was refused (one per open connection).
+  struct ClientState {
+    std::optional<trust::Role> role;
+    std::string user;
+    bool refusal_noted = false;
+  };
+
+  void handle_client_request(ClientId client, std::string_view peer_address, wire::Message& request,
+                             trust::Role needed, Now now);
+  void handle_internode_request(ClientId client, std::string_view peer_address, wire::Message& request,
+                                Now now);
+  wire::Body authenticate(ClientId client, std::string_view peer_address, const wire::AuthRequest& request);
+  wire::ErrorReply refuse(ClientId client, std::string_view peer_address, wire::ErrorCode code,
+                          std::string reason);
   void apply_membership(const membership::Event& event, Now now);
   void rebuild_ring();
   void after_topology_step();
@@ -114,6 +145,7 @@ class NodeCore {
   void flush_quietly();
   wire::Body replica_write(const wire::ReplicaWriteRequest& request, Now now);
   wire::Body replica_read(const wire::ReplicaReadRequest& request);
+  wire::Body range_digest_of(const wire::RangeDigestRequest& request, Now now);
   wire::Body local_read(const wire::GetRequest& request);
   wire::Body push_pull(std::string_view peer_address, const wire::PushPullRequest& request, Now now);
   wire::Body status();
@@ -138,6 +170,13 @@ class NodeCore {
   LatencyHistogram read_latency_;
   uint64_t storage_errors_ = 0;
   StatsSource extra_stats_;
+  std::optional<trust::UserTable> users_;
+  std::map<ClientId, ClientState> clients_;
+  uint64_t auth_failures_ = 0;
+  uint64_t client_refused_noauth_ = 0;
+  uint64_t client_refused_forbidden_ = 0;
+  uint64_t internode_on_client_refused_ = 0;
+  std::vector<std::string> notices_;
   // Members remembered from before a restart that membership has not
   // reported yet; they stay in the ring until it does.
   std::vector<RingNode> remembered_;
@@ -153,7 +192,6 @@ class NodeCore {
   // From when hints for targets nobody knows are dropped.
   membership::TimeMs forget_unknown_at_ms_ = 0;
   void forget_unknown_hint_targets();
-  std::vector<std::string> notices_;
   void topology_notice(std::string notice) { notices_.push_back(std::move(notice)); }
 };
 

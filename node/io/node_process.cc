@@ -110,6 +110,7 @@ int run_node_process(const NodeSettings& flags) {
   }
   core::NodeCore core(flags.node, *store, tiebreak_from(identity->node_id),
                               std::move(*swim), now());
+  if (flags.users) core.set_users(trust::UserTable(*flags.users));
   if (core.decommissioned()) {
     spdlog::error("this node was decommissioned; to join again, start it with an empty data directory");
     return 1;
@@ -168,6 +169,7 @@ int run_node_process(const NodeSettings& flags) {
   if (!flags.resp_listen.empty()) {
     io::RespServerConfig resp_config{.listen_address = flags.resp_listen, .connections = flags.connections};
     resp_config.session.consistency = flags.resp_consistency;
+    resp_config.session.users_required = flags.users.has_value();
     resp_config.session.limits = resp::limits_from(wire::Limits{});
     resp_config.session.server = resp::ServerInfo{flags.name, flags.listen, flags.resp_listen,
                                                   static_cast<uint32_t>(getpid())};

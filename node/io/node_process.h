@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ struct NodeSettings {
   core::NodeConfig node;
   TrustSettings trust;
   ConnectionLimitsConfig connections;  // each listening port's own
+  // Client credentials (kvnode --users); nullopt: clients need none.
+  std::optional<std::vector<trust::User>> users;
 };
 
 // The process exit code: 0 after a clean stop, 1 when storage or the port

@@ -270,6 +270,7 @@ void RespServer::on_closed(uv_handle_t* handle) {
   auto* connection = static_cast<Connection*>(handle->data);
   connection->server->connection_limits_.closed(connection->id);
   connection->server->connections_.erase(connection->id);
+  connection->server->core_.client_closed(connection->id);
   delete connection;
 }
 

@@ -15,18 +15,6 @@ namespace {
 
 constexpr size_t kReadBufferBytes = 256 * 1024;
 
-// What a client connection may ask; everything else is internode.
-bool client_request(const wire::Body& body) {
-  if (auto* change = std::get_if<wire::TopologyRequest>(&body)) {
-    return change->action == wire::TopologyAction::kDecommission ||
-           change->action == wire::TopologyAction::kRemoveNode || change->action == wire::TopologyAction::kCleanup;
-  }
-  return std::holds_alternative<wire::PutRequest>(body) || std::holds_alternative<wire::DeleteRequest>(body) ||
-         std::holds_alternative<wire::GetRequest>(body) || std::holds_alternative<wire::StatusRequest>(body) ||
-         std::holds_alternative<wire::EndpointsRequest>(body) || std::holds_alternative<wire::RingRequest>(body) ||
-         std::holds_alternative<wire::StatsRequest>(body);
-}
-
 struct WriteRequest {
   uv_write_t request;
   std::string data;
@@ -196,15 +184,6 @@ void TcpServer::handle_bytes(Connection& connection, std::string_view bytes) {
       reject(connection, failure.reason, failure.request_id);
       return;
     }
-    if (connection.channel == core::Channel::kClient && !client_request(message->body)) {
-      trust_.refuse(trust::Refusal::kPlaintext, connection.peer, static_cast<uint64_t>(clock_().monotonic_ms));
-      append_message(connection, wire::Message{message->request_id,
-                                               wire::ErrorReply{wire::ErrorCode::kInvalid,
-                                                                "internode request refused: this connection "
-                                                                "is not a sealed peer session"}});
-      mark_dirty(connection);
-      continue;
-    }
     core_.handle_client(connection.id, connection.peer, connection.channel, std::move(*message), clock_());
   }
 }
@@ -332,6 +311,7 @@ void TcpServer::on_closed(uv_handle_t* handle) {
   auto* connection = static_cast<Connection*>(handle->data);
   connection->server->connection_limits_.closed(connection->id);
   connection->server->connections_.erase(connection->id);
+  connection->server->core_.client_closed(connection->id);
   delete connection;
 }
 

@@ -13,7 +13,7 @@ constexpr std::array<std::pair<std::string_view, CommandName>, kKnownCommandCoun
     {"mget", CommandName::kMget},     {"mset", CommandName::kMset},
     {"quit", CommandName::kQuit},     {"info", CommandName::kInfo},
     {"command", CommandName::kCommand}, {"config", CommandName::kConfig},
-    {"select", CommandName::kSelect},
+    {"select", CommandName::kSelect}, {"auth", CommandName::kAuth},
 }};
 
 }  // namespace

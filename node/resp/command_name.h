@@ -20,13 +20,14 @@ enum class CommandName {
   kCommand,
   kConfig,
   kSelect,
+  kAuth,
 };
 
 // kUnknown for anything not listed above.
 CommandName command_of(std::string_view name);
 
 // The number of commands command_of() recognises (COMMAND COUNT).
-inline constexpr int kKnownCommandCount = 13;
+inline constexpr int kKnownCommandCount = 14;
 
 // True when `text` equals `lower_case` ignoring ASCII case.
 bool equals_ignoring_case(std::string_view text, std::string_view lower_case);

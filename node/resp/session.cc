@@ -19,11 +19,22 @@ std::string encoded_error(std::string_view message) {
   return out;
 }
 
-std::string wrong_arity(std::string_view name) {
+std::string lower_case(std::string_view name) {
   std::string lower(name);
   for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  return encoded_error("ERR wrong number of arguments for '" + lower + "' command");
+  return lower;
 }
+
+std::string wrong_arity(std::string_view name) {
+  return encoded_error("ERR wrong number of arguments for '" + lower_case(name) + "' command");
+}
+
+// Redis's replies, word for word (client libraries match on them).
+constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
+constexpr std::string_view kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
+constexpr std::string_view kAuthWithoutUsers =
+    "ERR AUTH <password> called without any password configured for the default user. Are you sure your "
+    "configuration is correct?";
 
 // Redis shows at most this much of an unknown command's name.
 constexpr size_t kShownNameBytesMax = 128;
@@ -39,6 +50,10 @@ std::string error_text(const wire::ErrorReply& error) {
       return "TIMEOUT " + error.message;
     case wire::ErrorCode::kInternal:
       return "ERR storage failure: " + error.message;
+    case wire::ErrorCode::kNotAuthenticated:
+      return std::string(kNoAuth);
+    case wire::ErrorCode::kForbidden:
+      return "NOPERM " + error.message;
     default:
       return "ERR " + std::string(wire::error_code_name(error.code)) + ": " + error.message;
   }
@@ -90,11 +105,55 @@ void Session::take_ready(std::string& out) {
 
 void Session::handle_command(Command& command, uint64_t uptime_s) {
   assert(accepting() && has_room() && !command.empty());
-  dispatch(command, uptime_s);
+  Slot& slot = open_slot();
+  if (auth_in_flight_) {
+    slot.kind = Kind::kWaitingForAuth;
+    slot.waiting = std::move(command);
+    slot.count = static_cast<int64_t>(uptime_s);
+    return;
+  }
+  dispatch(slot, command, uptime_s);
 }
 
-void Session::dispatch(Command& args, uint64_t uptime_s) {
-  Slot& slot = open_slot();
+void Session::run_waiting() {
+  for (Slot& slot : slots_) {
+    if (auth_in_flight_) return;
+    if (slot.kind != Kind::kWaitingForAuth) continue;
+    Command command = std::move(slot.waiting);
+    const auto uptime_s = static_cast<uint64_t>(slot.count);
+    slot.kind = Kind::kReady;
+    slot.count = 0;
+    dispatch(slot, command, uptime_s);
+  }
+}
+
+std::optional<std::string> Session::refusal(const Command& args) const {
+  const CommandName name = command_of(args[0]);
+  if (!config_.users_required || name == CommandName::kAuth || name == CommandName::kQuit ||
+      name == CommandName::kUnknown) {
+    return std::nullopt;
+  }
+  if (!authenticated_) return std::string(kNoAuth);
+  const bool writes = name == CommandName::kSet || name == CommandName::kMset || name == CommandName::kDel;
+  if (writes && !may_write_) {
+    return "NOPERM this user has no permissions to run the '" + lower_case(args[0]) + "' command";
+  }
+  return std::nullopt;
+}
+
+void Session::authenticate(Slot& slot, Command& args) {
+  const size_t argc = args.size();
+  if (argc < 2) return finish_ready(slot, wrong_arity(args[0]));
+  if (argc > 3) return finish_ready(slot, encoded_error("ERR syntax error"));
+  if (argc == 2 && !config_.users_required) return finish_ready(slot, encoded_error(kAuthWithoutUsers));
+  slot.kind = Kind::kAuth;
+  auth_in_flight_ = true;
+  std::string user = argc == 3 ? std::move(args[1]) : std::string("default");
+  send(slot, 0, wire::AuthRequest{std::move(user), std::move(args[argc - 1])});
+}
+
+void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
+  if (auto refused = refusal(args)) return finish_ready(slot, encoded_error(*refused));
   const size_t argc = args.size();
   const wire::Consistency level = config_.consistency;
   std::string out;
@@ -222,6 +281,9 @@ void Session::dispatch(Command& args, uint64_t uptime_s) {
       return finish_ready(slot, std::move(out));
     }
 
+    case CommandName::kAuth:
+      return authenticate(slot, args);
+
     case CommandName::kUnknown:
       break;
   }
@@ -237,9 +299,12 @@ void Session::handle_reply(wire::Message& reply) {
   Slot& slot = slots_[sequence - first];
   if (slot.done || slot.outstanding == 0 || part < slot.part_first || part >= slot.part_end) return;
   --slot.outstanding;
+  const bool answers_auth = slot.kind == Kind::kAuth;
+  if (answers_auth) auth_in_flight_ = false;
 
   if (auto* error = std::get_if<wire::ErrorReply>(&reply.body)) {
-    if (!slot.error) slot.error = error_text(*error);
+    const bool wrong_credentials = slot.kind == Kind::kAuth && error->code == wire::ErrorCode::kNotAuthenticated;
+    if (!slot.error) slot.error = wrong_credentials ? std::string(kWrongPass) : error_text(*error);
   } else {
     switch (slot.kind) {
       case Kind::kGet:
@@ -275,11 +340,21 @@ void Session::handle_reply(wire::Message& reply) {
           slot.stats = std::make_unique<wire::StatsReply>(std::move(*stats));
         }
         break;
+      case Kind::kAuth:
+        if (auto* auth = std::get_if<wire::AuthReply>(&reply.body)) {
+          authenticated_ = true;
+          may_write_ = auth->role != "read";
+        } else if (!slot.error) {
+          slot.error = "ERR unexpected reply from the coordinator";
+        }
+        break;
       case Kind::kReady:
+      case Kind::kWaitingForAuth:
         break;
     }
   }
   if (slot.outstanding == 0) complete(slot);
+  if (answers_auth) run_waiting();
 }
 
 void Session::complete(Slot& slot) {
@@ -292,7 +367,8 @@ void Session::complete(Slot& slot) {
     case Kind::kGet:
       slot.done = true;  // the bulk string is already in slot.reply
       return;
-    case Kind::kWrite: {
+    case Kind::kWrite:
+    case Kind::kAuth: {
       std::string out;
       append_simple_string(out, "OK");
       return finish_ready(slot, std::move(out));
@@ -335,6 +411,7 @@ void Session::complete(Slot& slot) {
       return finish_ready(slot, std::move(out));
     }
     case Kind::kReady:
+    case Kind::kWaitingForAuth:
       slot.done = true;
       return;
   }

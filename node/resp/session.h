@@ -18,6 +18,16 @@
 // - Errors from the cluster keep their name as the code word:
 //   "-UNAVAILABLE ...", "-TIMEOUT ..." (the write may still land).
 //
+// Authentication (users_required: the node has a users file), as Redis 6:
+// before AUTH succeeds every command but AUTH and QUIT gets "-NOAUTH
+// Authentication required."; `AUTH password` is user "default", `AUTH user
+// password` names one; wrong credentials get "-WRONGPASS invalid
+// username-password pair or user is disabled."; a `read` user's SET, MSET
+// and DEL get "-NOPERM this user has no permissions to run the 'set'
+// command". NodeCore verifies (an AuthRequest) and enforces roles again.
+// Commands pipelined behind an unanswered AUTH wait in their slots and run
+// once it is answered, with its outcome.
+//
 // Request ids are (command sequence << 20 | part) so a reply finds its slot
 // in O(1); parts are bounded by Limits::arguments_max (< 2^19, validated).
 // The number of unanswered commands is bounded by commands_in_flight_max:
@@ -53,6 +63,7 @@ struct SessionConfig {
   Limits limits;
   size_t commands_in_flight_max = 1024;
   ServerInfo server;
+  bool users_required = false;
 };
 
 class Session {
@@ -87,7 +98,7 @@ class Session {
   size_t commands_in_flight() const { return slots_.size(); }
 
  private:
-  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo };
+  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo, kAuth, kWaitingForAuth };
 
   // One command's place in the reply order.
   struct Slot {
@@ -106,19 +117,28 @@ class Session {
     std::vector<std::optional<std::string>> values;  // MGET
     std::unique_ptr<wire::StatusReply> status;       // INFO
     std::unique_ptr<wire::StatsReply> stats;         // INFO
+    Command waiting;                                 // kWaitingForAuth: the command (count: uptime)
   };
 
   Slot& open_slot();
   void finish_ready(Slot& slot, std::string reply);
   void send(Slot& slot, uint32_t part, wire::Body body);
   void complete(Slot& slot);
-  void dispatch(Command& command, uint64_t uptime_s);
+  void dispatch(Slot& slot, Command& command, uint64_t uptime_s);
+  // Dispatches the commands that waited for an AUTH, until another AUTH waits.
+  void run_waiting();
+  // The reply that refuses `args` before it runs, if any (NOAUTH, NOPERM).
+  std::optional<std::string> refusal(const Command& args) const;
+  void authenticate(Slot& slot, Command& args);
 
   const SessionConfig& config_;
   std::deque<Slot> slots_;
   uint64_t next_sequence_ = 1;
   std::vector<wire::Message> requests_;
   bool closing_ = false;
+  bool auth_in_flight_ = false;
+  bool authenticated_ = false;
+  bool may_write_ = false;
 };
 
 // The RESP error line body for a coordinator error: "UNAVAILABLE ...",

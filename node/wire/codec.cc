@@ -12,6 +12,9 @@ namespace {
 
 using Packer = msgpack::packer<msgpack::sbuffer>;
 
+// User names, passwords and role names: far beyond any real one.
+constexpr size_t kAuthFieldBytesMax = 4096;
+
 void pack_bytes(Packer& pk, std::string_view bytes) {
   pk.pack_bin(static_cast<uint32_t>(bytes.size()));
   pk.pack_bin_body(bytes.data(), static_cast<uint32_t>(bytes.size()));
@@ -47,6 +50,8 @@ size_t field_count(const TopologyRequest&) { return 2; }
 size_t field_count(const TopologyReply&) { return 1; }
 size_t field_count(const RangeDigestRequest&) { return 2; }
 size_t field_count(const RangeDigestReply&) { return 2; }
+size_t field_count(const AuthRequest&) { return 2; }
+size_t field_count(const AuthReply&) { return 1; }
 
 void pack_fields(Packer& pk, const ErrorReply& m) {
   pk.pack(static_cast<uint32_t>(m.code));
@@ -183,6 +188,12 @@ void pack_fields(Packer& pk, const RangeDigestReply& m) {
   pk.pack(m.digest);
   pk.pack(m.count);
 }
+
+void pack_fields(Packer& pk, const AuthRequest& m) {
+  pk.pack(m.user);
+  pack_bytes(pk, m.password);
+}
+void pack_fields(Packer& pk, const AuthReply& m) { pk.pack(m.role); }
 
 void pack_message(Packer& pk, const Message& message) {
   std::visit(
@@ -444,6 +455,18 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
       body = m;
       break;
     }
+    case MessageType::kAuthRequest: {
+      AuthRequest m;
+      r.bytes(m.user, kAuthFieldBytesMax, "user") && r.bytes(m.password, kAuthFieldBytesMax, "password");
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kAuthReply: {
+      AuthReply m;
+      r.bytes(m.role, kAuthFieldBytesMax, "role");
+      body = std::move(m);
+      break;
+    }
     default:
       return false;
   }
@@ -451,8 +474,11 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
 }
 
 bool known_type(uint32_t raw) {
-  return raw >= static_cast<uint32_t>(MessageType::kErrorReply) &&
-         raw <= static_cast<uint32_t>(MessageType::kRangeDigestReply);
+  const bool core = raw >= static_cast<uint32_t>(MessageType::kErrorReply) &&
+                    raw <= static_cast<uint32_t>(MessageType::kRangeDigestReply);
+  const bool auth = raw >= static_cast<uint32_t>(MessageType::kAuthRequest) &&
+                    raw <= static_cast<uint32_t>(MessageType::kAuthReply);
+  return core || auth;
 }
 
 }  // namespace

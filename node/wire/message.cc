@@ -31,6 +31,8 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kInternal: return "INTERNAL";
     case ErrorCode::kUnknownType: return "UNKNOWN_TYPE";
     case ErrorCode::kBadVersion: return "BAD_VERSION";
+    case ErrorCode::kNotAuthenticated: return "NOT_AUTHENTICATED";
+    case ErrorCode::kForbidden: return "FORBIDDEN";
     case ErrorCode::kFailed: return "FAILED";
     case ErrorCode::kSuperseded: return "SUPERSEDED";
   }

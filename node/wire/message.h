@@ -44,6 +44,8 @@ enum class MessageType : uint32_t {
   kTopologyReply = 26,
   kRangeDigestRequest = 27,
   kRangeDigestReply = 28,
+  kAuthRequest = 29,
+  kAuthReply = 30,
 };
 
 enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
@@ -59,7 +61,8 @@ enum class ErrorCode : uint32_t {
   kInternal = 4,     // storage failure (disk full, I/O error) on the node
   kUnknownType = 5,  // message type this node does not know
   kBadVersion = 6,   // protocol version this node does not speak
-  // 7 and 8 are reserved for client authentication.
+  kNotAuthenticated = 7,  // credentials needed first, or the ones given are wrong
+  kForbidden = 8,         // the connection's role (or channel) may not send this request
   kFailed = 10,      // tried before the deadline, too few replicas succeeded (they
                      // refused or were unreachable); a write may still have landed
   kSuperseded = 11,  // a write kept meeting newer versions on its replicas (writers
@@ -280,8 +283,10 @@ enum class TopologyAction : uint32_t {
                       // gain; the reply's message is "done" once pulled, else "pulling"
 };
 
-// Client -> node: start a topology change (kv decommission | removenode | cleanup).
-// Refusals come back as ErrorReply kInvalid with the reason; nothing changed.
+// Client -> node: start a topology change (kv decommission | removenode | cleanup),
+// for admin users only. Node -> node: the steps kLeft and kRemoving, accepted
+// on a peer channel only (node/core/client_access.h). Refusals come back as
+// ErrorReply kInvalid with the reason; nothing changed.
 struct TopologyRequest {
   static constexpr MessageType kType = MessageType::kTopologyRequest;
   TopologyAction action = TopologyAction::kCleanup;
@@ -308,13 +313,28 @@ struct RangeDigestReply {
   uint64_t count = 0;
 };
 
+// Client -> node: authenticate this connection (kv --user, RESP AUTH). The
+// answer is an AuthReply or ErrorReply kNotAuthenticated; a node without a
+// users file accepts any credentials. Later requests on the connection run
+// with the user's role (node/trust/users.h); a new AuthRequest replaces it.
+struct AuthRequest {
+  static constexpr MessageType kType = MessageType::kAuthRequest;
+  std::string user;
+  std::string password;
+};
+
+struct AuthReply {
+  static constexpr MessageType kType = MessageType::kAuthReply;
+  std::string role;  // read | readwrite | admin
+};
+
 using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest,
                           PushPullRequest, PushPullReply, StatusRequest, StatusReply,
                           ReplicaWriteRequest, ReplicaWriteReply, ReplicaReadRequest,
                           ReplicaReadReply, EndpointsRequest, EndpointsReply, RingRequest, RingReply,
                           StatsRequest, StatsReply, StreamReadRequest, StreamReadReply,
                           StreamWriteRequest, StreamWriteReply, TopologyRequest, TopologyReply,
-                          RangeDigestRequest, RangeDigestReply>;
+                          RangeDigestRequest, RangeDigestReply, AuthRequest, AuthReply>;
 
 struct Message {
   uint64_t request_id = 0;

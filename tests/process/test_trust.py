@@ -35,7 +35,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (  # noqa: E402
-    ERR_INVALID, EXIT_NOT_FOUND, EXIT_OK, RawConnection, check, check_eq, frame, loopback_address,
+    ERR_FORBIDDEN, EXIT_NOT_FOUND, EXIT_OK, RawConnection, check, check_eq, frame, loopback_address,
     free_port, member_view, message, mp_encode, run_tests, start_cluster, test, wait_converged, wait_until,
 )
 
@@ -85,6 +85,11 @@ def stats(ctx, node):
 
 def refused(ctx, node, reason):
     return stats(ctx, node).get(f"sealed_refused_{reason}", 0)
+
+
+def internode_refused(ctx, node):
+    """Internode messages refused on a plaintext (client) connection."""
+    return stats(ctx, node).get("internode_on_client_refused", 0)
 
 
 def view_key(view):
@@ -151,7 +156,8 @@ def keyed_cluster_refuses_outsiders_and_replays(ctx):
     nodes, _ = keyed_cluster(ctx)
     target = nodes[0]
     node_ips = {n.host for n in nodes}
-    capture = Capture(ctx, "keyed", "udp or tcp")
+    # Only this test's nodes: other tests may run on the loopback at the same time.
+    capture = Capture(ctx, "keyed", " or ".join(f"host {ip}" for ip in sorted(node_ips)))
     try:
         secret_key, secret_value = "trust-distinctive-key-7f3a", "trust-distinctive-value-91c2"
         result = ctx.kv("--consistency", "all", "put", secret_key, secret_value, node=target)
@@ -160,7 +166,8 @@ def keyed_cluster_refuses_outsiders_and_replays(ctx):
         check(result.rc == EXIT_OK and result.out.decode().strip() == secret_value,
               f"keyed get: {result.describe()}")
         # Let gossip run a little, so the capture holds node-to-node datagrams.
-        wait_until(lambda: os.path.getsize(capture.path) > 20000, 10.0, "captured traffic")
+        wait_until(lambda: any(p[0] == "udp" and p[1] in node_ips and p[2] in node_ips
+                               for p in capture.packets()), 10.0, "node-to-node datagrams captured")
     finally:
         capture.stop()
     packets = capture.packets()
@@ -208,14 +215,18 @@ def keyed_cluster_refuses_outsiders_and_replays(ctx):
         with RawConnection(n.host, n.port) as conn:
             for request in (replica_write, stream_read):
                 reply = conn.call(request)
-                check(reply.is_error(ERR_INVALID), f"{n.name}: forged plaintext peer frame answered {reply}")
+                check(reply.is_error(ERR_FORBIDDEN), f"{n.name}: forged plaintext peer frame answered {reply}")
         with RawConnection(n.host, n.port) as conn:
             hello = seal_datagram(wrong_key, b"H" + os.urandom(32), fake_id)
             conn.send(frame(hello) + replica_write)
             check(conn.wait_closed(5.0), f"{n.name} kept a connection whose Hello does not open")
 
     for n in nodes:
-        wait_until(lambda n=n: refused(ctx, n, "plaintext") >= before_stats[n.name]["sealed_refused_plaintext"] + 3,
+        # Plaintext gossip is refused by the UDP layer, plaintext peer frames by the
+        # node's dispatch (internode messages on a client connection).
+        wait_until(lambda n=n: refused(ctx, n, "plaintext") + internode_refused(ctx, n)
+                   >= before_stats[n.name]["sealed_refused_plaintext"]
+                   + before_stats[n.name].get("internode_on_client_refused", 0) + 3,
                    10.0, f"{n.name}: plaintext refusals counted")
         wait_until(lambda n=n: refused(ctx, n, "not_authentic")
                    >= before_stats[n.name]["sealed_refused_not_authentic"] + 2,
@@ -244,7 +255,8 @@ def plaintext_node_cannot_join_a_keyed_cluster(ctx):
     before = member_view(ctx.kv_path, nodes[0])
     stranger = ctx.node(name="stranger", host=OUTSIDER,
                         extra_args=["--probe-interval-ms", str(PROBE_MS), "--seeds", nodes[0].address])
-    wait_until(lambda: refused(ctx, nodes[0], "plaintext") > 0, 10.0, "plaintext gossip refused")
+    wait_until(lambda: refused(ctx, nodes[0], "plaintext") + internode_refused(ctx, nodes[0]) > 0, 10.0,
+               "plaintext gossip or push-pull refused")
     check_eq(view_key(member_view(ctx.kv_path, nodes[0])), view_key(before), "view after a plaintext joiner")
     stranger.stop()
 

@@ -224,7 +224,7 @@ TEST_CASE("COMMAND and CONFIG GET answer what redis-cli and redis-benchmark ask"
   h.command({"CONFIG", "GET", "appendonly"});
   h.command({"CONFIG", "GET", "maxmemory"});
   h.command({"CONFIG", "SET", "save", ""});
-  CHECK(h.ready() == "*0\r\n:13\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+  CHECK(h.ready() == "*0\r\n:14\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
                      "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n*0\r\n-ERR ringkv answers CONFIG GET only\r\n");
 }
 
@@ -260,4 +260,107 @@ TEST_CASE("INFO renders server, cluster, keyspace and stats from the core's repl
   CHECK(out.substr(second).find("# Server") == std::string::npos);
   CHECK(out.substr(second).find("# Keyspace") != std::string::npos);
   CHECK(out.ends_with("$0\r\n\r\n"));
+}
+
+namespace {
+
+struct AuthHarness : Harness {
+  AuthHarness() {
+    config.users_required = true;
+    session = std::make_unique<Session>(config);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("with users, every command but AUTH and QUIT gets Redis's NOAUTH until AUTH succeeds") {
+  AuthHarness h;
+  h.command({"PING"});
+  h.command({"GET", "k"});
+  CHECK(h.requests().empty());
+  CHECK(h.ready() == "-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n");
+  h.command({"AUTH", "alice", "pw"});
+  h.command({"PING"});  // pipelined: waits for the AUTH's outcome
+  h.command({"GET", "k"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 1);
+  auto auth = std::get<wire::AuthRequest>(requests[0].body);
+  CHECK((auth.user == "alice" && auth.password == "pw"));
+  CHECK(h.ready().empty());
+  h.reply(requests[0].request_id, wire::AuthReply{"readwrite"});
+  auto after = h.requests();
+  REQUIRE(after.size() == 1);
+  CHECK(std::holds_alternative<wire::GetRequest>(after[0].body));
+  h.reply(after[0].request_id, wire::GetReply{});
+  CHECK(h.ready() == "+OK\r\n+PONG\r\n$-1\r\n");
+}
+
+TEST_CASE("AUTH with one argument is the default user; wrong credentials get Redis's WRONGPASS") {
+  AuthHarness h;
+  h.command({"AUTH", "secret"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(std::get<wire::AuthRequest>(requests[0].body).user == "default");
+  h.reply(requests[0].request_id,
+          wire::ErrorReply{wire::ErrorCode::kNotAuthenticated, "invalid username-password pair or user is disabled."});
+  CHECK(h.ready() == "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  h.command({"GET", "k"});
+  CHECK(h.ready() == "-NOAUTH Authentication required.\r\n");
+  h.command({"AUTH"});
+  h.command({"AUTH", "a", "b", "c"});
+  CHECK(h.ready() == "-ERR wrong number of arguments for 'auth' command\r\n-ERR syntax error\r\n");
+}
+
+TEST_CASE("a read user's writes get Redis's NOPERM; its reads go through") {
+  AuthHarness h;
+  h.command({"AUTH", "reader", "pw"});
+  h.reply(h.requests()[0].request_id, wire::AuthReply{"read"});
+  h.command({"SET", "k", "v"});
+  h.command({"del", "k"});
+  h.command({"GET", "k"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(std::holds_alternative<wire::GetRequest>(requests[0].body));
+  h.reply(requests[0].request_id, wire::GetReply{});
+  CHECK(h.ready() ==
+        "+OK\r\n-NOPERM this user has no permissions to run the 'set' command\r\n"
+        "-NOPERM this user has no permissions to run the 'del' command\r\n$-1\r\n");
+}
+
+TEST_CASE("AUTH with a password alone and no users configured gets Redis's error") {
+  Harness h;
+  h.command({"AUTH", "secret"});
+  CHECK(h.requests().empty());
+  CHECK(h.ready() ==
+        "-ERR AUTH <password> called without any password configured for the default user. Are you sure your "
+        "configuration is correct?\r\n");
+  h.command({"GET", "k"});
+  CHECK(h.requests().size() == 1);  // no users: no credentials needed
+}
+
+TEST_CASE("a refusal from the node becomes NOAUTH or NOPERM") {
+  CHECK(error_text(wire::ErrorReply{wire::ErrorCode::kNotAuthenticated, "x"}) == "NOAUTH Authentication required.");
+  CHECK(error_text(wire::ErrorReply{wire::ErrorCode::kForbidden, "user r may not put"}) == "NOPERM user r may not put");
+}
+
+TEST_CASE("commands pipelined behind a failed AUTH run unauthenticated, behind a second AUTH they wait again") {
+  AuthHarness h;
+  h.command({"AUTH", "alice", "wrong"});
+  h.command({"GET", "k"});
+  h.command({"AUTH", "alice", "pw"});
+  h.command({"GET", "k"});
+  auto first = h.requests();
+  REQUIRE(first.size() == 1);
+  h.reply(first[0].request_id,
+          wire::ErrorReply{wire::ErrorCode::kNotAuthenticated, "invalid username-password pair or user is disabled."});
+  auto second = h.requests();  // the second AUTH only: the GET behind it waits
+  REQUIRE(second.size() == 1);
+  CHECK(std::holds_alternative<wire::AuthRequest>(second[0].body));
+  h.reply(second[0].request_id, wire::AuthReply{"read"});
+  auto third = h.requests();
+  REQUIRE(third.size() == 1);
+  h.reply(third[0].request_id, wire::GetReply{true, "v", 1, 1});
+  CHECK(h.ready() ==
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n-NOAUTH Authentication required.\r\n"
+        "+OK\r\n$1\r\nv\r\n");
 }
