@@ -65,6 +65,12 @@ struct Config {
   // count, or after this long, whichever comes first.
   TimeMs leave_propagate_max_ms = 5000;
 
+  // Clock offsets (clock_offset.h): a member whose wall clock is beyond doubt more than this
+  // far from ours is reported (Swim::take_clock_warnings), at most once per member per
+  // clock_offset_warning_interval_ms. 500 ms is CockroachDB's default --max-offset.
+  TimeMs max_clock_offset_ms = 500;
+  TimeMs clock_offset_warning_interval_ms = 60000;
+
   // Bounds.
   std::size_t datagram_bytes_max = 1400;
   std::size_t push_pull_bytes_max = 4 * 1024 * 1024;
