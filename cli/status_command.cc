@@ -44,7 +44,9 @@ std::string or_null(const std::optional<Figures>& figures, uint64_t Figures::*fi
 // "60001" (a JSON number) for scripts, `none` when not measured.
 std::string clock_offset_text(const wire::MemberStatus& member, bool json, const char* none) {
   if (!member.clock_offset_ms) return none;
-  return (!json && *member.clock_offset_ms >= 0 ? "+" : "") + std::to_string(*member.clock_offset_ms);
+  std::string text = std::to_string(*member.clock_offset_ms);
+  if (!json && *member.clock_offset_ms >= 0) text.insert(0, 1, '+');
+  return text;
 }
 
 // "U" (up) / "D" (down) + "N" (normal) / "J" (joining) / "L" (leaving).
