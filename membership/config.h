@@ -53,8 +53,8 @@ struct Config {
   // Anti-entropy: full-state exchange with one random live member; the interval grows with
   // cluster size beyond 32 members, as memberlist's does.
   TimeMs push_pull_interval_ms = 30000;
-  // Partition healing: this often, push-pull with one random dead member and with every seed
-  // that the view does not show alive.
+  // Partition healing: this often, push-pull with one random dead or left member and with
+  // every seed that the view does not show alive.
   TimeMs reconnect_interval_ms = 30000;
 
   // Join: retry every seed with exponential backoff until one push-pull succeeds.

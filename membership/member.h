@@ -40,6 +40,10 @@ inline constexpr uint64_t kIncarnationMax = uint64_t{1} << 63;
 // 256 restarts' worth of generations: a member's own record relayed by others may be that far
 // ahead of what we know; a claim further ahead is refused as implausible.
 inline constexpr uint64_t kIncarnationJumpMax = uint64_t{1} << 40;
+// A third party's accusation (suspect, dead, left) may be at most one generation ahead of what
+// we know, so the refutation it forces (one higher) stays well within kIncarnationJumpMax of
+// every other view, which accepts it when relayed.
+inline constexpr uint64_t kAccusationJumpMax = uint64_t{1} << 32;
 // Generations beyond this would start above half the incarnation space.
 inline constexpr uint32_t kGenerationMax = (uint32_t{1} << 31) - 1;
 // The ring's bound on one node's tokens (node/core/ring.h uses this value); a record claiming

@@ -28,10 +28,12 @@
 // Trust: without the cluster key (not this module's business) anyone can send datagrams, so
 // no claim one node makes about another may put that member where it cannot refute it. A
 // claim about member X counts as X's own only when it rides a datagram whose sender is X and
-// that comes from X's address; every other claim (relayed gossip, push-pulls, anything from
+// that comes from X's address, or X's push-pull reply from the address we dialed as X's;
+// every other claim (relayed gossip, push-pulls, anything from
 // an unknown address) is third-party, and is refused and counted when it
-//   - carries an incarnation at kIncarnationMax, or more than kIncarnationJumpMax above the
-//     one we know for X (member.h), so X can always refute by going one higher;
+//   - carries an incarnation at kIncarnationMax, or more than kIncarnationJumpMax (an
+//     accusation: kAccusationJumpMax) above the one we know for X (member.h), so X can always
+//     refute by going one higher and every view accepts the refutation when relayed;
 //   - says X left while we hold X alive or suspect: only X announces its own leave, and the
 //     removal protocol removes only members already dead (node/core/topology_removal.cc),
 //     declaring them left through declare_left on every member.
@@ -304,7 +306,10 @@ class Swim {
   void tick_leave(TimeMs now);
   void request_push_pull(const std::string& address, bool join);
   std::string encode_state(bool join) const;
-  void merge_state(const PushPull& remote, TimeMs now);
+  // `reply_from`: the address a push-pull reply came from (we dialed it); its sender's own
+  // record then counts as the member's own if that is the sender's address. Empty for
+  // requests (the peer's TCP source port is not its address).
+  void merge_state(const PushPull& remote, std::string_view reply_from, TimeMs now);
   std::expected<PushPull, DropReason> decode_state(std::string_view bytes);
   // Up to `count` distinct members for which `eligible` holds, chosen at random.
   std::vector<const MemberState*> random_members(

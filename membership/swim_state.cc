@@ -29,10 +29,12 @@ EventKind event_for(Liveness liveness) {
 
 bool Swim::plausible(const Member& claim, const MemberState* state, Source source) {
   if (source == Source::kLocal || source == Source::kMember) return true;
+  const uint64_t jump_max =
+      claim.liveness == Liveness::kAlive ? kIncarnationJumpMax : kAccusationJumpMax;
   const bool too_far = claim.incarnation >= kIncarnationMax ||
                        (state != nullptr &&
                         claim.incarnation - std::min(claim.incarnation, state->record.incarnation) >
-                            kIncarnationJumpMax);
+                            jump_max);
   if (too_far) {
     ++stats_.claims_refused_incarnation;
     return false;

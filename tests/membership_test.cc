@@ -1006,9 +1006,9 @@ TEST_CASE("a third party cannot say a live member left, at any incarnation") {
   CHECK(swim.stats().claims_refused_left == 1);
   // Nor can a known member relay it, nor a push-pull carry it.
   REQUIRE(swim.handle_datagram(address_of(2),
-                               datagram(2, Gossip{}, {{member_of(3, 5ull << 32, Liveness::kLeft), id_of(2)}}),
+                               datagram(2, Gossip{}, {{member_of(3, (1ull << 32) + 2, Liveness::kLeft), id_of(2)}}),
                                kStart));
-  teach(swim, 2, {member_of(3, 5ull << 32, Liveness::kLeft)}, kStart);
+  teach(swim, 2, {member_of(3, (1ull << 32) + 3, Liveness::kLeft)}, kStart);
   CHECK(liveness_in(swim, 3) == Liveness::kAlive);
   CHECK(swim.stats().claims_refused_left == 3);
 }
@@ -1049,14 +1049,17 @@ TEST_CASE("a claim far above the incarnation we know is refused") {
   teach(swim, 2, alive_members(2, 3), kStart);
   const uint64_t known = 1ull << 32;
   REQUIRE(swim.handle_datagram(address_of(9),
-                               forged({member_of(3, known + kIncarnationJumpMax + 1, Liveness::kDead)}),
+                               forged({member_of(3, known + kAccusationJumpMax + 1, Liveness::kDead)}),
                                kStart));
   CHECK(liveness_in(swim, 3) == Liveness::kAlive);
+  REQUIRE(swim.handle_datagram(address_of(9), forged({member_of(3, known + kIncarnationJumpMax + 1)}),
+                               kStart));
+  CHECK(swim.member(id_of(3))->incarnation == known);
   // An unknown member cannot be introduced at the very top either.
   REQUIRE(swim.handle_datagram(address_of(9), forged({member_of(4, kIncarnationMax, Liveness::kDead)}),
                                kStart));
   CHECK_FALSE(swim.member(id_of(4)).has_value());
-  CHECK(swim.stats().claims_refused_incarnation == 2);
+  CHECK(swim.stats().claims_refused_incarnation == 3);
   // A restart's worth ahead is fine: that is a member's next life, relayed.
   REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{member_of(3, 3ull << 32), ""}}),
                                kStart));
@@ -1078,7 +1081,7 @@ TEST_CASE("refuting an accusation just under the maximum never overflows") {
 
 TEST_CASE("a forged dead at a far incarnation is refuted and every view recovers") {
   Trio trio;
-  const uint64_t forged_incarnation = trio.c.self().incarnation + kIncarnationJumpMax;
+  const uint64_t forged_incarnation = trio.c.self().incarnation + kAccusationJumpMax;
   REQUIRE(trio.b.handle_datagram(address_of(9),
                                  forged({member_of(3, forged_incarnation, Liveness::kDead)}), trio.now));
   REQUIRE(liveness_in(trio.b, 3) == Liveness::kDead);
