@@ -40,6 +40,15 @@ std::string or_null(const std::optional<Figures>& figures, uint64_t Figures::*fi
   return figures ? std::to_string((*figures).*field) : "null";
 }
 
+// A member's clock offset from the answering node in milliseconds: "+60001" for people,
+// "60001" (a JSON number) for scripts, `none` when not measured.
+std::string clock_offset_text(const wire::MemberStatus& member, bool json, const char* none) {
+  if (!member.clock_offset_ms) return none;
+  std::string text = std::to_string(*member.clock_offset_ms);
+  if (!json && *member.clock_offset_ms >= 0) text.insert(0, 1, '+');
+  return text;
+}
+
 // "U" (up) / "D" (down) + "N" (normal) / "J" (joining) / "L" (leaving).
 std::string state_code(const wire::MemberStatus& member) {
   const char up = member.liveness == "alive" || member.liveness == "suspect" ? 'U' : 'D';
@@ -79,20 +88,21 @@ int run_status(const GlobalOptions& options) {
               ", \"liveness\": " + json_string(m.liveness) + ", \"ring_status\": " + json_string(m.ring_status) +
               ", \"incarnation\": " + std::to_string(m.incarnation) + ", \"vnodes\": " + std::to_string(m.vnodes) +
               ", \"keys\": " + or_null(figures[i], &Figures::keys) +
-              ", \"bytes\": " + or_null(figures[i], &Figures::bytes) + "}";
+              ", \"bytes\": " + or_null(figures[i], &Figures::bytes) +
+              ", \"clock_offset_ms\": " + clock_offset_text(m, true, "null") + "}";
     }
     std::puts((json + "]}").c_str());
     return kExitOk;
   }
   std::printf("Cluster as seen by %s (%s)\n", status->node_name.c_str(), client.connected_host().c_str());
-  std::printf("%-3s %-12s %-32s %-22s %-8s %-8s %-14s %10s %12s\n", "", "NAME", "ID", "ADDRESS", "LIVENESS",
-              "RING", "INCARNATION", "KEYS", "BYTES");
+  std::printf("%-3s %-12s %-32s %-22s %-8s %-8s %-14s %10s %12s %10s\n", "", "NAME", "ID", "ADDRESS", "LIVENESS",
+              "RING", "INCARNATION", "KEYS", "BYTES", "CLOCK_MS");
   for (size_t i = 0; i < members.size(); ++i) {
     const auto& m = members[i];
-    std::printf("%-3s %-12s %-32s %-22s %-8s %-8s %-14llu %10s %12s\n", state_code(m).c_str(), m.name.c_str(),
+    std::printf("%-3s %-12s %-32s %-22s %-8s %-8s %-14llu %10s %12s %10s\n", state_code(m).c_str(), m.name.c_str(),
                 hex(m.id).c_str(), m.address.c_str(), m.liveness.c_str(), m.ring_status.c_str(),
                 static_cast<unsigned long long>(m.incarnation), or_null(figures[i], &Figures::keys).c_str(),
-                or_null(figures[i], &Figures::bytes).c_str());
+                or_null(figures[i], &Figures::bytes).c_str(), clock_offset_text(m, false, "-").c_str());
   }
   return kExitOk;
 }

@@ -4,6 +4,7 @@
 #include <exception>
 #include <msgpack.hpp>
 #include <new>
+#include <optional>
 #include <utility>
 
 #include "membership/check.h"
@@ -59,9 +60,10 @@ void pack_member_fields(Packer& packer, const Member& member) {
 struct BodyPacker {
   Packer& packer;
   void operator()(const Ping& ping) {
-    packer.pack_array(2);
+    packer.pack_array(3);
     packer.pack_uint64(ping.seq);
     pack_bytes_as_bin(packer, ping.target_id);
+    packer.pack_uint64(ping.wall_us);
   }
   void operator()(const PingReq& request) {
     packer.pack_array(3);
@@ -70,8 +72,10 @@ struct BodyPacker {
     pack_text(packer, request.target_address);
   }
   void operator()(const Ack& ack) {
-    packer.pack_array(1);
+    packer.pack_array(3);
     packer.pack_uint64(ack.seq);
+    packer.pack_uint64(ack.wall_us);
+    packer.pack_uint64(ack.ping_wall_us);
   }
   void operator()(const Nack& nack) {
     packer.pack_array(1);
@@ -134,8 +138,19 @@ bool read_array(const object& o, uint32_t size, const object*& items) {
   return true;
 }
 
+// An array of `older` or `newer` fields (a layout that grew); `size` says which.
+bool read_array_of(const object& o, uint32_t older, uint32_t newer, const object*& items,
+                   uint32_t& size) {
+  if (o.type != msgpack::type::ARRAY) return false;
+  size = o.via.array.size;
+  if (size != older && size != newer) return false;
+  items = o.via.array.ptr;
+  return true;
+}
+
 // Reads the fields shared by updates and push-pull members, starting at `fields[0]`.
-bool read_member_fields(const object* fields, Member& member) {
+// Returns the error, if any.
+std::optional<DecodeError> read_member_fields(const object* fields, Member& member) {
   uint64_t liveness = 0;
   uint64_t ring_status = 0;
   if (!read_id(fields[0], false, member.id) || !read_text(fields[1], kNameBytesMax, member.name) ||
@@ -143,12 +158,17 @@ bool read_member_fields(const object* fields, Member& member) {
       !read_uint(fields[3], member.incarnation) || !read_uint(fields[4], liveness) ||
       !read_uint(fields[5], ring_status) || !read_uint32(fields[6], member.vnode_count) ||
       !read_uint32(fields[7], member.protocol_version)) {
-    return false;
+    return DecodeError::kMalformed;
   }
-  if (liveness > kLivenessMax || ring_status > kRingStatusMax) return false;
+  if (liveness > kLivenessMax || ring_status > kRingStatusMax) return DecodeError::kMalformed;
+  // A record no member could refute, or one the ring would have to clamp.
+  if (member.incarnation > kIncarnationMax || member.vnode_count > kVnodeCountMax) {
+    return DecodeError::kOutOfRange;
+  }
   member.liveness = static_cast<Liveness>(liveness);
   member.ring_status = static_cast<RingStatus>(ring_status);
-  return validate_member(member).has_value();
+  if (!validate_member(member)) return DecodeError::kMalformed;
+  return std::nullopt;
 }
 
 bool read_body(MessageKind kind, const object& o, Body& body) {
@@ -156,8 +176,9 @@ bool read_body(MessageKind kind, const object& o, Body& body) {
   switch (kind) {
     case MessageKind::kPing: {
       Ping ping;
-      if (!read_array(o, 2, f) || !read_uint(f[0], ping.seq) ||
-          !read_id(f[1], false, ping.target_id)) {
+      uint32_t size = 0;
+      if (!read_array_of(o, 2, 3, f, size) || !read_uint(f[0], ping.seq) ||
+          !read_id(f[1], false, ping.target_id) || (size == 3 && !read_uint(f[2], ping.wall_us))) {
         return false;
       }
       body = std::move(ping);
@@ -176,7 +197,11 @@ bool read_body(MessageKind kind, const object& o, Body& body) {
     }
     case MessageKind::kAck: {
       Ack ack;
-      if (!read_array(o, 1, f) || !read_uint(f[0], ack.seq)) return false;
+      uint32_t size = 0;
+      if (!read_array_of(o, 1, 3, f, size) || !read_uint(f[0], ack.seq) ||
+          (size == 3 && (!read_uint(f[1], ack.wall_us) || !read_uint(f[2], ack.ping_wall_us)))) {
+        return false;
+      }
       body = ack;
       return true;
     }
@@ -244,6 +269,8 @@ std::string_view to_string(DecodeError error) {
       return "unknown protocol version";
     case DecodeError::kUnknownKind:
       return "unknown message kind";
+    case DecodeError::kOutOfRange:
+      return "incarnation or vnode count out of range";
   }
   return "unknown decode error";
 }
@@ -312,6 +339,9 @@ std::expected<Packet, DecodeError> decode_packet(std::string_view bytes, std::si
       !read_uint(f[3], packet.header.sender_incarnation) || !read_uint(f[4], kind)) {
     return std::unexpected(DecodeError::kMalformed);
   }
+  if (packet.header.sender_incarnation > kIncarnationMax) {
+    return std::unexpected(DecodeError::kOutOfRange);
+  }
   if (kind < static_cast<uint64_t>(MessageKind::kPing) ||
       kind > static_cast<uint64_t>(MessageKind::kGossip)) {
     return std::unexpected(DecodeError::kUnknownKind);
@@ -325,10 +355,10 @@ std::expected<Packet, DecodeError> decode_packet(std::string_view bytes, std::si
   for (uint32_t i = 0; i < updates.size; ++i) {
     const object* u = nullptr;
     Update update;
-    if (!read_array(updates.ptr[i], kUpdateFields, u) || !read_member_fields(u, update.member) ||
-        !read_id(u[8], true, update.origin_id)) {
+    if (!read_array(updates.ptr[i], kUpdateFields, u) || !read_id(u[8], true, update.origin_id)) {
       return std::unexpected(DecodeError::kMalformed);
     }
+    if (auto error = read_member_fields(u, update.member)) return std::unexpected(*error);
     packet.updates.push_back(std::move(update));
   }
   return packet;
@@ -380,9 +410,8 @@ std::expected<PushPull, DecodeError> decode_push_pull(std::string_view bytes, st
   for (uint32_t i = 0; i < members.size; ++i) {
     const object* m = nullptr;
     Member member;
-    if (!read_array(members.ptr[i], kMemberFields, m) || !read_member_fields(m, member)) {
-      return std::unexpected(DecodeError::kMalformed);
-    }
+    if (!read_array(members.ptr[i], kMemberFields, m)) return std::unexpected(DecodeError::kMalformed);
+    if (auto error = read_member_fields(m, member)) return std::unexpected(*error);
     message.members.push_back(std::move(member));
   }
   return message;

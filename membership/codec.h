@@ -4,9 +4,13 @@
 // version, so a future layout can be recognised and refused before anything else is read.
 //
 //   datagram  = [version, cluster, sender_id, sender_incarnation, kind, body, updates]
-//   body      = ping:     [seq, target_id]
+//   body      = ping:     [seq, target_id, wall_us]
 //               ping-req: [seq, target_id, target_address]
-//               ack:      [seq]          nack: [seq]          gossip: []
+//               ack:      [seq, wall_us, ping_wall_us]
+//               nack:     [seq]          gossip: []
+//   wall_us: the sender's wall clock (microseconds since the epoch, 0 if unknown);
+//   ping_wall_us: the wall_us of the ping being answered (clock_offset.h). Pings of 2 fields
+//   and acks of 1 (before clock offsets) still decode, with the clocks 0.
 //   update    = [id, name, address, incarnation, liveness, ring_status, vnode_count,
 //                protocol_version, origin_id]    (origin_id: 16 bytes or empty)
 //   push-pull = [version, cluster, sender_id, join, members]
@@ -37,6 +41,7 @@ enum class MessageKind : uint8_t { kPing = 1, kPingReq = 2, kAck = 3, kNack = 4,
 struct Ping {
   uint64_t seq = 0;
   std::string target_id;
+  uint64_t wall_us = 0;
 };
 struct PingReq {
   uint64_t seq = 0;
@@ -45,6 +50,8 @@ struct PingReq {
 };
 struct Ack {
   uint64_t seq = 0;
+  uint64_t wall_us = 0;
+  uint64_t ping_wall_us = 0;
 };
 struct Nack {
   uint64_t seq = 0;
@@ -86,6 +93,8 @@ enum class DecodeError {
   kLimitExceeded,   // a size or nesting limit, or the input itself is too large
   kUnknownVersion,  // a protocol version this build does not speak
   kUnknownKind,     // a message kind this build does not know
+  kOutOfRange,      // well-formed, but an incarnation above kIncarnationMax or a vnode count
+                    // above kVnodeCountMax (member.h)
 };
 
 std::string_view to_string(DecodeError error);

@@ -41,6 +41,9 @@ std::expected<void, std::string> Config::validate() const {
     return fail("need 0 < join_retry_initial_ms <= join_retry_max_ms");
   }
   if (leave_propagate_max_ms < 0) return fail("leave_propagate_max_ms must not be negative");
+  if (max_clock_offset_ms <= 0 || clock_offset_warning_interval_ms <= 0) {
+    return fail("max_clock_offset_ms and clock_offset_warning_interval_ms must be positive");
+  }
   if (datagram_bytes_max < kDatagramBytesMin || datagram_bytes_max > kDatagramBytesMax) {
     return fail("datagram_bytes_max must be " + std::to_string(kDatagramBytesMin) + ".." +
                 std::to_string(kDatagramBytesMax));

@@ -53,8 +53,8 @@ struct Config {
   // Anti-entropy: full-state exchange with one random live member; the interval grows with
   // cluster size beyond 32 members, as memberlist's does.
   TimeMs push_pull_interval_ms = 30000;
-  // Partition healing: this often, push-pull with one random dead member and with every seed
-  // that the view does not show alive.
+  // Partition healing: this often, push-pull with one random dead or left member and with
+  // every seed that the view does not show alive.
   TimeMs reconnect_interval_ms = 30000;
 
   // Join: retry every seed with exponential backoff until one push-pull succeeds.
@@ -64,6 +64,12 @@ struct Config {
   // Graceful leave reports completion once the `left` update has been retransmitted its full
   // count, or after this long, whichever comes first.
   TimeMs leave_propagate_max_ms = 5000;
+
+  // Clock offsets (clock_offset.h): a member whose wall clock is beyond doubt more than this
+  // far from ours is reported (Swim::take_clock_warnings), at most once per member per
+  // clock_offset_warning_interval_ms. 500 ms is CockroachDB's default --max-offset.
+  TimeMs max_clock_offset_ms = 500;
+  TimeMs clock_offset_warning_interval_ms = 60000;
 
   // Bounds.
   std::size_t datagram_bytes_max = 1400;

@@ -47,7 +47,14 @@ bool attributes_differ(const Member& a, const Member& b) {
          a.vnode_count != b.vnode_count || a.protocol_version != b.protocol_version;
 }
 
-uint64_t initial_incarnation(uint32_t generation) { return uint64_t{generation} << 32; }
+uint64_t initial_incarnation(uint32_t generation) {
+  MEMBERSHIP_CHECK(generation <= kGenerationMax, "a generation starts below kIncarnationMax");
+  return uint64_t{generation} << 32;
+}
+
+uint64_t next_incarnation(uint64_t current) {
+  return current < kIncarnationMax ? current + 1 : kIncarnationMax;
+}
 
 bool is_valid_address(std::string_view address) {
   if (address.empty() || address.size() > kAddressBytesMax) return false;
@@ -77,6 +84,8 @@ std::expected<void, std::string> validate_member(const Member& member) {
       static_cast<uint8_t>(member.ring_status) > kRingStatusMax) {
     return std::unexpected("liveness or ring status out of range");
   }
+  if (member.vnode_count > kVnodeCountMax) return std::unexpected("vnode count above 4096");
+  if (member.incarnation > kIncarnationMax) return std::unexpected("incarnation above 2^63");
   return {};
 }
 

@@ -13,6 +13,12 @@
 // raised on every restart) begins at incarnation g << 32, so a restarted node outranks
 // anything the cluster remembers of its earlier lives as long as one life refutes fewer than
 // 2^32 times.
+//
+// Headroom for refutation: no incarnation above kIncarnationMax is decoded, and a claim about
+// a member made by anyone else (gossip relays, push-pulls) is refused at kIncarnationMax or
+// more than kIncarnationJumpMax above the incarnation the receiver knows (swim_state.cc). So
+// whatever another node says about a member, the member can go one higher, and its own
+// incarnation never passes kIncarnationMax (it saturates there; see next_incarnation).
 #pragma once
 
 #include <cstddef>
@@ -29,6 +35,20 @@ inline constexpr std::size_t kAddressBytesMax = 256;
 // Protocol versions this build speaks; datagrams outside the range are dropped and counted.
 inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr uint32_t kProtocolVersionMin = 1;
+
+inline constexpr uint64_t kIncarnationMax = uint64_t{1} << 63;
+// 256 restarts' worth of generations: a member's own record relayed by others may be that far
+// ahead of what we know; a claim further ahead is refused as implausible.
+inline constexpr uint64_t kIncarnationJumpMax = uint64_t{1} << 40;
+// A third party's accusation (suspect, dead, left) may be at most one generation ahead of what
+// we know, so the refutation it forces (one higher) stays well within kIncarnationJumpMax of
+// every other view, which accepts it when relayed.
+inline constexpr uint64_t kAccusationJumpMax = uint64_t{1} << 32;
+// Generations beyond this would start above half the incarnation space.
+inline constexpr uint32_t kGenerationMax = (uint32_t{1} << 31) - 1;
+// The ring's bound on one node's tokens (node/core/ring.h uses this value); a record claiming
+// more is refused at decode.
+inline constexpr uint32_t kVnodeCountMax = 4096;
 
 // Numeric values are on the wire: append only.
 enum class Liveness : uint8_t { kAlive = 0, kSuspect = 1, kDead = 2, kLeft = 3 };
@@ -68,9 +88,15 @@ bool supersedes(const Member& update, const Member& current);
 bool attributes_differ(const Member& a, const Member& b);
 
 // The first incarnation of a process started with `generation`.
+// REQUIRES: generation <= kGenerationMax.
 uint64_t initial_incarnation(uint32_t generation);
 
-// Checks the shape of a record: id length, name and address sizes, "HOST:PORT" form.
+// The incarnation a member takes to outrank `current`: current + 1, saturating at
+// kIncarnationMax (reached only under attack: see "Headroom for refutation" above).
+uint64_t next_incarnation(uint64_t current);
+
+// Checks the shape of a record: id length, name and address sizes, "HOST:PORT" form, vnode
+// count and incarnation within their bounds.
 std::expected<void, std::string> validate_member(const Member& member);
 
 // "HOST:PORT" with a non-empty host and a port in 1..65535 (IPv6 hosts in brackets).

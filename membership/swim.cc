@@ -44,18 +44,22 @@ std::string_view to_string(DropReason reason) {
       return "foreign cluster";
     case DropReason::kWrongTarget:
       return "ping for another node id";
+    case DropReason::kOutOfRange:
+      return "incarnation or vnode count out of range";
   }
   return "unknown drop reason";
 }
 
 uint64_t Stats::dropped_total() const {
   return dropped_truncated + dropped_malformed + dropped_limit_exceeded + dropped_unknown_version +
-         dropped_unknown_kind + dropped_foreign_cluster + dropped_wrong_target;
+         dropped_unknown_kind + dropped_foreign_cluster + dropped_wrong_target +
+         dropped_out_of_range;
 }
 
 std::expected<Swim, std::string> Swim::create(Config config, Member self, uint32_t generation,
                                               uint64_t rng_seed, TimeMs now) {
   if (auto valid = config.validate(); !valid) return std::unexpected(valid.error());
+  if (generation > kGenerationMax) return std::unexpected("generation above 2^31 - 1");
   self.incarnation = initial_incarnation(generation);
   self.liveness = Liveness::kAlive;
   self.protocol_version = kProtocolVersion;
@@ -153,6 +157,8 @@ std::expected<void, DropReason> Swim::count_drop(DecodeError error) {
       return count_drop(DropReason::kUnknownVersion);
     case DecodeError::kUnknownKind:
       return count_drop(DropReason::kUnknownKind);
+    case DecodeError::kOutOfRange:
+      return count_drop(DropReason::kOutOfRange);
   }
   return count_drop(DropReason::kMalformed);
 }
@@ -180,13 +186,18 @@ std::expected<void, DropReason> Swim::count_drop(DropReason reason) {
     case DropReason::kWrongTarget:
       ++stats_.dropped_wrong_target;
       break;
+    case DropReason::kOutOfRange:
+      ++stats_.dropped_out_of_range;
+      break;
   }
   return std::unexpected(reason);
 }
 
 std::expected<void, DropReason> Swim::handle_datagram(std::string_view from_address,
-                                                      std::string_view bytes, TimeMs now) {
+                                                      std::string_view bytes, TimeMs now,
+                                                      uint64_t wall_us) {
   now = observe_time(now);
+  wall_us_ = wall_us;
   auto packet = decode_packet(bytes, config_.datagram_bytes_max);
   if (!packet) return count_drop(packet.error());
   if (packet->header.cluster != config_.cluster_name) {
@@ -199,8 +210,15 @@ std::expected<void, DropReason> Swim::handle_datagram(std::string_view from_addr
   ++stats_.datagrams_received;
   // Claims first, so a refutation riding on an ack is known before the ack is judged.
   stale_accusation_heard_ = false;
+  const std::string_view sender_id = packet->header.sender_id;
+  std::optional<std::string> sender_address;  // a copy: applying claims may grow the table
+  if (const MemberState* sender = find(sender_id)) sender_address = sender->record.address;
   for (const Update& update : packet->updates) {
-    apply(update.member, update.origin_id, Source::kGossip, now);
+    // The sender speaking for itself, from the address we know it by (or, if we do not know
+    // it yet, from the address it claims).
+    const bool own = update.member.id == sender_id &&
+                     from_address == sender_address.value_or(update.member.address);
+    apply(update.member, update.origin_id, own ? Source::kMember : Source::kGossip, now);
   }
   if (std::exchange(stale_accusation_heard_, false) &&
       !std::holds_alternative<Ping>(packet->body)) {
@@ -216,7 +234,7 @@ std::expected<void, DropReason> Swim::handle_datagram(std::string_view from_addr
         } else if constexpr (std::is_same_v<T, PingReq>) {
           handle_ping_req(from_address, body, now);
         } else if constexpr (std::is_same_v<T, Ack>) {
-          handle_ack(body);
+          handle_ack(body, packet->header.sender_id, now);
         } else if constexpr (std::is_same_v<T, Nack>) {
           handle_nack(body);
         }
@@ -225,8 +243,9 @@ std::expected<void, DropReason> Swim::handle_datagram(std::string_view from_addr
   return {};
 }
 
-void Swim::tick(TimeMs now) {
+void Swim::tick(TimeMs now, uint64_t wall_us) {
   now = observe_time(now);
+  wall_us_ = wall_us;
   tick_relays(now);
   tick_suspicions(now);
   tick_probe(now);
@@ -262,11 +281,15 @@ std::vector<PushPullRequest> Swim::take_push_pull_requests() {
 
 std::vector<Event> Swim::take_events() { return std::exchange(events_, {}); }
 
+std::vector<ClockWarning> Swim::take_clock_warnings() {
+  return std::exchange(clock_warnings_, {});
+}
+
 void Swim::set_ring_status(RingStatus status, TimeMs now) {
   now = observe_time(now);
   if (leaving_ || self_.ring_status == status) return;
   self_.ring_status = status;
-  ++self_.incarnation;
+  self_.incarnation = next_incarnation(self_.incarnation);
   broadcast(self_, self_.id);
 }
 
@@ -276,7 +299,7 @@ bool Swim::declare_left(std::string_view id, TimeMs now) {
   if (state == nullptr || state->record.liveness == Liveness::kLeft) return false;
   Member claim = state->record;
   claim.liveness = Liveness::kLeft;
-  return apply(claim, self_.id, Source::kGossip, now);
+  return apply(claim, self_.id, Source::kLocal, now);
 }
 
 bool Swim::remember_dead(Member member, TimeMs now) {
@@ -301,6 +324,12 @@ std::optional<Member> Swim::member(std::string_view id) const {
   const MemberState* state = find(id);
   if (state == nullptr) return std::nullopt;
   return state->record;
+}
+
+std::optional<ClockOffset> Swim::clock_offset(std::string_view id) const {
+  const MemberState* state = find(id);
+  if (state == nullptr) return std::nullopt;
+  return state->clock.estimate();
 }
 
 std::size_t Swim::live_member_count() const {

@@ -13,13 +13,33 @@
 // foreign-cluster and unknown-version input is dropped, counted in stats() and reported as a
 // DropReason, and never changes the view.
 //
-// Driving it: time is a value (TimeMs, monotonic milliseconds). After any call that takes
+// Driving it: time is a value (TimeMs, monotonic milliseconds). tick() and handle_datagram()
+// also take the wall clock (microseconds since the epoch; 0 when the owner has none), which
+// only stamps pings and acks so that each node estimates its peers' clock offsets
+// (clock_offset.h); nothing is timed by it. After any call that takes
 // `now`, the owner drains take_outgoing() (UDP datagrams, each at most
 // Config::datagram_bytes_max bytes), take_push_pull_requests() (payloads to send over TCP;
-// the reply bytes go to handle_push_pull_reply), take_events(), and arms one timer for
+// the reply bytes go to handle_push_pull_reply), take_events(), take_clock_warnings(), and
+// arms one timer for
 // next_deadline(), calling tick() when it fires. Calling tick() early or late is harmless. A
 // `now` earlier than one already passed in is taken as that latest time and counted in
 // stats().time_went_backwards, so two clock sources that disagree slightly do no harm.
+//
+// Trust: without the cluster key (not this module's business) anyone can send datagrams, so
+// no claim one node makes about another may put that member where it cannot refute it. A
+// claim about member X counts as X's own only when it rides a datagram whose sender is X and
+// that comes from X's address, or X's push-pull reply from the address we dialed as X's;
+// every other claim (relayed gossip, push-pulls, anything from
+// an unknown address) is third-party, and is refused and counted when it
+//   - carries an incarnation at kIncarnationMax, or more than kIncarnationJumpMax (an
+//     accusation: kAccusationJumpMax) above the one we know for X (member.h), so X can always
+//     refute by going one higher and every view accepts the refutation when relayed;
+//   - says X left while we hold X alive or suspect: only X announces its own leave, and the
+//     removal protocol removes only members already dead (node/core/topology_removal.cc),
+//     declaring them left through declare_left on every member.
+// X, running and not leaving, refutes any suspect, dead or left verdict about itself it
+// hears, and a member that talks to us while we hold it suspect, dead or left is told so; a
+// higher incarnation beats left, so every view recovers.
 //
 // Addresses are "HOST:PORT" strings and are opaque here. Randomness comes from a generator
 // seeded by the caller, so a run replays exactly from its seed.
@@ -38,6 +58,7 @@
 
 #include "membership/awareness.h"
 #include "membership/broadcast_queue.h"
+#include "membership/clock_offset.h"
 #include "membership/codec.h"
 #include "membership/config.h"
 #include "membership/member.h"
@@ -71,6 +92,12 @@ struct Event {
   Member member;  // the record after the change
 };
 
+// A member whose clock is off by more than Config::max_clock_offset_ms beyond doubt.
+struct ClockWarning {
+  Member member;
+  ClockOffset offset;
+};
+
 enum class DropReason {
   kTruncated,
   kMalformed,
@@ -79,6 +106,7 @@ enum class DropReason {
   kUnknownKind,
   kForeignCluster,
   kWrongTarget,  // a ping meant for another node id (the address changed hands)
+  kOutOfRange,   // an incarnation or vnode count beyond its bound (member.h)
 };
 std::string_view to_string(DropReason reason);
 
@@ -94,6 +122,7 @@ struct Stats {
   uint64_t dropped_unknown_kind = 0;
   uint64_t dropped_foreign_cluster = 0;
   uint64_t dropped_wrong_target = 0;
+  uint64_t dropped_out_of_range = 0;
   // Outputs.
   uint64_t datagrams_sent = 0;
   uint64_t datagram_bytes_sent = 0;
@@ -115,8 +144,13 @@ struct Stats {
   uint64_t refutations = 0;
   uint64_t updates_applied = 0;
   uint64_t updates_ignored = 0;
+  // Claims by one member about another that no honest node makes (see "Trust" in swim.h).
+  uint64_t claims_refused_incarnation = 0;
+  uint64_t claims_refused_left = 0;
   uint64_t members_refused_table_full = 0;
   uint64_t members_told_directly = 0;
+  uint64_t clock_offset_samples = 0;
+  uint64_t clock_offset_warnings = 0;
 
   uint64_t dropped_total() const;
 };
@@ -137,9 +171,10 @@ class Swim {
   void join(std::vector<std::string> seed_addresses, TimeMs now);
   bool joined() const { return joined_; }
 
-  // A UDP datagram from `from_address`.
+  // A UDP datagram from `from_address`; `wall_us` as for tick().
   std::expected<void, DropReason> handle_datagram(std::string_view from_address,
-                                                  std::string_view bytes, TimeMs now);
+                                                  std::string_view bytes, TimeMs now,
+                                                  uint64_t wall_us = 0);
   // The receiving side of a push-pull: merges the remote state and returns the reply bytes
   // (this node's state before the merge). On error the caller closes the connection.
   std::expected<std::string, DropReason> handle_push_pull_request(std::string_view from_address,
@@ -149,14 +184,16 @@ class Swim {
   std::expected<void, DropReason> handle_push_pull_reply(std::string_view from_address,
                                                          std::string_view bytes, TimeMs now);
 
-  // Runs every timer that is due at `now`.
-  void tick(TimeMs now);
+  // Runs every timer that is due at `now`. `wall_us` (the wall clock, microseconds since the
+  // epoch; 0: unknown) stamps the pings sent now.
+  void tick(TimeMs now, uint64_t wall_us = 0);
   // The earliest time at which tick() has something to do.
   TimeMs next_deadline() const;
 
   std::vector<OutgoingDatagram> take_outgoing();
   std::vector<PushPullRequest> take_push_pull_requests();
   std::vector<Event> take_events();
+  std::vector<ClockWarning> take_clock_warnings();
 
   // Publishes a new ring status (raises the incarnation so the change wins everywhere).
   void set_ring_status(RingStatus status, TimeMs now);
@@ -180,6 +217,9 @@ class Swim {
   // The whole table including this node, ordered by node id.
   std::vector<Member> members() const;
   std::optional<Member> member(std::string_view id) const;
+  // The member's wall clock minus ours, from our recent probes of it; nullopt for this node,
+  // an unknown member, or before an ack with both clocks set.
+  std::optional<ClockOffset> clock_offset(std::string_view id) const;
   // Members (including this node) that are alive or suspect.
   std::size_t live_member_count() const;
   const Stats& stats() const { return stats_; }
@@ -194,10 +234,13 @@ class Swim {
     TimeMs told_at_ms = 0;     // when we last told it directly that it is suspect or dead
     bool told = false;
     TimeMs probed_at_ms = 0;  // when we last probed it
+    ClockOffsetEstimator clock;
+    std::optional<TimeMs> clock_warned_at_ms;
   };
   struct Probe {
     uint64_t seq = 0;
     std::string target_id;
+    TimeMs sent_at_ms = 0;
     TimeMs ping_deadline_ms = 0;
     TimeMs period_end_ms = 0;
     bool indirect_sent = false;
@@ -209,7 +252,9 @@ class Swim {
     uint64_t requester_seq = 0;
     TimeMs nack_at_ms = 0;
   };
-  enum class Source { kGossip, kPushPull };
+  // Who makes a claim: this node (its own verdicts and declare_left), the member the claim
+  // is about (a datagram it sent from its address), or a third party.
+  enum class Source { kLocal, kMember, kGossip, kPushPull };
   // Lets the index be searched with a string_view, without building a string per lookup.
   struct IdHash {
     using is_transparent = void;
@@ -239,7 +284,8 @@ class Swim {
   void tick_relays(TimeMs now);
   void handle_ping(std::string_view from, const Ping& ping);
   void handle_ping_req(std::string_view from, const PingReq& request, TimeMs now);
-  void handle_ack(const Ack& ack);
+  void handle_ack(const Ack& ack, std::string_view sender_id, TimeMs now);
+  void take_clock_sample(MemberState& state, const Ack& ack, TimeMs sent_ms, TimeMs now);
   void handle_nack(const Nack& nack);
   std::optional<std::string> next_probe_target();
   void add_to_probe_order(const std::string& id);
@@ -247,6 +293,8 @@ class Swim {
 
   // swim_state.cc: merging claims into the table.
   bool apply(const Member& claim, std::string_view origin_id, Source source, TimeMs now);
+  // False (and counted) when a third-party claim is one no honest node makes (see "Trust").
+  bool plausible(const Member& claim, const MemberState* state, Source source);
   bool apply_about_self(const Member& claim, TimeMs now);
   bool add_member(const Member& claim, std::string_view origin_id, TimeMs now);
   void start_suspicion(const Member& member, std::string_view origin_id, TimeMs now);
@@ -264,7 +312,10 @@ class Swim {
   void tick_leave(TimeMs now);
   void request_push_pull(const std::string& address, bool join);
   std::string encode_state(bool join) const;
-  void merge_state(const PushPull& remote, TimeMs now);
+  // `reply_from`: the address a push-pull reply came from (we dialed it); its sender's own
+  // record then counts as the member's own if that is the sender's address. Empty for
+  // requests (the peer's TCP source port is not its address).
+  void merge_state(const PushPull& remote, std::string_view reply_from, TimeMs now);
   std::expected<PushPull, DropReason> decode_state(std::string_view bytes);
   // Up to `count` distinct members for which `eligible` holds, chosen at random.
   std::vector<const MemberState*> random_members(
@@ -278,6 +329,7 @@ class Swim {
   Awareness awareness_;
   BroadcastQueue broadcasts_;
   TimeMs now_ms_;
+  uint64_t wall_us_ = 0;  // the wall clock of the input being handled (0: unknown)
 
   // The table, without this node. `index_` maps node id to position in `members_`.
   std::vector<MemberState> members_;
@@ -313,6 +365,7 @@ class Swim {
   std::vector<OutgoingDatagram> outgoing_;
   std::vector<PushPullRequest> push_pull_requests_;
   std::vector<Event> events_;
+  std::vector<ClockWarning> clock_warnings_;
   Stats stats_;
 };
 

@@ -88,9 +88,13 @@ void Swim::tick_reconnect(TimeMs now) {
   next_reconnect_at_ms_ =
       now + uniform_between(rng_, interval - interval / 4, interval + interval / 4);
   // Plain SWIM lets the two sides of a healed partition consider each other dead forever;
-  // talking to one of the dead now and then is what merges them back.
-  const auto dead = random_members(
-      1, [](const MemberState& state) { return state.record.liveness == Liveness::kDead; });
+  // talking to one of the dead now and then is what merges them back. The same goes for
+  // members held left: two live members that were each forged `left` to the other never talk
+  // otherwise (found by the `forged` simulator scenario); a member that really left does not
+  // answer.
+  const auto dead = random_members(1, [](const MemberState& state) {
+    return state.record.liveness == Liveness::kDead || state.record.liveness == Liveness::kLeft;
+  });
   if (!dead.empty()) request_push_pull(dead.front()->record.address, false);
   // A seed the view does not show alive may be on the other side of a partition, or may have
   // restarted and be waiting for seeds that are all down: ask each of them (seeds are few).
@@ -174,9 +178,13 @@ std::expected<PushPull, DropReason> Swim::decode_state(std::string_view bytes) {
   return std::move(*message);
 }
 
-void Swim::merge_state(const PushPull& remote, TimeMs now) {
+void Swim::merge_state(const PushPull& remote, std::string_view reply_from, TimeMs now) {
+  std::optional<std::string> sender_address;  // a copy: applying claims may grow the table
+  if (const MemberState* sender = find(remote.sender_id)) sender_address = sender->record.address;
   for (const Member& member : remote.members) {
-    apply(member, remote.sender_id, Source::kPushPull, now);
+    const bool own = !reply_from.empty() && member.id == remote.sender_id &&
+                     reply_from == sender_address.value_or(member.address);
+    apply(member, remote.sender_id, own ? Source::kMember : Source::kPushPull, now);
   }
   // Whoever exchanged state with us knows us now: we are part of a cluster.
   joined_ = true;
@@ -190,17 +198,16 @@ std::expected<std::string, DropReason> Swim::handle_push_pull_request(std::strin
   auto remote = decode_state(bytes);
   if (!remote) return std::unexpected(remote.error());
   std::string reply = encode_state(false);
-  merge_state(*remote, now);
+  merge_state(*remote, "", now);
   return reply;
 }
 
 std::expected<void, DropReason> Swim::handle_push_pull_reply(std::string_view from_address,
                                                              std::string_view bytes, TimeMs now) {
-  (void)from_address;
   now = observe_time(now);
   auto remote = decode_state(bytes);
   if (!remote) return std::unexpected(remote.error());
-  merge_state(*remote, now);
+  merge_state(*remote, from_address, now);
   return {};
 }
 

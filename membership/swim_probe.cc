@@ -98,6 +98,7 @@ void Swim::start_probe(TimeMs now) {
   Probe probe;
   probe.seq = next_seq_++;
   probe.target_id = *target;
+  probe.sent_at_ms = now;
   probe.ping_deadline_ms = now + awareness_.scale(config_.probe_timeout_ms);
   probe.period_end_ms = next_probe_at_ms_;
   // Lifeguard's buddy system: a suspect learns of the suspicion from the probe itself, so it
@@ -107,7 +108,8 @@ void Swim::start_probe(TimeMs now) {
     forced = encode_update(Update{state->record, self_.id});
   }
   ++stats_.probes_started;
-  send_packet(state->record.address, Ping{probe.seq, probe.target_id}, std::move(forced));
+  send_packet(state->record.address, Ping{probe.seq, probe.target_id, wall_us_},
+              std::move(forced));
   probe_ = std::move(probe);
 }
 
@@ -162,7 +164,7 @@ void Swim::tick_relays(TimeMs now) {
 }
 
 void Swim::handle_ping(std::string_view from, const Ping& ping) {
-  send_packet(std::string(from), Ack{ping.seq});
+  send_packet(std::string(from), Ack{ping.seq, wall_us_, ping.wall_us});
 }
 
 void Swim::handle_ping_req(std::string_view from, const PingReq& request, TimeMs now) {
@@ -174,22 +176,45 @@ void Swim::handle_ping_req(std::string_view from, const PingReq& request, TimeMs
   relays_.emplace(
       seq, Relay{std::string(from), request.seq, now + nack_delay_ms(config_.probe_timeout_ms)});
   ++stats_.ping_reqs_relayed;
-  send_packet(request.target_address, Ping{seq, request.target_id});
+  send_packet(request.target_address, Ping{seq, request.target_id, wall_us_});
 }
 
-void Swim::handle_ack(const Ack& ack) {
+void Swim::handle_ack(const Ack& ack, std::string_view sender_id, TimeMs now) {
   if (probe_ && ack.seq == probe_->seq) {
     ++stats_.probes_acked;
+    // Only the target's own ack times our clock against its (a relayed one has no clocks).
+    if (MemberState* target = find(probe_->target_id); target != nullptr && sender_id == target->record.id) {
+      take_clock_sample(*target, ack, probe_->sent_at_ms, now);
+    }
     awareness_.apply_delta(-1);
     probe_.reset();
     return;
   }
   if (auto relay = relays_.find(ack.seq); relay != relays_.end()) {
-    send_packet(relay->second.requester_address, Ack{relay->second.requester_seq});
+    send_packet(relay->second.requester_address, Ack{relay->second.requester_seq, 0, 0});
     relays_.erase(relay);
     return;
   }
   ++stats_.acks_unmatched;
+}
+
+void Swim::take_clock_sample(MemberState& state, const Ack& ack, TimeMs sent_ms, TimeMs now) {
+  if (!state.clock.add(sent_ms, now, ack.ping_wall_us, ack.wall_us)) return;
+  ++stats_.clock_offset_samples;
+  const std::optional<ClockOffset> offset = state.clock.estimate();
+  MEMBERSHIP_CHECK(offset.has_value(), "an estimator that took a sample has an estimate");
+  if (offset->certain_excess_us() <= config_.max_clock_offset_ms * 1000) return;
+  if (state.clock_warned_at_ms &&
+      now - *state.clock_warned_at_ms < config_.clock_offset_warning_interval_ms) {
+    return;
+  }
+  state.clock_warned_at_ms = now;
+  ++stats_.clock_offset_warnings;
+  if (clock_warnings_.size() >= config_.outgoing_max) {
+    clock_warnings_.erase(clock_warnings_.begin());
+    ++stats_.outputs_dropped_undrained;
+  }
+  clock_warnings_.push_back(ClockWarning{state.record, *offset});
 }
 
 void Swim::handle_nack(const Nack& nack) {

@@ -27,9 +27,31 @@ EventKind event_for(Liveness liveness) {
 
 }  // namespace
 
+bool Swim::plausible(const Member& claim, const MemberState* state, Source source) {
+  if (source == Source::kLocal || source == Source::kMember) return true;
+  const uint64_t jump_max =
+      claim.liveness == Liveness::kAlive ? kIncarnationJumpMax : kAccusationJumpMax;
+  const bool too_far = claim.incarnation >= kIncarnationMax ||
+                       (state != nullptr &&
+                        claim.incarnation - std::min(claim.incarnation, state->record.incarnation) >
+                            jump_max);
+  if (too_far) {
+    ++stats_.claims_refused_incarnation;
+    return false;
+  }
+  const bool held_live = state != nullptr && (state->record.liveness == Liveness::kAlive ||
+                                              state->record.liveness == Liveness::kSuspect);
+  if (claim.liveness == Liveness::kLeft && held_live) {
+    ++stats_.claims_refused_left;
+    return false;
+  }
+  return true;
+}
+
 bool Swim::apply(const Member& claim, std::string_view origin_id, Source source, TimeMs now) {
   if (claim.id == self_.id) return apply_about_self(claim, now);
   MemberState* state = find(claim.id);
+  if (!plausible(claim, state, source)) return false;
   if (state == nullptr) return add_member(claim, origin_id, now);
 
   Member effective = claim;
@@ -102,9 +124,10 @@ bool Swim::apply_about_self(const Member& claim, TimeMs now) {
     ++stats_.updates_ignored;
     return false;
   }
-  if (claim.incarnation == UINT64_MAX) {
-    // Nothing can outrank this; only a corrupt or hostile sender produces it.
-    ++stats_.updates_ignored;
+  if (claim.incarnation >= kIncarnationMax) {
+    // No node accepts a claim about another this high (see "Trust" in swim.h), so nobody holds
+    // it; and it could not be outranked.
+    ++stats_.claims_refused_incarnation;
     return false;
   }
   if (claim.incarnation < self_.incarnation) {
@@ -129,7 +152,7 @@ bool Swim::apply_about_self(const Member& claim, TimeMs now) {
 }
 
 void Swim::refute(uint64_t accused_incarnation, bool accused) {
-  self_.incarnation = std::max(self_.incarnation, accused_incarnation) + 1;
+  self_.incarnation = next_incarnation(std::max(self_.incarnation, accused_incarnation));
   if (accused) {
     // Lifeguard: having to refute is a sign we are the slow one.
     awareness_.apply_delta(1);
@@ -162,7 +185,7 @@ void Swim::suspect(const std::string& id, TimeMs now) {
   Member claim = state->record;
   claim.liveness = Liveness::kSuspect;
   // Our own failed probe of a member already suspected counts as a confirmation.
-  apply(claim, self_.id, Source::kGossip, now);
+  apply(claim, self_.id, Source::kLocal, now);
   state = find(id);
   MEMBERSHIP_CHECK(state != nullptr, "a suspected member stays in the table");
   // Tell the accused directly: gossip may take a while to reach it, and until it hears it
@@ -188,7 +211,7 @@ void Swim::tick_suspicions(TimeMs now) {
     Member claim = state->record;
     claim.liveness = Liveness::kDead;
     ++stats_.members_declared_dead;
-    apply(claim, self_.id, Source::kGossip, now);
+    apply(claim, self_.id, Source::kLocal, now);
   }
 }
 
@@ -201,13 +224,12 @@ void Swim::broadcast(const Member& member, std::string_view origin_id) {
 void Swim::tell_if_accused(std::string_view from, const PacketHeader& header, TimeMs now) {
   MemberState* state = find(header.sender_id);
   if (state == nullptr) return;
-  const Liveness liveness = state->record.liveness;
-  if (liveness != Liveness::kSuspect && liveness != Liveness::kDead) return;
+  if (state->record.liveness == Liveness::kAlive) return;
   if (state->told && now - state->told_at_ms < config_.probe_interval_ms) return;
-  // A member that talks to us while we hold it suspect or dead has either not heard (after a
-  // partition heals this is how each side learns to refute quickly) or has refuted already
-  // and we missed it (its incarnation is past our record): either way it answers with its
-  // current record.
+  // A member that talks to us while we hold it suspect, dead or left has either not heard
+  // (after a partition heals this is how each side learns to refute quickly; a `left` it never
+  // announced is how a forged one is undone) or has refuted already and we missed it (its
+  // incarnation is past our record): either way it answers with its current record.
   state->told = true;
   state->told_at_ms = now;
   ++stats_.members_told_directly;

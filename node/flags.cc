@@ -37,6 +37,9 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
       ->check(CLI::Range(1, 100))->capture_default_str();
   app.add_option("--retransmit-mult", flags.retransmit_mult, "gossip retransmit multiplier")
       ->check(CLI::Range(1, 100))->capture_default_str();
+  app.add_option("--max-clock-offset-ms", flags.max_clock_offset_ms,
+                 "warn when a member's wall clock is further than this from ours")
+      ->check(CLI::Range(1, 3600000))->capture_default_str();
   app.add_option("--request-timeout-ms", flags.request_timeout_ms, "coordinator timeout for replicas")
       ->check(CLI::Range(10, 600000))->capture_default_str();
   app.add_option("--cleanup-grace-s", flags.cleanup_grace_s,
@@ -111,6 +114,7 @@ membership::Config membership_config(const Flags& flags) {
   config.indirect_checks = static_cast<uint32_t>(flags.indirect_checks);
   config.suspicion_mult = static_cast<uint32_t>(flags.suspicion_mult);
   config.retransmit_mult = static_cast<uint32_t>(flags.retransmit_mult);
+  config.max_clock_offset_ms = flags.max_clock_offset_ms;
   return config;
 }
 

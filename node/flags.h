@@ -29,6 +29,9 @@ struct Flags {
   int indirect_checks = 3;
   int suspicion_mult = 4;
   int retransmit_mult = 4;
+  // A member whose wall clock is further than this from ours (beyond the measurement's
+  // uncertainty) is logged as a warning, once per member per minute.
+  int max_clock_offset_ms = 500;
   int request_timeout_ms = 2000;
   // Ranges a node no longer replicates are dropped this long after a
   // topology change completed (0: only by `kv cleanup`).

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <msgpack.hpp>
 #include <map>
 #include <optional>
 #include <random>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "membership/broadcast_queue.h"
+#include "membership/clock_offset.h"
 #include "membership/codec.h"
 #include "membership/config.h"
 #include "membership/member.h"
@@ -728,13 +730,19 @@ TEST_CASE("a record of us at the same generation that is not ours is refuted") {
 TEST_CASE("an accusation at the highest possible incarnation is ignored") {
   Swim swim = make_swim(1);
   Member accusation = swim.self();
-  accusation.incarnation = UINT64_MAX;
+  accusation.incarnation = kIncarnationMax;
   accusation.liveness = Liveness::kDead;
   const uint64_t before = swim.self().incarnation;
   REQUIRE(
       swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{accusation, id_of(2)}}), kStart));
   CHECK(swim.self().incarnation == before);
   CHECK(swim.self().liveness == Liveness::kAlive);
+  CHECK(swim.stats().claims_refused_incarnation == 1);
+  // Beyond it, the datagram does not even decode.
+  accusation.incarnation = UINT64_MAX;
+  CHECK(swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{accusation, id_of(2)}}),
+                             kStart) == std::unexpected(DropReason::kOutOfRange));
+  CHECK(swim.stats().dropped_out_of_range == 1);
 }
 
 TEST_CASE("an outdated accusation is answered with the current record") {
@@ -916,6 +924,389 @@ TEST_CASE("next_deadline is always in the future after a tick") {
     CHECK(swim.next_deadline() > now);
     (void)swim.take_outgoing();
   }
+}
+
+// ---- Claims no honest node makes (issue 11 item 2): see "Trust" in swim.h ----
+
+namespace {
+
+// Three members that know each other, on a lossless network.
+struct Trio {
+  Swim a = make_swim(1);
+  Swim b = make_swim(2);
+  Swim c = make_swim(3);
+  TinyNetwork network;
+  TimeMs now = kStart;
+
+  Trio() {
+    for (Swim* swim : {&a, &b, &c}) network.add(*swim);
+    b.join({a.self().address}, now);
+    c.join({a.self().address}, now);
+    network.settle(now);
+    b.join({c.self().address}, now);
+    network.settle(now);
+    REQUIRE(a.members().size() == 3);
+    REQUIRE(b.members().size() == 3);
+  }
+
+  // Runs the protocol for `ms` in steps of 50 ms.
+  void run(TimeMs ms) {
+    for (const TimeMs until = now + ms; now < until;) {
+      now += 50;
+      for (Swim* swim : {&a, &b, &c}) swim->tick(now);
+      network.settle(now);
+    }
+  }
+
+  bool everyone_sees_alive(int i) const {
+    return std::all_of(network.by_address.begin(), network.by_address.end(), [&](const auto& entry) {
+      return liveness_in(*entry.second, i) == Liveness::kAlive;
+    });
+  }
+};
+
+// A datagram from an outsider (node 9, known to nobody) carrying `claims`.
+std::string forged(const std::vector<Member>& claims) {
+  std::vector<Update> updates;
+  for (const Member& claim : claims) updates.push_back(Update{claim, id_of(9)});
+  return datagram(9, Gossip{}, updates);
+}
+
+}  // namespace
+
+TEST_CASE("a forged left at the highest incarnation is refused at decode and counted") {
+  Swim swim = make_swim(1);
+  teach(swim, 2, alive_members(2, 3), kStart);
+  Member claim = member_of(3, UINT64_MAX, Liveness::kLeft);
+  CHECK(swim.handle_datagram(address_of(9), forged({claim}), kStart) ==
+        std::unexpected(DropReason::kOutOfRange));
+  CHECK(liveness_in(swim, 3) == Liveness::kAlive);
+  CHECK(swim.stats().dropped_out_of_range == 1);
+}
+
+TEST_CASE("a vnode count beyond the ring's limit is refused at decode") {
+  Swim swim = make_swim(1);
+  Member claim = member_of(3, 1ull << 32);
+  claim.vnode_count = kVnodeCountMax + 1;
+  CHECK(decode_packet(forged({claim}), 1400).error() == DecodeError::kOutOfRange);
+  CHECK(swim.handle_datagram(address_of(9), forged({claim}), kStart) ==
+        std::unexpected(DropReason::kOutOfRange));
+  CHECK_FALSE(swim.member(id_of(3)).has_value());
+  claim.vnode_count = kVnodeCountMax;
+  CHECK(swim.handle_datagram(address_of(9), forged({claim}), kStart).has_value());
+  CHECK(swim.member(id_of(3)).has_value());
+}
+
+TEST_CASE("a third party cannot say a live member left, at any incarnation") {
+  Swim swim = make_swim(1);
+  teach(swim, 2, alive_members(2, 3), kStart);
+  REQUIRE(swim.handle_datagram(address_of(9), forged({member_of(3, (1ull << 32) + 1, Liveness::kLeft)}),
+                               kStart));
+  CHECK(liveness_in(swim, 3) == Liveness::kAlive);
+  CHECK(swim.stats().claims_refused_left == 1);
+  // Nor can a known member relay it, nor a push-pull carry it.
+  REQUIRE(swim.handle_datagram(address_of(2),
+                               datagram(2, Gossip{}, {{member_of(3, (1ull << 32) + 2, Liveness::kLeft), id_of(2)}}),
+                               kStart));
+  teach(swim, 2, {member_of(3, (1ull << 32) + 3, Liveness::kLeft)}, kStart);
+  CHECK(liveness_in(swim, 3) == Liveness::kAlive);
+  CHECK(swim.stats().claims_refused_left == 3);
+}
+
+TEST_CASE("a member's own left is accepted, and a relayed left once the member is dead") {
+  Swim swim = make_swim(1);
+  teach(swim, 2, alive_members(2, 4), kStart);
+  // Member 3 announces its own leave, from its own address.
+  REQUIRE(swim.handle_datagram(address_of(3),
+                               datagram(3, Gossip{}, {{member_of(3, 1ull << 32, Liveness::kLeft), id_of(3)}}),
+                               kStart));
+  CHECK(liveness_in(swim, 3) == Liveness::kLeft);
+  // Member 4 is dead here; the removal protocol's left relayed by member 2 then stands.
+  teach(swim, 2, {member_of(4, 1ull << 32, Liveness::kDead)}, kStart);
+  REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{member_of(4, 1ull << 32, Liveness::kDead), id_of(2)}}),
+                               kStart));
+  REQUIRE(liveness_in(swim, 4) == Liveness::kDead);
+  REQUIRE(swim.handle_datagram(address_of(2),
+                               datagram(2, Gossip{}, {{member_of(4, 1ull << 32, Liveness::kLeft), id_of(2)}}),
+                               kStart));
+  CHECK(liveness_in(swim, 4) == Liveness::kLeft);
+  CHECK(swim.stats().claims_refused_left == 0);
+}
+
+TEST_CASE("a sender that claims a member's id from another address is a third party") {
+  Swim swim = make_swim(1);
+  teach(swim, 2, alive_members(2, 3), kStart);
+  // Node 3's id in the header, but sent from the outsider's address.
+  REQUIRE(swim.handle_datagram(address_of(9),
+                               datagram(3, Gossip{}, {{member_of(3, 1ull << 32, Liveness::kLeft), id_of(3)}}),
+                               kStart));
+  CHECK(liveness_in(swim, 3) == Liveness::kAlive);
+  CHECK(swim.stats().claims_refused_left == 1);
+}
+
+TEST_CASE("a claim far above the incarnation we know is refused") {
+  Swim swim = make_swim(1);
+  teach(swim, 2, alive_members(2, 3), kStart);
+  const uint64_t known = 1ull << 32;
+  REQUIRE(swim.handle_datagram(address_of(9),
+                               forged({member_of(3, known + kAccusationJumpMax + 1, Liveness::kDead)}),
+                               kStart));
+  CHECK(liveness_in(swim, 3) == Liveness::kAlive);
+  REQUIRE(swim.handle_datagram(address_of(9), forged({member_of(3, known + kIncarnationJumpMax + 1)}),
+                               kStart));
+  CHECK(swim.member(id_of(3))->incarnation == known);
+  // An unknown member cannot be introduced at the very top either.
+  REQUIRE(swim.handle_datagram(address_of(9), forged({member_of(4, kIncarnationMax, Liveness::kDead)}),
+                               kStart));
+  CHECK_FALSE(swim.member(id_of(4)).has_value());
+  CHECK(swim.stats().claims_refused_incarnation == 3);
+  // A restart's worth ahead is fine: that is a member's next life, relayed.
+  REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Gossip{}, {{member_of(3, 3ull << 32), ""}}),
+                               kStart));
+  CHECK(swim.member(id_of(3))->incarnation == 3ull << 32);
+}
+
+TEST_CASE("refuting an accusation just under the maximum never overflows") {
+  Swim swim = make_swim(1);
+  Member accusation = swim.self();
+  accusation.incarnation = kIncarnationMax - 1;
+  accusation.liveness = Liveness::kDead;
+  REQUIRE(swim.handle_datagram(address_of(9), forged({accusation}), kStart));
+  CHECK(swim.self().incarnation == kIncarnationMax);
+  CHECK(swim.self().liveness == Liveness::kAlive);
+  swim.set_ring_status(RingStatus::kLeaving, kStart);
+  CHECK(swim.self().incarnation == kIncarnationMax);
+  CHECK(next_incarnation(kIncarnationMax) == kIncarnationMax);
+}
+
+TEST_CASE("a forged dead at a far incarnation is refuted and every view recovers") {
+  Trio trio;
+  const uint64_t forged_incarnation = trio.c.self().incarnation + kAccusationJumpMax;
+  REQUIRE(trio.b.handle_datagram(address_of(9),
+                                 forged({member_of(3, forged_incarnation, Liveness::kDead)}), trio.now));
+  REQUIRE(liveness_in(trio.b, 3) == Liveness::kDead);
+  trio.run(10000);
+  CHECK(trio.everyone_sees_alive(3));
+  CHECK(trio.c.self().incarnation > forged_incarnation);
+  CHECK(trio.a.member(id_of(3))->incarnation == trio.c.self().incarnation);
+}
+
+TEST_CASE("a live member declared left by a third party refutes and every view recovers") {
+  Trio trio;
+  const uint64_t incarnation = trio.c.self().incarnation + 1;
+  // Dead first (which anyone may claim), then left while it is dead here.
+  for (Swim* victim_view : {&trio.a, &trio.b}) {
+    REQUIRE(victim_view->handle_datagram(
+        address_of(9),
+        forged({member_of(3, incarnation, Liveness::kDead), member_of(3, incarnation, Liveness::kLeft)}),
+        trio.now));
+    REQUIRE(liveness_in(*victim_view, 3) == Liveness::kLeft);
+  }
+  trio.run(10000);
+  CHECK(trio.everyone_sees_alive(3));
+  CHECK(trio.c.self().incarnation > incarnation);
+  CHECK(trio.c.stats().refutations >= 1);
+}
+
+// ---- Clock offsets from ping/ack round trips (issue 12 item 2) ----
+
+namespace {
+
+constexpr uint64_t kWallStartUs = 1'800'000'000'000'000;  // 2027
+
+// Our wall clock at monotonic `now`, for a node whose wall clock is `skew_us` ahead.
+uint64_t wall_at(TimeMs now, int64_t skew_us = 0) {
+  return static_cast<uint64_t>(static_cast<int64_t>(kWallStartUs) + (now - kStart) * 1000 + skew_us);
+}
+
+// Ticks `swim` (with its wall clock, unless `with_wall` is false) until it probes someone;
+// returns that ping.
+Sent next_probe(Swim& swim, TimeMs& now, bool with_wall = true) {
+  for (int step = 0; step < 1000; ++step) {
+    now = swim.next_deadline();
+    swim.tick(now, with_wall ? wall_at(now) : 0);
+    auto pings = of_kind<Ping>(decode_all(swim.take_outgoing()));
+    if (!pings.empty()) return pings.front();
+  }
+  FAIL("no probe was sent");
+  return {};
+}
+
+// Answers `probe` as its target would, `rtt_ms` after it was sent, with the target's clock
+// `skew_us` ahead and read halfway through the round trip.
+void answer(Swim& swim, const Sent& probe, TimeMs sent_ms, TimeMs rtt_ms, int64_t skew_us) {
+  const Ping& ping = std::get<Ping>(probe.packet.body);
+  const int target = static_cast<unsigned char>(ping.target_id.back());
+  const uint64_t remote_wall = wall_at(sent_ms, skew_us) + static_cast<uint64_t>(rtt_ms) * 500;
+  REQUIRE(swim.handle_datagram(probe.address, datagram(target, Ack{ping.seq, remote_wall, ping.wall_us}),
+                               sent_ms + rtt_ms, wall_at(sent_ms + rtt_ms)));
+  (void)swim.take_outgoing();
+}
+
+std::string old_layout(MessageKind kind, const std::vector<uint64_t>& body_ints, const std::string& id) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  packer.pack_array(7);
+  packer.pack_uint32(kProtocolVersion);
+  packer.pack(std::string("ringkv"));
+  packer.pack_bin(static_cast<uint32_t>(id.size()));
+  packer.pack_bin_body(id.data(), static_cast<uint32_t>(id.size()));
+  packer.pack_uint64(1ull << 32);
+  packer.pack_uint8(static_cast<uint8_t>(kind));
+  packer.pack_array(static_cast<uint32_t>(body_ints.size() + (kind == MessageKind::kPing ? 1 : 0)));
+  packer.pack_uint64(body_ints[0]);
+  if (kind == MessageKind::kPing) {
+    packer.pack_bin(static_cast<uint32_t>(id.size()));
+    packer.pack_bin_body(id.data(), static_cast<uint32_t>(id.size()));
+  }
+  for (std::size_t i = 1; i < body_ints.size(); ++i) packer.pack_uint64(body_ints[i]);
+  packer.pack_array(0);
+  return std::string(buffer.data(), buffer.size());
+}
+
+}  // namespace
+
+TEST_CASE("the clock offset is the least delayed recent sample, with half its round trip as doubt") {
+  ClockOffsetEstimator clock;
+  CHECK_FALSE(clock.estimate().has_value());
+  // The peer is 60 s ahead; it read its clock 5 ms into a 10 ms round trip.
+  REQUIRE(clock.add(1000, 1010, kWallStartUs, kWallStartUs + 60'000'000 + 5'000));
+  auto estimate = clock.estimate();
+  REQUIRE(estimate.has_value());
+  CHECK(estimate->offset_us == 60'000'000);
+  CHECK(estimate->uncertainty_us == 5'000 + 1'000);
+  CHECK(estimate->measured_at_ms == 1010);
+  // A 2 ms round trip bounds it better, even though the peer read its clock at the very end.
+  REQUIRE(clock.add(2000, 2002, kWallStartUs + 1'000'000, kWallStartUs + 61'000'000 + 2'000));
+  CHECK(clock.estimate()->offset_us == 60'001'000);
+  CHECK(clock.estimate()->uncertainty_us == 2'000);
+  // A slower sample does not replace it...
+  REQUIRE(clock.add(3000, 3050, kWallStartUs + 2'000'000, kWallStartUs + 62'000'000 + 25'000));
+  CHECK(clock.estimate()->measured_at_ms == 2002);
+  // ...until it is no longer among the last kSamples.
+  for (std::size_t i = 0; i < ClockOffsetEstimator::kSamples; ++i) {
+    const TimeMs sent = 4000 + static_cast<TimeMs>(i) * 1000;
+    REQUIRE(clock.add(sent, sent + 20, kWallStartUs, kWallStartUs - 3'000'000 + 10'000));
+  }
+  CHECK(clock.estimate()->offset_us == -3'000'000);
+  CHECK(clock.estimate()->uncertainty_us == 11'000);
+  CHECK(clock.estimate()->certain_excess_us() == 3'000'000 - 11'000);
+  // Unset clocks and round trips that go backwards are not samples.
+  CHECK_FALSE(clock.add(1, 2, 0, kWallStartUs));
+  CHECK_FALSE(clock.add(1, 2, kWallStartUs, 0));
+  CHECK_FALSE(clock.add(5, 2, kWallStartUs, kWallStartUs));
+  CHECK_FALSE(clock.add(1, 2, kWallStartUs, UINT64_MAX));
+}
+
+TEST_CASE("a ping carries the wall clock and its ack echoes it beside the responder's") {
+  Swim swim = make_swim(1);
+  REQUIRE(swim.handle_datagram(address_of(2), datagram(2, Ping{4, id_of(1), 123'456}), kStart,
+                               kWallStartUs));
+  auto acks = of_kind<Ack>(decode_all(swim.take_outgoing()));
+  REQUIRE(acks.size() == 1);
+  const Ack& ack = std::get<Ack>(acks[0].packet.body);
+  CHECK(ack.seq == 4);
+  CHECK(ack.wall_us == kWallStartUs);
+  CHECK(ack.ping_wall_us == 123'456);
+}
+
+TEST_CASE("pings and acks of the layout before clocks still decode, with clocks unknown") {
+  auto ping = decode_packet(old_layout(MessageKind::kPing, {7}, id_of(2)), 1400);
+  REQUIRE(ping.has_value());
+  CHECK(std::get<Ping>(ping->body).seq == 7);
+  CHECK(std::get<Ping>(ping->body).wall_us == 0);
+  auto ack = decode_packet(old_layout(MessageKind::kAck, {7}, id_of(2)), 1400);
+  REQUIRE(ack.has_value());
+  CHECK(std::get<Ack>(ack->body).wall_us == 0);
+  // Two fields of three is neither layout.
+  CHECK_FALSE(decode_packet(old_layout(MessageKind::kAck, {7, 1}, id_of(2)), 1400).has_value());
+}
+
+TEST_CASE("a probe's ack gives the target's clock offset, and a far one is reported once a minute") {
+  Config config;
+  config.max_clock_offset_ms = 500;
+  config.clock_offset_warning_interval_ms = 60000;
+  Swim swim = make_swim(1, 1, config);
+  TimeMs now = kStart;
+  teach(swim, 2, {member_of(2, 1ull << 32)}, now);
+  CHECK_FALSE(swim.clock_offset(id_of(2)).has_value());
+  CHECK_FALSE(swim.clock_offset(id_of(1)).has_value());  // not for this node
+
+  Sent probe = next_probe(swim, now);
+  CHECK(std::get<Ping>(probe.packet.body).wall_us == wall_at(now));
+  answer(swim, probe, now, /*rtt_ms=*/4, /*skew_us=*/60'000'000);
+  auto offset = swim.clock_offset(id_of(2));
+  REQUIRE(offset.has_value());
+  CHECK(offset->offset_us == 60'000'000);
+  CHECK(offset->uncertainty_us == 3'000);
+  auto warnings = swim.take_clock_warnings();
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].member.id == id_of(2));
+  CHECK(warnings[0].offset.offset_us == 60'000'000);
+
+  // Not again within the minute, though every probe confirms it.
+  while (now < kStart + 50'000) {
+    probe = next_probe(swim, now);
+    answer(swim, probe, now, 4, 60'000'000);
+  }
+  CHECK(swim.take_clock_warnings().empty());
+  while (now < kStart + 70'000) {
+    probe = next_probe(swim, now);
+    answer(swim, probe, now, 4, 60'000'000);
+  }
+  CHECK(swim.take_clock_warnings().size() == 1);
+  CHECK(swim.stats().clock_offset_warnings == 2);
+}
+
+TEST_CASE("an offset within the bound, or not beyond doubt, is no warning") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, {member_of(2, 1ull << 32)}, now);
+  // 400 ms ahead: within 500 ms.
+  Sent probe = next_probe(swim, now);
+  answer(swim, probe, now, 2, 400'000);
+  CHECK(swim.clock_offset(id_of(2))->offset_us == 400'000);
+  // 700 ms ahead but measured over a 600 ms round trip: 700 - 301 is within 500 ms.
+  Swim slow = make_swim(1);
+  now = kStart;
+  teach(slow, 2, {member_of(2, 1ull << 32)}, now);
+  probe = next_probe(slow, now);
+  answer(slow, probe, now, 600, 700'000);
+  CHECK(slow.clock_offset(id_of(2))->uncertainty_us == 301'000);
+  CHECK(swim.take_clock_warnings().empty());
+  CHECK(slow.take_clock_warnings().empty());
+}
+
+TEST_CASE("an ack relayed by a helper and an ack without clocks give no clock sample") {
+  Swim swim = make_swim(1);
+  TimeMs now = kStart;
+  teach(swim, 2, {member_of(2, 1ull << 32), member_of(3, 1ull << 32)}, now);
+  Sent probe = next_probe(swim, now);
+  const Ping& ping = std::get<Ping>(probe.packet.body);
+  const int helper = static_cast<unsigned char>(ping.target_id.back()) == 2 ? 3 : 2;
+  REQUIRE(swim.handle_datagram(address_of(helper),
+                               datagram(helper, Ack{ping.seq, wall_at(now), ping.wall_us}), now + 3,
+                               wall_at(now + 3)));
+  probe = next_probe(swim, now);
+  answer(swim, probe, now, 3, 0);
+  const int target = static_cast<unsigned char>(std::get<Ping>(probe.packet.body).target_id.back());
+  // The relayed ack (from a member that is not the target) gave nothing; the target's did.
+  CHECK(swim.stats().clock_offset_samples == 1);
+  CHECK(swim.clock_offset(id_of(target)).has_value());
+  // A node whose owner passes no wall clock sends pings that give no sample.
+  Swim plain = make_swim(1);
+  now = kStart;
+  teach(plain, 2, {member_of(2, 1ull << 32)}, now);
+  probe = next_probe(plain, now, /*with_wall=*/false);
+  CHECK(std::get<Ping>(probe.packet.body).wall_us == 0);
+  answer(plain, probe, now, 1, 0);
+  CHECK_FALSE(plain.clock_offset(id_of(2)).has_value());
+}
+
+TEST_CASE("a clock offset bound that is not positive is refused") {
+  Config config;
+  config.max_clock_offset_ms = 0;
+  CHECK_FALSE(config.validate().has_value());
 }
 
 }  // namespace ringkv::membership

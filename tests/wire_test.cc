@@ -3,6 +3,7 @@
 #include <msgpack.hpp>
 
 #include <random>
+#include <tuple>
 
 #include "node/wire/address.h"
 #include "node/wire/codec.h"
@@ -232,6 +233,31 @@ TEST_CASE("status replies and push-pull payloads survive a round trip") {
   CHECK(std::get<PushPullRequest>(round_trip({5, PushPullRequest{payload}}).body).payload == payload);
   CHECK(std::get<PushPullReply>(round_trip({6, PushPullReply{payload}}).body).payload == payload);
   round_trip({7, StatusRequest{}});
+}
+
+TEST_CASE("a member's clock offset survives a round trip, and replies without it still decode") {
+  StatusReply status;
+  status.node_name = "node1";
+  status.members.push_back({"node1", std::string(16, '\x01'), "127.0.0.1:7000", "alive", "normal", 1, 64});
+  status.members.push_back(
+      {"node2", std::string(16, '\x02'), "127.0.0.2:7000", "alive", "normal", 1, 64, -60'123});
+  status.members.push_back(
+      {"node3", std::string(16, '\x03'), "127.0.0.3:7000", "alive", "normal", 1, 64, 60'000});
+  auto decoded = std::get<StatusReply>(round_trip({4, status}).body);
+  REQUIRE(decoded.members.size() == 3);
+  CHECK_FALSE(decoded.members[0].clock_offset_ms.has_value());
+  CHECK(decoded.members[1].clock_offset_ms == -60'123);
+  CHECK(decoded.members[2].clock_offset_ms == 60'000);
+
+  using OldMember = std::tuple<std::string, std::string, std::string, std::string, std::string, uint64_t, uint32_t>;
+  const std::vector<OldMember> old_members{{"node2", std::string(16, '\x02'), "127.0.0.2:7000", "alive", "normal", 5, 64}};
+  const auto type = static_cast<uint64_t>(MessageType::kStatusReply);
+  auto old = decode(raw_message(kProtocolVersion, type, 1, std::string("n"), old_members, 0u, 0u), Limits{});
+  REQUIRE(old.has_value());
+  const auto& members = std::get<StatusReply>(old->body).members;
+  REQUIRE(members.size() == 1);
+  CHECK(members[0].incarnation == 5);
+  CHECK_FALSE(members[0].clock_offset_ms.has_value());
 }
 
 TEST_CASE("a status reply with a malformed member entry is refused") {

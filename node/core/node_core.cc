@@ -378,6 +378,13 @@ wire::Body NodeCore::push_pull(std::string_view peer_address, const wire::PushPu
   return wire::PushPullReply{std::move(*reply)};
 }
 
+std::optional<int64_t> NodeCore::clock_offset_ms(const std::string& id) const {
+  const auto offset = swim_.clock_offset(id);
+  if (!offset) return std::nullopt;
+  // Rounded to the nearest millisecond, halves away from zero.
+  return (offset->offset_us + (offset->offset_us < 0 ? -500 : 500)) / 1000;
+}
+
 wire::Body NodeCore::status() {
   wire::StatusReply reply;
   reply.node_name = swim_.self().name;
@@ -389,7 +396,7 @@ wire::Body NodeCore::status() {
         std::string(membership::to_string(member.ring_status == membership::RingStatus::kWaiting
                                               ? membership::RingStatus::kJoining
                                               : member.ring_status)),
-        member.incarnation, member.vnode_count});
+        member.incarnation, member.vnode_count, clock_offset_ms(member.id)});
   }
   // Members remembered from before a restart that membership has not heard
   // from yet: still in the ring (counted down), so listed, as dead.
@@ -444,6 +451,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("client_refused_noauth", client_refused_noauth_);
   add("client_refused_forbidden", client_refused_forbidden_);
   add("internode_on_client_refused", internode_on_client_refused_);
+  add("clock_offset_warnings", swim_.stats().clock_offset_warnings);
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
     add(std::string(name) + "_latency_p50_us", histogram->percentile(0.50));
     add(std::string(name) + "_latency_p99_us", histogram->percentile(0.99));

@@ -149,6 +149,8 @@ class NodeCore {
   wire::Body local_read(const wire::GetRequest& request);
   wire::Body push_pull(std::string_view peer_address, const wire::PushPullRequest& request, Now now);
   wire::Body status();
+  // The member's clock offset from ours for `kv status`, in whole milliseconds.
+  std::optional<int64_t> clock_offset_ms(const std::string& id) const;
   wire::Body endpoints(const wire::EndpointsRequest& request) const;
   wire::Body ring_summary() const;
   wire::Body stats(Now now) const;

@@ -48,8 +48,9 @@ namespace ringkv::core {
 inline constexpr uint32_t kDefaultVnodes = 1024;
 // Bound on one node's tokens (kvnode's --vnodes accepts 1..4096): a ring of 1000 such nodes
 // is 4M tokens, 48 MiB. A vnode count arrives by gossip, so build() does not trust it: a node
-// claiming more gets kVnodesMax tokens, the same on every node, rather than exhausting memory.
-inline constexpr uint32_t kVnodesMax = 4096;
+// claiming more gets kVnodesMax tokens, the same on every node, rather than exhausting memory
+// (membership already refuses such records at decode).
+inline constexpr uint32_t kVnodesMax = membership::kVnodeCountMax;
 // Seed of the token hash; keeps tokens and key positions (seed 0) in separate hash domains.
 inline constexpr uint64_t kTokenSeed = 0x72696e67'746f6b6eULL;  // "ringtokn"
 

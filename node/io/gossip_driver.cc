@@ -61,11 +61,11 @@ void GossipDriver::on_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* b
   auto* self = static_cast<GossipDriver*>(handle->data);
   if (nread <= 0 || from == nullptr || from->sa_family != AF_INET) return;
   const std::string sender = wire::format_address(*reinterpret_cast<const sockaddr_in*>(from));
-  const membership::TimeMs now_ms = self->clock_().monotonic_ms;
+  const core::Now now = self->clock_();
   auto opened = self->trust_.open_datagram(std::string_view(buf->base, static_cast<size_t>(nread)), sender,
-                                           static_cast<uint64_t>(now_ms));
+                                           static_cast<uint64_t>(now.monotonic_ms));
   if (!opened) return;  // refused: counted and logged, nothing changed
-  auto handled = self->core_.membership().handle_datagram(sender, *opened, now_ms);
+  auto handled = self->core_.membership().handle_datagram(sender, *opened, now.monotonic_ms, now.wall_us);
   if (!handled) {
     spdlog::warn("dropped datagram from {}: {}", sender, membership::to_string(handled.error()));
   }
@@ -74,7 +74,8 @@ void GossipDriver::on_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* b
 
 void GossipDriver::on_timer(uv_timer_t* timer) {
   auto* self = static_cast<GossipDriver*>(timer->data);
-  self->core_.membership().tick(self->clock_().monotonic_ms);
+  const core::Now now = self->clock_();
+  self->core_.membership().tick(now.monotonic_ms, now.wall_us);
   self->pump();
 }
 
@@ -120,6 +121,11 @@ void GossipDriver::pump() {
     spdlog::info("member {} ({}) {}: incarnation {}, ring {}", event.member.name, event.member.address,
                  membership::to_string(event.kind), event.member.incarnation,
                  membership::to_string(event.member.ring_status));
+  }
+  for (const auto& warning : swim.take_clock_warnings()) {
+    spdlog::warn("member {} ({}) clock offset {:+.1f} ms (+/- {:.1f} ms), beyond --max-clock-offset-ms",
+                 warning.member.name, warning.member.address, warning.offset.offset_us / 1000.0,
+                 warning.offset.uncertainty_us / 1000.0);
   }
   const membership::TimeMs now = clock_().monotonic_ms;
   const membership::TimeMs delay = std::max<membership::TimeMs>(0, swim.next_deadline() - now);

@@ -89,7 +89,7 @@ void pack_fields(Packer& pk, const StatusReply& m) {
   pk.pack(m.node_name);
   pk.pack_array(static_cast<uint32_t>(m.members.size()));
   for (const MemberStatus& member : m.members) {
-    pk.pack_array(7);
+    pk.pack_array(8);
     pk.pack(member.name);
     pack_bytes(pk, member.id);
     pk.pack(member.address);
@@ -97,6 +97,11 @@ void pack_fields(Packer& pk, const StatusReply& m) {
     pk.pack(member.ring_status);
     pk.pack(member.incarnation);
     pk.pack(member.vnodes);
+    if (member.clock_offset_ms) {
+      pk.pack_int64(*member.clock_offset_ms);
+    } else {
+      pk.pack_nil();
+    }
   }
   pk.pack(m.keys);
   pk.pack(m.bytes);
@@ -298,7 +303,8 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
           f.bytes(member.name, 256, "name") && f.bytes(member.id, 64, "id") &&
               f.bytes(member.address, 256, "address") && f.bytes(member.liveness, 16, "liveness") &&
               f.bytes(member.ring_status, 16, "ring status") && f.u64(member.incarnation) &&
-              f.u64(vnodes) && f.finish();
+              f.u64(vnodes) && (f.remaining() == 0 || f.optional_i64(member.clock_offset_ms)) &&
+              f.finish();
           member.vnodes = static_cast<uint32_t>(vnodes);
           if (!list.adopt(f)) break;
           m.members.push_back(std::move(member));

@@ -6,6 +6,7 @@
 #include <msgpack.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "node/wire/limits.h"
@@ -31,6 +32,21 @@ class FieldReader {
     if (!u64(wide)) return false;
     if (wide > UINT32_MAX) return fail("integer out of range");
     out = static_cast<uint32_t>(wide);
+    return true;
+  }
+  // A signed integer, or nil (nullopt).
+  bool optional_i64(std::optional<int64_t>& out) {
+    const msgpack::object* o = take();
+    if (o == nullptr) return false;
+    if (o->type == msgpack::type::NIL) {
+      out.reset();
+    } else if (o->type == msgpack::type::NEGATIVE_INTEGER) {
+      out = o->via.i64;
+    } else if (o->type == msgpack::type::POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+      out = static_cast<int64_t>(o->via.u64);
+    } else {
+      return fail("expected a signed integer or nil");
+    }
     return true;
   }
   bool boolean(bool& out) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -139,6 +140,10 @@ struct MemberStatus {
   std::string ring_status;  // joining|normal|leaving
   uint64_t incarnation = 0;
   uint32_t vnodes = 0;
+  // The member's wall clock minus the answering node's, estimated from gossip round trips
+  // (membership/clock_offset.h); absent for the answering node itself, for a member not yet
+  // measured, and in replies from nodes before this field (it is appended, may be nil).
+  std::optional<int64_t> clock_offset_ms;
 };
 
 // The answering node's view of the cluster and its own storage figures.

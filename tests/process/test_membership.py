@@ -11,6 +11,10 @@ observed through `kv --json status` and the nodes' membership event log lines.
   short_pause_never_dead           SIGSTOP shorter than the suspicion minimum: never dead
   garbage_datagrams_dropped        random, truncated, malformed and huge UDP datagrams: the node
                                    keeps its view and logs the drops
+  forged_left_refused              an outsider on 127.0.0.77 tells every other node that a live
+                                   member left at incarnation 2^64-1 (and, separately, that it
+                                   died and left one above its incarnation): the member stays
+                                   alive everywhere (refuting where needed) and writes reach it
 
 Timing follows DESIGN.md "Membership" and kvnode's --probe-interval-ms P: probe timeout P/2,
 gossip every P/5, suspicion minimum 4 * max(1, log10 n) * P, maximum 6 times that, push-pull
@@ -417,6 +421,75 @@ def garbage_datagrams_dropped(ctx):
           f"{len(reasons)} distinct reasons: {reasons[:8]}")
     # At most one line per datagram (a node may also rate-limit these lines).
     check(len(dropped) <= sent, f"more drop lines ({len(dropped)}) than datagrams sent ({sent})")
+
+
+OUTSIDER_INDEX = 77     # 127.0.0.77: no test starts a node there
+LIVENESS = {"alive": 0, "suspect": 1, "dead": 2, "left": 3}
+RING_NORMAL = 1
+
+
+def claim_datagram(sender_id, member, incarnation, liveness):
+    """A gossip datagram from `sender_id` carrying one claim about `member` (a status dict).
+    membership/codec.h: update = [id, name, address, incarnation, liveness, ring_status,
+    vnode_count, protocol_version, origin_id]; kind 5 = gossip, body []."""
+    update = [bytes.fromhex(member["id"]), member["name"], member["address"], incarnation,
+              LIVENESS[liveness], RING_NORMAL, member["vnodes"], 1, sender_id]
+    return mp_encode([1, "ringkv", sender_id, 1 << 32, 5, [], [update]])
+
+
+@test
+def forged_left_refused(ctx):
+    nodes = start_cluster(ctx, 3, PROBE_MS)
+    wait_converged(ctx.kv_path, nodes, converge_bound_s(), "initial convergence")
+    victim, others = nodes[2], nodes[:2]
+    record = member_view(ctx.kv_path, others[0])[victim.name]
+    incarnation = record["incarnation"]
+    offsets = {n.name: n.log_size() for n in nodes}
+    outsider_id = bytes(ctx.rng("outsider").getrandbits(8) for _ in range(16))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((loopback_address(OUTSIDER_INDEX), 0))
+        for node in others:
+            for _ in range(3):
+                sock.sendto(claim_datagram(outsider_id, record, (1 << 64) - 1, "left"),
+                            (node.host, node.port))
+                sock.sendto(claim_datagram(outsider_id, record, incarnation + 1, "left"),
+                            (node.host, node.port))
+    # Let gossip run: nothing should change.
+    time.sleep(10 * period_s())
+    _, views = wait_converged(ctx.kv_path, nodes, 1.0, "after forged left claims")
+    for node in nodes:
+        check_eq(views[node.name][victim.name]["incarnation"], incarnation,
+                 f"{node.name}: {victim.name}'s incarnation after refused claims")
+    dropped = [line for n in others for line in n.log_lines(offsets[n.name])
+               if "dropped datagram" in line and loopback_address(OUTSIDER_INDEX) in line]
+    check(len(dropped) >= 2, f"the 2^64-1 claims were not logged as dropped: {dropped}")
+    print(f"  left at 2^64-1 and at incarnation+1 from {loopback_address(OUTSIDER_INDEX)}: refused "
+          f"({len(dropped)} drop lines: {dropped[0].split(': ', 1)[-1]}), {victim.name} alive "
+          f"everywhere at incarnation {incarnation}")
+
+    # Dead (which anyone may claim), then left while it is dead: the victim hears it and refutes.
+    started = time.monotonic()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((loopback_address(OUTSIDER_INDEX), 0))
+        for node in others:
+            for liveness in ("dead", "left"):
+                sock.sendto(claim_datagram(outsider_id, record, incarnation + 1, liveness),
+                            (node.host, node.port))
+    elapsed, views = wait_converged(ctx.kv_path, nodes, converge_bound_s(), "after forged dead + left")
+    after = views[others[0].name][victim.name]["incarnation"]
+    check(after > incarnation + 1, f"{victim.name} did not refute: incarnation {after}")
+    print(f"  dead + left at incarnation+1: every view shows {victim.name} alive again after "
+          f"{time.monotonic() - started:.2f} s, at incarnation {after}")
+
+    # Writes reach the victim: a put through another node lands in the victim's own copy.
+    time.sleep(10 * period_s())
+    wait_converged(ctx.kv_path, nodes, 1.0, "still converged")
+    put = ctx.kv("--consistency", "all", "put", "forged-left-key", "reached", node=others[0])
+    check_eq(put.rc, 0, f"put at ALL: {put.describe()}")
+    got = ctx.kv("get", "--local", "forged-left-key", node=victim)
+    check_eq((got.rc, got.out.strip()), (0, b"reached"), f"get --local on {victim.name}")
+    for node in nodes:
+        check(node.alive(), f"{node.name} exited")
 
 
 if __name__ == "__main__":

@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
   app.add_option("--nodes", nodes, "cluster size (default: from each seed, 3..12)");
   app.add_option("--nodes-min", nodes_min, "smallest cluster when sizes come from seeds");
   app.add_option("--nodes-max", nodes_max, "largest cluster when sizes come from seeds");
-  app.add_option("--scenario", scenario_name, "churn, lossy, crash or mixed (by seed)")
-      ->check(CLI::IsMember({"churn", "lossy", "crash", "mixed"}));
+  app.add_option("--scenario", scenario_name, "churn, lossy, crash, forged or mixed (by seed)")
+      ->check(CLI::IsMember({"churn", "lossy", "crash", "forged", "mixed"}));
   app.add_flag("--verbose", verbose, "print each fault as it is injected");
   app.add_flag("--measure", measure, "measure dissemination instead of checking");
   app.add_option("--measure-sizes", measure_options.sizes, "cluster sizes to measure")
@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
     if (scenario_name == "churn") scenario = sim::Scenario::kChurn;
     if (scenario_name == "lossy") scenario = sim::Scenario::kLossy;
     if (scenario_name == "crash") scenario = sim::Scenario::kCrash;
+    if (scenario_name == "forged") scenario = sim::Scenario::kForged;
     if (verbose) {
       std::printf("seed %" PRIu64 ": %s, %d nodes\n", seed, sim::to_string(scenario), size);
     }

@@ -441,6 +441,72 @@ Outcome run_crash(Simulation& sim, const Log& log) {
   return outcome;
 }
 
+// One datagram from an outsider with claims about `victim` (its record as the receiver holds
+// it): one of the three forgeries of the scenario, at random.
+std::string forged_claims(Simulation& sim, const Member& victim) {
+  const std::string outsider_id(kNodeIdBytes, '\xee');
+  Member dead = victim;
+  dead.liveness = Liveness::kDead;
+  Member left = victim;
+  left.liveness = Liveness::kLeft;
+  std::vector<Member> claims;
+  switch (uniform_below(sim.rng(), 3)) {
+    case 0:  // dead, which anyone may say, then left while it is dead
+      dead.incarnation = left.incarnation = victim.incarnation + 1;
+      claims = {dead, left};
+      break;
+    case 1:
+      dead.incarnation = victim.incarnation + kIncarnationJumpMax;
+      claims = {dead};
+      break;
+    default:
+      left.incarnation = UINT64_MAX;
+      claims = {left};
+      break;
+  }
+  PacketWriter writer(PacketHeader{kProtocolVersion, sim.config().cluster_name, outsider_id, 0},
+                      Gossip{}, sim.config().datagram_bytes_max);
+  for (const Member& claim : claims) (void)writer.try_add(encode_update(Update{claim, outsider_id}));
+  return std::move(writer).finish();
+}
+
+Outcome run_forged(Simulation& sim, const Log& log) {
+  Outcome outcome;
+  const TimeMs origin = sim.now();
+  start_all(sim, 2000);
+  sim.run_until(origin + 3000);
+  std::string last;
+  if (!run_until_converged(sim, 60000, &last)) {
+    outcome.ok = false;
+    outcome.failure = at_time(sim, origin, "initial convergence failed; " + last);
+    return outcome;
+  }
+  sim.network() = NetworkProfile{0.05, 0.01, 1, 30};
+  const TimeMs forging_end = sim.now() + 60000;
+  while (sim.now() < forging_end) {
+    const int victim = random_node(sim, NodeStatus::kUp);
+    const int told = random_node(sim, NodeStatus::kUp);
+    if (victim >= 0 && told >= 0 && victim != told) {
+      if (auto record = sim.swim(told)->member(sim.node_id(victim))) {
+        std::string what = "outsider tells ";
+        what.append(node_label(told)).append(" about ").append(node_label(victim));
+        log(sim, what);
+        sim.inject_datagram(told, "10.255.255.1:7000", forged_claims(sim, *record));
+      }
+    }
+    sim.run_until(sim.now() + uniform_between(sim.rng(), 500, 3000));
+  }
+  sim.network().loss = 0.0;
+  auto converged = run_until_converged(sim, 60000, &last);
+  if (!converged) {
+    outcome.ok = false;
+    outcome.failure = at_time(sim, origin, "no convergence after forging stopped; " + last);
+    return outcome;
+  }
+  outcome.convergence_ms = *converged;
+  return outcome;
+}
+
 }  // namespace
 
 const char* to_string(Scenario scenario) {
@@ -451,6 +517,8 @@ const char* to_string(Scenario scenario) {
       return "lossy";
     case Scenario::kCrash:
       return "crash";
+    case Scenario::kForged:
+      return "forged";
   }
   return "unknown";
 }
@@ -486,6 +554,9 @@ Outcome run_scenario(Scenario scenario, uint64_t seed, int nodes, bool verbose) 
       break;
     case Scenario::kCrash:
       outcome = run_crash(sim, log);
+      break;
+    case Scenario::kForged:
+      outcome = run_forged(sim, log);
       break;
   }
   outcome.datagrams = sim.counters().datagrams_sent;

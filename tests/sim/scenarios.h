@@ -11,6 +11,10 @@
 //   crash: one or two nodes crash in a converged cluster. Checks that every running node
 //          declares each of them dead within the detection bound, and that after a restart
 //          each comes back alive everywhere with a higher incarnation.
+//   forged: under 5% loss an outsider keeps telling random members that another running
+//          member died and left one above its incarnation, died 2^40 above it, or left at
+//          2^64-1 (issue 11); then it stops. Checks that every view converges to the truth.
+//          Only run when asked for (--scenario forged), so the mixed seeds stay as they were.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +24,7 @@
 
 namespace ringkv::membership::sim {
 
-enum class Scenario { kChurn, kLossy, kCrash };
+enum class Scenario { kChurn, kLossy, kCrash, kForged };
 
 const char* to_string(Scenario scenario);
 

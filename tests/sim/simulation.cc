@@ -144,6 +144,14 @@ void Simulation::heal() {
   one_way_cuts_.clear();
 }
 
+void Simulation::inject_datagram(int node, const std::string& from_address,
+                                 const std::string& bytes) {
+  Node& n = nodes_[node];
+  if (n.status != NodeStatus::kUp) return;
+  (void)n.swim->handle_datagram(from_address, bytes, now_);
+  drain(node);
+}
+
 void Simulation::teach_everyone(int node) {
   Node& n = nodes_[node];
   MEMBERSHIP_CHECK(n.status == NodeStatus::kUp, "only a running node learns");

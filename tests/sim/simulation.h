@@ -75,6 +75,10 @@ class Simulation {
   void cut_one_way(int from, int to);
   void heal();
 
+  // A datagram from outside the cluster (`from_address` is no node's), handled at once by
+  // `node` if it is up; what it answers goes out on the simulated network.
+  void inject_datagram(int node, const std::string& from_address, const std::string& bytes);
+
   // Builds a node's table without the join protocol: hands it everyone's record as a
   // push-pull reply would. Used by measurements to skip the bootstrap.
   void teach_everyone(int node);
