@@ -35,6 +35,7 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
       replayer_(config.hint_replay, view_, store_),
       topology_(config.topology, view_, store_, swim_, now),
       repair_(config.repair, view_, store_),
+      keyring_admin_(KeyringAdminConfig{}, view_, swim_, nullptr, store_.engine()),
       last_now_ms_(now.monotonic_ms) {
   topology_.take_ring_status_changed();  // the ring is built below
   if (auto text = store_.engine().meta_get(kKnownMembersMeta); text && *text) {
@@ -61,7 +62,6 @@ std::vector<std::string> NodeCore::remembered_addresses() const {
 
 void NodeCore::handle_client(ClientId client, std::string_view peer_address, Channel channel,
                              wire::Message request, Now now) {
-  (void)channel;  // every connection is trusted until internode sealing lands
   last_now_ms_ = now.monotonic_ms;
   const uint64_t id = request.request_id;
   auto answer = [&](wire::Body body) {
@@ -124,6 +124,13 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, Cha
                                  now.wall_us > grace ? now.wall_us - grace : 0);
     if (!computed) ++storage_errors_;
     answer(computed ? wire::Body(*computed) : wire::Body(storage_failure(computed.error())));
+  } else if (auto* keys = std::get_if<wire::KeysRequest>(&request.body)) {
+    keyring_admin_.handle_keys(client, id, *keys, now);
+  } else if (auto* keyring = std::get_if<wire::KeyringRequest>(&request.body)) {
+    // Internode only (the TCP server refuses it on client connections too).
+    answer(channel == Channel::kPeer ? keyring_admin_.handle_keyring(*keyring, now)
+                                     : wire::Body(error(wire::ErrorCode::kInvalid,
+                                                        "internode request refused on a client connection")));
   } else if (auto* change = std::get_if<wire::TopologyRequest>(&request.body)) {
     answer(topology_.handle_request(*change, now));
     after_topology_step();
@@ -135,7 +142,10 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, Cha
 
 void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
                                  Now now) {
-  if (token & HintReplayer::kTokenBit) {
+  if ((token & KeyringAdmin::kTokenBit) && !(token & (HintReplayer::kTokenBit | Topology::kTokenBit |
+                                                        AntiEntropy::kTokenBit | Streamer::kTokenBit))) {
+    keyring_admin_.handle_reply(token, reply, now);
+  } else if (token & HintReplayer::kTokenBit) {
     replayer_.handle_reply(token, reply, now);
   } else if (token & Topology::kTokenBit) {
     topology_.handle_reply(token, reply, now);
@@ -198,7 +208,14 @@ void NodeCore::collect_replies(Now now) {
   }
 }
 
+std::vector<std::string> NodeCore::take_notices() {
+  auto notices = topology_.take_notices();
+  for (auto& notice : keyring_admin_.take_notices()) notices.push_back(std::move(notice));
+  return notices;
+}
+
 std::vector<Outgoing> NodeCore::take_outgoing() {
+  for (auto& reply : keyring_admin_.take_replies()) outgoing_.push_back(std::move(reply));
   auto replies = std::exchange(outgoing_, {});
   if (replies.empty()) return replies;
   // Nothing is acknowledged before it is in the WAL: one flush covers every
@@ -219,6 +236,7 @@ std::vector<PeerRequest> NodeCore::take_peer_requests() {
   for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : topology_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : repair_.take_peer_requests()) requests.push_back(std::move(request));
+  for (auto& request : keyring_admin_.take_peer_requests()) requests.push_back(std::move(request));
   return requests;
 }
 
@@ -412,6 +430,7 @@ wire::Body NodeCore::status() {
   const storage::Stats stats = store_.engine().stats();
   reply.keys = stats.data_keys_estimate;
   reply.bytes = stats.data_bytes_estimate;
+  if (trust_problem_) reply.trust_problem = trust_problem_();
   return reply;
 }
 

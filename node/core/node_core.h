@@ -29,6 +29,7 @@
 #include "node/core/coordinator.h"
 #include "node/core/hint_replayer.h"
 #include "node/core/hybrid_clock.h"
+#include "node/core/keyring_admin.h"
 #include "node/core/known_members.h"
 #include "node/core/latency_histogram.h"
 #include "node/core/replica_store.h"
@@ -84,8 +85,19 @@ class NodeCore {
   bool finished() const { return topology_.finished(); }
   // Anti-entropy rounds finished (tests wait for one after healing).
   uint64_t repair_rounds_completed() const { return repair_.rounds_completed(); }
-  // Log lines about topology changes, drained by the caller.
-  std::vector<std::string> take_notices() { return topology_.take_notices(); }
+  // Log lines about topology and keyring changes, drained by the caller.
+  std::vector<std::string> take_notices();
+
+  // Key rotation (keyring_admin.h): the I/O layer's keyring, and traffic it
+  // opened from member `sender_id` with installed key `key` that is not this
+  // node's primary (the member missed a rotation: push it the primary).
+  void set_keyring_port(KeyringPort* port) { keyring_admin_.set_port(port); }
+  void keyring_old_key_seen(std::string_view sender_id, std::string_view key, Now now) {
+    keyring_admin_.on_old_key_seen(sender_id, key, now);
+  }
+  const KeyringAdmin& keyring_admin() const { return keyring_admin_; }
+  // Why this node cannot join (shown by `kv status`), from the I/O layer.
+  void set_trust_problem_source(std::function<std::string()> source) { trust_problem_ = std::move(source); }
 
   membership::Swim& membership() { return swim_; }
   const ClusterView& view() const { return view_; }
@@ -137,6 +149,8 @@ class NodeCore {
   LatencyHistogram read_latency_;
   uint64_t storage_errors_ = 0;
   StatsSource extra_stats_;
+  std::function<std::string()> trust_problem_;
+  KeyringAdmin keyring_admin_;
   // Members remembered from before a restart that membership has not
   // reported yet; they stay in the ring until it does.
   std::vector<RingNode> remembered_;

@@ -24,7 +24,7 @@ bool client_request(const wire::Body& body) {
   return std::holds_alternative<wire::PutRequest>(body) || std::holds_alternative<wire::DeleteRequest>(body) ||
          std::holds_alternative<wire::GetRequest>(body) || std::holds_alternative<wire::StatusRequest>(body) ||
          std::holds_alternative<wire::EndpointsRequest>(body) || std::holds_alternative<wire::RingRequest>(body) ||
-         std::holds_alternative<wire::StatsRequest>(body);
+         std::holds_alternative<wire::StatsRequest>(body) || std::holds_alternative<wire::KeysRequest>(body);
 }
 
 struct WriteRequest {
@@ -226,7 +226,15 @@ bool TcpServer::start_session(Connection& connection, std::string_view first_fra
                                         hello_ack);
   if (!session) {
     trust_.refuse(session.error(), connection.peer, now_ms);
-    close_connection(connection);
+    // Say why in plaintext, so a node started with the wrong keys learns it
+    // (TrustContext::trust_problem on its side) instead of retrying blind.
+    const std::string reason = session.error() == trust::Refusal::kNotAuthentic
+                                   ? "no installed key opens this frame: this node's keyring does not hold "
+                                     "the key your Hello was sealed with"
+                                   : std::string("sealed handshake refused: ") + trust::to_string(session.error());
+    wire::encode_frame(wire::Message{0, wire::ErrorReply{wire::ErrorCode::kInvalid, reason}}, connection.pending);
+    flush(connection);
+    close_connection(connection, /*after_flush=*/true);
     return false;
   }
   ++trust_.sessions_accepted;

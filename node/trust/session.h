@@ -45,6 +45,10 @@ class Session {
   // The initiator's side; `hello` receives the first frame's payload.
   static Session initiate(const Keyring& keyring, DatagramSealer& sealer, std::string cluster_name,
                           std::string& hello);
+  // The same with a given installed key instead of the primary (to reach a
+  // member that does not have this node's primary yet: keyring sync).
+  static Session initiate_with(const Key& key, DatagramSealer& sealer, std::string cluster_name,
+                               std::string& hello);
   // The acceptor's side, from the first frame's payload; `hello_ack`
   // receives the answer. The session is established at once.
   static std::expected<Session, Refusal> accept(const Keyring& keyring, DatagramSealer& sealer,
