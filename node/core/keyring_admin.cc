@@ -275,7 +275,7 @@ wire::Body KeyringAdmin::handle_keyring(const wire::KeyringRequest& request, Now
       if (request.node.size() != membership::kNodeIdBytes || request.fingerprint.empty()) {
         return reply_of(own_line(false, "a confirmation needs a node id and a fingerprint"));
       }
-      record(request.node, Confirmation{request.fingerprint, request.version});
+      record(request.node, Confirmation{request.fingerprint, request.version}, /*fresh=*/false);
       return reply_of(own_line(true, ""));
   }
   return reply_of(own_line(false, "unknown action"));
@@ -287,7 +287,7 @@ void KeyringAdmin::handle_reply(uint64_t token, const std::expected<wire::Messag
   const Route route = std::move(node.mapped());
   const auto* keyring = reply ? std::get_if<wire::KeyringReply>(&reply->body) : nullptr;
   if (keyring != nullptr && !keyring->fingerprints.empty()) {
-    record(route.member_id, Confirmation{keyring->fingerprints.front(), keyring->version});
+    record(route.member_id, Confirmation{keyring->fingerprints.front(), keyring->version}, /*fresh=*/true);
   }
   if (route.kind != RouteKind::kFanOut || !operation_) return;
   Operation& operation = *operation_;
@@ -325,12 +325,12 @@ void KeyringAdmin::on_old_key_seen(std::string_view sender_id, std::string_view 
   emit(Route{RouteKind::kSync, member->id}, member->address, std::move(push), std::string(key));
 }
 
-void KeyringAdmin::record(const std::string& member_id, const Confirmation& confirmation) {
+void KeyringAdmin::record(const std::string& member_id, const Confirmation& confirmation, bool fresh) {
   if (member_id == view_.self_id) return;
   auto it = confirmations_.find(member_id);
   if (it == confirmations_.end()) {
     if (confirmations_.size() >= config_.confirmations_max) return;
-  } else if (it->second == confirmation || it->second.version > confirmation.version) {
+  } else if (it->second == confirmation || (!fresh && it->second.version > confirmation.version)) {
     return;
   }
   confirmations_[member_id] = confirmation;

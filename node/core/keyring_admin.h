@@ -122,7 +122,10 @@ class KeyringAdmin {
   void fan_out(Now now);
   void finish_fan_out();
   void after_check(Now now);
-  void record(const std::string& member_id, const Confirmation& confirmation);
+  // `fresh`: the member's own reply just now, which wins even over a higher
+  // version (it may have lost its keyring); kConfirm messages may arrive out
+  // of order, so they only raise the version.
+  void record(const std::string& member_id, const Confirmation& confirmation, bool fresh);
   void adopted(uint64_t version, const char* how);
   std::vector<membership::Member> live_members() const;
   void answer(wire::Body body);
