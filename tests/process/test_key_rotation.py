@@ -2,10 +2,11 @@
 """Key rotation without downtime and without stranding anyone (DESIGN.md
 "Trust"; README "Security"; issue 11 item 3).
 
-- A keyed 3-node cluster under a QUORUM writer: with node3 killed,
-  `kv keys install K2` and `use K2` are ok on node1 and node2 and name node3
-  as not reached (exit 3); `remove K1` is refused (exit 3) naming node3, and
-  nothing changed. node3 restarted rejoins (every node sees every node
+- A keyed 3-node cluster under a QUORUM writer: `kv keys install K2`,
+  `use K2`, `remove K1` are ok, one line per node. Then with node3 killed
+  (and seen dead), `install K3` and `use K3` are ok on node1 and node2 and
+  name node3 as not reached (exit 3); `remove K2` is refused (exit 3) naming
+  node3, and nothing changed. node3 restarted rejoins (every node sees every node
   alive), adopts K2 from the others (sync), and its own copy gets new
   writes; then `remove K1` is ok on every node, one line per node. The
   keyring in use (DATA/keyring, with its primary version) survives a
@@ -98,10 +99,18 @@ class Writer:
         self.thread.join(timeout=30)
 
 
+def member_liveness(ctx, observer, name):
+    result = ctx.kv("--json", "status", node=observer)
+    if result.rc != EXIT_OK:
+        return None
+    members = {m["name"]: m for m in json.loads(result.out.decode())["members"]}
+    return members.get(name, {}).get("liveness")
+
+
 @test
 def rotation_waits_for_a_node_that_was_down_then_completes(ctx):
-    k1, k2 = new_key(ctx), new_key(ctx)
-    f1, f2 = fingerprint(k1), fingerprint(k2)
+    k1, k2, k3 = new_key(ctx), new_key(ctx), new_key(ctx)
+    f1, f2, f3 = fingerprint(k1), fingerprint(k2), fingerprint(k3)
     nodes = start_cluster(ctx, 3, PROBE_MS, first_index=61, extra_args=["--keyring", key_file(ctx, "k1", k1)])
     wait_converged(ctx.kv_path, nodes, 30.0, "keyed cluster")
     node1, node2, node3 = nodes
@@ -111,10 +120,25 @@ def rotation_waits_for_a_node_that_was_down_then_completes(ctx):
         rc, lines, err = keys_json(ctx, node1, "list")
         check(rc == EXIT_OK and sorted(lines) == names, f"list: rc {rc}, {lines}, {err}")
         check(all(line["primary"] == f1 and line["keys"] == [f1] for line in lines.values()), f"list: {lines}")
+
+        # 1. Every node up: install, use, remove are ok, one line per node.
+        for args, node in ((("install", k2), node1), (("use", k2), node2), (("remove", k1), node3)):
+            started = time.monotonic()
+            result = ctx.kv("keys", *args, node=node, timeout=30)
+            out = result.out.decode().strip().splitlines()
+            check(result.rc == EXIT_OK and out == [f"{n} ok" for n in names],
+                  f"kv keys {args[0]}: {result.describe()}")
+            print(f"  kv keys {args[0]} on {node.name}: {' / '.join(out)} ({time.monotonic() - started:.2f} s)")
+        rc, lines, err = keys_json(ctx, node1, "list")
+        check(rc == EXIT_OK and all(line["keys"] == [f2] and line["version"] == 1 for line in lines.values()),
+              f"after the first rotation: {lines}")
         text = ctx.kv("keys", "list", node=node1)
         check_eq(len(text.out.decode().strip().splitlines()), 3, "lines of `kv keys list`")
 
+        # 2. node3 down (and seen dead) through install and use of K3.
+        k1, k2, f1, f2 = k2, k3, f2, f3
         node3.kill()
+        wait_until(lambda: member_liveness(ctx, node1, "node3") == "dead", 30.0, "node1 sees node3 dead")
         rc, lines, err = keys_json(ctx, node1, "install", k2)
         check(rc == EXIT_CLUSTER_ERROR, f"install with node3 down: rc {rc} ({lines}, {err})")
         check(lines["node1"]["ok"] and lines["node2"]["ok"] and not lines["node3"]["ok"], f"install: {lines}")
@@ -127,21 +151,21 @@ def rotation_waits_for_a_node_that_was_down_then_completes(ctx):
         print(f"  with node3 down: install and use ok on node1, node2; node3: {lines['node3']['message']}")
 
         result = ctx.kv("keys", "remove", k1, node=node2, timeout=30)
-        check(result.rc == EXIT_CLUSTER_ERROR and "node3" in result.err,
+        check(result.rc == EXIT_CLUSTER_ERROR and "node3 (down)" in result.err,
               f"remove with node3 unconfirmed: {result.describe()}")
         print(f"  remove refused: {result.err.strip()}")
         rc, lines, err = keys_json(ctx, node1, "list")
         check(all(lines[n]["keys"] == [f2, f1] for n in ("node1", "node2")), f"remove changed something: {lines}")
 
+        restarted = time.monotonic()
         node3.start()
         wait_converged(ctx.kv_path, nodes, 60.0, "node3 back")
+        print(f"  node3 seen alive by every node {time.monotonic() - restarted:.1f} s after its restart")
 
         def synced():
             rc, lines, _ = keys_json(ctx, node3, "list")
             return rc == EXIT_OK and all(line["primary"] == f2 for line in lines.values())
-        started = time.monotonic()
-        wait_until(synced, 30.0, "node3 adopts K2 from the others", interval=0.2)
-        print(f"  node3 adopted K2 {time.monotonic() - started:.1f} s after it was seen alive everywhere")
+        wait_until(synced, 30.0, "node3 adopts the new primary from the others", interval=0.2)
         check(f"adopted primary {f2}" in node3.log_text(), "node3's log does not say it adopted K2")
 
         result = ctx.kv("--consistency", "all", "put", "after-rotation", "fresh", node=node1)
@@ -160,7 +184,7 @@ def rotation_waits_for_a_node_that_was_down_then_completes(ctx):
 
         with open(os.path.join(node1.data_dir, "keyring")) as f:
             persisted = f.read()
-        check(k2 in persisted and k1 not in persisted and "# primary-version 1" in persisted,
+        check(k2 in persisted and k1 not in persisted and "# primary-version 2" in persisted,
               f"DATA/keyring: {persisted!r}")
         check_eq(os.stat(os.path.join(node1.data_dir, "keyring")).st_mode & 0o777, 0o600, "DATA/keyring mode")
         node1.restart()  # its --keyring still names K1: DATA/keyring wins
