@@ -23,6 +23,7 @@ struct PeerClient::Peer {
   bool ready = false;  // connected, and the sealed handshake (if any) is done
   bool failed = false;
   bool dirty = false;  // listed in dirty_
+  bool retiring = false;  // its key was removed: out of peers_, closes when idle
   std::optional<trust::Session> session;  // when this node seals
   std::vector<std::string> queued;  // encoded messages not yet written
   struct Pending {
@@ -67,6 +68,7 @@ void PeerClient::close() {
   dirty_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&sweeper_), nullptr);
   while (!peers_.empty()) fail_peer(*peers_.begin()->second, "node is stopping");
+  while (!retiring_.empty()) fail_peer(*retiring_.front(), "node is stopping");
 }
 
 void PeerClient::send(const std::string& address, wire::Body body, Callback done, const std::string& seal_with) {
@@ -255,31 +257,57 @@ void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
     Callback done = std::move(it->second.done);
     peer.pending.erase(it);
     done(std::move(*message));
+    if (peer.retiring && peer.pending.empty()) {
+      fail_peer(peer, "its cluster key was removed");
+      return;
+    }
   }
 }
 
 void PeerClient::fail_peer(Peer& peer, const std::string& reason) {
   if (peer.failed) return;
   peer.failed = true;
-  peers_.erase(peer.connection_key);
+  if (auto it = peers_.find(peer.connection_key); it != peers_.end() && it->second == &peer) peers_.erase(it);
+  std::erase(retiring_, &peer);
   auto pending = std::move(peer.pending);
   peer.pending.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&peer.handle), [](uv_handle_t* h) { delete static_cast<Peer*>(h->data); });
   for (auto& [id, request] : pending) request.done(std::unexpected(peer.address + ": " + reason));
 }
 
+void PeerClient::retire_removed_keys() {
+  if (!trust_.has_keyring()) return;
+  std::vector<Peer*> removed;
+  for (auto& [key, peer] : peers_) {
+    if (peer->session && peer->session->established() && !trust_.keyring().contains(peer->session->cluster_key())) {
+      removed.push_back(peer);
+    }
+  }
+  for (Peer* peer : removed) {
+    spdlog::info("retiring the sealed session to {}: its cluster key was removed (new requests open a new one)",
+                 peer->address);
+    peers_.erase(peer->connection_key);
+    peer->retiring = true;
+    retiring_.push_back(peer);
+    if (peer->pending.empty()) fail_peer(*peer, "its cluster key was removed");
+  }
+}
+
 void PeerClient::on_sweep(uv_timer_t* timer) {
   auto* client = static_cast<PeerClient*>(timer->data);
+  client->retire_removed_keys();
   const uint64_t now = now_ms();
   std::vector<Peer*> expired;
-  for (auto& [address, peer] : client->peers_) {
+  auto check = [&](Peer* peer) {
     for (const auto& [id, request] : peer->pending) {
       if (request.deadline_ms <= now) {
         expired.push_back(peer);
         break;
       }
     }
-  }
+  };
+  for (auto& [address, peer] : client->peers_) check(peer);
+  for (Peer* peer : client->retiring_) check(peer);
   for (Peer* peer : expired) client->fail_peer(*peer, "no reply in time");
 }
 

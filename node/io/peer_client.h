@@ -18,6 +18,11 @@
 // A request sent with `seal_with` (keyring sync) uses its own connection
 // whose Hello is sealed with that installed key instead of the primary.
 //
+// A session whose cluster key was removed from the keyring (`kv keys
+// remove`) is retired: new requests open a fresh connection under the
+// primary, and the old one closes once its last reply arrived, so a
+// rotation fails no request in flight.
+//
 // Thread model: the loop's thread only.
 #pragma once
 
@@ -61,6 +66,8 @@ class PeerClient {
   Peer* connect(const std::string& address, const std::string& connection_key, const std::string& seal_with,
                 std::string& error);
   void fail_peer(Peer& peer, const std::string& reason);
+  // Retires peers whose session key is no longer installed.
+  void retire_removed_keys();
   void flush(Peer& peer);
   void write_bytes(Peer& peer, std::string bytes);
   void handle_bytes(Peer& peer, std::string_view bytes);
@@ -76,6 +83,7 @@ class PeerClient {
   uint64_t next_request_id_ = 1;
   std::map<std::string, Peer*> peers_;  // by address (plus "#" and a fingerprint for seal_with)
   std::vector<Peer*> dirty_;  // connected peers with queued frames
+  std::vector<Peer*> retiring_;  // out of peers_, waiting for their last replies
 };
 
 }  // namespace ringkv::io

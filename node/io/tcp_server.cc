@@ -14,6 +14,9 @@ namespace ringkv::io {
 namespace {
 
 constexpr size_t kReadBufferBytes = 256 * 1024;
+// A session under a removed key closes once quiet this long (replies to its
+// last requests have gone out; its owner opens a new one).
+constexpr uint64_t kRemovedKeyQuietMs = 1000;
 
 // What a client connection may ask; everything else is internode.
 bool client_request(const wire::Body& body) {
@@ -346,6 +349,17 @@ void TcpServer::on_closed(uv_handle_t* handle) {
 void TcpServer::on_idle_sweep(uv_timer_t* timer) {
   auto* server = static_cast<TcpServer*>(timer->data);
   const uint64_t now_ms = static_cast<uint64_t>(server->clock_().monotonic_ms);
+  if (server->trust_.has_keyring()) {
+    for (auto& [id, connection] : server->connections_) {
+      if (connection->closing || !connection->session ||
+          server->trust_.keyring().contains(connection->session->cluster_key())) {
+        continue;
+      }
+      if (!server->connection_limits_.quiet_for(id, now_ms, kRemovedKeyQuietMs)) continue;
+      spdlog::info("closing sealed session from {}: its cluster key was removed", connection->peer);
+      server->close_connection(*connection);
+    }
+  }
   for (uint64_t id : server->connection_limits_.take_idle(now_ms)) {
     auto it = server->connections_.find(id);
     if (it == server->connections_.end()) continue;

@@ -58,6 +58,9 @@ class Session {
   std::expected<void, Refusal> complete(std::string_view hello_ack);
 
   bool established() const { return established_; }
+  // The cluster key this session's keys derive from (a session under a key
+  // that was removed from the keyring is closed by its owner).
+  const Key& cluster_key() const { return key_; }
   // REQUIRES: established(). One message in, one frame payload out.
   std::string seal(std::string_view plaintext);
   // REQUIRES: established(). One frame payload in, its message out.

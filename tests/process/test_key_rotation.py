@@ -99,6 +99,12 @@ class Writer:
         self.thread.join(timeout=30)
 
 
+def sessions_opened(ctx, node):
+    result = ctx.kv("--json", "stats", node=node)
+    check(result.rc == EXIT_OK, f"kv stats: {result.describe()}")
+    return json.loads(result.out.decode())["sealed_sessions_opened"]
+
+
 def member_liveness(ctx, observer, name):
     result = ctx.kv("--json", "status", node=observer)
     if result.rc != EXIT_OK:
@@ -122,6 +128,7 @@ def rotation_waits_for_a_node_that_was_down_then_completes(ctx):
         check(all(line["primary"] == f1 and line["keys"] == [f1] for line in lines.values()), f"list: {lines}")
 
         # 1. Every node up: install, use, remove are ok, one line per node.
+        opened_before = sessions_opened(ctx, node1)
         for args, node in ((("install", k2), node1), (("use", k2), node2), (("remove", k1), node3)):
             started = time.monotonic()
             result = ctx.kv("keys", *args, node=node, timeout=30)
@@ -134,6 +141,12 @@ def rotation_waits_for_a_node_that_was_down_then_completes(ctx):
               f"after the first rotation: {lines}")
         text = ctx.kv("keys", "list", node=node1)
         check_eq(len(text.out.decode().strip().splitlines()), 3, "lines of `kv keys list`")
+        # Sessions under the removed key are retired: node1 opens new ones under K2.
+        result = ctx.kv("--consistency", "all", "put", "after-first-rotation", "v", node=node1)
+        check(result.rc == EXIT_OK, f"put at ALL after the first rotation: {result.describe()}")
+        wait_until(lambda: sessions_opened(ctx, node1) > opened_before, 10.0, "node1 opens sessions under K2")
+        wait_until(lambda: any("its cluster key was removed" in n.log_text() for n in nodes), 10.0,
+                   "a session under the removed key closed")
 
         # 2. node3 down (and seen dead) through install and use of K3.
         k1, k2, f1, f2 = k2, k3, f2, f3
@@ -197,6 +210,7 @@ def rotation_waits_for_a_node_that_was_down_then_completes(ctx):
     lost = [key for key in writer.acked if ctx.kv("get", key, node=node2).rc != EXIT_OK]
     check(not lost, f"acknowledged writes lost: {lost[:5]}")
     print(f"  writer: {len(writer.acked)} acknowledged, {writer.failed} failed, none lost")
+    check(writer.failed * 50 <= len(writer.acked), f"the writer failed {writer.failed} times")
 
     stranger = ctx.node(name="stranger", host=loopback_address(64),
                         extra_args=["--probe-interval-ms", str(PROBE_MS), "--seeds", node1.address,
