@@ -179,6 +179,7 @@ def rotation_waits_for_a_node_that_was_down_then_completes(ctx):
             rc, lines, _ = keys_json(ctx, node3, "list")
             return rc == EXIT_OK and all(line["primary"] == f2 for line in lines.values())
         wait_until(synced, 30.0, "node3 adopts the new primary from the others", interval=0.2)
+        print(f"  node3 runs the new primary {time.monotonic() - restarted:.1f} s after its restart")
         check(f"adopted primary {f2}" in node3.log_text(), "node3's log does not say it adopted K2")
 
         result = ctx.kv("--consistency", "all", "put", "after-rotation", "fresh", node=node1)
