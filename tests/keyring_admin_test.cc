@@ -312,3 +312,17 @@ TEST_CASE("a second operation while one runs is refused, and a node without a ke
   f.admin->set_port(nullptr);
   CHECK_FALSE(std::get<wire::KeyringReply>(f.admin->handle_keyring(wire::KeyringRequest{}, core::Now{})).ok);
 }
+
+TEST_CASE("a member added later with the current primary at version 0 counts as confirmed and lifts no one") {
+  Fixture f;
+  f.keyring.keys = {key_of('b'), key_of('a')};
+  f.keyring.version = 0;  // this node: added from a key file after the rotation
+  f.admin->handle_keyring(wire::KeyringRequest{wire::KeyAction::kConfirm, "", 2, id_of(3), "fpb"}, core::Now{});
+  CHECK(f.keyring.version == 2);  // same primary, higher version: taken
+  f.keys(wire::KeyAction::kRemove, key_of('a'));
+  f.answer_all({"fpb", "fpa"}, 0);  // node2, also added later: version 0
+  CHECK(f.keyring.keys == std::vector<std::string>{key_of('b')});
+  f.answer_all({"fpb"}, 0);
+  auto reply = std::get<wire::KeysReply>(f.take_answer());
+  CHECK(reply.nodes[1].ok);
+}

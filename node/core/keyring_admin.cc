@@ -193,10 +193,13 @@ void KeyringAdmin::after_check(Now now) {
   }
   const std::vector<membership::Member> live = live_members();
   std::string unconfirmed;
+  // What a member must seal with is the primary's key; versions only order
+  // adoptions (a node added later from a key file runs the same primary at
+  // version 0 until it hears a higher one).
   for (const RingNode& node : view_.ring->nodes()) {
-    const bool confirmed = node.id == view_.self_id ? Confirmation{own.fingerprints.front(), own.version} == target
+    const bool confirmed = node.id == view_.self_id ? own.fingerprints.front() == target.fingerprint
                                                     : confirmations_.contains(node.id) &&
-                                                          confirmations_.at(node.id) == target;
+                                                          confirmations_.at(node.id).fingerprint == target.fingerprint;
     if (confirmed) continue;
     const bool up = node.id == view_.self_id ||
                     std::any_of(live.begin(), live.end(), [&](const auto& m) { return m.id == node.id; });
@@ -335,6 +338,14 @@ void KeyringAdmin::record(const std::string& member_id, const Confirmation& conf
   }
   confirmations_[member_id] = confirmation;
   persist_confirmations();
+  // The same primary at a higher version: take the version, so a `use` this
+  // node coordinates later, or a sync it pushes, is not ordered below it.
+  if (port_ != nullptr && port_->enabled()) {
+    const KeyringState own = port_->state();
+    if (own.fingerprints.front() == confirmation.fingerprint && confirmation.version > own.version) {
+      (void)port_->use(port_->primary_key(), confirmation.version);
+    }
+  }
 }
 
 void KeyringAdmin::persist_confirmations() {

@@ -18,10 +18,14 @@
 // member; every node persists what members confirmed (meta
 // "keyring_confirmations"; a reply's keyring counts as a confirmation too).
 //
+// A node that hears its own primary confirmed at a higher version takes that
+// version (a node added later from a key file starts at version 0).
+//
 // Remove is two-phase: first a list to every live member (fresh
 // confirmations), then, only if every ring member (down ones included) has
-// confirmed the current primary (the highest version known) and the key is
-// not that primary, the removal. Otherwise it is refused (ErrorReply INVALID
+// confirmed the current primary (the key of the highest version known; the
+// fingerprint must match, the version need not) and the key is not that
+// primary, the removal. Otherwise it is refused (ErrorReply INVALID
 // naming the unconfirmed members) and nothing changed anywhere.
 //
 // Sync. When the I/O layer opens traffic from a member with an installed key
