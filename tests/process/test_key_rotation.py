@@ -11,10 +11,13 @@
   writes; then `remove K1` is ok on every node, one line per node. The
   keyring in use (DATA/keyring, with its primary version) survives a
   restart. Every acknowledged write is readable at the end.
+- A node added later from a key file holding the current primary joins, and
+  a rotation through it (install, use, remove) is ok on all four.
 - A node started with only a key the cluster does not hold says "no seed
   accepts this node's keys" in its log and `kv status`, and does not serve.
 
-Addresses: 127.0.0.61-63 (the cluster), 127.0.0.64 (the stranger).
+Addresses: 127.0.0.61-63 (the cluster), 127.0.0.60 (a node added later), 127.0.0.64
+(the stranger).
 
 Run: python3 tests/process/test_key_rotation.py --kvnode PATH --kv PATH
 """
@@ -212,6 +215,22 @@ def rotation_waits_for_a_node_that_was_down_then_completes(ctx):
     check(not lost, f"acknowledged writes lost: {lost[:5]}")
     print(f"  writer: {len(writer.acked)} acknowledged, {writer.failed} failed, none lost")
     check(writer.failed * 50 <= len(writer.acked), f"the writer failed {writer.failed} times")
+
+    # A node added later from a key file holding the current primary (version 0
+    # on its side) joins, and a rotation that includes it completes.
+    node4 = ctx.node(name="node4", host=loopback_address(60),
+                     extra_args=["--probe-interval-ms", str(PROBE_MS), "--seeds", node1.address,
+                                 "--keyring", key_file(ctx, "current", k2)])
+    nodes.append(node4)
+    wait_converged(ctx.kv_path, nodes, 60.0, "node4 joined")
+    k4 = new_key(ctx)
+    for args in (("install", k4), ("use", k4), ("remove", k2)):
+        result = ctx.kv("keys", *args, node=node4, timeout=30)
+        check(result.rc == EXIT_OK and len(result.out.decode().split("\n")) == 5,
+              f"kv keys {args[0]} with node4: {result.describe()}")
+    rc, lines, err = keys_json(ctx, node1, "list")
+    check(rc == EXIT_OK and all(line["keys"] == [fingerprint(k4)] for line in lines.values()) and len(lines) == 4,
+          f"after the rotation with node4: {lines}")
 
     stranger = ctx.node(name="stranger", host=loopback_address(64),
                         extra_args=["--probe-interval-ms", str(PROBE_MS), "--seeds", node1.address,
