@@ -13,11 +13,16 @@ namespace {
 constexpr size_t kKeyBytes = 32;
 
 bool parse_action(const std::string& text, wire::KeyAction& out) {
-  if (text == "list") out = wire::KeyAction::kList;
-  else if (text == "install") out = wire::KeyAction::kInstall;
-  else if (text == "use") out = wire::KeyAction::kUse;
-  else if (text == "remove") out = wire::KeyAction::kRemove;
-  else return false;
+  if (text == "list")
+    out = wire::KeyAction::kList;
+  else if (text == "install")
+    out = wire::KeyAction::kInstall;
+  else if (text == "use")
+    out = wire::KeyAction::kUse;
+  else if (text == "remove")
+    out = wire::KeyAction::kRemove;
+  else
+    return false;
   return true;
 }
 
@@ -82,8 +87,8 @@ int run_keys(const GlobalOptions& options, const std::string& action_text, const
     }
     std::string line = node.name + (node.ok ? " ok" : " failed: " + node.message);
     if (node.ok && !node.fingerprints.empty() && request.action == wire::KeyAction::kList) {
-      line += ": primary " + primary + " (version " + std::to_string(node.version) + "), keys " +
-              join(node.fingerprints);
+      line +=
+          ": primary " + primary + " (version " + std::to_string(node.version) + "), keys " + join(node.fingerprints);
     }
     std::puts(line.c_str());
   }

@@ -2,11 +2,12 @@
 // one line per node, idempotence, remove refused while a ring member has not
 // confirmed the primary, versioned sync, confirmations that survive a restart.
 // Driven with crafted replies and explicit time; the keyring is a fake.
+#include "node/core/keyring_admin.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 
-#include "node/core/keyring_admin.h"
 #include "storage/memory_engine.h"
 
 using namespace ringkv;
@@ -157,7 +158,8 @@ TEST_CASE("a member that fails or cannot be reached gets its own failed line") {
 TEST_CASE("installing twice, using the primary and removing an absent key are ok and change nothing") {
   Fixture f;
   auto apply = [&](wire::KeyAction action, std::string key, uint64_t version = 0) {
-    return std::get<wire::KeyringReply>(f.admin->handle_keyring(wire::KeyringRequest{action, key, version}, core::Now{}));
+    return std::get<wire::KeyringReply>(
+        f.admin->handle_keyring(wire::KeyringRequest{action, key, version}, core::Now{}));
   };
   CHECK(apply(wire::KeyAction::kInstall, key_of('a')).ok);
   CHECK(apply(wire::KeyAction::kUse, key_of('a')).ok);

@@ -7,18 +7,22 @@
 namespace ringkv::core {
 namespace {
 
-wire::ErrorReply error(wire::ErrorCode code, std::string message) {
-  return wire::ErrorReply{code, std::move(message)};
-}
+wire::ErrorReply error(wire::ErrorCode code, std::string message) { return wire::ErrorReply{code, std::move(message)}; }
 
 const char* action_name(wire::KeyAction action) {
   switch (action) {
-    case wire::KeyAction::kList: return "list";
-    case wire::KeyAction::kInstall: return "install";
-    case wire::KeyAction::kUse: return "use";
-    case wire::KeyAction::kRemove: return "remove";
-    case wire::KeyAction::kSync: return "sync";
-    case wire::KeyAction::kConfirm: return "confirm";
+    case wire::KeyAction::kList:
+      return "list";
+    case wire::KeyAction::kInstall:
+      return "install";
+    case wire::KeyAction::kUse:
+      return "use";
+    case wire::KeyAction::kRemove:
+      return "remove";
+    case wire::KeyAction::kSync:
+      return "sync";
+    case wire::KeyAction::kConfirm:
+      return "confirm";
   }
   return "unknown";
 }
@@ -137,8 +141,7 @@ void KeyringAdmin::handle_keys(ClientId client, uint64_t request_id, const wire:
   if (request.action == wire::KeyAction::kRemove) {
     operation_->checking = true;
   } else {
-    operation_->results[view_.self_id] =
-        apply_local(request.action, request.key, operation_->version, now);
+    operation_->results[view_.self_id] = apply_local(request.action, request.key, operation_->version, now);
   }
   fan_out(now);
 }
@@ -161,8 +164,9 @@ void KeyringAdmin::fan_out(Now now) {
       if (reached) continue;
       wire::KeysNodeResult line;
       line.name = node.name;
-      line.message = "down, not reached (a member that missed a new primary adopts it from the others when "
-                     "it returns)";
+      line.message =
+          "down, not reached (a member that missed a new primary adopts it from the others when "
+          "it returns)";
       operation.results[node.id] = std::move(line);
     }
   }
@@ -323,8 +327,8 @@ void KeyringAdmin::on_old_key_seen(std::string_view sender_id, std::string_view 
   if (it != last_push_ms_.end() && now.monotonic_ms - it->second < config_.sync_push_interval_ms) return;
   if (it == last_push_ms_.end() && last_push_ms_.size() >= config_.push_table_max) last_push_ms_.clear();
   last_push_ms_[member->id] = now.monotonic_ms;
-  wire::KeyringRequest push{.action = wire::KeyAction::kSync, .key = port_->primary_key(),
-                            .version = port_->state().version};
+  wire::KeyringRequest push{
+      .action = wire::KeyAction::kSync, .key = port_->primary_key(), .version = port_->state().version};
   emit(Route{RouteKind::kSync, member->id}, member->address, std::move(push), std::string(key));
 }
 
@@ -362,8 +366,10 @@ void KeyringAdmin::adopted(uint64_t version, const char* how) {
   notices_.push_back("keyring: primary is now " + state.fingerprints.front() + " at version " +
                      std::to_string(version) + " (" + how + "); telling every live member");
   for (const membership::Member& member : live_members()) {
-    wire::KeyringRequest confirm{.action = wire::KeyAction::kConfirm, .version = state.version,
-                                 .node = view_.self_id, .fingerprint = state.fingerprints.front()};
+    wire::KeyringRequest confirm{.action = wire::KeyAction::kConfirm,
+                                 .version = state.version,
+                                 .node = view_.self_id,
+                                 .fingerprint = state.fingerprints.front()};
     emit(Route{RouteKind::kConfirm, member.id}, member.address, std::move(confirm));
   }
 }

@@ -80,8 +80,8 @@ class KeyringAdmin {
 
   // `port` may be null (no keyring: every request is refused with a reason).
   // Loads the persisted confirmations from `engine`.
-  KeyringAdmin(KeyringAdminConfig config, const ClusterView& view, const membership::Swim& swim,
-               KeyringPort* port, storage::Engine& engine);
+  KeyringAdmin(KeyringAdminConfig config, const ClusterView& view, const membership::Swim& swim, KeyringPort* port,
+               storage::Engine& engine);
 
   // A client's `kv keys ...`; the answer comes out of take_replies().
   void handle_keys(ClientId client, uint64_t request_id, const wire::KeysRequest& request, Now now);
@@ -115,7 +115,7 @@ class KeyringAdmin {
     wire::KeyAction action = wire::KeyAction::kList;
     std::string key;
     uint64_t version = 0;
-    bool checking = false;  // remove, phase one: a list for fresh confirmations
+    bool checking = false;                                // remove, phase one: a list for fresh confirmations
     std::map<std::string, wire::KeysNodeResult> results;  // by member id
     size_t waiting = 0;
   };
@@ -141,7 +141,7 @@ class KeyringAdmin {
   const membership::Swim& swim_;
   KeyringPort* port_;
   storage::Engine& engine_;
-  std::map<std::string, Confirmation> confirmations_;  // member id -> what it confirmed
+  std::map<std::string, Confirmation> confirmations_;       // member id -> what it confirmed
   std::map<std::string, membership::TimeMs> last_push_ms_;  // member id -> last sync push
   std::optional<Operation> operation_;
   std::map<uint64_t, Route> routes_;  // token -> what the reply is for
