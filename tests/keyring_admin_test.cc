@@ -328,3 +328,16 @@ TEST_CASE("a member added later with the current primary at version 0 counts as 
   auto reply = std::get<wire::KeysReply>(f.take_answer());
   CHECK(reply.nodes[1].ok);
 }
+
+TEST_CASE("a session opened with an older key from a member's host pushes the primary to that member") {
+  Fixture f;
+  f.keyring.keys = {key_of('b'), key_of('a')};
+  f.keyring.version = 1;
+  f.admin->on_old_key_from_host("127.0.0.1", key_of('a'), core::Now{0, 1000});
+  auto pushes = f.admin->take_peer_requests();
+  REQUIRE(pushes.size() == 1);  // node2; never this node itself
+  CHECK(pushes[0].address == "127.0.0.1:7002");
+  CHECK(pushes[0].seal_with == key_of('a'));
+  f.admin->on_old_key_from_host("10.9.9.9", key_of('a'), core::Now{0, 9000});
+  CHECK(f.admin->take_peer_requests().empty());
+}

@@ -332,6 +332,15 @@ void KeyringAdmin::on_old_key_seen(std::string_view sender_id, std::string_view 
   emit(Route{RouteKind::kSync, member->id}, member->address, std::move(push), std::string(key));
 }
 
+void KeyringAdmin::on_old_key_from_host(std::string_view host, std::string_view key, Now now) {
+  for (const membership::Member& member : swim_.members()) {
+    const std::string_view address = member.address;
+    if (member.id != view_.self_id && address.substr(0, address.rfind(':')) == host) {
+      on_old_key_seen(member.id, key, now);
+    }
+  }
+}
+
 void KeyringAdmin::record(const std::string& member_id, const Confirmation& confirmation, bool fresh) {
   if (member_id == view_.self_id) return;
   auto it = confirmations_.find(member_id);

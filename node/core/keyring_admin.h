@@ -29,7 +29,8 @@
 // naming the unconfirmed members) and nothing changed anywhere.
 //
 // Sync. When the I/O layer opens traffic from a member with an installed key
-// that is not this node's primary (on_old_key_seen), this node pushes its
+// that is not this node's primary (on_old_key_seen: a datagram;
+// on_old_key_from_host: a session's Hello), this node pushes its
 // primary key and version to that member (kSync), sealed with the key the
 // member used (PeerRequest::seal_with), so a member that never got the new
 // key still opens it. The member adopts it only when the version is higher
@@ -92,6 +93,10 @@ class KeyringAdmin {
   // Traffic from member `sender_id` opened with installed key `key` (raw
   // bytes), not this node's primary: push the primary to it (rate-limited).
   void on_old_key_seen(std::string_view sender_id, std::string_view key, Now now);
+  // The same for a sealed session accepted from `host` (a TCP peer's source
+  // port says nothing): every member at that host gets the push; one that
+  // already runs a newer primary ignores it.
+  void on_old_key_from_host(std::string_view host, std::string_view key, Now now);
 
   std::vector<Outgoing> take_replies() { return std::exchange(replies_, {}); }
   std::vector<PeerRequest> take_peer_requests() { return std::exchange(peer_requests_, {}); }

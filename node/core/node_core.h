@@ -95,6 +95,9 @@ class NodeCore {
   void keyring_old_key_seen(std::string_view sender_id, std::string_view key, Now now) {
     keyring_admin_.on_old_key_seen(sender_id, key, now);
   }
+  void keyring_old_key_from_host(std::string_view host, std::string_view key, Now now) {
+    keyring_admin_.on_old_key_from_host(host, key, now);
+  }
   const KeyringAdmin& keyring_admin() const { return keyring_admin_; }
   // Why this node cannot join (shown by `kv status`), from the I/O layer.
   void set_trust_problem_source(std::function<std::string()> source) { trust_problem_ = std::move(source); }

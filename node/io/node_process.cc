@@ -174,6 +174,10 @@ int run_node_process(const NodeSettings& flags) {
     core.keyring_old_key_seen(sender_id, key, now());
     driver.request_pump();
   };
+  trust->on_old_key_session = [&core, &driver](std::string_view host, std::string_view key) {
+    core.keyring_old_key_from_host(host, key, now());
+    driver.request_pump();
+  };
   if (!flags.resp_listen.empty()) {
     io::RespServerConfig resp_config{.listen_address = flags.resp_listen, .connections = flags.connections};
     resp_config.session.consistency = flags.resp_consistency;

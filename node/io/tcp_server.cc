@@ -241,6 +241,11 @@ bool TcpServer::start_session(Connection& connection, std::string_view first_fra
     return false;
   }
   ++trust_.sessions_accepted;
+  const trust::Key& key = session->cluster_key();
+  if (key != trust_.keyring().primary() && trust_.on_old_key_session) {
+    trust_.on_old_key_session(std::string_view(connection.peer).substr(0, connection.peer.rfind(':')),
+                              std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+  }
   connection.session = std::move(*session);
   connection.channel = core::Channel::kPeer;
   append_frame(connection.pending, hello_ack);

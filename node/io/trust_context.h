@@ -112,6 +112,8 @@ class TrustContext : public core::KeyringPort {
   // Set by the owner: called with the sender's id and the installed key
   // (raw bytes) that opened its datagram, when that key is not the primary.
   std::function<void(std::string_view sender_id, std::string_view key)> on_old_key;
+  // The same for a sealed session accepted from `host` (TcpServer).
+  std::function<void(std::string_view host, std::string_view key)> on_old_key_session;
 
   // core::KeyringPort
   bool enabled() const override { return keyring_.has_value(); }
