@@ -9,6 +9,7 @@
 #include "cli/cluster_info.h"
 #include "cli/data_commands.h"
 #include "cli/keys.h"
+#include "cli/keys_command.h"
 #include "cli/local_cluster.h"
 #include "cli/options.h"
 #include "cli/status_command.h"
@@ -78,6 +79,15 @@ int main(int argc, char** argv) {
   auto* cleanup = app.add_subcommand("cleanup", "drop data of ranges the node no longer replicates");
 
   auto* keygen = app.add_subcommand("keygen", "print a new random 32-byte cluster key (base64) for --keyring");
+
+  std::string keys_action;
+  std::string cluster_key;
+  auto* keys = app.add_subcommand("keys", "rotate the cluster keyring on every live member: list | install KEY | "
+                                          "use KEY | remove KEY (one line per node)");
+  keys->add_option("action", keys_action, "list|install|use|remove")
+      ->required()
+      ->check(CLI::IsMember({"list", "install", "use", "remove"}));
+  keys->add_option("key", cluster_key, "the key in base64 (`kv keygen`); not for list");
 
   ringkv::cli::BenchOptions bench;
   auto* bench_command = app.add_subcommand("bench", "load generator: throughput and latency percentiles");
@@ -174,6 +184,13 @@ int main(int argc, char** argv) {
   if (removenode->parsed()) return ringkv::cli::run_removenode(options, node_name);
   if (cleanup->parsed()) return ringkv::cli::run_cleanup(options);
   if (keygen->parsed()) return ringkv::cli::run_keygen();
+  if (keys->parsed()) {
+    if ((keys_action == "list") != cluster_key.empty()) {
+      std::fprintf(stderr, "kv keys: %s\n", keys_action == "list" ? "list takes no KEY" : "KEY is required");
+      return ringkv::cli::kExitUsage;
+    }
+    return ringkv::cli::run_keys(options, keys_action, cluster_key);
+  }
   if (bench_command->parsed()) return ringkv::cli::run_bench(options, bench);
   cluster.json = options.json;
   if (up->parsed()) return ringkv::cli::cluster_up(cluster);

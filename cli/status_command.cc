@@ -91,10 +91,13 @@ int run_status(const GlobalOptions& options) {
               ", \"bytes\": " + or_null(figures[i], &Figures::bytes) +
               ", \"clock_offset_ms\": " + clock_offset_text(m, true, "null") + "}";
     }
-    std::puts((json + "]}").c_str());
+    json += "], \"trust_problem\": " +
+            (status->trust_problem.empty() ? std::string("null") : json_string(status->trust_problem));
+    std::puts((json + "}").c_str());
     return kExitOk;
   }
   std::printf("Cluster as seen by %s (%s)\n", status->node_name.c_str(), client.connected_host().c_str());
+  if (!status->trust_problem.empty()) std::printf("Trust problem: %s\n", status->trust_problem.c_str());
   std::printf("%-3s %-12s %-32s %-22s %-8s %-8s %-14s %10s %12s %10s\n", "", "NAME", "ID", "ADDRESS", "LIVENESS",
               "RING", "INCARNATION", "KEYS", "BYTES", "CLOCK_MS");
   for (size_t i = 0; i < members.size(); ++i) {

@@ -320,3 +320,20 @@ TEST_CASE("a flipped or truncated session frame is refused") {
   Pair other = handshake(keyring, keyring);
   CHECK(other.acceptor.open(other.initiator.seal("x").substr(0, 5)).error() == Refusal::kTruncated);
 }
+
+TEST_CASE("the primary version is kept in the key file and older files read as version 0") {
+  const Key a = generate_key();
+  auto keyring = Keyring::create({a});
+  REQUIRE(keyring.has_value());
+  CHECK(keyring->primary_version() == 0);
+  keyring->set_primary_version(12);
+  auto parsed = Keyring::parse(keyring->serialize());
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->primary_version() == 12);
+  auto old = Keyring::parse(key_to_base64(a) + "\n");
+  REQUIRE(old.has_value());
+  CHECK(old->primary_version() == 0);
+  auto garbled = Keyring::parse("# primary-version 12x\n" + key_to_base64(a) + "\n");
+  REQUIRE(garbled.has_value());
+  CHECK(garbled->primary_version() == 0);
+}

@@ -337,3 +337,34 @@ TEST_CASE("auth requests and replies round-trip, and an oversized password is re
   CHECK(error_code_name(ErrorCode::kNotAuthenticated) == "NOT_AUTHENTICATED");
   CHECK(error_code_name(ErrorCode::kForbidden) == "FORBIDDEN");
 }
+
+TEST_CASE("keyring messages survive a round trip and an unknown keys action is refused") {
+  auto keys = round_trip({3, KeysRequest{KeyAction::kUse, std::string(32, '\x01')}});
+  CHECK(std::get<KeysRequest>(keys.body).action == KeyAction::kUse);
+  CHECK(std::get<KeysRequest>(keys.body).key == std::string(32, '\x01'));
+  KeysReply reply{{KeysNodeResult{"node1", true, "", {"aa", "bb"}, 4}, KeysNodeResult{"node2", false, "down", {}, 0}}};
+  auto decoded = std::get<KeysReply>(round_trip({4, reply}).body);
+  REQUIRE(decoded.nodes.size() == 2);
+  CHECK(decoded.nodes[0].fingerprints == std::vector<std::string>{"aa", "bb"});
+  CHECK(decoded.nodes[0].version == 4);
+  CHECK(decoded.nodes[1].message == "down");
+  auto request = std::get<KeyringRequest>(
+      round_trip({5, KeyringRequest{KeyAction::kConfirm, "", 9, std::string(16, 'n'), "ff"}}).body);
+  CHECK(request.action == KeyAction::kConfirm);
+  CHECK(request.version == 9);
+  CHECK(request.node == std::string(16, 'n'));
+  auto keyring = std::get<KeyringReply>(round_trip({6, KeyringReply{true, "", {"ff"}, 9}}).body);
+  CHECK(keyring.fingerprints == std::vector<std::string>{"ff"});
+  // kSync is internode only: a client cannot ask for it.
+  auto bad = decode(encode({7, KeysRequest{KeyAction::kSync, ""}}), Limits{});
+  CHECK_FALSE(bad.has_value());
+}
+TEST_CASE("a status reply's trust problem is optional on the wire") {
+  StatusReply with;
+  with.node_name = "n";
+  with.trust_problem = "no seed accepts this node's keys";
+  CHECK(std::get<StatusReply>(round_trip({1, with}).body).trust_problem == with.trust_problem);
+  StatusReply without;
+  without.node_name = "n";
+  CHECK(std::get<StatusReply>(round_trip({2, without}).body).trust_problem.empty());
+}

@@ -15,6 +15,8 @@ std::optional<trust::Role> client_role_needed(const wire::Body& body) {
     case MessageType::kPutRequest:
     case MessageType::kDeleteRequest:
       return trust::Role::kReadWrite;
+    case MessageType::kKeysRequest:
+      return trust::Role::kAdmin;
     case MessageType::kTopologyRequest:
       switch (std::get<wire::TopologyRequest>(body).action) {
         case wire::TopologyAction::kDecommission:
@@ -42,6 +44,7 @@ std::string_view request_name(const wire::Body& body) {
     case MessageType::kStatsRequest: return "stats";
     case MessageType::kPutRequest: return "put";
     case MessageType::kDeleteRequest: return "del";
+    case MessageType::kKeysRequest: return "keys";
     case MessageType::kTopologyRequest:
       switch (std::get<wire::TopologyRequest>(body).action) {
         case wire::TopologyAction::kDecommission: return "decommission";

@@ -44,6 +44,7 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
       replayer_(config.hint_replay, view_, store_),
       topology_(config.topology, view_, store_, swim_, now),
       repair_(config.repair, view_, store_),
+      keyring_admin_(KeyringAdminConfig{}, view_, swim_, nullptr, store_.engine()),
       last_now_ms_(now.monotonic_ms) {
   topology_.take_ring_status_changed();  // the ring is built below
   if (auto text = store_.engine().meta_get(kKnownMembersMeta); text && *text) {
@@ -85,7 +86,10 @@ std::vector<std::string> NodeCore::remembered_addresses() const {
 
 void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
                                  Now now) {
-  if (token & HintReplayer::kTokenBit) {
+  if ((token & KeyringAdmin::kTokenBit) && !(token & (HintReplayer::kTokenBit | Topology::kTokenBit |
+                                                        AntiEntropy::kTokenBit | Streamer::kTokenBit))) {
+    keyring_admin_.handle_reply(token, reply, now);
+  } else if (token & HintReplayer::kTokenBit) {
     replayer_.handle_reply(token, reply, now);
   } else if (token & Topology::kTokenBit) {
     topology_.handle_reply(token, reply, now);
@@ -162,6 +166,7 @@ void NodeCore::collect_replies(Now now) {
 }
 
 std::vector<Outgoing> NodeCore::take_outgoing() {
+  for (auto& reply : keyring_admin_.take_replies()) outgoing_.push_back(std::move(reply));
   auto replies = std::exchange(outgoing_, {});
   if (replies.empty()) return replies;
   // Nothing is acknowledged before it is in the WAL: one flush covers every
@@ -182,6 +187,7 @@ std::vector<PeerRequest> NodeCore::take_peer_requests() {
   for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : topology_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : repair_.take_peer_requests()) requests.push_back(std::move(request));
+  for (auto& request : keyring_admin_.take_peer_requests()) requests.push_back(std::move(request));
   return requests;
 }
 
@@ -220,6 +226,7 @@ std::vector<std::string> NodeCore::take_notices() {
   for (std::string& notice : topology_.take_notices()) notices.push_back(std::move(notice));
   for (std::string& notice : replayer_.take_notices()) notices.push_back(std::move(notice));
   for (std::string& notice : repair_.take_notices()) notices.push_back(std::move(notice));
+  for (std::string& notice : keyring_admin_.take_notices()) notices.push_back(std::move(notice));
   return notices;
 }
 
@@ -406,6 +413,7 @@ wire::Body NodeCore::status() {
   const storage::Stats stats = store_.engine().stats();
   reply.keys = stats.data_keys_estimate;
   reply.bytes = stats.data_bytes_estimate;
+  if (trust_problem_) reply.trust_problem = trust_problem_();
   return reply;
 }
 

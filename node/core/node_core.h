@@ -29,6 +29,7 @@
 #include "node/core/coordinator.h"
 #include "node/core/hint_replayer.h"
 #include "node/core/hybrid_clock.h"
+#include "node/core/keyring_admin.h"
 #include "node/core/known_members.h"
 #include "node/core/latency_histogram.h"
 #include "node/core/replica_store.h"
@@ -100,9 +101,23 @@ class NodeCore {
   bool finished() const { return topology_.finished(); }
   // Anti-entropy rounds finished (tests wait for one after healing).
   uint64_t repair_rounds_completed() const { return repair_.rounds_completed(); }
-  // Log lines about topology changes and refused clients, drained by the caller.
-  // Also the storage errors of hint replay and anti-entropy (error_counter.h).
+  // Log lines about topology and keyring changes and refused clients, drained
+  // by the caller. Also the storage errors of hint replay and anti-entropy
+  // (error_counter.h).
   std::vector<std::string> take_notices();
+  // Key rotation (keyring_admin.h): the I/O layer's keyring, and traffic it
+  // opened from member `sender_id` with installed key `key` that is not this
+  // node's primary (the member missed a rotation: push it the primary).
+  void set_keyring_port(KeyringPort* port) { keyring_admin_.set_port(port); }
+  void keyring_old_key_seen(std::string_view sender_id, std::string_view key, Now now) {
+    keyring_admin_.on_old_key_seen(sender_id, key, now);
+  }
+  void keyring_old_key_from_host(std::string_view host, std::string_view key, Now now) {
+    keyring_admin_.on_old_key_from_host(host, key, now);
+  }
+  const KeyringAdmin& keyring_admin() const { return keyring_admin_; }
+  // Why this node cannot join (shown by `kv status`), from the I/O layer.
+  void set_trust_problem_source(std::function<std::string()> source) { trust_problem_ = std::move(source); }
 
   membership::Swim& membership() { return swim_; }
   const ClusterView& view() const { return view_; }
@@ -179,6 +194,8 @@ class NodeCore {
   uint64_t client_refused_forbidden_ = 0;
   uint64_t internode_on_client_refused_ = 0;
   std::vector<std::string> notices_;
+  std::function<std::string()> trust_problem_;
+  KeyringAdmin keyring_admin_;
   // Members remembered from before a restart that membership has not
   // reported yet; they stay in the ring until it does.
   std::vector<RingNode> remembered_;

@@ -100,6 +100,8 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
     answer(ring_summary());
   } else if (std::holds_alternative<wire::StatsRequest>(request.body)) {
     answer(stats(now));
+  } else if (auto* keys = std::get_if<wire::KeysRequest>(&request.body)) {
+    keyring_admin_.handle_keys(client, id, *keys, now);  // answered once every member has
   } else if (auto* change = std::get_if<wire::TopologyRequest>(&request.body)) {
     answer(topology_.handle_request(*change, now));  // decommission, removenode, cleanup
     after_topology_step();
@@ -123,6 +125,8 @@ void NodeCore::handle_internode_request(ClientId client, std::string_view peer_a
     answer(stream_write(*batch));
   } else if (auto* digest = std::get_if<wire::RangeDigestRequest>(&request.body)) {
     answer(range_digest_of(*digest, now));
+  } else if (auto* keyring = std::get_if<wire::KeyringRequest>(&request.body)) {
+    answer(keyring_admin_.handle_keyring(*keyring, now));
   } else if (std::holds_alternative<wire::StatusRequest>(request.body)) {
     answer(status());  // a join's or leave's confirmation
   } else if (auto* step = std::get_if<wire::TopologyRequest>(&request.body)) {

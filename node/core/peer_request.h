@@ -13,6 +13,10 @@ struct PeerRequest {
   uint64_t token = 0;
   std::string address;
   wire::Body body;
+  // Raw bytes of an installed key to seal a fresh session's Hello with
+  // instead of the primary (keyring sync to a member that lacks the
+  // primary); empty: the primary over the usual connection.
+  std::string seal_with;
 };
 
 }  // namespace ringkv::core

@@ -31,6 +31,11 @@ class ConnectionLimits {
   // Input arrived on `id`.
   void touch(uint64_t id, uint64_t now_ms);
   void closed(uint64_t id) { last_input_ms_.erase(id); }
+  // True when connection `id` sent nothing for `quiet_ms`.
+  bool quiet_for(uint64_t id, uint64_t now_ms, uint64_t quiet_ms) const {
+    auto it = last_input_ms_.find(id);
+    return it == last_input_ms_.end() || now_ms - it->second >= quiet_ms;
+  }
   // Connections with no input for idle_timeout_ms (counted once each; the
   // caller closes them, then reports closed()).
   std::vector<uint64_t> take_idle(uint64_t now_ms);

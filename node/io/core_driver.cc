@@ -63,7 +63,8 @@ void CoreDriver::send_peer_requests() {
                   if (!running_) return;
                   core_.handle_peer_reply(token, reply, clock_());
                   request_pump();
-                });
+                },
+                request.seal_with);
   }
 }
 

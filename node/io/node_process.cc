@@ -124,6 +124,7 @@ int run_node_process(const NodeSettings& flags) {
     trust->refusals().add_stats(values);
     values.emplace_back("sealed_sessions_accepted", trust->sessions_accepted);
     values.emplace_back("sealed_sessions_opened", trust->sessions_opened);
+    values.emplace_back("sealed_handshakes_refused_by_peer", trust->handshakes_refused_by_peer);
     if (node_port) node_port->connection_limits().add_stats("", values);
     if (resp_port) resp_port->connection_limits().add_stats("resp_", values);
   });
@@ -166,6 +167,18 @@ int run_node_process(const NodeSettings& flags) {
                                io::TcpServerConfig{.listen_address = flags.listen, .connections = flags.connections});
   server_ptr = &server;
   node_port = &server;
+  // Key rotation (core/keyring_admin.h): the core changes the keyring through
+  // TrustContext, and hears of members that still seal with an older key.
+  if (trust->has_keyring()) core.set_keyring_port(&*trust);
+  core.set_trust_problem_source([&trust] { return trust->trust_problem(); });
+  trust->on_old_key = [&core, &driver](std::string_view sender_id, std::string_view key) {
+    core.keyring_old_key_seen(sender_id, key, now());
+    driver.request_pump();
+  };
+  trust->on_old_key_session = [&core, &driver](std::string_view host, std::string_view key) {
+    core.keyring_old_key_from_host(host, key, now());
+    driver.request_pump();
+  };
   if (!flags.resp_listen.empty()) {
     io::RespServerConfig resp_config{.listen_address = flags.resp_listen, .connections = flags.connections};
     resp_config.session.consistency = flags.resp_consistency;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "node/trust/session.h"
@@ -15,11 +16,14 @@ struct PeerClient::Peer {
   uv_connect_t connect_request;
   PeerClient* owner = nullptr;
   std::string address;
+  std::string connection_key;  // its key in peers_
+  std::optional<trust::Key> hello_key;  // seal the Hello with this key, not the primary
   wire::FrameReader reader;
   bool connected = false;
   bool ready = false;  // connected, and the sealed handshake (if any) is done
   bool failed = false;
   bool dirty = false;  // listed in dirty_
+  bool retiring = false;  // its key was removed: out of peers_, closes when idle
   std::optional<trust::Session> session;  // when this node seals
   std::vector<std::string> queued;  // encoded messages not yet written
   struct Pending {
@@ -64,19 +68,22 @@ void PeerClient::close() {
   dirty_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&sweeper_), nullptr);
   while (!peers_.empty()) fail_peer(*peers_.begin()->second, "node is stopping");
+  while (!retiring_.empty()) fail_peer(*retiring_.front(), "node is stopping");
 }
 
-void PeerClient::send(const std::string& address, wire::Body body, Callback done) {
+void PeerClient::send(const std::string& address, wire::Body body, Callback done, const std::string& seal_with) {
   if (closed_) {
     done(std::unexpected("node is stopping"));
     return;
   }
+  const bool own_key = !seal_with.empty() && trust_.seals();
+  const std::string connection_key = own_key ? address + "#" + trust_.fingerprint(seal_with) : address;
   Peer* peer = nullptr;
-  if (auto it = peers_.find(address); it != peers_.end()) {
+  if (auto it = peers_.find(connection_key); it != peers_.end()) {
     peer = it->second;
   } else {
     std::string error;
-    peer = connect(address, error);
+    peer = connect(address, connection_key, own_key ? seal_with : std::string(), error);
     if (peer == nullptr) {
       done(std::unexpected(error));
       return;
@@ -99,13 +106,23 @@ void PeerClient::flush_all() {
   }
 }
 
-PeerClient::Peer* PeerClient::connect(const std::string& address, std::string& error) {
+PeerClient::Peer* PeerClient::connect(const std::string& address, const std::string& connection_key,
+                                      const std::string& seal_with, std::string& error) {
   auto target = wire::parse_address(address);
   if (!target) {
     error = target.error();
     return nullptr;
   }
+  if (!seal_with.empty() && seal_with.size() != trust::kKeyBytes) {
+    error = "not a key to seal with";
+    return nullptr;
+  }
   auto* peer = new Peer(this, address, limits_);
+  peer->connection_key = connection_key;
+  if (!seal_with.empty()) {
+    peer->hello_key.emplace();
+    std::copy(seal_with.begin(), seal_with.end(), peer->hello_key->begin());
+  }
   uv_tcp_init(loop_, &peer->handle);
   peer->handle.data = peer;
   // Bind the source address to our own host; port 0 lets the kernel choose.
@@ -129,7 +146,7 @@ PeerClient::Peer* PeerClient::connect(const std::string& address, std::string& e
     uv_close(reinterpret_cast<uv_handle_t*>(&peer->handle), [](uv_handle_t* h) { delete static_cast<Peer*>(h->data); });
     return nullptr;
   }
-  peers_.emplace(address, peer);
+  peers_.emplace(connection_key, peer);
   return peer;
 }
 
@@ -152,7 +169,9 @@ void PeerClient::on_connected(Peer& peer) {
       });
   if (trust_.seals()) {
     std::string hello;
-    peer.session = trust::Session::initiate(trust_.keyring(), trust_.sealer(), trust_.cluster_name(), hello);
+    peer.session = peer.hello_key
+                       ? trust::Session::initiate_with(*peer.hello_key, trust_.sealer(), trust_.cluster_name(), hello)
+                       : trust::Session::initiate(trust_.keyring(), trust_.sealer(), trust_.cluster_name(), hello);
     std::string frame;
     append_frame(frame, hello);
     write_bytes(peer, std::move(frame));
@@ -200,11 +219,21 @@ void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
     if (peer.session) {
       if (!peer.session->established()) {
         if (auto done = peer.session->complete(payload); !done) {
+          // A peer none of whose keys opens the Hello says so in plaintext.
+          auto answer = trust::looks_sealed(payload) ? std::expected<wire::Message, wire::DecodeError>(
+                                                           std::unexpected(wire::DecodeError{}))
+                                                     : wire::decode(payload, limits_);
+          const auto* refused = answer ? std::get_if<wire::ErrorReply>(&answer->body) : nullptr;
+          if (refused != nullptr) {
+            trust_.handshake_refused(peer.address, refused->message, now_ms());
+            fail_peer(peer, "sealed handshake refused by the peer: " + refused->message);
+            return;
+          }
           trust_.refuse(done.error(), peer.address, now_ms());
           fail_peer(peer, std::string("sealed handshake refused: ") + trust::to_string(done.error()));
           return;
         }
-        ++trust_.sessions_opened;
+        trust_.handshake_opened();
         peer.ready = true;
         flush(peer);
         continue;
@@ -228,31 +257,57 @@ void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
     Callback done = std::move(it->second.done);
     peer.pending.erase(it);
     done(std::move(*message));
+    if (peer.retiring && peer.pending.empty()) {
+      fail_peer(peer, "its cluster key was removed");
+      return;
+    }
   }
 }
 
 void PeerClient::fail_peer(Peer& peer, const std::string& reason) {
   if (peer.failed) return;
   peer.failed = true;
-  peers_.erase(peer.address);
+  if (auto it = peers_.find(peer.connection_key); it != peers_.end() && it->second == &peer) peers_.erase(it);
+  std::erase(retiring_, &peer);
   auto pending = std::move(peer.pending);
   peer.pending.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&peer.handle), [](uv_handle_t* h) { delete static_cast<Peer*>(h->data); });
   for (auto& [id, request] : pending) request.done(std::unexpected(peer.address + ": " + reason));
 }
 
+void PeerClient::retire_removed_keys() {
+  if (!trust_.has_keyring()) return;
+  std::vector<Peer*> removed;
+  for (auto& [key, peer] : peers_) {
+    if (peer->session && peer->session->established() && !trust_.keyring().contains(peer->session->cluster_key())) {
+      removed.push_back(peer);
+    }
+  }
+  for (Peer* peer : removed) {
+    spdlog::info("retiring the sealed session to {}: its cluster key was removed (new requests open a new one)",
+                 peer->address);
+    peers_.erase(peer->connection_key);
+    peer->retiring = true;
+    retiring_.push_back(peer);
+    if (peer->pending.empty()) fail_peer(*peer, "its cluster key was removed");
+  }
+}
+
 void PeerClient::on_sweep(uv_timer_t* timer) {
   auto* client = static_cast<PeerClient*>(timer->data);
+  client->retire_removed_keys();
   const uint64_t now = now_ms();
   std::vector<Peer*> expired;
-  for (auto& [address, peer] : client->peers_) {
+  auto check = [&](Peer* peer) {
     for (const auto& [id, request] : peer->pending) {
       if (request.deadline_ms <= now) {
         expired.push_back(peer);
         break;
       }
     }
-  }
+  };
+  for (auto& [address, peer] : client->peers_) check(peer);
+  for (Peer* peer : client->retiring_) check(peer);
   for (Peer* peer : expired) client->fail_peer(*peer, "no reply in time");
 }
 

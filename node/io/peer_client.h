@@ -12,7 +12,16 @@
 // sealed-session handshake (node/trust/session.h): Hello goes out at once,
 // queued requests wait for the HelloAck, and every frame after it is sealed
 // with the connection's session key. A HelloAck or reply that does not open
-// is counted as a refusal and fails the connection.
+// is counted as a refusal and fails the connection. A peer that cannot open
+// the Hello answers with a plaintext ErrorReply before closing: its reason
+// goes to TrustContext::handshake_refused (trust problem for `kv status`).
+// A request sent with `seal_with` (keyring sync) uses its own connection
+// whose Hello is sealed with that installed key instead of the primary.
+//
+// A session whose cluster key was removed from the keyring (`kv keys
+// remove`) is retired: new requests open a fresh connection under the
+// primary, and the old one closes once its last reply arrived, so a
+// rotation fails no request in flight.
 //
 // Thread model: the loop's thread only.
 #pragma once
@@ -45,7 +54,7 @@ class PeerClient {
 
   // Queues the request; it goes out at the next flush_all() (the owner calls
   // it once per batch of sends, so a burst costs one write per peer).
-  void send(const std::string& address, wire::Body body, Callback done);
+  void send(const std::string& address, wire::Body body, Callback done, const std::string& seal_with = "");
   void flush_all();
   // Fails every pending request and closes every connection.
   void close();
@@ -54,8 +63,11 @@ class PeerClient {
 
  private:
   static void on_sweep(uv_timer_t* timer);
-  Peer* connect(const std::string& address, std::string& error);
+  Peer* connect(const std::string& address, const std::string& connection_key, const std::string& seal_with,
+                std::string& error);
   void fail_peer(Peer& peer, const std::string& reason);
+  // Retires peers whose session key is no longer installed.
+  void retire_removed_keys();
   void flush(Peer& peer);
   void write_bytes(Peer& peer, std::string bytes);
   void handle_bytes(Peer& peer, std::string_view bytes);
@@ -69,8 +81,9 @@ class PeerClient {
   uv_timer_t sweeper_;
   bool closed_ = false;
   uint64_t next_request_id_ = 1;
-  std::map<std::string, Peer*> peers_;
+  std::map<std::string, Peer*> peers_;  // by address (plus "#" and a fingerprint for seal_with)
   std::vector<Peer*> dirty_;  // connected peers with queued frames
+  std::vector<Peer*> retiring_;  // out of peers_, waiting for their last replies
 };
 
 }  // namespace ringkv::io

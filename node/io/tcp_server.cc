@@ -14,6 +14,9 @@ namespace ringkv::io {
 namespace {
 
 constexpr size_t kReadBufferBytes = 256 * 1024;
+// A session under a removed key closes once quiet this long (replies to its
+// last requests have gone out; its owner opens a new one).
+constexpr uint64_t kRemovedKeyQuietMs = 1000;
 
 struct WriteRequest {
   uv_write_t request;
@@ -205,10 +208,23 @@ bool TcpServer::start_session(Connection& connection, std::string_view first_fra
                                         hello_ack);
   if (!session) {
     trust_.refuse(session.error(), connection.peer, now_ms);
-    close_connection(connection);
+    // Say why in plaintext, so a node started with the wrong keys learns it
+    // (TrustContext::trust_problem on its side) instead of retrying blind.
+    const std::string reason = session.error() == trust::Refusal::kNotAuthentic
+                                   ? "no installed key opens this frame: this node's keyring does not hold "
+                                     "the key your Hello was sealed with"
+                                   : std::string("sealed handshake refused: ") + trust::to_string(session.error());
+    wire::encode_frame(wire::Message{0, wire::ErrorReply{wire::ErrorCode::kInvalid, reason}}, connection.pending);
+    flush(connection);
+    close_connection(connection, /*after_flush=*/true);
     return false;
   }
   ++trust_.sessions_accepted;
+  const trust::Key& key = session->cluster_key();
+  if (key != trust_.keyring().primary() && trust_.on_old_key_session) {
+    trust_.on_old_key_session(std::string_view(connection.peer).substr(0, connection.peer.rfind(':')),
+                              std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+  }
   connection.session = std::move(*session);
   connection.channel = core::Channel::kPeer;
   append_frame(connection.pending, hello_ack);
@@ -318,6 +334,17 @@ void TcpServer::on_closed(uv_handle_t* handle) {
 void TcpServer::on_idle_sweep(uv_timer_t* timer) {
   auto* server = static_cast<TcpServer*>(timer->data);
   const uint64_t now_ms = static_cast<uint64_t>(server->clock_().monotonic_ms);
+  if (server->trust_.has_keyring()) {
+    for (auto& [id, connection] : server->connections_) {
+      if (connection->closing || !connection->session ||
+          server->trust_.keyring().contains(connection->session->cluster_key())) {
+        continue;
+      }
+      if (!server->connection_limits_.quiet_for(id, now_ms, kRemovedKeyQuietMs)) continue;
+      spdlog::info("closing sealed session from {}: its cluster key was removed", connection->peer);
+      server->close_connection(*connection);
+    }
+  }
   for (uint64_t id : server->connection_limits_.take_idle(now_ms)) {
     auto it = server->connections_.find(id);
     if (it == server->connections_.end()) continue;

@@ -21,6 +21,11 @@
 // error reply. The frame size limit is the same for sealed frames (their
 // 16-byte tag fits in the limit's slack above the largest key and value).
 //
+// A sealed session whose cluster key was removed from the keyring is closed
+// at the next idle sweep (within a second) once it has been quiet for a
+// second: the peer that opened it (which removed the key too) reconnects
+// under the new primary.
+//
 // Thread model: everything runs on the loop's thread.
 #pragma once
 

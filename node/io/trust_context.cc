@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "node/wire/address.h"
@@ -41,6 +42,7 @@ bool RateLimitedLog::should_log(const std::string& source, uint64_t now_ms) {
 std::expected<TrustContext, std::string> TrustContext::load(const TrustSettings& settings) {
   if (!trust::init_sodium()) return std::unexpected("libsodium cannot start (no entropy source?)");
   TrustContext context;
+  context.persisted_path_ = (std::filesystem::path(settings.data) / "keyring").string();
   const std::string persisted = (std::filesystem::path(settings.data) / "keyring").string();
   std::error_code ec;
   if (std::filesystem::exists(persisted, ec)) {
@@ -94,8 +96,18 @@ std::expected<std::string, trust::Refusal> TrustContext::open_datagram(std::stri
   } else if (!keyring_) {
     result = std::unexpected(trust::Refusal::kNoKey);
   } else {
-    result = trust::open_datagram(*keyring_, cluster_name_, datagram, replay_guard_);
-    if (result) return result;
+    auto opened = trust::open_sealed(*keyring_, cluster_name_, datagram);
+    if (opened && !replay_guard_.accept(opened->sender_id, opened->generation, opened->counter)) {
+      opened = std::unexpected(trust::Refusal::kReplayed);
+    }
+    if (opened) {
+      if (opened->key_index != 0 && on_old_key) {
+        const trust::Key& key = keyring_->list()[opened->key_index];
+        on_old_key(opened->sender_id, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+      }
+      return std::move(opened->plaintext);
+    }
+    result = std::unexpected(opened.error());
   }
   refuse(result.error(), source, now_ms);
   return result;
@@ -113,6 +125,100 @@ void TrustContext::refuse(trust::Refusal refusal, const std::string& source, uin
     spdlog::warn("refused internode traffic from {}: {} (counted in kv stats as sealed_refused_{}; "
                  "logged once a minute per address)", source, trust::to_string(refusal), trust::to_string(refusal));
   }
+}
+
+void TrustContext::handshake_refused(const std::string& address, const std::string& reason, uint64_t now_ms) {
+  ++handshakes_refused_by_peer;
+  refused_by_ = address;
+  refusal_reason_ = reason;
+  if (!log_.should_log("handshake refused", now_ms)) return;
+  if (sessions_opened == 0) {
+    spdlog::error("no seed accepts this node's keys: {}: {} (this node's primary is {}; it does not serve until a "
+                  "member accepts its keys: give it the cluster's keyring; logged once a minute)",
+                  address, reason, trust::fingerprint(keyring_->primary()));
+  } else {
+    spdlog::warn("{} refused this node's sealed handshake: {} (logged once a minute)", address, reason);
+  }
+}
+
+void TrustContext::handshake_opened() {
+  ++sessions_opened;
+  refused_by_.clear();
+  refusal_reason_.clear();
+}
+
+std::string TrustContext::trust_problem() const {
+  if (refused_by_.empty() || sessions_opened > 0) return "";
+  return "no seed accepts this node's keys: " + refused_by_ + ": " + refusal_reason_;
+}
+
+core::KeyringState TrustContext::state() const {
+  core::KeyringState state;
+  for (const trust::Key& key : keyring_->list()) state.fingerprints.push_back(trust::fingerprint(key));
+  state.version = keyring_->primary_version();
+  return state;
+}
+
+namespace {
+
+std::optional<trust::Key> key_of(std::string_view bytes) {
+  if (bytes.size() != trust::kKeyBytes) return std::nullopt;
+  trust::Key key;
+  std::copy(bytes.begin(), bytes.end(), key.begin());
+  return key;
+}
+
+}  // namespace
+
+std::string TrustContext::fingerprint(std::string_view key) const {
+  auto parsed = key_of(key);
+  return parsed ? trust::fingerprint(*parsed) : std::string();
+}
+
+std::string TrustContext::primary_key() const {
+  const trust::Key& key = keyring_->primary();
+  return std::string(reinterpret_cast<const char*>(key.data()), key.size());
+}
+
+std::expected<void, std::string> TrustContext::change(
+    const std::function<std::expected<void, std::string>(trust::Keyring&)>& edit, const std::string& what) {
+  if (!keyring_) return std::unexpected("this node runs without a keyring");
+  trust::Keyring edited = *keyring_;
+  if (auto done = edit(edited); !done) return done;
+  if (edited.list() == keyring_->list() && edited.primary_version() == keyring_->primary_version()) return {};
+  if (auto saved = trust::save_keyring_file(edited, persisted_path_); !saved) return saved;
+  keyring_ = std::move(edited);
+  spdlog::info("keyring: {}; now {} key(s), primary {} at version {} (kept in {})", what, keyring_->list().size(),
+               trust::fingerprint(keyring_->primary()), keyring_->primary_version(), persisted_path_);
+  return {};
+}
+
+std::expected<void, std::string> TrustContext::install(std::string_view bytes) {
+  auto key = key_of(bytes);
+  if (!key) return std::unexpected("not a 32-byte key");
+  return change([&](trust::Keyring& keyring) -> std::expected<void, std::string> {
+    keyring.install(*key);
+    return {};
+  }, "installed " + trust::fingerprint(*key));
+}
+
+std::expected<void, std::string> TrustContext::use(std::string_view bytes, uint64_t version) {
+  auto key = key_of(bytes);
+  if (!key) return std::unexpected("not a 32-byte key");
+  return change([&](trust::Keyring& keyring) -> std::expected<void, std::string> {
+    if (auto done = keyring.use(*key); !done) return done;
+    keyring.set_primary_version(version);
+    return {};
+  }, "using " + trust::fingerprint(*key));
+}
+
+std::expected<void, std::string> TrustContext::remove(std::string_view bytes) {
+  auto key = key_of(bytes);
+  if (!key) return std::unexpected("not a 32-byte key");
+  return change([&](trust::Keyring& keyring) -> std::expected<void, std::string> {
+    if (!keyring.contains(*key)) return {};  // absent: nothing to do
+    return keyring.remove(*key);
+  }, "removed " + trust::fingerprint(*key));
 }
 
 void append_frame(std::string& out, std::string_view payload) {

@@ -14,6 +14,18 @@
 //
 // Refusals are counted by reason (`sealed_refused_*` in `kv stats`) and
 // logged at most once a minute per source address.
+//
+// Key rotation: TrustContext is the core's KeyringPort (node/core/
+// keyring_port.h): every change is applied to the keyring in use and
+// persisted to DATA/keyring (mode 0600, atomically) before it counts; only
+// fingerprints are logged. A datagram opened with an installed key that is
+// not the primary is reported through on_old_key (the sender missed a
+// rotation; the core pushes it the primary).
+//
+// Trust problem: when peers refuse this node's sealed Hello (they answer
+// with an ErrorReply: none of their keys opens it) and no handshake this
+// node started has succeeded yet, trust_problem() says so for `kv status`,
+// and the log says it once a minute.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +33,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <functional>
 #include <unordered_map>
+
+#include "node/core/keyring_port.h"
 
 #include "node/trust/keyring.h"
 #include "node/trust/refusal.h"
@@ -53,7 +68,7 @@ struct TrustSettings {
   std::string data;          // data directory; the keyring in use is kept in DATA/keyring
 };
 
-class TrustContext {
+class TrustContext : public core::KeyringPort {
  public:
   // Loads the keyring (DATA/keyring wins over --keyring, which seeds a new
   // node and is then persisted) and checks the secure-by-default rule.
@@ -85,8 +100,34 @@ class TrustContext {
   const trust::RefusalCounters& refusals() const { return refusals_; }
   uint64_t sessions_accepted = 0;
   uint64_t sessions_opened = 0;
+  uint64_t handshakes_refused_by_peer = 0;
+
+  // A peer refused a sealed Hello this node sent, saying `reason`.
+  void handshake_refused(const std::string& address, const std::string& reason, uint64_t now_ms);
+  // A sealed handshake this node started succeeded.
+  void handshake_opened();
+  // Empty, or why no seed accepts this node (for `kv status`).
+  std::string trust_problem() const;
+
+  // Set by the owner: called with the sender's id and the installed key
+  // (raw bytes) that opened its datagram, when that key is not the primary.
+  std::function<void(std::string_view sender_id, std::string_view key)> on_old_key;
+  // The same for a sealed session accepted from `host` (TcpServer).
+  std::function<void(std::string_view host, std::string_view key)> on_old_key_session;
+
+  // core::KeyringPort
+  bool enabled() const override { return keyring_.has_value(); }
+  core::KeyringState state() const override;
+  std::string fingerprint(std::string_view key) const override;
+  std::string primary_key() const override;
+  std::expected<void, std::string> install(std::string_view key) override;
+  std::expected<void, std::string> use(std::string_view key, uint64_t version) override;
+  std::expected<void, std::string> remove(std::string_view key) override;
 
  private:
+  // Applies `change` to a copy, persists it, then makes it the keyring in use.
+  std::expected<void, std::string> change(const std::function<std::expected<void, std::string>(trust::Keyring&)>& edit,
+                                          const std::string& what);
   TrustMode mode_ = TrustMode::kInsecure;
   std::optional<trust::Keyring> keyring_;
   std::string cluster_name_;
@@ -94,6 +135,9 @@ class TrustContext {
   trust::ReplayGuard replay_guard_;
   trust::RefusalCounters refusals_;
   RateLimitedLog log_;
+  std::string persisted_path_;  // DATA/keyring
+  std::string refused_by_;      // the last peer refusal of this node's Hello ("" when none)
+  std::string refusal_reason_;
 };
 
 // Appends a TCP frame (4-byte big-endian length, then `payload`).

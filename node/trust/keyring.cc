@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace ringkv::trust {
@@ -72,26 +73,42 @@ std::expected<Keyring, std::string> Keyring::create(std::vector<Key> keys) {
 }
 
 std::expected<Keyring, std::string> Keyring::parse(std::string_view text) {
+  constexpr std::string_view kVersionLine = "# primary-version ";
   std::vector<Key> keys;
+  uint64_t version = 0;
   size_t line_number = 0;
   while (!text.empty()) {
     ++line_number;
     const size_t end = text.find('\n');
     const std::string_view line = trim(text.substr(0, end));
     text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    if (line.starts_with(kVersionLine)) {
+      const std::string digits(line.substr(kVersionLine.size()));
+      char* end = nullptr;
+      const unsigned long long parsed = std::strtoull(digits.c_str(), &end, 10);
+      if (!digits.empty() && end == digits.c_str() + digits.size()) version = parsed;
+      continue;
+    }
     if (line.empty() || line.front() == '#') continue;
     auto key = key_from_base64(line);
     if (!key) return std::unexpected("line " + std::to_string(line_number) + ": " + key.error());
     keys.push_back(*key);
   }
   if (keys.empty()) return std::unexpected("no key in it (make one with `kv keygen`)");
-  return create(std::move(keys));
+  auto keyring = create(std::move(keys));
+  if (keyring) keyring->primary_version_ = version;
+  return keyring;
 }
 
 std::string Keyring::serialize() const {
-  std::string text = "# ringkv keyring: the first key is the primary\n";
+  std::string text = "# ringkv keyring: the first key is the primary\n# primary-version " +
+                     std::to_string(primary_version_) + "\n";
   for (const Key& key : keys_) text += key_to_base64(key) + "\n";
   return text;
+}
+
+bool Keyring::contains(const Key& key) const {
+  return std::find(keys_.begin(), keys_.end(), key) != keys_.end();
 }
 
 void Keyring::install(const Key& key) {

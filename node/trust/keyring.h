@@ -5,7 +5,10 @@
 // flag day (memberlist/Serf semantics): install the new key everywhere, use
 // it everywhere, then remove the old one. Keys are 32 random bytes, written
 // in base64 (sodium VARIANT_ORIGINAL), one per line in a file, the first line
-// the primary; blank lines and lines starting with '#' are ignored.
+// the primary; blank lines and lines starting with '#' are ignored, except
+// "# primary-version N": the primary's version (0 when absent), which orders
+// rotations across the cluster (`kv keys use` raises it; a node adopts a
+// primary pushed by another only when its version is higher).
 //
 // Invariants: never empty; the primary is always installed; no duplicates.
 // A key file that group or others may read is refused (it names the file and
@@ -45,6 +48,9 @@ class Keyring {
   std::string serialize() const;
 
   const Key& primary() const { return keys_.front(); }
+  uint64_t primary_version() const { return primary_version_; }
+  void set_primary_version(uint64_t version) { primary_version_ = version; }
+  bool contains(const Key& key) const;
   // Every installed key, the primary first.
   const std::vector<Key>& list() const { return keys_; }
 
@@ -58,6 +64,7 @@ class Keyring {
  private:
   explicit Keyring(std::vector<Key> keys) : keys_(std::move(keys)) {}
   std::vector<Key> keys_;  // keys_[0] is the primary
+  uint64_t primary_version_ = 0;
 };
 
 // Reads and parses a key file, refusing one that group or others may read.

@@ -27,7 +27,12 @@ Keyring only(const Key& key) { return *Keyring::create({key}); }
 
 Session Session::initiate(const Keyring& keyring, DatagramSealer& sealer, std::string cluster_name,
                           std::string& hello) {
-  Session session(std::move(cluster_name), keyring.primary());
+  return initiate_with(keyring.primary(), sealer, std::move(cluster_name), hello);
+}
+
+Session Session::initiate_with(const Key& key, DatagramSealer& sealer, std::string cluster_name,
+                               std::string& hello) {
+  Session session(std::move(cluster_name), key);
   randombytes_buf(session.nonce_c_.data(), session.nonce_c_.size());
   std::string body(1, kHelloTag);
   body.append(reinterpret_cast<const char*>(session.nonce_c_.data()), session.nonce_c_.size());

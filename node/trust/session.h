@@ -45,6 +45,10 @@ class Session {
   // The initiator's side; `hello` receives the first frame's payload.
   static Session initiate(const Keyring& keyring, DatagramSealer& sealer, std::string cluster_name,
                           std::string& hello);
+  // The same with a given installed key instead of the primary (to reach a
+  // member that does not have this node's primary yet: keyring sync).
+  static Session initiate_with(const Key& key, DatagramSealer& sealer, std::string cluster_name,
+                               std::string& hello);
   // The acceptor's side, from the first frame's payload; `hello_ack`
   // receives the answer. The session is established at once.
   static std::expected<Session, Refusal> accept(const Keyring& keyring, DatagramSealer& sealer,
@@ -54,6 +58,9 @@ class Session {
   std::expected<void, Refusal> complete(std::string_view hello_ack);
 
   bool established() const { return established_; }
+  // The cluster key this session's keys derive from (a session under a key
+  // that was removed from the keyring is closed by its owner).
+  const Key& cluster_key() const { return key_; }
   // REQUIRES: established(). One message in, one frame payload out.
   std::string seal(std::string_view plaintext);
   // REQUIRES: established(). One frame payload in, its message out.

@@ -31,7 +31,7 @@ size_t field_count(const DeleteRequest&) { return 2; }
 size_t field_count(const PushPullRequest&) { return 1; }
 size_t field_count(const PushPullReply&) { return 1; }
 size_t field_count(const StatusRequest&) { return 0; }
-size_t field_count(const StatusReply&) { return 4; }
+size_t field_count(const StatusReply& m) { return m.trust_problem.empty() ? 4 : 5; }
 size_t field_count(const ReplicaWriteRequest&) { return 6; }
 size_t field_count(const ReplicaWriteReply&) { return 2; }
 size_t field_count(const ReplicaReadRequest&) { return 1; }
@@ -52,6 +52,10 @@ size_t field_count(const RangeDigestRequest&) { return 2; }
 size_t field_count(const RangeDigestReply&) { return 2; }
 size_t field_count(const AuthRequest&) { return 2; }
 size_t field_count(const AuthReply&) { return 1; }
+size_t field_count(const KeysRequest&) { return 2; }
+size_t field_count(const KeysReply&) { return 1; }
+size_t field_count(const KeyringRequest&) { return 5; }
+size_t field_count(const KeyringReply&) { return 4; }
 
 void pack_fields(Packer& pk, const ErrorReply& m) {
   pk.pack(static_cast<uint32_t>(m.code));
@@ -105,6 +109,40 @@ void pack_fields(Packer& pk, const StatusReply& m) {
   }
   pk.pack(m.keys);
   pk.pack(m.bytes);
+  if (!m.trust_problem.empty()) pk.pack(m.trust_problem);
+}
+
+void pack_strings(Packer& pk, const std::vector<std::string>& texts) {
+  pk.pack_array(static_cast<uint32_t>(texts.size()));
+  for (const std::string& text : texts) pk.pack(text);
+}
+void pack_fields(Packer& pk, const KeysRequest& m) {
+  pk.pack(static_cast<uint32_t>(m.action));
+  pack_bytes(pk, m.key);
+}
+void pack_fields(Packer& pk, const KeysReply& m) {
+  pk.pack_array(static_cast<uint32_t>(m.nodes.size()));
+  for (const KeysNodeResult& node : m.nodes) {
+    pk.pack_array(5);
+    pk.pack(node.name);
+    pk.pack(node.ok);
+    pk.pack(node.message);
+    pack_strings(pk, node.fingerprints);
+    pk.pack(node.version);
+  }
+}
+void pack_fields(Packer& pk, const KeyringRequest& m) {
+  pk.pack(static_cast<uint32_t>(m.action));
+  pack_bytes(pk, m.key);
+  pk.pack(m.version);
+  pack_bytes(pk, m.node);
+  pk.pack(m.fingerprint);
+}
+void pack_fields(Packer& pk, const KeyringReply& m) {
+  pk.pack(m.ok);
+  pk.pack(m.message);
+  pack_strings(pk, m.fingerprints);
+  pk.pack(m.version);
 }
 
 void pack_record(Packer& pk, const WireRecord& record) {
@@ -235,6 +273,23 @@ bool read_entries(FieldReader& r, std::vector<StreamEntry>& entries, const Limit
   return r.adopt(list);
 }
 
+// A key is 32 bytes; anything much larger is not one.
+constexpr size_t kKeyBytesMax = 64;
+// A keyring lists a handful of fingerprints.
+constexpr size_t kFingerprintsMax = 256;
+
+bool read_strings(FieldReader& r, std::vector<std::string>& out, const Limits& limits) {
+  FieldReader list(nullptr, 0, limits);
+  if (!r.nested(list)) return false;
+  if (list.remaining() > kFingerprintsMax) return r.fail("too many fingerprints");
+  while (list.remaining() > 0) {
+    std::string text;
+    if (!list.bytes(text, 64, "fingerprint")) break;
+    out.push_back(std::move(text));
+  }
+  return r.adopt(list);
+}
+
 bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limits) {
   switch (type) {
     case MessageType::kErrorReply: {
@@ -310,6 +365,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
           m.members.push_back(std::move(member));
         }
         r.adopt(list) && r.u64(m.keys) && r.u64(m.bytes);
+        if (r.remaining() > 0) r.bytes(m.trust_problem, limits.value_bytes_max, "trust problem");
       }
       body = std::move(m);
       break;
@@ -473,6 +529,55 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
       body = std::move(m);
       break;
     }
+    case MessageType::kKeysRequest: {
+      KeysRequest m;
+      uint32_t action = 0;
+      if (r.u32(action) && r.bytes(m.key, kKeyBytesMax, "key") &&
+          (action < 1 || action > static_cast<uint32_t>(KeyAction::kRemove))) {
+        r.fail("unknown keys action " + std::to_string(action));
+      }
+      m.action = static_cast<KeyAction>(action);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kKeysReply: {
+      KeysReply m;
+      FieldReader list(nullptr, 0, limits);
+      if (r.nested(list)) {
+        while (list.remaining() > 0) {
+          KeysNodeResult node;
+          FieldReader f(nullptr, 0, limits);
+          if (!list.nested(f)) break;
+          f.bytes(node.name, 256, "name") && f.boolean(node.ok) &&
+              f.bytes(node.message, limits.value_bytes_max, "message") &&
+              read_strings(f, node.fingerprints, limits) && f.u64(node.version) && f.finish();
+          if (!list.adopt(f)) break;
+          m.nodes.push_back(std::move(node));
+        }
+        r.adopt(list);
+      }
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kKeyringRequest: {
+      KeyringRequest m;
+      uint32_t action = 0;
+      if (r.u32(action) && r.bytes(m.key, kKeyBytesMax, "key") && r.u64(m.version) &&
+          r.bytes(m.node, 64, "node") && r.bytes(m.fingerprint, 64, "fingerprint") &&
+          (action < 1 || action > kKeyActionMax)) {
+        r.fail("unknown keyring action " + std::to_string(action));
+      }
+      m.action = static_cast<KeyAction>(action);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kKeyringReply: {
+      KeyringReply m;
+      r.boolean(m.ok) && r.bytes(m.message, limits.value_bytes_max, "message") &&
+          read_strings(r, m.fingerprints, limits) && r.u64(m.version);
+      body = std::move(m);
+      break;
+    }
     default:
       return false;
   }
@@ -484,7 +589,9 @@ bool known_type(uint32_t raw) {
                     raw <= static_cast<uint32_t>(MessageType::kRangeDigestReply);
   const bool auth = raw >= static_cast<uint32_t>(MessageType::kAuthRequest) &&
                     raw <= static_cast<uint32_t>(MessageType::kAuthReply);
-  return core || auth;
+  const bool keys = raw >= static_cast<uint32_t>(MessageType::kKeysRequest) &&
+                    raw <= static_cast<uint32_t>(MessageType::kKeyringReply);
+  return core || auth || keys;
 }
 
 }  // namespace

@@ -47,6 +47,10 @@ enum class MessageType : uint32_t {
   kRangeDigestReply = 28,
   kAuthRequest = 29,
   kAuthReply = 30,
+  kKeysRequest = 40,
+  kKeysReply = 41,
+  kKeyringRequest = 42,
+  kKeyringReply = 43,
 };
 
 enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
@@ -153,6 +157,9 @@ struct StatusReply {
   std::vector<MemberStatus> members;
   uint64_t keys = 0;   // estimate of keys stored on the answering node
   uint64_t bytes = 0;  // estimate of bytes stored on the answering node
+  // Why the answering node cannot join (e.g. no seed accepts its keys);
+  // empty when none. Optional on the wire: older nodes do not send it.
+  std::string trust_problem;
 };
 
 // A versioned record as replicas exchange it (storage::Record on the wire).
@@ -333,13 +340,67 @@ struct AuthReply {
   std::string role;  // read | readwrite | admin
 };
 
+enum class KeyAction : uint32_t {
+  kList = 1,
+  kInstall = 2,  // add `key` (opens; installing twice is a no-op)
+  kUse = 3,      // make the installed `key` the primary, at primary version `version`
+  kRemove = 4,   // drop `key` (absent: ok; the primary: refused)
+  kSync = 5,     // node -> member: adopt `key` as primary if `version` is above yours
+  kConfirm = 6,  // node -> member: node `node` (16-byte id) seals with primary
+                 // `fingerprint` at `version`
+};
+constexpr uint32_t kKeyActionMax = 6;
+
+// Client -> node (`kv keys ...`): act on every live member's keyring. `key`
+// is the 32 raw key bytes (empty for list). Only kList..kRemove.
+struct KeysRequest {
+  static constexpr MessageType kType = MessageType::kKeysRequest;
+  KeyAction action = KeyAction::kList;
+  std::string key;
+};
+
+// One node's outcome and keyring (fingerprints only, never keys).
+struct KeysNodeResult {
+  std::string name;
+  bool ok = false;
+  std::string message;                    // why not, when !ok
+  std::vector<std::string> fingerprints;  // installed keys, the primary first
+  uint64_t version = 0;                   // the primary's version
+};
+
+// One result per node the request reached or should have reached.
+struct KeysReply {
+  static constexpr MessageType kType = MessageType::kKeysReply;
+  std::vector<KeysNodeResult> nodes;
+};
+
+// Node -> member, internode only (sealed session).
+struct KeyringRequest {
+  static constexpr MessageType kType = MessageType::kKeyringRequest;
+  KeyAction action = KeyAction::kList;
+  std::string key;          // 32 raw bytes (install, use, remove, sync)
+  uint64_t version = 0;     // use, sync, confirm
+  std::string node;         // confirm: the 16-byte id of the confirming node
+  std::string fingerprint;  // confirm
+};
+
+// The member's outcome and its keyring after the request.
+struct KeyringReply {
+  static constexpr MessageType kType = MessageType::kKeyringReply;
+  bool ok = false;
+  std::string message;
+  std::vector<std::string> fingerprints;  // the primary first
+  uint64_t version = 0;
+};
+
 using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest,
                           PushPullRequest, PushPullReply, StatusRequest, StatusReply,
                           ReplicaWriteRequest, ReplicaWriteReply, ReplicaReadRequest,
                           ReplicaReadReply, EndpointsRequest, EndpointsReply, RingRequest, RingReply,
                           StatsRequest, StatsReply, StreamReadRequest, StreamReadReply,
                           StreamWriteRequest, StreamWriteReply, TopologyRequest, TopologyReply,
-                          RangeDigestRequest, RangeDigestReply, AuthRequest, AuthReply>;
+                          RangeDigestRequest, RangeDigestReply, AuthRequest, AuthReply, KeysRequest,
+                          KeysReply, KeyringRequest, KeyringReply>;
 
 struct Message {
   uint64_t request_id = 0;
