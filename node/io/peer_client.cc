@@ -166,7 +166,11 @@ void PeerClient::flush(Peer& peer) {
   if (peer.queued.empty() || !peer.ready) return;
   std::string frames;
   for (const std::string& message : peer.queued) {
-    append_frame(frames, peer.session ? peer.session->seal(message) : message);
+    if (peer.session) {
+      append_sealed_frame(frames, *peer.session, message);
+    } else {
+      append_frame(frames, message);
+    }
   }
   peer.queued.clear();
   write_bytes(peer, std::move(frames));
@@ -196,7 +200,6 @@ void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
       fail_peer(peer, "bad frame from peer: " + error);
       return;
     }
-    std::string opened;
     if (peer.session) {
       if (!peer.session->established()) {
         if (auto done = peer.session->complete(payload); !done) {
@@ -209,14 +212,13 @@ void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
         flush(peer);
         continue;
       }
-      auto reply = peer.session->open(payload);
-      if (!reply) {
+      // opened_ is reused: the decoded message owns its bytes.
+      if (auto reply = peer.session->open_into(payload, opened_); !reply) {
         trust_.refuse(reply.error(), peer.address, now_ms());
         fail_peer(peer, std::string("sealed reply refused: ") + trust::to_string(reply.error()));
         return;
       }
-      opened = std::move(*reply);
-      payload = opened;
+      payload = opened_;
     }
     auto message = wire::decode(payload, limits_);
     if (!message) {

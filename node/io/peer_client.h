@@ -64,6 +64,7 @@ class PeerClient {
   uv_loop_t* loop_;
   std::string bind_host_;
   wire::Limits limits_;
+  std::string opened_;  // the last sealed reply opened (its buffer reused)
   TrustContext& trust_;
   uint64_t request_timeout_ms_;
   uv_timer_t sweeper_;

@@ -95,16 +95,14 @@ void TcpServer::received(Connection& connection, std::string_view bytes) {
       if (!start_session(connection, state, payload)) break;
       if (state.session) continue;  // that frame was the Hello
     }
-    std::string opened;
     if (state.session) {
-      auto plaintext = state.session->open(payload);
-      if (!plaintext) {
-        trust_.refuse(plaintext.error(), connection.peer, static_cast<uint64_t>(clock_().monotonic_ms));
+      // opened_ is reused: the decoded message owns its bytes.
+      if (auto opened = state.session->open_into(payload, opened_); !opened) {
+        trust_.refuse(opened.error(), connection.peer, static_cast<uint64_t>(clock_().monotonic_ms));
         listener_.close_connection(connection);
         break;
       }
-      opened = std::move(*plaintext);
-      payload = opened;
+      payload = opened_;
     }
     auto message = wire::decode(payload, limits_);
     if (!message) {
@@ -169,7 +167,7 @@ bool TcpServer::start_session(Connection& connection, State& state, std::string_
 void TcpServer::append_message(Connection& connection, const wire::Message& message) {
   State& state = state_of(connection);
   if (state.session) {
-    append_frame(connection.pending, state.session->seal(wire::encode(message)));
+    append_sealed_frame(connection.pending, *state.session, wire::encode(message));
   } else {
     wire::encode_frame(message, connection.pending);
   }

@@ -101,6 +101,7 @@ class TcpServer : private Listener::Protocol {
   std::function<void()> after_input_;
   std::function<void()> drain_replies_;
   wire::Limits limits_;
+  std::string opened_;  // the last sealed frame opened (its buffer reused)
   Listener listener_;
 };
 

@@ -121,4 +121,10 @@ void append_frame(std::string& out, std::string_view payload) {
   out.append(payload);
 }
 
+void append_sealed_frame(std::string& out, trust::Session& session, std::string_view message) {
+  const uint32_t length = static_cast<uint32_t>(message.size() + trust::kTagBytes);
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((length >> shift) & 0xff));
+  session.seal_append(message, out);
+}
+
 }  // namespace ringkv::io

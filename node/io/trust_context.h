@@ -27,6 +27,7 @@
 #include "node/trust/refusal.h"
 #include "node/trust/replay_guard.h"
 #include "node/trust/sealed_datagram.h"
+#include "node/trust/session.h"
 
 namespace ringkv::io {
 
@@ -98,5 +99,7 @@ class TrustContext {
 
 // Appends a TCP frame (4-byte big-endian length, then `payload`).
 void append_frame(std::string& out, std::string_view payload);
+// Appends one sealed frame of `message` (sealed in place in `out`).
+void append_sealed_frame(std::string& out, trust::Session& session, std::string_view message);
 
 }  // namespace ringkv::io
