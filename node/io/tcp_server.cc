@@ -31,6 +31,7 @@ struct TcpServer::State : ConnectionState {
   bool started = false;  // the first frame was seen
   core::Channel channel = core::Channel::kClient;
   std::optional<trust::Session> session;  // a sealed peer session
+  std::string unsealed;  // replies framed, waiting to be sealed as one batch
 
   explicit State(const wire::Limits& limits) : reader(limits) {}
 };
@@ -95,45 +96,56 @@ void TcpServer::received(Connection& connection, std::string_view bytes) {
       if (!start_session(connection, state, payload)) break;
       if (state.session) continue;  // that frame was the Hello
     }
-    if (state.session) {
-      // opened_ is reused: the decoded message owns its bytes.
-      if (auto opened = state.session->open_into(payload, opened_); !opened) {
-        trust_.refuse(opened.error(), connection.peer, static_cast<uint64_t>(clock_().monotonic_ms));
-        listener_.close_connection(connection);
-        break;
-      }
-      payload = opened_;
-    }
-    auto message = wire::decode(payload, limits_);
-    if (!message) {
-      const wire::DecodeError& failure = message.error();
-      if (failure.kind == wire::DecodeErrorKind::kUnknownType ||
-          failure.kind == wire::DecodeErrorKind::kBadVersion) {
-        // The frame itself was sound: answer it and keep the connection, so
-        // a newer peer can probe what this node speaks.
-        spdlog::warn("request from {} refused: {}", connection.peer, failure.reason);
-        const auto code = failure.kind == wire::DecodeErrorKind::kUnknownType
-                              ? wire::ErrorCode::kUnknownType
-                              : wire::ErrorCode::kBadVersion;
-        append_message(connection, wire::Message{failure.request_id, wire::ErrorReply{code, failure.reason}});
-        listener_.mark_dirty(connection);
-        continue;
-      }
-      reject(connection, failure.reason, failure.request_id);
-      break;
-    }
-    if (state.channel == core::Channel::kClient && !client_request(message->body)) {
-      trust_.refuse(trust::Refusal::kPlaintext, connection.peer, static_cast<uint64_t>(clock_().monotonic_ms));
-      append_message(connection, wire::Message{message->request_id,
-                                               wire::ErrorReply{wire::ErrorCode::kInvalid,
-                                                                "internode request refused: this connection "
-                                                                "is not a sealed peer session"}});
-      listener_.mark_dirty(connection);
+    if (!state.session) {
+      handle_message(connection, state, payload);
       continue;
     }
-    core_.handle_client(connection.id, connection.peer, state.channel, std::move(*message), clock_());
+    // opened_ is reused: the decoded messages own their bytes.
+    if (auto opened = state.session->open_into(payload, opened_); !opened) {
+      trust_.refuse(opened.error(), connection.peer, static_cast<uint64_t>(clock_().monotonic_ms));
+      listener_.close_connection(connection);
+      break;
+    }
+    std::string_view batch = opened_;
+    while (!batch.empty() && !connection.closing) {
+      auto message = take_batched(batch, limits_.frame_bytes_max);
+      if (!message) {
+        reject(connection, message.error(), 0);
+        break;
+      }
+      handle_message(connection, state, *message);
+    }
   }
   after_input_();
+}
+
+void TcpServer::handle_message(Connection& connection, State& state, std::string_view payload) {
+  auto message = wire::decode(payload, limits_);
+  if (!message) {
+    const wire::DecodeError& failure = message.error();
+    if (failure.kind == wire::DecodeErrorKind::kUnknownType || failure.kind == wire::DecodeErrorKind::kBadVersion) {
+      // The frame itself was sound: answer it and keep the connection, so
+      // a newer peer can probe what this node speaks.
+      spdlog::warn("request from {} refused: {}", connection.peer, failure.reason);
+      const auto code = failure.kind == wire::DecodeErrorKind::kUnknownType ? wire::ErrorCode::kUnknownType
+                                                                             : wire::ErrorCode::kBadVersion;
+      append_message(connection, wire::Message{failure.request_id, wire::ErrorReply{code, failure.reason}});
+      listener_.mark_dirty(connection);
+      return;
+    }
+    reject(connection, failure.reason, failure.request_id);
+    return;
+  }
+  if (state.channel == core::Channel::kClient && !client_request(message->body)) {
+    trust_.refuse(trust::Refusal::kPlaintext, connection.peer, static_cast<uint64_t>(clock_().monotonic_ms));
+    append_message(connection, wire::Message{message->request_id,
+                                             wire::ErrorReply{wire::ErrorCode::kInvalid,
+                                                              "internode request refused: this connection "
+                                                              "is not a sealed peer session"}});
+    listener_.mark_dirty(connection);
+    return;
+  }
+  core_.handle_client(connection.id, connection.peer, state.channel, std::move(*message), clock_());
 }
 
 bool TcpServer::start_session(Connection& connection, State& state, std::string_view first_frame) {
@@ -166,11 +178,17 @@ bool TcpServer::start_session(Connection& connection, State& state, std::string_
 
 void TcpServer::append_message(Connection& connection, const wire::Message& message) {
   State& state = state_of(connection);
-  if (state.session) {
-    append_sealed_frame(connection.pending, *state.session, wire::encode(message));
-  } else {
-    wire::encode_frame(message, connection.pending);
+  // A sealed session's replies are sealed together in seal_batch().
+  wire::encode_frame(message, state.session ? state.unsealed : connection.pending);
+}
+
+void TcpServer::flush(Connection& connection) {
+  State& state = state_of(connection);
+  if (state.session && !state.unsealed.empty()) {
+    append_sealed_batch(connection.pending, *state.session, state.unsealed, limits_.frame_bytes_max);
+    state.unsealed.clear();
   }
+  listener_.flush(connection);
 }
 
 void TcpServer::reject(Connection& connection, const std::string& reason, uint64_t request_id) {
@@ -179,7 +197,7 @@ void TcpServer::reject(Connection& connection, const std::string& reason, uint64
   drain_replies_();
   wire::Message message{request_id, wire::ErrorReply{wire::ErrorCode::kInvalid, "bad frame: " + reason}};
   append_message(connection, message);
-  listener_.flush(connection);
+  flush(connection);
   listener_.close_connection(connection, /*after_flush=*/true);
 }
 
@@ -191,7 +209,7 @@ void TcpServer::deliver(core::Outgoing& reply) {
 }
 
 void TcpServer::flush_all() {
-  for (Connection* connection : listener_.take_dirty()) listener_.flush(*connection);
+  for (Connection* connection : listener_.take_dirty()) flush(*connection);
 }
 
 }  // namespace ringkv::io

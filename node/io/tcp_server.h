@@ -13,7 +13,8 @@
 // Trust (trust_context.h): a connection whose first frame starts with 0xC1
 // is a sealed peer session: it is answered with HelloAck, every later frame
 // is opened with the session key (one that does not open is refused,
-// counted, and closes the connection), its replies are sealed, and its
+// counted, and closes the connection) and holds a batch of requests
+// (trust_context.h), the replies of one flush are sealed as one batch, and its
 // requests reach the core as core::Channel::kPeer. A plaintext connection is
 // a peer only when the node has no keyring or runs a transitional mode;
 // otherwise it is a client (core::Channel::kClient), and internode requests
@@ -92,7 +93,11 @@ class TcpServer : private Listener::Protocol {
 
   // The first frame decides what the connection is; false when it closed.
   bool start_session(Connection& connection, State& state, std::string_view first_frame);
+  // Decodes one request and hands it to the core (or answers or rejects it).
+  void handle_message(Connection& connection, State& state, std::string_view payload);
   void append_message(Connection& connection, const wire::Message& message);
+  // Seals what a sealed session queued (one batch), then writes.
+  void flush(Connection& connection);
   void reject(Connection& connection, const std::string& reason, uint64_t request_id);
 
   core::NodeCore& core_;
