@@ -168,7 +168,7 @@ void PeerClient::flush(Peer& peer) {
   if (peer.session) {
     batch_.clear();
     for (const std::string& message : peer.queued) append_frame(batch_, message);
-    append_sealed_batch(frames, *peer.session, batch_, limits_.frame_bytes_max);
+    trust::append_sealed_batch(frames, *peer.session, batch_, limits_.frame_bytes_max);
   } else {
     for (const std::string& message : peer.queued) append_frame(frames, message);
   }
@@ -220,7 +220,7 @@ void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
       }
       std::string_view batch = opened_;
       while (!batch.empty() && !peer.failed) {
-        auto message = take_batched(batch, limits_.frame_bytes_max);
+        auto message = trust::take_batched(batch, limits_.frame_bytes_max);
         if (!message) {
           fail_peer(peer, "bad sealed batch from peer: " + message.error());
           return;

@@ -108,7 +108,7 @@ void TcpServer::received(Connection& connection, std::string_view bytes) {
     }
     std::string_view batch = opened_;
     while (!batch.empty() && !connection.closing) {
-      auto message = take_batched(batch, limits_.frame_bytes_max);
+      auto message = trust::take_batched(batch, limits_.frame_bytes_max);
       if (!message) {
         reject(connection, message.error(), 0);
         break;
@@ -185,7 +185,7 @@ void TcpServer::append_message(Connection& connection, const wire::Message& mess
 void TcpServer::flush(Connection& connection) {
   State& state = state_of(connection);
   if (state.session && !state.unsealed.empty()) {
-    append_sealed_batch(connection.pending, *state.session, state.unsealed, limits_.frame_bytes_max);
+    trust::append_sealed_batch(connection.pending, *state.session, state.unsealed, limits_.frame_bytes_max);
     state.unsealed.clear();
   }
   listener_.flush(connection);

@@ -123,48 +123,4 @@ void append_frame(std::string& out, std::string_view payload) {
   out.append(payload);
 }
 
-void append_sealed_frame(std::string& out, trust::Session& session, std::string_view message) {
-  const uint32_t length = static_cast<uint32_t>(message.size() + trust::kTagBytes);
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((length >> shift) & 0xff));
-  session.seal_append(message, out);
-}
-
-namespace {
-
-uint32_t read_length(std::string_view bytes) {
-  uint32_t length = 0;
-  for (size_t i = 0; i < 4; ++i) length = (length << 8) | static_cast<unsigned char>(bytes[i]);
-  return length;
-}
-
-}  // namespace
-
-void append_sealed_batch(std::string& out, trust::Session& session, std::string_view framed,
-                         size_t frame_bytes_max) {
-  const size_t chunk_bytes_max = frame_bytes_max - trust::kTagBytes;
-  while (!framed.empty()) {
-    // Whole frames while they fit; at least one (the limits leave room for
-    // a largest message's frame plus the tag).
-    size_t chunk = 0;
-    while (chunk < framed.size()) {
-      assert(framed.size() - chunk >= 4 && "append_sealed_batch takes whole frames");
-      const size_t next = 4 + read_length(framed.substr(chunk));
-      if (chunk > 0 && chunk + next > chunk_bytes_max) break;
-      chunk += next;
-    }
-    append_sealed_frame(out, session, framed.substr(0, chunk));
-    framed.remove_prefix(chunk);
-  }
-}
-
-std::expected<std::string_view, std::string> take_batched(std::string_view& batch, size_t frame_bytes_max) {
-  if (batch.size() < 4) return std::unexpected("sealed batch truncated inside a length");
-  const size_t length = read_length(batch);
-  if (length > frame_bytes_max) return std::unexpected("sealed batch holds a message over the frame limit");
-  if (batch.size() - 4 < length) return std::unexpected("sealed batch truncated inside a message");
-  const std::string_view message = batch.substr(4, length);
-  batch.remove_prefix(4 + length);
-  return message;
-}
-
 }  // namespace ringkv::io

@@ -27,6 +27,7 @@
 #include "node/trust/refusal.h"
 #include "node/trust/replay_guard.h"
 #include "node/trust/sealed_datagram.h"
+#include "node/trust/sealed_batch.h"
 #include "node/trust/session.h"
 
 namespace ringkv::io {
@@ -99,21 +100,5 @@ class TrustContext {
 
 // Appends a TCP frame (4-byte big-endian length, then `payload`).
 void append_frame(std::string& out, std::string_view payload);
-// Appends one sealed frame of `message` (sealed in place in `out`).
-void append_sealed_frame(std::string& out, trust::Session& session, std::string_view message);
-
-// Sealed batches. On a sealed session a whole coalesced write is sealed at
-// once: a sealed frame's plaintext is one or more messages, each framed as
-// on the wire (4-byte length, then the message). One AEAD per write instead
-// of one per message; the batch is authenticated as a unit (a tampered,
-// replayed or reordered batch opens nothing).
-//
-// Appends `framed` (whole frames) to `out` as sealed frames, each at most
-// frame_bytes_max long (split between messages).
-void append_sealed_batch(std::string& out, trust::Session& session, std::string_view framed,
-                         size_t frame_bytes_max);
-// Takes the next message off an opened batch; an error when the batch is
-// truncated or a length exceeds frame_bytes_max.
-std::expected<std::string_view, std::string> take_batched(std::string_view& batch, size_t frame_bytes_max);
 
 }  // namespace ringkv::io
