@@ -165,12 +165,13 @@ void Listener::flush(Connection& connection) {
 }
 
 void Listener::on_written(uv_write_t* request, int) {
+  // `request` lives inside the WriteRequest: read what it points to first.
+  uv_stream_t* stream = request->handle;
   delete static_cast<WriteRequest*>(request->data);
-  auto& connection = *static_cast<Connection*>(request->handle->data);
+  auto& connection = *static_cast<Connection*>(stream->data);
   Listener* listener = connection.listener;
   if (connection.closing || connection.reading) return;
-  if (connection.backpressured &&
-      request->handle->write_queue_size < listener->config_.write_queue_bytes_max / 2) {
+  if (connection.backpressured && stream->write_queue_size < listener->config_.write_queue_bytes_max / 2) {
     connection.backpressured = false;  // the slow reader caught up
   }
   if (connection.backpressured) return;
