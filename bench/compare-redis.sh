@@ -56,25 +56,25 @@ wait_ping() {
   done
   echo "$1:$2 never answered PING" >&2; return 1
 }
+# Sets node_addr and resp_addr; runs in this shell (not in a $(...) or
+# <(...) subshell), or $! would never reach pids and the node would outlive us.
 start_node() {  # name host replicas [seed]
-  local port resp_port
-  port=$(free_port "$2"); resp_port=$(free_port "$2")
+  node_addr=$2:$(free_port "$2"); resp_addr=$2:$(free_port "$2")
   local seeds=(); [ -n "${4:-}" ] && seeds=(--seeds "$4")
-  "$kvnode" --name "$1" --listen "$2:$port" --resp-listen "$2:$resp_port" --data "$work/$1" \
+  "$kvnode" --name "$1" --listen "$node_addr" --resp-listen "$resp_addr" --data "$work/$1" \
     --replicas "$3" --log-level warn "${seeds[@]}" 2>"$work/$1.log" &
   pids+=($!)
-  echo "$2:$port $2:$resp_port"
 }
 
 redis_port=$(free_port 127.0.0.1)
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --appendonly yes \
   --appendfsync everysec --save "" --daemonize no >"$work/redis.log" 2>&1 &
 pids+=($!)
-read -r single_node single_resp < <(start_node single 127.0.0.1 1)
-read -r c1_node c1_resp < <(start_node c1 127.0.0.1 3)
+start_node single 127.0.0.1 1; single_node=$node_addr; single_resp=$resp_addr
+start_node c1 127.0.0.1 3; c1_node=$node_addr; c1_resp=$resp_addr
 wait_ping 127.0.0.1 "${c1_resp#*:}"
-read -r c2_node c2_resp < <(start_node c2 127.0.0.2 3 "$c1_node")
-read -r c3_node c3_resp < <(start_node c3 127.0.0.3 3 "$c1_node")
+start_node c2 127.0.0.2 3 "$c1_node"; c2_node=$node_addr; c2_resp=$resp_addr
+start_node c3 127.0.0.3 3 "$c1_node"; c3_node=$node_addr; c3_resp=$resp_addr
 wait_ping 127.0.0.1 "$redis_port"
 for resp in "$single_resp" "$c2_resp" "$c3_resp"; do wait_ping "${resp%:*}" "${resp#*:}"; done
 # The cluster is ready once every node sees all three alive.

@@ -3,7 +3,11 @@
 
 Usage:
     python3 bench/failure_detection.py --kvnode build/node/kvnode --kv build/cli/kv [--runs 3]
-        [--intervals 1000,200] [--nodes 5] [--keep-tmp] [--verbose]
+        [--intervals 1000,200] [--nodes 5] [--keep-tmp] [--verbose] [--keyring FILE | --both]
+
+--keyring FILE runs every node keyed (sealed gossip); --both runs each probe interval
+plaintext and keyed (a fresh keyring from `kv keygen`), alternating run by run, and prints
+a row for each.
 
 For each probe interval P (--probe-interval-ms; default 1000 ms, kvnode's default, and
 200 ms) and each of --runs runs: start a fresh cluster of --nodes kvnode processes on
@@ -26,6 +30,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,10 +52,10 @@ def suspicion_range_s(members, probe_ms):
     return low, 6 * low
 
 
-def one_run(args, probe_ms, run_index, workdir):
+def one_run(args, probe_ms, run_index, workdir, keyring):
     """Returns ({survivor: suspect_s}, {survivor: dead_s}, direct_count, victim name)."""
     nodes = []
-    common = ["--probe-interval-ms", str(probe_ms)]
+    common = ["--probe-interval-ms", str(probe_ms)] + (["--keyring", keyring] if keyring else [])
     try:
         for i in range(args.nodes):
             node = Node(args.kvnode, workdir, name=f"node{i + 1}", host=loopback_address(i + 1),
@@ -113,6 +118,9 @@ def main():
                         help="comma-separated probe intervals in ms (default 1000,200)")
     parser.add_argument("--keep-tmp", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every run's per-node times")
+    parser.add_argument("--keyring", help="run every node with this keyring (mode 0600)")
+    parser.add_argument("--both", action="store_true",
+                        help="plaintext and keyed (fresh keyring) for each interval, side by side")
     args = parser.parse_args()
     args.kvnode, args.kv = os.path.abspath(args.kvnode), os.path.abspath(args.kv)
     if args.nodes < 3 or args.runs < 1:
@@ -122,22 +130,35 @@ def main():
     print(f"failure detection: {args.nodes} nodes, kill -9 one, {args.runs} run(s) per probe "
           f"interval; times from the kill, seconds, over every (survivor, run); temp {root}",
           flush=True)
+    if args.both:
+        keyring = os.path.join(root, "cluster.keyring")
+        with open(keyring, "wb") as f:
+            f.write(subprocess.run([args.kv, "keygen"], check=True, capture_output=True).stdout)
+        os.chmod(keyring, 0o600)
+        modes = [("plain", None), ("keyed", keyring)]
+    else:
+        modes = [("keyed" if args.keyring else "plain", args.keyring and os.path.abspath(args.keyring))]
     rows, failed = [], False
     try:
         for probe_ms in intervals:
-            suspects, deads, direct, missing_all = [], [], 0, []
+            samples = {label: ([], [], 0, []) for label, _ in modes}
             for run_index in range(args.runs):
-                workdir = os.path.join(root, f"p{probe_ms}-run{run_index + 1}")
-                os.makedirs(workdir)
-                suspect, dead, d, victim, missing, limit = one_run(args, probe_ms, run_index, workdir)
-                suspects += suspect.values()
-                deads += dead.values()
-                direct += d
-                if missing:
-                    missing_all.append(f"run {run_index + 1}: {missing} never logged {victim} dead "
-                                       f"within {limit:.1f} s")
-            rows.append((probe_ms, suspects, deads, direct, missing_all))
-            failed |= bool(missing_all)
+                for label, keyring in modes:  # alternating, so drift hits both alike
+                    suspects, deads, direct, missing_all = samples[label]
+                    workdir = os.path.join(root, f"p{probe_ms}-{label}-run{run_index + 1}")
+                    os.makedirs(workdir)
+                    suspect, dead, d, victim, missing, limit = one_run(args, probe_ms, run_index, workdir,
+                                                                       keyring)
+                    suspects += suspect.values()
+                    deads += dead.values()
+                    if missing:
+                        missing_all.append(f"run {run_index + 1}: {missing} never logged {victim} dead "
+                                           f"within {limit:.1f} s")
+                    samples[label] = (suspects, deads, direct + d, missing_all)
+            for label, _ in modes:
+                suspects, deads, direct, missing_all = samples[label]
+                rows.append((f"{probe_ms} {label}", probe_ms, suspects, deads, direct, missing_all))
+                failed |= bool(missing_all)
     finally:
         harness.kill_all_processes()
         if args.keep_tmp:
@@ -146,20 +167,20 @@ def main():
             shutil.rmtree(root, ignore_errors=True)
 
     print()
-    print(f"{'probe':>7} {'samples':>7} | {'suspect':>7} {'':>9} | {'dead':>7} {'':>9} | "
+    print(f"{'probe':>13} {'samples':>7} | {'suspect':>7} {'':>9} | {'dead':>7} {'':>9} | "
           f"{'suspicion timeout':>17}")
-    print(f"{'ms':>7} {'':>7} | {'median':>7} {'max':>9} | {'median':>7} {'max':>9} | "
+    print(f"{'ms':>13} {'':>7} | {'median':>7} {'max':>9} | {'median':>7} {'max':>9} | "
           f"{'min .. max (s)':>17}")
-    print("-" * 75)
-    for probe_ms, suspects, deads, direct, missing_all in rows:
+    print("-" * 81)
+    for name, probe_ms, suspects, deads, direct, missing_all in rows:
         low, high = suspicion_range_s(args.nodes, probe_ms)
-        print(f"{probe_ms:>7} {len(deads):>7} | {fmt(suspects)} | {fmt(deads)} | "
+        print(f"{name:>13} {len(deads):>7} | {fmt(suspects)} | {fmt(deads)} | "
               f"{low:7.1f} .. {high:5.1f}")
-    for probe_ms, suspects, deads, direct, missing_all in rows:
+    for name, probe_ms, suspects, deads, direct, missing_all in rows:
         if direct:
-            print(f"P={probe_ms}: {direct} survivor(s) went straight to dead (no suspect event)")
+            print(f"P={name}: {direct} survivor(s) went straight to dead (no suspect event)")
         for line in missing_all:
-            print(f"P={probe_ms}: {line}")
+            print(f"P={name}: {line}")
     return 1 if failed else 0
 
 

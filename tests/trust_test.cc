@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "node/trust/keyring.h"
 #include "node/trust/replay_guard.h"
 #include "node/trust/sealed_datagram.h"
+#include "node/trust/sealed_batch.h"
 #include "node/trust/session.h"
 
 using namespace ringkv::trust;
@@ -336,4 +338,83 @@ TEST_CASE("the primary version is kept in the key file and older files read as v
   auto garbled = Keyring::parse("# primary-version 12x\n" + key_to_base64(a) + "\n");
   REQUIRE(garbled.has_value());
   CHECK(garbled->primary_version() == 0);
+}
+
+namespace {
+
+std::string framed(std::string_view message) {
+  std::string out;
+  const size_t length = message.size();
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((length >> shift) & 0xff));
+  out.append(message);
+  return out;
+}
+
+// Splits sealed frames, opens each and takes its messages.
+std::vector<std::string> open_batches(Session& session, std::string_view frames, size_t frame_bytes_max,
+                                      size_t& frame_count) {
+  std::vector<std::string> messages;
+  frame_count = 0;
+  while (!frames.empty()) {
+    auto frame = take_batched(frames, frame_bytes_max);
+    REQUIRE(frame);
+    CHECK(frame->size() <= frame_bytes_max);
+    ++frame_count;
+    auto batch = session.open(*frame);
+    REQUIRE(batch);
+    std::string_view rest = *batch;
+    while (!rest.empty()) {
+      auto message = take_batched(rest, frame_bytes_max);
+      REQUIRE(message);
+      messages.emplace_back(*message);
+    }
+  }
+  return messages;
+}
+
+}  // namespace
+
+TEST_CASE("a coalesced write is sealed as one batch and opens into its messages in order") {
+  const Keyring keyring = ring_of({generate_key()});
+  Pair pair = handshake(keyring, keyring);
+  const std::vector<std::string> sent = {"first", "", std::string(300, 'x'), "last"};
+  std::string batch;
+  for (const std::string& message : sent) batch += framed(message);
+  std::string wire_bytes;
+  append_sealed_batch(wire_bytes, pair.initiator, batch, 1 << 20);
+  size_t frames = 0;
+  CHECK(open_batches(pair.acceptor, wire_bytes, 1 << 20, frames) == sent);
+  CHECK(frames == 1);
+}
+
+TEST_CASE("a batch over the frame limit is split between messages, each sealed frame within the limit") {
+  const Keyring keyring = ring_of({generate_key()});
+  Pair pair = handshake(keyring, keyring);
+  constexpr size_t kFrameBytesMax = 100;
+  std::vector<std::string> sent;
+  std::string batch;
+  for (int i = 0; i < 10; ++i) {
+    sent.push_back(std::string(30, static_cast<char>('a' + i)));
+    batch += framed(sent.back());
+  }
+  std::string wire_bytes;
+  append_sealed_batch(wire_bytes, pair.initiator, batch, kFrameBytesMax);
+  size_t frames = 0;
+  CHECK(open_batches(pair.acceptor, wire_bytes, kFrameBytesMax, frames) == sent);
+  CHECK(frames == 5);  // two 34-byte frames + 16-byte tag fit in 100, three do not
+}
+
+TEST_CASE("a truncated batch or one with a length over the limit is refused") {
+  std::string batch = framed("hello");
+  std::string_view truncated = std::string_view(batch).substr(0, batch.size() - 1);
+  CHECK_FALSE(take_batched(truncated, 1024));
+  std::string_view short_length = std::string_view(batch).substr(0, 3);
+  CHECK_FALSE(take_batched(short_length, 1024));
+  std::string_view over = batch;
+  CHECK_FALSE(take_batched(over, 4));
+  std::string_view whole = batch;
+  auto message = take_batched(whole, 1024);
+  REQUIRE(message);
+  CHECK(*message == "hello");
+  CHECK(whole.empty());
 }

@@ -184,8 +184,12 @@ void PeerClient::on_connected(Peer& peer) {
 void PeerClient::flush(Peer& peer) {
   if (peer.queued.empty() || !peer.ready) return;
   std::string frames;
-  for (const std::string& message : peer.queued) {
-    append_frame(frames, peer.session ? peer.session->seal(message) : message);
+  if (peer.session) {
+    batch_.clear();
+    for (const std::string& message : peer.queued) append_frame(batch_, message);
+    trust::append_sealed_batch(frames, *peer.session, batch_, limits_.frame_bytes_max);
+  } else {
+    for (const std::string& message : peer.queued) append_frame(frames, message);
   }
   peer.queued.clear();
   write_bytes(peer, std::move(frames));
@@ -215,7 +219,6 @@ void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
       fail_peer(peer, "bad frame from peer: " + error);
       return;
     }
-    std::string opened;
     if (peer.session) {
       if (!peer.session->established()) {
         if (auto done = peer.session->complete(payload); !done) {
@@ -238,30 +241,39 @@ void PeerClient::handle_bytes(Peer& peer, std::string_view bytes) {
         flush(peer);
         continue;
       }
-      auto reply = peer.session->open(payload);
-      if (!reply) {
+      // opened_ is reused: the decoded messages own their bytes.
+      if (auto reply = peer.session->open_into(payload, opened_); !reply) {
         trust_.refuse(reply.error(), peer.address, now_ms());
         fail_peer(peer, std::string("sealed reply refused: ") + trust::to_string(reply.error()));
         return;
       }
-      opened = std::move(*reply);
-      payload = opened;
+      std::string_view batch = opened_;
+      while (!batch.empty() && !peer.failed) {
+        auto message = trust::take_batched(batch, limits_.frame_bytes_max);
+        if (!message) {
+          fail_peer(peer, "bad sealed batch from peer: " + message.error());
+          return;
+        }
+        handle_reply(peer, *message);
+      }
+      continue;
     }
-    auto message = wire::decode(payload, limits_);
-    if (!message) {
-      fail_peer(peer, "bad reply from peer: " + message.error().reason);
-      return;
-    }
-    auto it = peer.pending.find(message->request_id);
-    if (it == peer.pending.end()) continue;  // its request already timed out
-    Callback done = std::move(it->second.done);
-    peer.pending.erase(it);
-    done(std::move(*message));
-    if (peer.retiring && peer.pending.empty()) {
-      fail_peer(peer, "its cluster key was removed");
-      return;
-    }
+    handle_reply(peer, payload);
   }
+}
+
+void PeerClient::handle_reply(Peer& peer, std::string_view payload) {
+  auto message = wire::decode(payload, limits_);
+  if (!message) {
+    fail_peer(peer, "bad reply from peer: " + message.error().reason);
+    return;
+  }
+  auto it = peer.pending.find(message->request_id);
+  if (it == peer.pending.end()) return;  // its request already timed out
+  Callback done = std::move(it->second.done);
+  peer.pending.erase(it);
+  done(std::move(*message));
+  if (peer.retiring && peer.pending.empty()) fail_peer(peer, "its cluster key was removed");
 }
 
 void PeerClient::fail_peer(Peer& peer, const std::string& reason) {

@@ -71,11 +71,15 @@ class PeerClient {
   void flush(Peer& peer);
   void write_bytes(Peer& peer, std::string bytes);
   void handle_bytes(Peer& peer, std::string_view bytes);
+  // One reply message (decoded here) to its pending request.
+  void handle_reply(Peer& peer, std::string_view payload);
   void on_connected(Peer& peer);
 
   uv_loop_t* loop_;
   std::string bind_host_;
   wire::Limits limits_;
+  std::string opened_;  // the last sealed batch of replies opened (its buffer reused)
+  std::string batch_;   // requests framed before one sealed batch (its buffer reused)
   TrustContext& trust_;
   uint64_t request_timeout_ms_;
   uv_timer_t sweeper_;

@@ -10,8 +10,10 @@
 //
 // Bounds: at most SessionConfig::commands_in_flight_max unanswered commands
 // per connection (parsing pauses, then reading), and a connection whose
-// unsent replies exceed write_queue_bytes_max stops being read until its
-// peer catches up. Malformed RESP gets "-ERR Protocol error: ..." after the
+// unsent replies exceed write_queue_bytes_max stops being parsed and read
+// until its peer catches up (under half of it). Accept, buffers, the
+// connection cap, the idle timeout and close are the shared Listener's
+// (listener.h); every closed connection reaches closed() once. Malformed RESP gets "-ERR Protocol error: ..." after the
 // replies to the commands before it, then the connection closes; QUIT
 // closes after its +OK.
 //
@@ -25,12 +27,12 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "node/core/node_core.h"
 #include "node/io/client_ids.h"
 #include "node/io/connection_limits.h"
+#include "node/io/listener.h"
 #include "node/resp/session.h"
 
 namespace ringkv::io {
@@ -43,7 +45,7 @@ struct RespServerConfig {
   ConnectionLimitsConfig connections;
 };
 
-class RespServer {
+class RespServer : private Listener::Protocol {
  public:
   // `clock` reads the node's two clocks. `after_input` asks the owner to
   // drain the core's outputs once this loop iteration's reads are done;
@@ -51,60 +53,49 @@ class RespServer {
   // for commands resumed while a drain runs.
   RespServer(uv_loop_t* loop, core::NodeCore& core, std::function<core::Now()> clock,
              std::function<void()> after_input, std::function<void()> pump_now, RespServerConfig config);
-  ~RespServer();
+  ~RespServer() override = default;
   RespServer(const RespServer&) = delete;
   RespServer& operator=(const RespServer&) = delete;
 
-  std::expected<void, std::string> listen();
+  std::expected<void, std::string> listen() { return listener_.listen(); }
   // Hands one core reply to the session of its connection (dropped when the
   // connection is gone); flush_all() writes what became ready.
   void deliver(core::Outgoing& reply);
   // One write per connection with replies ready; closes finished sessions.
   void flush_all();
   // Stops accepting and closes every connection; the loop then runs dry.
-  void close();
-  const ConnectionLimits& connection_limits() const { return connection_limits_; }
-
-  struct Connection;
+  void close() { listener_.close(); }
+  const ConnectionLimits& connection_limits() const { return listener_.connection_limits(); }
 
  private:
-  static void on_connection(uv_stream_t* listener, int status);
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void on_closed(uv_handle_t* handle);
-  static void on_idle_sweep(uv_timer_t* timer);
-  // Answers a connection over the cap with an error, then closes it.
-  void refuse_over_cap(Connection& connection);
+  struct State;  // per connection: RESP parser and session
+  static State& state_of(Connection& connection);
+  static const State& state_of(const Connection& connection);
+
+  // Listener::Protocol
+  std::unique_ptr<ConnectionState> opened(Connection& connection) override;
+  void received(Connection& connection, std::string_view bytes) override;
+  void caught_up(Connection& connection) override;
+  bool wants_input(const Connection& connection) const override;
+  std::string over_cap_reply(size_t connections_max) const override;
+  void closed(Connection& connection) override;
 
   // Parses and hands over buffered commands while can_take_commands().
   void process(Connection& connection);
   // Hands the session's new requests to the core; true when there were any.
   bool hand_over(Connection& connection);
   // The session accepts more commands and the peer reads its replies.
-  bool can_take_commands(Connection& connection) const;
-  void update_reading(Connection& connection);
-  void mark_dirty(Connection& connection);
-  void flush(Connection& connection);
-  void close_connection(Connection& connection, bool after_flush = false);
+  bool can_take_commands(const Connection& connection) const;
 
-  uv_loop_t* loop_;
   core::NodeCore& core_;
   std::function<core::Now()> clock_;
   std::function<void()> after_input_;
   std::function<void()> pump_now_;
-  RespServerConfig config_;
+  resp::SessionConfig session_config_;
   membership::TimeMs started_ms_;
-  uv_tcp_t listener_;
-  bool listening_ = false;
-  ConnectionLimits connection_limits_;
-  uv_timer_t idle_timer_;
-  bool idle_timer_running_ = false;
-  core::ClientId next_client_id_ = kRespClientFirst;
-  std::unordered_map<core::ClientId, Connection*> connections_;
-  std::vector<core::ClientId> dirty_;
   // Reused between batches (requests go to the core one by one).
   std::vector<wire::Message> requests_;
-  std::unique_ptr<char[]> read_buffer_;
+  Listener listener_;
 };
 
 }  // namespace ringkv::io

@@ -13,7 +13,8 @@
 // Trust (trust_context.h): a connection whose first frame starts with 0xC1
 // is a sealed peer session: it is answered with HelloAck, every later frame
 // is opened with the session key (one that does not open is refused,
-// counted, and closes the connection), its replies are sealed, and its
+// counted, and closes the connection) and holds a batch of requests
+// (trust_context.h), the replies of one flush are sealed as one batch, and its
 // requests reach the core as core::Channel::kPeer. A plaintext connection is
 // a peer only when the node has no keyring or runs a transitional mode;
 // otherwise it is a client (core::Channel::kClient), and internode requests
@@ -21,6 +22,9 @@
 // error reply. The frame size limit is the same for sealed frames (their
 // 16-byte tag fits in the limit's slack above the largest key and value).
 //
+// Accept, buffers, backpressure, the connection cap, the idle timeout and
+// close are the shared Listener's (listener.h); this file is the msgpack
+// protocol on top of it. Every closed connection reaches closed() once.
 // A sealed session whose cluster key was removed from the keyring is closed
 // at the next idle sweep (within a second) once it has been quiet for a
 // second: the peer that opened it (which removed the key too) reconnects
@@ -36,12 +40,12 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
-#include <vector>
+#include <unordered_set>
 
 #include "node/core/node_core.h"
 #include "node/io/client_ids.h"
 #include "node/io/connection_limits.h"
+#include "node/io/listener.h"
 #include "node/io/trust_context.h"
 #include "node/wire/limits.h"
 
@@ -57,7 +61,7 @@ struct TcpServerConfig {
   ConnectionLimitsConfig connections;
 };
 
-class TcpServer {
+class TcpServer : private Listener::Protocol {
  public:
   // `clock` reads the node's two clocks. `after_input` runs after each batch
   // of requests reached the core: the owner drains the core's outputs soon
@@ -67,59 +71,51 @@ class TcpServer {
   TcpServer(uv_loop_t* loop, core::NodeCore& core, TrustContext& trust, std::function<core::Now()> clock,
             std::function<void()> after_input, std::function<void()> drain_replies,
             TcpServerConfig config);
-  ~TcpServer();
+  ~TcpServer() override = default;
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
 
-  std::expected<void, std::string> listen();
+  std::expected<void, std::string> listen() { return listener_.listen(); }
   // Queues one reply the core produced for a client of this server (one
   // whose connection is gone is dropped); flush_all() writes it.
   void deliver(core::Outgoing& reply);
   // One write per connection with queued replies.
   void flush_all();
   // Stops accepting and closes every connection; the loop then runs dry.
-  void close();
-  const ConnectionLimits& connection_limits() const { return connection_limits_; }
-
-  struct Connection;
+  void close() { listener_.close(); }
+  const ConnectionLimits& connection_limits() const { return listener_.connection_limits(); }
 
  private:
-  static void on_connection(uv_stream_t* listener, int status);
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void on_closed(uv_handle_t* handle);
-  static void on_idle_sweep(uv_timer_t* timer);
-  // Answers a connection over the cap with an error, then closes it.
-  void refuse_over_cap(Connection& connection);
+  struct State;  // per connection: frame reader, channel, sealed session
+  static State& state_of(Connection& connection);
 
-  void handle_bytes(Connection& connection, std::string_view bytes);
+  // Listener::Protocol
+  std::unique_ptr<ConnectionState> opened(Connection& connection) override;
+  void received(Connection& connection, std::string_view bytes) override;
+  void ended(Connection& connection) override;
+  std::string over_cap_reply(size_t connections_max) const override;
+  void closed(Connection& connection) override;
+  // Closes sealed sessions whose cluster key was removed, once quiet.
+  void swept(uint64_t now_ms) override;
+
   // The first frame decides what the connection is; false when it closed.
-  bool start_session(Connection& connection, std::string_view first_frame);
+  bool start_session(Connection& connection, State& state, std::string_view first_frame);
+  // Decodes one request and hands it to the core (or answers or rejects it).
+  void handle_message(Connection& connection, State& state, std::string_view payload);
   void append_message(Connection& connection, const wire::Message& message);
-  void reject(Connection& connection, const std::string& reason, uint64_t request_id);
+  // Seals what a sealed session queued (one batch), then writes.
   void flush(Connection& connection);
-  void mark_dirty(Connection& connection);
-  void close_connection(Connection& connection, bool after_flush = false);
+  void reject(Connection& connection, const std::string& reason, uint64_t request_id);
 
-  uv_loop_t* loop_;
   core::NodeCore& core_;
   TrustContext& trust_;
   std::function<core::Now()> clock_;
   std::function<void()> after_input_;
   std::function<void()> drain_replies_;
-  TcpServerConfig config_;
-  uv_tcp_t listener_;
-  bool listening_ = false;
-  ConnectionLimits connection_limits_;
-  uv_timer_t idle_timer_;
-  bool idle_timer_running_ = false;
-  core::ClientId next_client_id_ = kMsgpackClientFirst;
-  std::unordered_map<core::ClientId, Connection*> connections_;
-  // Connections with replies queued since the last flush_all().
-  std::vector<core::ClientId> dirty_;
-  // One read buffer for every connection: reads are handled to completion
-  // before the next one starts on this thread.
-  std::unique_ptr<char[]> read_buffer_;
+  wire::Limits limits_;
+  std::string opened_;  // the last sealed frame opened (its buffer reused)
+  std::unordered_set<uint64_t> sessions_;  // connections with a sealed session
+  Listener listener_;
 };
 
 }  // namespace ringkv::io

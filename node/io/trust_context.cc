@@ -1,5 +1,7 @@
 #include "node/io/trust_context.h"
 
+#include <cassert>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

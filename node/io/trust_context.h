@@ -42,6 +42,8 @@
 #include "node/trust/refusal.h"
 #include "node/trust/replay_guard.h"
 #include "node/trust/sealed_datagram.h"
+#include "node/trust/sealed_batch.h"
+#include "node/trust/session.h"
 
 namespace ringkv::io {
 

@@ -94,31 +94,44 @@ void Session::derive(bool initiator) {
 }
 
 std::string Session::seal(std::string_view plaintext) {
-  assert(established_ && "seal() after the handshake");
-  unsigned char nonce[kNonceBytes];
-  counter_nonce(++sent_, nonce);
-  std::string out(plaintext.size() + kTagBytes, '\0');
-  unsigned long long sealed_bytes = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(out.data()), &sealed_bytes,
-                                             bytes_of(plaintext), plaintext.size(), bytes_of(cluster_name_),
-                                             cluster_name_.size(), nullptr, nonce, send_key_.data());
+  std::string out;
+  seal_append(plaintext, out);
   return out;
 }
 
+void Session::seal_append(std::string_view plaintext, std::string& out) {
+  assert(established_ && "seal() after the handshake");
+  unsigned char nonce[kNonceBytes];
+  counter_nonce(++sent_, nonce);
+  const size_t start = out.size();
+  out.resize(start + plaintext.size() + kTagBytes);
+  unsigned long long sealed_bytes = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(out.data() + start), &sealed_bytes,
+                                             bytes_of(plaintext), plaintext.size(), bytes_of(cluster_name_),
+                                             cluster_name_.size(), nullptr, nonce, send_key_.data());
+}
+
 std::expected<std::string, Refusal> Session::open(std::string_view frame) {
+  std::string out;
+  if (auto opened = open_into(frame, out); !opened) return std::unexpected(opened.error());
+  return out;
+}
+
+std::expected<void, Refusal> Session::open_into(std::string_view frame, std::string& out) {
   assert(established_ && "open() after the handshake");
   if (frame.size() < kTagBytes) return std::unexpected(Refusal::kTruncated);
   unsigned char nonce[kNonceBytes];
   counter_nonce(received_ + 1, nonce);
-  std::string out(frame.size() - kTagBytes, '\0');
+  out.resize(frame.size() - kTagBytes);
   unsigned long long plain_bytes = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(out.data()), &plain_bytes,
                                                  nullptr, bytes_of(frame), frame.size(), bytes_of(cluster_name_),
                                                  cluster_name_.size(), nonce, receive_key_.data()) != 0) {
+    out.clear();
     return std::unexpected(Refusal::kNotAuthentic);
   }
   ++received_;
-  return out;
+  return {};
 }
 
 }  // namespace ringkv::trust

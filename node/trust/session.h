@@ -63,8 +63,12 @@ class Session {
   const Key& cluster_key() const { return key_; }
   // REQUIRES: established(). One message in, one frame payload out.
   std::string seal(std::string_view plaintext);
+  // The same, appended to `out` (sealed in place there: no temporary).
+  void seal_append(std::string_view plaintext, std::string& out);
   // REQUIRES: established(). One frame payload in, its message out.
   std::expected<std::string, Refusal> open(std::string_view frame);
+  // The same into `out` (replaced; its capacity is reused).
+  std::expected<void, Refusal> open_into(std::string_view frame, std::string& out);
 
  private:
   using Nonce = std::array<unsigned char, kSessionNonceBytes>;
