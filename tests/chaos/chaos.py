@@ -48,6 +48,7 @@ process faults only.
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -260,8 +261,19 @@ def build_planted(bug, source, build_root, out_dir):
     return path
 
 
+def write_keyring(directory):
+    """A fresh cluster key (internode traffic sealed, as a deployment runs), mode 0600."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "keyring")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+    return path
+
+
 # ---------------------------------------------------------------------------
 # One scenario.
+
 
 class Runner:
     def __init__(self, args, cfg, out_dir, net, seed):
@@ -304,9 +316,11 @@ class Runner:
         t_phase = time.monotonic()
 
         repair_s = REPAIR_INTERVAL_S if cfg["repair"] else 0
+        extra_args = ["--repair-interval-s", str(repair_s)]
+        if not args.plaintext:
+            extra_args += ["--keyring", write_keyring(self.dir)]
         cluster = chaos_faults.Cluster(kvnode, os.path.join(self.dir, "nodes"), cfg["nodes"],
-                                       cfg["replicas"], cfg["probe_ms"], log,
-                                       extra_args=["--repair-interval-s", str(repair_s)])
+                                       cfg["replicas"], cfg["probe_ms"], log, extra_args=extra_args)
         self.cluster = cluster
         mono0 = time.monotonic()
         cluster.clock = lambda: time.monotonic() - mono0
@@ -833,6 +847,8 @@ def parse_args(argv):
                                                    "name prefixes, e.g. T1,T3)")
     p.add_argument("--out", default=None)
     p.add_argument("--no-netns", action="store_true")
+    p.add_argument("--plaintext", action="store_true",
+                   help="run the nodes without a cluster key (default: a fresh keyring, traffic sealed)")
     p.add_argument("--keep-data", action="store_true")
     p.add_argument("--max-rss-mb", type=int, default=1024)
     p.add_argument("--max-fds", type=int, default=1024)
