@@ -218,7 +218,8 @@ std::expected<void, DropReason> Swim::handle_datagram(std::string_view from_addr
     // it yet, from the address it claims).
     const bool own = update.member.id == sender_id &&
                      from_address == sender_address.value_or(update.member.address);
-    apply(update.member, update.origin_id, own ? Source::kMember : Source::kGossip, now);
+    const bool relay = sender_address.has_value() && from_address == *sender_address;
+    apply(update.member, update.origin_id, own ? Source::kMember : relay ? Source::kRelay : Source::kGossip, now);
   }
   if (std::exchange(stale_accusation_heard_, false) &&
       !std::holds_alternative<Ping>(packet->body)) {

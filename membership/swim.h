@@ -34,9 +34,11 @@
 //   - carries an incarnation at kIncarnationMax, or more than kIncarnationJumpMax (an
 //     accusation: kAccusationJumpMax) above the one we know for X (member.h), so X can always
 //     refute by going one higher and every view accepts the refutation when relayed;
-//   - says X left while we hold X alive or suspect: only X announces its own leave, and the
-//     removal protocol removes only members already dead (node/core/topology_removal.cc),
-//     declaring them left through declare_left on every member.
+//   - says X left while we hold X alive or suspect, unless it is a known member relaying
+//     from its own address (X's own announcement may reach us only that way): only X
+//     announces its own leave, and the removal protocol removes only members already dead
+//     (node/core/topology_removal.cc), declaring them left through declare_left on every
+//     member.
 // X, running and not leaving, refutes any suspect, dead or left verdict about itself it
 // hears, and a member that talks to us while we hold it suspect, dead or left is told so; a
 // higher incarnation beats left, so every view recovers.
@@ -254,7 +256,8 @@ class Swim {
   };
   // Who makes a claim: this node (its own verdicts and declare_left), the member the claim
   // is about (a datagram it sent from its address), or a third party.
-  enum class Source { kLocal, kMember, kGossip, kPushPull };
+  // kRelay: gossip from a known member, sent from the address we know it by.
+  enum class Source { kLocal, kMember, kRelay, kGossip, kPushPull };
   // Lets the index be searched with a string_view, without building a string per lookup.
   struct IdHash {
     using is_transparent = void;
