@@ -5,6 +5,12 @@
 #include "node/core/topology_plans.h"
 
 namespace ringkv::core {
+namespace {
+
+// How long a leaver keeps telling the members it holds dead that it left.
+constexpr membership::TimeMs kLeftTellsDeadMs = 20 * 1000;
+
+}  // namespace
 
 using membership::Liveness;
 using membership::RingStatus;
@@ -156,6 +162,7 @@ void Topology::start_confirm(Now now) {
   members_live_elsewhere_.clear();
   streams_started_ = false;
   next_confirm_ms_ = now.monotonic_ms;
+  confirm_started_ms_ = now.monotonic_ms;
 }
 
 void Topology::confirm_tick(Now now) {
@@ -170,8 +177,15 @@ void Topology::confirm_tick(Now now) {
     // someone sees it live.
     if (!swim_.member(id) && members_live_elsewhere_.contains(id)) everyone[id] = address;
   }
+  // A leaver also tells, for a while, the members it holds dead: one may be
+  // alive behind a partition or a stale verdict, and a `left` that reaches
+  // only the members this node holds alive can leave it in that member's
+  // ring for good (cluster_sim leave seed 486). A member really dead by then
+  // stops holding the leave back once the window is over.
+  const bool tell_dead = phase_ == Phase::kLeft && now.monotonic_ms < confirm_started_ms_ + kLeftTellsDeadMs;
   for (const membership::Member& m : swim_.members()) {
-    if (live(m)) everyone[m.id] = m.address;
+    const bool dead_member = m.liveness == membership::Liveness::kDead;
+    if (live(m) || (tell_dead && dead_member)) everyone[m.id] = m.address;
   }
   bool all = true;
   for (const auto& [id, address] : everyone) {

@@ -171,6 +171,7 @@ class Topology {
   std::map<std::string, std::string> members_elsewhere_;  // id -> address, from status replies
   std::set<std::string> members_live_elsewhere_;          // ids some reply listed alive or suspect
   membership::TimeMs next_confirm_ms_ = 0;
+  membership::TimeMs confirm_started_ms_ = 0;
   bool streams_started_ = false;
   // After `left`: every live member was told (or the deadline passed).
   bool leave_done_ = false;

@@ -151,7 +151,11 @@ void Topology::removal_tick(Now now) {
   }
   bool all = true;
   for (const membership::Member& m : swim_.members()) {
-    if (m.id == removal_target_ || !live(m)) continue;
+    // Announcing, members held dead are told too (until the deadline): one
+    // may be alive behind a stale verdict, and would otherwise keep the
+    // removed node in its ring for good (cluster_sim mixed seed 356).
+    const bool tell = live(m) || (removal_announcing_ && m.liveness == Liveness::kDead);
+    if (m.id == removal_target_ || !tell) continue;
     if (m.id == view_.self_id) {
       removal_done_[m.id] = removal_announcing_ || (removal_pulled_.contains(removal_target_) && streamer_.done());
     }
