@@ -33,29 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port free for TCP and UDP on host $1 (kvnode uses both on --listen).
-free_port() {
-  python3 - "$1" <<'PY'
-import socket, sys
-for _ in range(50):
-    t = socket.socket(); t.bind((sys.argv[1], 0)); port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind((sys.argv[1], port)); print(port); break
-    except OSError:
-        pass
-    finally:
-        u.close(); t.close()
-PY
-}
-# Polls until host $1 port $2 answers a RESP PING.
-wait_ping() {
-  for _ in $(seq 1 1000); do
-    if [ "$(redis-cli -h "$1" -p "$2" PING 2>/dev/null)" = PONG ]; then return 0; fi
-    sleep 0.02
-  done
-  echo "$1:$2 never answered PING" >&2; return 1
-}
+. bench/lib.sh  # free_port, wait_ping (the script runs from the repository root)
 # Sets node_addr and resp_addr; runs in this shell (not in a $(...) or
 # <(...) subshell), or $! would never reach pids and the node would outlive us.
 start_node() {  # name host replicas [seed]

@@ -37,28 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port free for TCP and UDP on host $1 (kvnode uses both on --listen).
-free_port() {
-  python3 - "$1" <<'PY'
-import socket, sys
-for _ in range(50):
-    t = socket.socket(); t.bind((sys.argv[1], 0)); port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind((sys.argv[1], port)); print(port); break
-    except OSError:
-        pass
-    finally:
-        u.close(); t.close()
-PY
-}
-wait_ping() {  # host port
-  for _ in $(seq 1 1000); do
-    if [ "$(redis-cli -h "$1" -p "$2" PING 2>/dev/null)" = PONG ]; then return 0; fi
-    sleep 0.02
-  done
-  echo "$1:$2 never answered PING" >&2; return 1
-}
+. bench/lib.sh  # free_port, wait_ping (the script runs from the repository root)
 # Sets node_addr and resp_addr (no subshell: $! must reach pids).
 start_node() {  # name host seed|"" extra-flags...
   local name=$1 host=$2 seed=$3; shift 3
