@@ -21,6 +21,11 @@
 //   younger ones.
 // - Errors are values (Status); an engine never throws and never aborts on
 //   an I/O error (disk full is reported as kNoSpace and changes nothing).
+// - Snapshots (kv snapshot) are consistent point-in-time copies of every
+//   column family, named by a tag (snapshot_tag.h); RocksDbEngine keeps them
+//   as RocksDB checkpoints under Options::snapshots_path/TAG (hard links to
+//   the immutable table files, so they are fast and cheap), MemoryEngine as
+//   copies in memory. restore_rocksdb_snapshot() swaps one back in offline.
 //
 // Thread model: one Engine is used from one thread at a time (the node's
 // loop); implementations may run background threads of their own.
@@ -64,6 +69,9 @@ struct Options {
   // the Unix epoch. REQUIRES: set (the caller owns time), and safe to call
   // from any thread: RocksDbEngine calls it from its background compactions.
   std::function<uint64_t()> clock_us;
+  // Folder holding the snapshots (one sub-folder per tag; RocksDbEngine
+  // only); empty: snapshots are refused with kInvalidArgument.
+  std::string snapshots_path;
 };
 
 // One user record found by a scan, with the storage key it lives under.
@@ -104,6 +112,16 @@ struct Hint {
 struct Identity {
   std::string node_id;      // 16 random bytes, created on first open
   uint64_t generation = 0;  // 1 on first open, +1 on every later open
+};
+
+// One snapshot as listed.
+struct SnapshotInfo {
+  std::string tag;
+  uint64_t created_us = 0;  // when it was made, Unix microseconds
+  // Size of its files. RocksDbEngine's share their table files with the live
+  // data by hard links, so this is not what the snapshot adds to the disk
+  // (at first almost nothing; more as compaction replaces live files).
+  uint64_t bytes = 0;
 };
 
 struct Stats {
@@ -166,9 +184,35 @@ class Engine {
   virtual Status compact() = 0;
   // Estimates for monitoring; hints_count is exact.
   virtual Stats stats() = 0;
+
+  // Makes a consistent point-in-time copy of every column family (every
+  // write that returned before it is in it), named `tag`. kInvalidArgument
+  // (nothing made) for a tag snapshot_tag_problem() rejects, a tag already
+  // taken, or an engine without snapshots.
+  virtual Result<SnapshotInfo> create_snapshot(std::string_view tag) = 0;
+  // Every snapshot, ordered by tag.
+  virtual Result<std::vector<SnapshotInfo>> snapshots() = 0;
+  // Deletes snapshot `tag`; kInvalidArgument when there is none.
+  virtual Status remove_snapshot(std::string_view tag) = 0;
 };
 
 // Opens (creating if needed) a RocksDB-backed engine at options.path.
 Result<std::unique_ptr<Engine>> open_rocksdb_engine(const Options& options);
+
+struct RestoreReport {
+  std::string tag;
+  uint64_t generation = 0;  // the generation the restored data now holds
+  bool replaced_data = false;  // false when options.path held no database
+};
+
+// Offline restore (kvnode --restore-snapshot TAG, the node stopped): replaces
+// the database at options.path with snapshot `tag` from
+// options.snapshots_path, keeping the snapshot. The restored identity keeps
+// the node id and holds a generation no lower than the replaced database's,
+// so the next start outranks every generation peers saw (their replay guards
+// refuse an older one). Refused, changing nothing, when the database is open
+// (the node runs), the snapshot is missing, or it belongs to another node id.
+// The swap is two renames: PATH -> PATH.replaced, PATH.restoring -> PATH.
+Result<RestoreReport> restore_rocksdb_snapshot(const Options& options, std::string_view tag);
 
 }  // namespace ringkv::storage

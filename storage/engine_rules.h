@@ -4,6 +4,7 @@
 // Internal to storage/: not part of the Engine API.
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -87,6 +88,22 @@ inline std::string encode_generation(uint64_t generation) {
   std::string out;
   append_be64(out, generation);
   return out;
+}
+
+// The generation restored data must hold: the greater of the replaced
+// data's and the snapshot's (0 when neither has one), so the next open's
+// generation outranks every one this node ran with before.
+inline Result<uint64_t> restored_generation(const std::optional<std::string>& live,
+                                            const std::optional<std::string>& snapshot) {
+  uint64_t generation = 0;
+  for (const auto* stored : {&live, &snapshot}) {
+    if (!*stored) continue;
+    if ((*stored)->size() != 8) {
+      return std::unexpected(Error{ErrorKind::kCorruption, "meta holds a malformed generation"});
+    }
+    generation = std::max(generation, read_be64(**stored));
+  }
+  return generation;
 }
 
 }  // namespace ringkv::storage

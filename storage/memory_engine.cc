@@ -3,6 +3,7 @@
 #include <cassert>
 
 #include "storage/engine_rules.h"
+#include "storage/snapshot_tag.h"
 #include "storage/storage_key.h"
 
 namespace ringkv::storage {
@@ -128,6 +129,59 @@ Stats MemoryEngine::stats() {
   }
   stats.hints_count = hints_.size();
   return stats;
+}
+
+Result<SnapshotInfo> MemoryEngine::create_snapshot(std::string_view tag) {
+  if (auto problem = snapshot_tag_problem(tag)) {
+    return std::unexpected(Error{ErrorKind::kInvalidArgument, *problem});
+  }
+  if (snapshots_.contains(tag)) {
+    return std::unexpected(Error{ErrorKind::kInvalidArgument, "snapshot " + std::string(tag) + " exists"});
+  }
+  // A checkpoint writes files: a full disk refuses it too.
+  if (auto failure = injected_failure(); !failure) return std::unexpected(failure.error());
+  Snapshot snapshot{SnapshotInfo{std::string(tag), options_.clock_us(), 0}, data_, hints_, meta_};
+  for (const auto& [key, record] : data_) snapshot.info.bytes += scan_entry_bytes(key, record.value.size());
+  const SnapshotInfo info = snapshot.info;
+  snapshots_.emplace(std::string(tag), std::move(snapshot));
+  return info;
+}
+
+Result<std::vector<SnapshotInfo>> MemoryEngine::snapshots() {
+  std::vector<SnapshotInfo> infos;
+  for (const auto& [tag, snapshot] : snapshots_) infos.push_back(snapshot.info);
+  return infos;
+}
+
+Status MemoryEngine::remove_snapshot(std::string_view tag) {
+  if (auto problem = snapshot_tag_problem(tag)) {
+    return std::unexpected(Error{ErrorKind::kInvalidArgument, *problem});
+  }
+  const auto it = snapshots_.find(tag);
+  if (it == snapshots_.end()) {
+    return std::unexpected(Error{ErrorKind::kInvalidArgument, "no snapshot " + std::string(tag)});
+  }
+  snapshots_.erase(it);
+  return {};
+}
+
+Status MemoryEngine::restore_snapshot(std::string_view tag) {
+  const auto it = snapshots_.find(tag);
+  if (it == snapshots_.end()) {
+    return std::unexpected(Error{ErrorKind::kInvalidArgument, "no snapshot " + std::string(tag)});
+  }
+  if (auto failure = injected_failure(); !failure) return failure;
+  const auto& saved = it->second.meta;
+  const auto saved_generation = saved.find(kMetaGeneration);
+  auto generation = restored_generation(
+      *meta_get(kMetaGeneration),
+      saved_generation == saved.end() ? std::nullopt : std::optional<std::string>(saved_generation->second));
+  if (!generation) return std::unexpected(generation.error());
+  data_ = it->second.data;
+  hints_ = it->second.hints;
+  meta_ = it->second.meta;
+  if (*generation > 0) meta_.insert_or_assign(std::string(kMetaGeneration), encode_generation(*generation));
+  return {};
 }
 
 }  // namespace ringkv::storage

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "storage/engine.h"
 
@@ -46,6 +47,17 @@ class MemoryEngine : public Engine {
   Status compact() override;
   Stats stats() override;
 
+  // Snapshots are whole copies in memory, timed by Options::clock_us and
+  // sized as their keys and values.
+  Result<SnapshotInfo> create_snapshot(std::string_view tag) override;
+  Result<std::vector<SnapshotInfo>> snapshots() override;
+  Status remove_snapshot(std::string_view tag) override;
+  // The in-memory counterpart of restore_rocksdb_snapshot(), with its rules:
+  // data, hints and meta become the snapshot's, the generation stays no
+  // lower than it is now. Callers then call open_identity(), as a restarted
+  // process does. kInvalidArgument when there is no such snapshot.
+  Status restore_snapshot(std::string_view tag);
+
   // Models a killed process followed by a restart on the same disk. RocksDB
   // appends every write to its WAL before acknowledging it, and a killed
   // process (unlike a power loss) does not lose what it handed to the OS, so
@@ -72,6 +84,14 @@ class MemoryEngine : public Engine {
   // (target, sequence) -> hint.
   std::map<std::pair<std::string, uint64_t>, Hint> hints_;
   std::map<std::string, std::string, std::less<>> meta_;
+
+  struct Snapshot {
+    SnapshotInfo info;
+    std::map<std::string, Record, std::less<>> data;
+    std::map<std::pair<std::string, uint64_t>, Hint> hints;
+    std::map<std::string, std::string, std::less<>> meta;
+  };
+  std::map<std::string, Snapshot, std::less<>> snapshots_;
 };
 
 }  // namespace ringkv::storage

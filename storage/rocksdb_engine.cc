@@ -9,6 +9,8 @@
 // - `hints`: hints encoded as hint_codec.h states, so one target's hints are
 //   contiguous and in sequence order.
 // - `meta`: name -> value with plain Put/Get.
+// Snapshots are RocksDB checkpoints under Options::snapshots_path/TAG (see
+// snapshot_folder.h for listing and removal).
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
@@ -17,14 +19,17 @@
 #include <rocksdb/metadata.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <cassert>
+#include <filesystem>
 #include <limits>
 
 #include "storage/engine.h"
 #include "storage/engine_rules.h"
 #include "storage/hint_codec.h"
+#include "storage/snapshot_folder.h"
 #include "storage/storage_key.h"
 
 namespace ringkv::storage {
@@ -210,6 +215,10 @@ class RocksDbEngine final : public Engine {
   Status compact() override;
   Stats stats() override;
 
+  Result<SnapshotInfo> create_snapshot(std::string_view tag) override;
+  Result<std::vector<SnapshotInfo>> snapshots() override { return list_snapshot_folders(snapshots_path_); }
+  Status remove_snapshot(std::string_view tag) override { return remove_snapshot_folder(snapshots_path_, tag); }
+
  private:
   RocksDbEngine() = default;
 
@@ -229,6 +238,7 @@ class RocksDbEngine final : public Engine {
   rocksdb::WriteOptions synced_write_options_;
   bool sync_ = false;
   bool wal_dirty_ = false;
+  std::string snapshots_path_;
   // Exact count, loaded at open and kept by put_hint/delete_hint (which look
   // the key up first; one thread uses an Engine at a time).
   uint64_t hints_count_ = 0;
@@ -268,6 +278,7 @@ Result<std::unique_ptr<Engine>> RocksDbEngine::open(const Options& options) {
   engine->hints_ = engine->handles_[2];
   engine->meta_ = engine->handles_[3];
   engine->sync_ = options.sync;
+  engine->snapshots_path_ = options.snapshots_path;
   engine->synced_write_options_.sync = true;
   // RocksDB counts every key comparison in thread-local perf counters by
   // default; from a shared library each count is a __tls_get_addr call, and
@@ -514,6 +525,28 @@ Stats RocksDbEngine::stats() {
   stats.data_bytes_estimate = sst_bytes + memtable_bytes;
   stats.hints_count = hints_count_;
   return stats;
+}
+
+Result<SnapshotInfo> RocksDbEngine::create_snapshot(std::string_view tag) {
+  auto folder = snapshot_folder(snapshots_path_, tag);
+  if (!folder) return std::unexpected(folder.error());
+  std::error_code ec;
+  if (std::filesystem::exists(*folder, ec)) {
+    return std::unexpected(Error{ErrorKind::kInvalidArgument, "snapshot " + std::string(tag) + " exists"});
+  }
+  std::filesystem::create_directories(snapshots_path_, ec);
+  if (ec) return std::unexpected(Error{ErrorKind::kIo, "cannot create " + snapshots_path_ + ": " + ec.message()});
+  // Writes acknowledged so far may still sit in the WAL buffer
+  // (manual_wal_flush); the checkpoint must hold them.
+  if (auto flushed = flush_wal(); !flushed) return std::unexpected(flushed.error());
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status status = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: flush every memtable first, so the checkpoint is
+  // table files (hard links) and no WAL to replay.
+  if (status.ok()) status = checkpoint->CreateCheckpoint(*folder, /*log_size_for_flush=*/0);
+  if (!status.ok()) return std::unexpected(to_error(status));
+  return snapshot_info(snapshots_path_, tag);
 }
 
 }  // namespace
