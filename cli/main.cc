@@ -12,6 +12,7 @@
 #include "cli/keys_command.h"
 #include "cli/local_cluster.h"
 #include "cli/options.h"
+#include "cli/snapshot_command.h"
 #include "cli/status_command.h"
 #include "cli/topology_commands.h"
 #include "cli/users_command.h"
@@ -88,6 +89,18 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"list", "install", "use", "remove"}));
   keys->add_option("key", cluster_key, "the key in base64 (`kv keygen`); not for list");
+
+  std::string snapshot_tag;
+  auto* snapshot = app.add_subcommand(
+      "snapshot",
+      "point-in-time copy of the data of the node kv reaches (per node, like nodetool snapshot: run it on every "
+      "node for a cluster backup); also: snapshot list | snapshot remove TAG. Restore: kvnode --restore-snapshot");
+  snapshot->add_option("--tag", snapshot_tag, "name of the snapshot (default: the UTC time)");
+  snapshot->require_subcommand(0, 1);
+  auto* snapshot_list = snapshot->add_subcommand("list", "the node's snapshots: tag, time (UTC), bytes");
+  auto* snapshot_remove = snapshot->add_subcommand("remove", "delete the node's snapshot TAG");
+  std::string removed_tag;
+  snapshot_remove->add_option("tag", removed_tag, "tag of the snapshot")->required();
 
   ringkv::cli::BenchOptions bench;
   auto* bench_command = app.add_subcommand("bench", "load generator: throughput and latency percentiles");
@@ -190,6 +203,15 @@ int main(int argc, char** argv) {
       return ringkv::cli::kExitUsage;
     }
     return ringkv::cli::run_keys(options, keys_action, cluster_key);
+  }
+  if (snapshot->parsed()) {
+    if ((snapshot_list->parsed() || snapshot_remove->parsed()) && !snapshot_tag.empty()) {
+      std::fprintf(stderr, "kv snapshot: --tag is for making a snapshot, not for list or remove\n");
+      return ringkv::cli::kExitUsage;
+    }
+    if (snapshot_list->parsed()) return ringkv::cli::run_snapshot(options, "list", "");
+    if (snapshot_remove->parsed()) return ringkv::cli::run_snapshot(options, "remove", removed_tag);
+    return ringkv::cli::run_snapshot(options, "create", snapshot_tag);
   }
   if (bench_command->parsed()) return ringkv::cli::run_bench(options, bench);
   cluster.json = options.json;

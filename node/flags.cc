@@ -50,6 +50,15 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
       ->check(CLI::Range(0, 30 * 24 * 3600))->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
+  app.add_option("--log-file", flags.log_file,
+                 "log to this file, rotated by size (default: standard error, e.g. for systemd's journal)");
+  app.add_option("--log-max-bytes", flags.log_max_bytes, "rotate the --log-file when it reaches this size")
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 40))->capture_default_str();
+  app.add_option("--log-files", flags.log_files, "rotated log files kept beside the --log-file")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--restore-snapshot", flags.restore_snapshot,
+                 "offline: replace the data in --data with snapshot TAG (from `kv snapshot`; the node must be "
+                 "stopped), keeping the node's identity with a newer generation, then exit");
   app.add_flag("--sync", flags.sync, "fsync the WAL before acknowledging writes");
   app.add_option("--resp-listen", flags.resp_listen,
                  "HOST:PORT for the Redis protocol (RESP2: redis-cli, redis-benchmark, Redis "

@@ -3,6 +3,7 @@
 // (TOML/INI with the same names).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <variant>
 #include <vector>
@@ -40,6 +41,13 @@ struct Flags {
   // often and pull what differs (0: never).
   int repair_interval_s = 600;
   std::string log_level = "info";
+  // Log to this file, rotated by size (log_max_bytes per file, log_files
+  // rotated files kept beside it); empty: standard error (systemd's journal).
+  std::string log_file;
+  int64_t log_max_bytes = 100 * 1024 * 1024;
+  int log_files = 5;
+  // Offline restore: swap snapshot TAG into --data (the node stopped), then exit.
+  std::string restore_snapshot;
   bool sync = false;
   // Redis protocol (RESP2) listener: off unless an address is given.
   std::string resp_listen;

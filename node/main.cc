@@ -1,21 +1,42 @@
 // kvnode: one ringkv node process. Parses flags, sets up logging and hands
 // over to the libuv process in node/io (node_process.h), which runs until
 // SIGTERM/SIGINT (clean stop) or SIGKILL (acknowledged writes are already in
-// the WAL).
-#include <spdlog/sinks/stdout_color_sinks.h>
+// the WAL). With --restore-snapshot TAG it instead restores a snapshot into
+// the stopped node's data directory and exits.
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <cstdio>
+
+#include "node/data_layout.h"
 #include "node/flags.h"
 #include "node/io/node_process.h"
+#include "node/log_setup.h"
 #include "node/trust/users_file.h"
+#include "storage/engine.h"
 
 namespace {
 
-void setup_logging(const ringkv::node::Flags& flags) {
-  auto logger = spdlog::stderr_color_mt("kvnode");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + flags.name + "] %v");
-  logger->set_level(spdlog::level::from_str(flags.log_level));
-  spdlog::set_default_logger(logger);
+// 0 after the restore, 1 when it was refused (the reason is logged).
+int restore_snapshot(const ringkv::node::Flags& flags) {
+  ringkv::storage::Options options;
+  options.path = ringkv::node::database_path(flags.data);
+  options.snapshots_path = ringkv::node::snapshots_path(flags.data);
+  options.clock_us = [] {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  };
+  auto report = ringkv::storage::restore_rocksdb_snapshot(options, flags.restore_snapshot);
+  if (!report) {
+    spdlog::error("restore of snapshot {} refused, nothing changed: {}", flags.restore_snapshot,
+                  report.error().message);
+    return 1;
+  }
+  spdlog::info("restored snapshot {} into {} ({}); the next start runs with generation {}", report->tag,
+               options.path, report->replaced_data ? "the data there was replaced" : "there was no data",
+               report->generation + 1);
+  return 0;
 }
 
 }  // namespace
@@ -24,7 +45,11 @@ int main(int argc, char** argv) {
   auto parsed = ringkv::node::parse_flags(argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const auto& flags = std::get<ringkv::node::Flags>(parsed);
-  setup_logging(flags);
+  if (auto logging = ringkv::node::setup_logging(flags); !logging) {
+    std::fprintf(stderr, "kvnode: %s\n", logging.error().c_str());
+    return 2;
+  }
+  if (!flags.restore_snapshot.empty()) return restore_snapshot(flags);
   std::optional<std::vector<ringkv::trust::User>> users;
   if (!flags.users.empty()) {
     auto loaded = ringkv::trust::load_users_file(flags.users);

@@ -310,3 +310,36 @@ TEST_CASE("a closed connection forgets its authentication; a failed AUTH keeps t
   f.core.client_closed(5);
   CHECK(f.refusal(wire::PutRequest{"k", "v"}, 5) == wire::ErrorCode::kNotAuthenticated);
 }
+
+TEST_CASE("snapshots: admin only, made on this node's storage, listed and removed; a bad tag changes nothing") {
+  AuthFixture f;
+  f.login("writer", 1);
+  f.login("boss", 2);
+  auto refused = std::get<wire::ErrorReply>(f.client(wire::SnapshotRequest{wire::SnapshotAction::kCreate, "s"}, 1));
+  CHECK(refused.code == wire::ErrorCode::kForbidden);
+  CHECK(refused.message.find("snapshot") != std::string::npos);
+  CHECK(f.engine.snapshots()->empty());
+
+  auto made = std::get<wire::SnapshotReply>(f.client(wire::SnapshotRequest{wire::SnapshotAction::kCreate, "s"}, 2));
+  CHECK(made.node_name == "node1");
+  REQUIRE(made.snapshots.size() == 1);
+  CHECK(made.snapshots[0].tag == "s");
+  // No tag: the UTC time (the fixture's clock reads 1 ms).
+  auto dated = std::get<wire::SnapshotReply>(f.client(wire::SnapshotRequest{wire::SnapshotAction::kCreate, ""}, 2));
+  REQUIRE(dated.snapshots.size() == 1);
+  CHECK(dated.snapshots[0].tag == "19700101T000000.001Z");
+  CHECK(std::get<wire::ErrorReply>(f.client(wire::SnapshotRequest{wire::SnapshotAction::kCreate, "s"}, 2)).code ==
+        wire::ErrorCode::kInvalid);
+  CHECK(std::get<wire::ErrorReply>(f.client(wire::SnapshotRequest{wire::SnapshotAction::kCreate, "../x"}, 2)).code ==
+        wire::ErrorCode::kInvalid);
+  CHECK(f.engine.snapshots()->size() == 2);
+
+  auto removed = std::get<wire::SnapshotReply>(f.client(wire::SnapshotRequest{wire::SnapshotAction::kRemove, "s"}, 2));
+  REQUIRE(removed.snapshots.size() == 1);
+  CHECK(removed.snapshots[0].tag == "s");
+  CHECK(std::get<wire::ErrorReply>(f.client(wire::SnapshotRequest{wire::SnapshotAction::kRemove, "s"}, 2)).code ==
+        wire::ErrorCode::kInvalid);
+  auto listed = std::get<wire::SnapshotReply>(f.client(wire::SnapshotRequest{wire::SnapshotAction::kList, ""}, 2));
+  REQUIRE(listed.snapshots.size() == 1);
+  CHECK(listed.snapshots[0].tag == "19700101T000000.001Z");
+}

@@ -368,3 +368,20 @@ TEST_CASE("a status reply's trust problem is optional on the wire") {
   without.node_name = "n";
   CHECK(std::get<StatusReply>(round_trip({2, without}).body).trust_problem.empty());
 }
+
+TEST_CASE("snapshot messages round-trip, and an unknown action or an oversized tag is refused") {
+  auto request = std::get<SnapshotRequest>(round_trip({3, SnapshotRequest{SnapshotAction::kRemove, "s1"}}).body);
+  CHECK(request.action == SnapshotAction::kRemove);
+  CHECK(request.tag == "s1");
+  SnapshotReply reply{"node1", {SnapshotEntry{"a", 17, 4096}, SnapshotEntry{"b", 18, 0}}};
+  auto decoded = std::get<SnapshotReply>(round_trip({4, reply}).body);
+  CHECK(decoded.node_name == "node1");
+  REQUIRE(decoded.snapshots.size() == 2);
+  CHECK(decoded.snapshots[0].tag == "a");
+  CHECK(decoded.snapshots[0].created_us == 17);
+  CHECK(decoded.snapshots[0].bytes == 4096);
+  CHECK(decoded.snapshots[1].tag == "b");
+  CHECK_FALSE(decode(encode({5, SnapshotRequest{static_cast<SnapshotAction>(9), ""}}), Limits{}).has_value());
+  CHECK_FALSE(decode(encode({6, SnapshotRequest{SnapshotAction::kCreate, std::string(300, 'x')}}), Limits{})
+                  .has_value());
+}

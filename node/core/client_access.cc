@@ -16,6 +16,7 @@ std::optional<trust::Role> client_role_needed(const wire::Body& body) {
     case MessageType::kDeleteRequest:
       return trust::Role::kReadWrite;
     case MessageType::kKeysRequest:
+    case MessageType::kSnapshotRequest:
       return trust::Role::kAdmin;
     case MessageType::kTopologyRequest:
       switch (std::get<wire::TopologyRequest>(body).action) {
@@ -45,6 +46,7 @@ std::string_view request_name(const wire::Body& body) {
     case MessageType::kPutRequest: return "put";
     case MessageType::kDeleteRequest: return "del";
     case MessageType::kKeysRequest: return "keys";
+    case MessageType::kSnapshotRequest: return "snapshot";
     case MessageType::kTopologyRequest:
       switch (std::get<wire::TopologyRequest>(body).action) {
         case wire::TopologyAction::kDecommission: return "decommission";

@@ -5,7 +5,8 @@
 //   read       GetRequest, StatusRequest, EndpointsRequest, RingRequest,
 //              StatsRequest (and AuthRequest, which any connection may send)
 //   readwrite  PutRequest, DeleteRequest
-//   admin      TopologyRequest decommission | removenode | cleanup
+//   admin      TopologyRequest decommission | removenode | cleanup, KeysRequest,
+//              SnapshotRequest
 //
 // TopologyRequest kLeft and kRemoving are steps between nodes: internode.
 // Nodes also send each other StatusRequest (a join's or leave's

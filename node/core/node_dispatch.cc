@@ -5,6 +5,7 @@
 
 #include "node/core/client_access.h"
 #include "node/core/node_core.h"
+#include "node/core/snapshot_admin.h"
 
 namespace ringkv::core {
 namespace {
@@ -105,6 +106,8 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
   } else if (auto* change = std::get_if<wire::TopologyRequest>(&request.body)) {
     answer(topology_.handle_request(*change, now));  // decommission, removenode, cleanup
     after_topology_step();
+  } else if (auto* snapshot = std::get_if<wire::SnapshotRequest>(&request.body)) {
+    answer(handle_snapshot_request(store_.engine(), swim_.self().name, *snapshot, now.wall_us));
   }
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "membership/swim.h"
+#include "node/data_layout.h"
 #include "node/core/node_core.h"
 #include "node/io/core_driver.h"
 #include "node/io/gossip_driver.h"
@@ -66,7 +67,8 @@ int run_node_process(const NodeSettings& flags) {
     return 1;
   }
   storage::Options options;
-  options.path = (std::filesystem::path(flags.data) / "db").string();
+  options.path = node::database_path(flags.data);
+  options.snapshots_path = node::snapshots_path(flags.data);
   options.sync = flags.sync;
   options.clock_us = wall_clock_us;
   auto engine = storage::open_rocksdb_engine(options);

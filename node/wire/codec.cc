@@ -56,6 +56,8 @@ size_t field_count(const KeysRequest&) { return 2; }
 size_t field_count(const KeysReply&) { return 1; }
 size_t field_count(const KeyringRequest&) { return 5; }
 size_t field_count(const KeyringReply&) { return 4; }
+size_t field_count(const SnapshotRequest&) { return 2; }
+size_t field_count(const SnapshotReply&) { return 2; }
 
 void pack_fields(Packer& pk, const ErrorReply& m) {
   pk.pack(static_cast<uint32_t>(m.code));
@@ -143,6 +145,21 @@ void pack_fields(Packer& pk, const KeyringReply& m) {
   pk.pack(m.message);
   pack_strings(pk, m.fingerprints);
   pk.pack(m.version);
+}
+
+void pack_fields(Packer& pk, const SnapshotRequest& m) {
+  pk.pack(static_cast<uint32_t>(m.action));
+  pk.pack(m.tag);
+}
+void pack_fields(Packer& pk, const SnapshotReply& m) {
+  pk.pack(m.node_name);
+  pk.pack_array(static_cast<uint32_t>(m.snapshots.size()));
+  for (const SnapshotEntry& snapshot : m.snapshots) {
+    pk.pack_array(3);
+    pk.pack(snapshot.tag);
+    pk.pack(snapshot.created_us);
+    pk.pack(snapshot.bytes);
+  }
 }
 
 void pack_record(Packer& pk, const WireRecord& record) {
@@ -578,6 +595,36 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
       body = std::move(m);
       break;
     }
+    case MessageType::kSnapshotRequest: {
+      SnapshotRequest m;
+      uint32_t action = 0;
+      if (r.u32(action) && r.bytes(m.tag, kSnapshotTagWireBytesMax, "tag") &&
+          (action < 1 || action > kSnapshotActionMax)) {
+        r.fail("unknown snapshot action " + std::to_string(action));
+      }
+      m.action = static_cast<SnapshotAction>(action);
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kSnapshotReply: {
+      SnapshotReply m;
+      FieldReader list(nullptr, 0, limits);
+      if (r.bytes(m.node_name, limits.key_bytes_max, "node name") && r.nested(list)) {
+        while (list.remaining() > 0 && m.snapshots.size() < kSnapshotsListedMax) {
+          SnapshotEntry snapshot;
+          FieldReader f(nullptr, 0, limits);
+          if (!list.nested(f)) break;
+          f.bytes(snapshot.tag, kSnapshotTagWireBytesMax, "tag") && f.u64(snapshot.created_us) &&
+              f.u64(snapshot.bytes) && f.finish();
+          if (!list.adopt(f)) break;
+          m.snapshots.push_back(std::move(snapshot));
+        }
+        if (list.remaining() > 0) list.fail("more than " + std::to_string(kSnapshotsListedMax) + " snapshots");
+        r.adopt(list);
+      }
+      body = std::move(m);
+      break;
+    }
     default:
       return false;
   }
@@ -591,7 +638,9 @@ bool known_type(uint32_t raw) {
                     raw <= static_cast<uint32_t>(MessageType::kAuthReply);
   const bool keys = raw >= static_cast<uint32_t>(MessageType::kKeysRequest) &&
                     raw <= static_cast<uint32_t>(MessageType::kKeyringReply);
-  return core || auth || keys;
+  const bool snapshots = raw >= static_cast<uint32_t>(MessageType::kSnapshotRequest) &&
+                         raw <= static_cast<uint32_t>(MessageType::kSnapshotReply);
+  return core || auth || keys || snapshots;
 }
 
 }  // namespace

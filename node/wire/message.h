@@ -7,6 +7,7 @@
 // Keys and values are raw bytes (msgpack bin) and may hold anything.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -51,6 +52,8 @@ enum class MessageType : uint32_t {
   kKeysReply = 41,
   kKeyringRequest = 42,
   kKeyringReply = 43,
+  kSnapshotRequest = 44,
+  kSnapshotReply = 45,
 };
 
 enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
@@ -393,6 +396,39 @@ struct KeyringReply {
   uint64_t version = 0;
 };
 
+enum class SnapshotAction : uint32_t {
+  kCreate = 1,  // make snapshot `tag` (empty: the node picks the UTC time)
+  kList = 2,
+  kRemove = 3,  // delete snapshot `tag`
+};
+constexpr uint32_t kSnapshotActionMax = 3;
+// Bounds of the snapshot messages: storage/snapshot_tag.h allows 64-byte tags;
+// a node lists at most this many snapshots.
+constexpr size_t kSnapshotTagWireBytesMax = 256;
+constexpr size_t kSnapshotsListedMax = 10000;
+
+// Client -> node (`kv snapshot`), admin only: acts on the answering node's
+// own storage (as `nodetool snapshot` does). Refusals (bad or taken tag, no
+// such snapshot) are ErrorReply kInvalid; nothing changed.
+struct SnapshotRequest {
+  static constexpr MessageType kType = MessageType::kSnapshotRequest;
+  SnapshotAction action = SnapshotAction::kList;
+  std::string tag;
+};
+
+struct SnapshotEntry {
+  std::string tag;
+  uint64_t created_us = 0;  // Unix microseconds
+  uint64_t bytes = 0;       // its files' size (table files shared with the live data by hard links)
+};
+
+// The snapshot made, the snapshots listed (by tag), or the one removed.
+struct SnapshotReply {
+  static constexpr MessageType kType = MessageType::kSnapshotReply;
+  std::string node_name;
+  std::vector<SnapshotEntry> snapshots;
+};
+
 using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest,
                           PushPullRequest, PushPullReply, StatusRequest, StatusReply,
                           ReplicaWriteRequest, ReplicaWriteReply, ReplicaReadRequest,
@@ -400,7 +436,7 @@ using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetRep
                           StatsRequest, StatsReply, StreamReadRequest, StreamReadReply,
                           StreamWriteRequest, StreamWriteReply, TopologyRequest, TopologyReply,
                           RangeDigestRequest, RangeDigestReply, AuthRequest, AuthReply, KeysRequest,
-                          KeysReply, KeyringRequest, KeyringReply>;
+                          KeysReply, KeyringRequest, KeyringReply, SnapshotRequest, SnapshotReply>;
 
 struct Message {
   uint64_t request_id = 0;

@@ -1,0 +1,18 @@
+// kvnode's logging: one line per event with the node's name, to standard
+// error (the default, which systemd puts in its journal) or, with
+// --log-file, to a file rotated by size (spdlog's rotating file sink:
+// FILE, FILE.1 ... FILE.N, oldest dropped). Lines are flushed as written, so
+// a killed node's last words are on disk.
+#pragma once
+
+#include <expected>
+#include <string>
+
+#include "node/flags.h"
+
+namespace ringkv::node {
+
+// Installs the default logger; the reason when the log file cannot be opened.
+std::expected<void, std::string> setup_logging(const Flags& flags);
+
+}  // namespace ringkv::node
