@@ -1,7 +1,7 @@
 // kvnode's logging: one line per event with the node's name, to standard
 // error (the default, which systemd puts in its journal) or, with
 // --log-file, to a file rotated by size (spdlog's rotating file sink:
-// FILE, FILE.1 ... FILE.N, oldest dropped). Lines are flushed as written, so
+// kvnode.log, kvnode.1.log ... kvnode.N.log, the oldest dropped). Lines are flushed as written, so
 // a killed node's last words are on disk.
 #pragma once
 

@@ -10,6 +10,7 @@ packages=(
   python3 iproute2 iptables
   redis-server redis-tools
   libsodium-dev faketime tcpdump python3-msgpack
+  dpkg-dev adduser systemd
 )
 
 missing=()
