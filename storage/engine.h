@@ -211,8 +211,10 @@ struct RestoreReport {
 // the node id and holds a generation no lower than the replaced database's,
 // so the next start outranks every generation peers saw (their replay guards
 // refuse an older one). Refused, changing nothing, when the database is open
-// (the node runs), the snapshot is missing, or it belongs to another node id.
-// The swap is two renames: PATH -> PATH.replaced, PATH.restoring -> PATH.
+// (the node runs), the snapshot is missing, it belongs to another node id, or
+// an earlier restore was killed between the two renames of the swap
+// (PATH -> PATH.replaced, PATH.restoring -> PATH): PATH.replaced then holds
+// the data, and the operator renames it back.
 Result<RestoreReport> restore_rocksdb_snapshot(const Options& options, std::string_view tag);
 
 }  // namespace ringkv::storage

@@ -92,7 +92,14 @@ Result<RestoreReport> restore_rocksdb_snapshot(const Options& options, std::stri
                                                                   options.snapshots_path});
   }
   const fs::path live_path = options.path;
+  const fs::path staging = live_path.string() + ".restoring";
+  const fs::path replaced = live_path.string() + ".replaced";
   const bool live_exists = snapshot_complete(live_path.string());  // a database has a CURRENT file too
+  if (!live_exists && snapshot_complete(replaced.string())) {
+    return std::unexpected(Error{ErrorKind::kInvalidArgument,
+                                 "an earlier restore was interrupted: " + replaced.string() +
+                                     " holds the node's data; rename it to " + live_path.string() + " first"});
+  }
   std::optional<StoredIdentity> live;
   if (live_exists) {
     auto identity = read_identity(options);
@@ -104,8 +111,6 @@ Result<RestoreReport> restore_rocksdb_snapshot(const Options& options, std::stri
     live = std::move(*identity);
   }
 
-  const fs::path staging = live_path.string() + ".restoring";
-  const fs::path replaced = live_path.string() + ".replaced";
   std::error_code ec;
   fs::remove_all(staging, ec);  // left by an interrupted restore
   if (ec) return std::unexpected(io_error("cannot remove " + staging.string(), ec));

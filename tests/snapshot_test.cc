@@ -126,6 +126,22 @@ TEST_CASE("a RocksDB restore is refused while the database is open, and changes 
   CHECK_FALSE(std::filesystem::exists(fixture.options().path + ".restoring"));
 }
 
+TEST_CASE("a RocksDB restore after one killed between its two renames is refused, naming the data's folder") {
+  RocksDbFixture fixture;
+  ok(fixture.engine().open_identity(node_id('n')));
+  ok(fixture.engine().create_snapshot("s"));
+  fixture.close();
+  const std::string path = fixture.options().path;
+  std::filesystem::rename(path, path + ".replaced");
+  const Result<RestoreReport> report = restore_rocksdb_snapshot(fixture.options(), "s");
+  REQUIRE_FALSE(report.has_value());
+  CHECK_MESSAGE(report.error().message.find(path + ".replaced holds the node's data") != std::string::npos,
+                report.error().message);
+  CHECK_FALSE(std::filesystem::exists(path));
+  std::filesystem::rename(path + ".replaced", path);
+  ok(restore_rocksdb_snapshot(fixture.options(), "s"));
+}
+
 TEST_CASE("a RocksDB snapshot of another node is refused, and restores into an empty data directory") {
   RocksDbFixture source;
   ok(source.engine().open_identity(node_id('s')));

@@ -92,6 +92,8 @@ class RocksDbFixture : public FixtureBase {
     if (!report) return std::unexpected(report.error());
     return {};
   }
+  // Closes the engine (as a stopped node); the destructor copes with that.
+  void close() { engine_.reset(); }
   const Options& options() const { return options_; }
 };
 
