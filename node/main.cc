@@ -17,7 +17,7 @@
 
 namespace {
 
-// 0 after the restore, 1 when it was refused (the reason is logged).
+// 0 after the restore, 1 when it was refused or failed (the reason is logged).
 int restore_snapshot(const ringkv::node::Flags& flags) {
   ringkv::storage::Options options;
   options.path = ringkv::node::database_path(flags.data);
@@ -29,7 +29,7 @@ int restore_snapshot(const ringkv::node::Flags& flags) {
   };
   auto report = ringkv::storage::restore_rocksdb_snapshot(options, flags.restore_snapshot);
   if (!report) {
-    spdlog::error("restore of snapshot {} refused, nothing changed: {}", flags.restore_snapshot,
+    spdlog::error("restore of snapshot {} failed: {}", flags.restore_snapshot,
                   report.error().message);
     return 1;
   }
