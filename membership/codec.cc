@@ -23,7 +23,8 @@ constexpr std::size_t kUpdateBytesMin = 24;
 constexpr std::size_t kArrayHeaderBytesMax = 3;
 // [version, cluster, sender, incarnation, kind, body, updates], [..., join, members]
 constexpr uint32_t kPacketFields = 7;
-constexpr uint32_t kPushPullFields = 5;
+constexpr uint32_t kPushPullFieldsWithoutSettings = 5;
+constexpr uint32_t kPushPullFields = 6;
 constexpr uint32_t kUpdateFields = 9;
 constexpr uint32_t kMemberFields = 8;
 // Nesting: the message array, the updates (or members) array, one update (or member) array.
@@ -382,6 +383,7 @@ std::string encode_push_pull(const PushPull& message) {
     packer.pack_array(kMemberFields);
     pack_member_fields(packer, member);
   }
+  pack_text(packer, message.settings);
   return out;
 }
 
@@ -397,13 +399,17 @@ std::expected<PushPull, DecodeError> decode_push_pull(std::string_view bytes, st
   PushPull message;
   message.version = *version;
   const object* f = nullptr;
-  if (!read_array(root, kPushPullFields, f) ||
+  uint32_t fields = 0;
+  if (!read_array_of(root, kPushPullFieldsWithoutSettings, kPushPullFields, f, fields) ||
       !read_text(f[1], kAddressBytesMax, message.cluster) ||
       !read_id(f[2], false, message.sender_id) || f[3].type != msgpack::type::BOOLEAN ||
       f[4].type != msgpack::type::ARRAY) {
     return std::unexpected(DecodeError::kMalformed);
   }
   message.join = f[3].via.boolean;
+  if (fields == kPushPullFields && !read_text(f[5], kSettingsBytesMax, message.settings)) {
+    return std::unexpected(DecodeError::kMalformed);
+  }
   const msgpack::object_array& members = f[4].via.array;
   if (members.size > members_max) return std::unexpected(DecodeError::kLimitExceeded);
   message.members.reserve(members.size);

@@ -13,7 +13,9 @@
 //   and acks of 1 (before clock offsets) still decode, with the clocks 0.
 //   update    = [id, name, address, incarnation, liveness, ring_status, vnode_count,
 //                protocol_version, origin_id]    (origin_id: 16 bytes or empty)
-//   push-pull = [version, cluster, sender_id, join, members]
+//   push-pull = [version, cluster, sender_id, join, members, settings]
+//   settings: the sender's cluster-wide settings (Config::settings, opaque here, at most
+//   kSettingsBytesMax bytes); a push-pull of 5 fields (before settings) decodes with none.
 //   member    = [id, name, address, incarnation, liveness, ring_status, vnode_count,
 //                protocol_version]
 //
@@ -85,6 +87,7 @@ struct PushPull {
   std::string sender_id;
   bool join = false;
   std::vector<Member> members;
+  std::string settings;
 };
 
 enum class DecodeError {

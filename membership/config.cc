@@ -1,5 +1,7 @@
 #include "membership/config.h"
 
+#include "membership/member.h"
+
 #include <utility>
 
 namespace ringkv::membership {
@@ -17,6 +19,9 @@ std::expected<void, std::string> Config::validate() const {
   auto fail = [](std::string message) { return std::unexpected(std::move(message)); };
   if (cluster_name.empty() || cluster_name.size() > kClusterNameBytesMax) {
     return fail("cluster_name must be 1.." + std::to_string(kClusterNameBytesMax) + " bytes");
+  }
+  if (settings.size() > kSettingsBytesMax) {
+    return fail("settings must be at most " + std::to_string(kSettingsBytesMax) + " bytes");
   }
   if (probe_interval_ms <= 0 || probe_timeout_ms <= 0) {
     return fail("probe_interval_ms and probe_timeout_ms must be positive");

@@ -25,6 +25,12 @@ using TimeMs = int64_t;
 struct Config {
   // Every datagram and push-pull carries this; a different name is dropped and counted.
   std::string cluster_name = "ringkv";
+  // The cluster-wide settings this node runs with (replicas per key, ...), opaque here and
+  // compared byte for byte: every push-pull carries them, and one whose settings differ is
+  // neither merged nor answered with a merge (take_settings_mismatches() reports it), so a
+  // node started with other settings cannot join. Empty: not compared. At most
+  // kSettingsBytesMax bytes.
+  std::string settings;
 
   // Failure detection (SWIM).
   TimeMs probe_interval_ms = 1000;

@@ -32,6 +32,8 @@ namespace ringkv::membership {
 inline constexpr std::size_t kNodeIdBytes = 16;
 inline constexpr std::size_t kNameBytesMax = 128;
 inline constexpr std::size_t kAddressBytesMax = 256;
+// Bound on Config::settings, the cluster-wide settings carried by push-pulls.
+inline constexpr std::size_t kSettingsBytesMax = 256;
 // Protocol versions this build speaks; datagrams outside the range are dropped and counted.
 inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr uint32_t kProtocolVersionMin = 1;

@@ -46,6 +46,8 @@ std::string_view to_string(DropReason reason) {
       return "ping for another node id";
     case DropReason::kOutOfRange:
       return "incarnation or vnode count out of range";
+    case DropReason::kSettingsMismatch:
+      return "cluster settings differ";
   }
   return "unknown drop reason";
 }
@@ -53,7 +55,7 @@ std::string_view to_string(DropReason reason) {
 uint64_t Stats::dropped_total() const {
   return dropped_truncated + dropped_malformed + dropped_limit_exceeded + dropped_unknown_version +
          dropped_unknown_kind + dropped_foreign_cluster + dropped_wrong_target +
-         dropped_out_of_range;
+         dropped_out_of_range + dropped_settings_mismatch;
 }
 
 std::expected<Swim, std::string> Swim::create(Config config, Member self, uint32_t generation,
@@ -189,6 +191,9 @@ std::expected<void, DropReason> Swim::count_drop(DropReason reason) {
     case DropReason::kOutOfRange:
       ++stats_.dropped_out_of_range;
       break;
+    case DropReason::kSettingsMismatch:
+      ++stats_.dropped_settings_mismatch;
+      break;
   }
   return std::unexpected(reason);
 }
@@ -284,6 +289,10 @@ std::vector<Event> Swim::take_events() { return std::exchange(events_, {}); }
 
 std::vector<ClockWarning> Swim::take_clock_warnings() {
   return std::exchange(clock_warnings_, {});
+}
+
+std::vector<SettingsMismatch> Swim::take_settings_mismatches() {
+  return std::exchange(settings_mismatches_, {});
 }
 
 void Swim::set_ring_status(RingStatus status, TimeMs now) {

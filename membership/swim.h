@@ -89,6 +89,15 @@ enum class EventKind {
 };
 std::string_view to_string(EventKind kind);
 
+// A push-pull with a node whose cluster settings differ from ours: nothing was merged.
+// `we_asked`: it answered our push-pull (we are the one trying to join it), rather than
+// asking us.
+struct SettingsMismatch {
+  std::string address;
+  std::string theirs;
+  bool we_asked = false;
+};
+
 struct Event {
   EventKind kind;
   Member member;  // the record after the change
@@ -109,6 +118,7 @@ enum class DropReason {
   kForeignCluster,
   kWrongTarget,  // a ping meant for another node id (the address changed hands)
   kOutOfRange,   // an incarnation or vnode count beyond its bound (member.h)
+  kSettingsMismatch,  // a push-pull from a node with other cluster settings (Config::settings)
 };
 std::string_view to_string(DropReason reason);
 
@@ -123,6 +133,7 @@ struct Stats {
   uint64_t dropped_unknown_version = 0;
   uint64_t dropped_unknown_kind = 0;
   uint64_t dropped_foreign_cluster = 0;
+  uint64_t dropped_settings_mismatch = 0;
   uint64_t dropped_wrong_target = 0;
   uint64_t dropped_out_of_range = 0;
   // Outputs.
@@ -196,6 +207,8 @@ class Swim {
   std::vector<PushPullRequest> take_push_pull_requests();
   std::vector<Event> take_events();
   std::vector<ClockWarning> take_clock_warnings();
+  // Push-pulls refused because the peer's settings differ (at most outgoing_max kept).
+  std::vector<SettingsMismatch> take_settings_mismatches();
 
   // Publishes a new ring status (raises the incarnation so the change wins everywhere).
   void set_ring_status(RingStatus status, TimeMs now);
@@ -320,6 +333,8 @@ class Swim {
   // requests (the peer's TCP source port is not its address).
   void merge_state(const PushPull& remote, std::string_view reply_from, TimeMs now);
   std::expected<PushPull, DropReason> decode_state(std::string_view bytes);
+  // True when `remote` carries settings that differ from ours (recorded and counted).
+  bool settings_differ(const PushPull& remote, std::string_view address, bool we_asked);
   // Up to `count` distinct members for which `eligible` holds, chosen at random.
   std::vector<const MemberState*> random_members(
       std::size_t count, const std::function<bool(const MemberState&)>& eligible);
@@ -369,6 +384,7 @@ class Swim {
   std::vector<PushPullRequest> push_pull_requests_;
   std::vector<Event> events_;
   std::vector<ClockWarning> clock_warnings_;
+  std::vector<SettingsMismatch> settings_mismatches_;
   Stats stats_;
 };
 

@@ -165,7 +165,7 @@ void Swim::request_push_pull(const std::string& address, bool join) {
 
 std::string Swim::encode_state(bool join) const {
   return encode_push_pull(
-      PushPull{kProtocolVersion, config_.cluster_name, self_.id, join, members()});
+      PushPull{kProtocolVersion, config_.cluster_name, self_.id, join, members(), config_.settings});
 }
 
 std::expected<PushPull, DropReason> Swim::decode_state(std::string_view bytes) {
@@ -176,6 +176,17 @@ std::expected<PushPull, DropReason> Swim::decode_state(std::string_view bytes) {
   }
   ++stats_.push_pulls_received;
   return std::move(*message);
+}
+
+bool Swim::settings_differ(const PushPull& remote, std::string_view address, bool we_asked) {
+  if (remote.settings.empty() || config_.settings.empty() || remote.settings == config_.settings) return false;
+  count_drop(DropReason::kSettingsMismatch);
+  if (settings_mismatches_.size() >= config_.outgoing_max) {
+    settings_mismatches_.erase(settings_mismatches_.begin());
+    ++stats_.outputs_dropped_undrained;
+  }
+  settings_mismatches_.push_back(SettingsMismatch{std::string(address), remote.settings, we_asked});
+  return true;
 }
 
 void Swim::merge_state(const PushPull& remote, std::string_view reply_from, TimeMs now) {
@@ -193,12 +204,12 @@ void Swim::merge_state(const PushPull& remote, std::string_view reply_from, Time
 std::expected<std::string, DropReason> Swim::handle_push_pull_request(std::string_view from_address,
                                                                       std::string_view bytes,
                                                                       TimeMs now) {
-  (void)from_address;
   now = observe_time(now);
   auto remote = decode_state(bytes);
   if (!remote) return std::unexpected(remote.error());
   std::string reply = encode_state(false);
-  merge_state(*remote, "", now);
+  // Answered all the same, so the asker learns our settings and can say why it cannot join.
+  if (!settings_differ(*remote, from_address, false)) merge_state(*remote, "", now);
   return reply;
 }
 
@@ -207,6 +218,7 @@ std::expected<void, DropReason> Swim::handle_push_pull_reply(std::string_view fr
   now = observe_time(now);
   auto remote = decode_state(bytes);
   if (!remote) return std::unexpected(remote.error());
+  if (settings_differ(*remote, from_address, true)) return std::unexpected(DropReason::kSettingsMismatch);
   merge_state(*remote, from_address, now);
   return {};
 }

@@ -18,8 +18,17 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   app.add_option("--seeds", flags.seeds, "HOST:PORT of nodes to join through")->delimiter(',');
   app.add_option("--cluster", flags.cluster, "cluster name; members of other clusters are refused")
       ->capture_default_str();
-  app.add_option("--replicas", flags.replicas, "replicas per key (N)")
+  app.add_option("--replicas", flags.settings.replicas, "replicas per key (N); the same on every node")
       ->check(CLI::Range(1, 15))->capture_default_str();
+  app.add_option("--tombstone-grace-s", flags.settings.tombstone_grace_s,
+                 "deletes are remembered this long before compaction may purge them; the same on every node")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--hint-window-s", flags.settings.hint_window_s,
+                 "a replica down longer than this gets no new hints (repair catches it up); the same on every node")
+      ->capture_default_str();
+  app.add_option("--hint-ttl-s", flags.settings.hint_ttl_s,
+                 "hints older than this are dropped, not delivered; below --tombstone-grace-s; the same on every node")
+      ->capture_default_str();
   app.add_option("--vnodes", flags.vnodes, "virtual nodes per node (default 1024)")
       ->check(CLI::Range(1, static_cast<int>(core::kVnodesMax)));
   app.add_option("--probe-interval-ms", flags.probe_interval_ms, "SWIM protocol period")
@@ -89,6 +98,10 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  if (const std::string problem = flags.settings.validate(); !problem.empty()) {
+    std::fprintf(stderr, "kvnode: %s\n", problem.c_str());
+    return 2;
+  }
   if (auto address = wire::parse_address(flags.listen); !address) {
     std::fprintf(stderr, "kvnode: --listen: %s\n", address.error().c_str());
     return 2;
@@ -124,16 +137,15 @@ membership::Config membership_config(const Flags& flags) {
   config.suspicion_mult = static_cast<uint32_t>(flags.suspicion_mult);
   config.retransmit_mult = static_cast<uint32_t>(flags.retransmit_mult);
   config.max_clock_offset_ms = flags.max_clock_offset_ms;
+  config.settings = flags.settings.encode();
   return config;
 }
 
 core::NodeConfig node_config(const Flags& flags) {
   core::NodeConfig config;
-  config.coordinator.replicas = static_cast<uint32_t>(flags.replicas);
+  config.settings = flags.settings;
   config.coordinator.request_timeout_ms = flags.request_timeout_ms;
-  config.topology.replicas = static_cast<uint32_t>(flags.replicas);
   config.topology.cleanup_grace_ms = static_cast<membership::TimeMs>(flags.cleanup_grace_s) * 1000;
-  config.repair.replicas = static_cast<uint32_t>(flags.replicas);
   config.repair.interval_ms = static_cast<membership::TimeMs>(flags.repair_interval_s) * 1000;
   return config;
 }

@@ -19,7 +19,9 @@ struct Flags {
   std::string data;
   std::vector<std::string> seeds;
   std::string cluster = "ringkv";
-  int replicas = 3;
+  // Replicas per key, tombstone grace, hint window and TTL: the same on every
+  // node (cluster_settings.h; a node with others cannot join).
+  core::ClusterSettings settings;
   int vnodes = 0;  // 0: core::kDefaultVnodes
   int probe_interval_ms = 1000;
   // Membership knobs; 0 derives them from the probe interval (memberlist's

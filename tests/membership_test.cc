@@ -1312,4 +1312,51 @@ TEST_CASE("a clock offset bound that is not positive is refused") {
   CHECK_FALSE(config.validate().has_value());
 }
 
+TEST_CASE("a push-pull from a node with other cluster settings is answered but never merged") {
+  Config ours;
+  ours.settings = "replicas=3";
+  Swim swim = make_swim(1, 1, ours);
+  const auto before = swim.members();
+  PushPull theirs{kProtocolVersion, "ringkv", id_of(2), true, alive_members(2, 3), "replicas=2"};
+
+  // It asks to join us: it gets our state (with our settings) so it can say why it cannot.
+  auto reply = swim.handle_push_pull_request(address_of(2), encode_push_pull(theirs), kStart);
+  REQUIRE(reply.has_value());
+  auto decoded = decode_push_pull(*reply, 1 << 20, 100);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->settings == "replicas=3");
+  CHECK(swim.members() == before);
+  CHECK(swim.stats().dropped_settings_mismatch == 1);
+
+  // It answers our push-pull: refused.
+  auto merged = swim.handle_push_pull_reply(address_of(2), encode_push_pull(theirs), kStart);
+  REQUIRE_FALSE(merged.has_value());
+  CHECK(merged.error() == DropReason::kSettingsMismatch);
+  CHECK(swim.members() == before);
+
+  const auto mismatches = swim.take_settings_mismatches();
+  REQUIRE(mismatches.size() == 2);
+  CHECK((mismatches[0].address == address_of(2) && mismatches[0].theirs == "replicas=2"));
+  CHECK_FALSE(mismatches[0].we_asked);
+  CHECK(mismatches[1].we_asked);
+
+  // Equal settings, or a push-pull without any (an older node), merge as before.
+  theirs.settings = "replicas=3";
+  REQUIRE(swim.handle_push_pull_reply(address_of(2), encode_push_pull(theirs), kStart).has_value());
+  CHECK(swim.members().size() == before.size() + 2);
+}
+
+TEST_CASE("a push-pull of five fields (before settings) still decodes, with no settings") {
+  const PushPull state{kProtocolVersion, "ringkv", id_of(1), false, alive_members(1, 2), "x"};
+  std::string bytes = encode_push_pull(state);
+  // The sixth field is the last one: a fixstr "x" (2 bytes); drop it and shrink the array.
+  bytes.resize(bytes.size() - 2);
+  REQUIRE(static_cast<uint8_t>(bytes[0]) == 0x96);
+  bytes[0] = static_cast<char>(0x95);
+  auto decoded = decode_push_pull(bytes, 1 << 20, 100);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->settings.empty());
+  CHECK(decoded->members == state.members);
+}
+
 }  // namespace ringkv::membership

@@ -27,6 +27,22 @@ constexpr membership::TimeMs kForgetUnknownHintTargetsAfterMs = 60 * 1000;
 // nodes learn of the change by gossip within a few seconds (longer under loss).
 constexpr membership::TimeMs kPreviousRingGraceMs = 30 * 1000;
 
+// A peer with other cluster settings is noted at most this often, and for at
+// most this many peers at once (the table is cleared beyond that).
+constexpr membership::TimeMs kNoticeIntervalMs = 60 * 1000;
+constexpr size_t kSettingsNoticePeersMax = 1024;
+
+// The module configurations with the cluster settings copied in (the one place they are).
+NodeConfig with_settings(NodeConfig config) {
+  const ClusterSettings& s = config.settings;
+  config.coordinator.replicas = s.replicas;
+  config.coordinator.hint_window_ms = static_cast<membership::TimeMs>(s.hint_window_s) * 1000;
+  config.topology.replicas = s.replicas;
+  config.repair.replicas = s.replicas;
+  config.repair.tombstone_grace_us = s.tombstone_grace_s * 1'000'000;
+  return config;
+}
+
 wire::ErrorReply storage_failure(const storage::Error& failure) {
   return wire::ErrorReply{wire::ErrorCode::kInternal, describe(failure)};
 }
@@ -35,15 +51,15 @@ wire::ErrorReply storage_failure(const storage::Error& failure) {
 
 NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, membership::Swim swim,
                    Now now)
-    : config_(config),
+    : config_(with_settings(std::move(config))),
       store_(store),
       tiebreak_(tiebreak),
       swim_(std::move(swim)),
       view_{.self_id = swim_.self().id},
-      coordinator_(config.coordinator, view_, store_, clock_),
-      replayer_(config.hint_replay, view_, store_),
-      topology_(config.topology, view_, store_, swim_, now),
-      repair_(config.repair, view_, store_),
+      coordinator_(config_.coordinator, view_, store_, clock_),
+      replayer_(config_.hint_replay, view_, store_),
+      topology_(config_.topology, view_, store_, swim_, now),
+      repair_(config_.repair, view_, store_),
       keyring_admin_(KeyringAdminConfig{}, view_, swim_, nullptr, store_.engine()),
       last_now_ms_(now.monotonic_ms) {
   topology_.take_ring_status_changed();  // the ring is built below
@@ -193,6 +209,7 @@ std::vector<PeerRequest> NodeCore::take_peer_requests() {
 
 std::vector<membership::Event> NodeCore::take_membership_events(Now now) {
   last_now_ms_ = now.monotonic_ms;
+  check_settings_mismatches(now);
   auto events = swim_.take_events();
   for (const auto& event : events) apply_membership(event, now);
   if (!events.empty()) {
@@ -203,6 +220,28 @@ std::vector<membership::Event> NodeCore::take_membership_events(Now now) {
     if (topology_.take_repair_wanted()) repair_.request_round(now.monotonic_ms);
   }
   return events;
+}
+
+void NodeCore::check_settings_mismatches(Now now) {
+  for (const membership::SettingsMismatch& mismatch : swim_.take_settings_mismatches()) {
+    const std::string difference = first_difference(config_.settings, mismatch.theirs);
+    if (mismatch.we_asked && topology_.phase() == Phase::kWaiting) {
+      // Not a member yet: joining would place data by other rules. Stop and say why.
+      if (!refusal_to_run_) {
+        refusal_to_run_ = "cannot join the cluster through " + mismatch.address +
+                          ": cluster settings differ (" + difference +
+                          "); start this node with the cluster's settings";
+      }
+      continue;
+    }
+    ++settings_mismatches_;
+    auto [noted, first] = settings_noted_ms_.try_emplace(mismatch.address, now.monotonic_ms);
+    if (!first && now.monotonic_ms - noted->second < kNoticeIntervalMs) continue;
+    noted->second = now.monotonic_ms;
+    if (settings_noted_ms_.size() > kSettingsNoticePeersMax) settings_noted_ms_.clear();
+    notices_.push_back("refused the state of " + mismatch.address + ": it runs with other cluster settings (" +
+                       difference + ")");
+  }
 }
 
 void NodeCore::remember_members() {
@@ -344,7 +383,7 @@ wire::Body NodeCore::replica_write(const wire::ReplicaWriteRequest& request, Now
 }
 
 wire::Body NodeCore::range_digest_of(const wire::RangeDigestRequest& request, Now now) {
-  const uint64_t grace = config_.repair.tombstone_grace_us;
+  const uint64_t grace = config_.settings.tombstone_grace_s * 1'000'000;
   auto computed = range_digest(store_.engine(), PositionRange{request.begin, request.end},
                                now.wall_us > grace ? now.wall_us - grace : 0);
   if (!computed) {
@@ -428,8 +467,8 @@ wire::Body NodeCore::endpoints(const wire::EndpointsRequest& request) const {
 
 wire::Body NodeCore::ring_summary() const {
   wire::RingReply reply;
-  reply.replicas = config_.coordinator.replicas;
-  const auto replicated = view_.ring->ownership(config_.coordinator.replicas);
+  reply.replicas = config_.settings.replicas;
+  const auto replicated = view_.ring->ownership(config_.settings.replicas);
   const auto primary = view_.ring->ownership(1);
   const auto nodes = view_.ring->nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -460,6 +499,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("client_refused_forbidden", client_refused_forbidden_);
   add("internode_on_client_refused", internode_on_client_refused_);
   add("clock_offset_warnings", swim_.stats().clock_offset_warnings);
+  add("settings_mismatches", settings_mismatches_);
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
     add(std::string(name) + "_latency_p50_us", histogram->percentile(0.50));
     add(std::string(name) + "_latency_p99_us", histogram->percentile(0.99));

@@ -25,6 +25,7 @@
 #include "membership/swim.h"
 #include "node/core/anti_entropy.h"
 #include "node/core/channel.h"
+#include "node/core/cluster_settings.h"
 #include "node/core/cluster_view.h"
 #include "node/core/coordinator.h"
 #include "node/core/hint_replayer.h"
@@ -41,6 +42,10 @@
 namespace ringkv::core {
 
 struct NodeConfig {
+  // The settings the whole cluster shares (cluster_settings.h): the one owner
+  // of N, the tombstone grace and the hint window. NodeCore copies them into
+  // the modules below, overriding what those hold.
+  ClusterSettings settings;
   CoordinatorConfig coordinator;
   HintReplayConfig hint_replay;
   TopologyConfig topology;
@@ -99,6 +104,12 @@ class NodeCore {
   bool decommissioned() const { return topology_.decommissioned(); }
   // A decommission completed: the process should stop now.
   bool finished() const { return topology_.finished(); }
+  // Why this node must stop, if it must: it tried to join a cluster whose
+  // settings differ from its own (cluster_settings.h), naming the setting
+  // and both values. A member that meets such a node only refuses its state
+  // (counted in stats as settings_mismatches, noted once a minute per peer).
+  const std::optional<std::string>& refusal_to_run() const { return refusal_to_run_; }
+  const ClusterSettings& settings() const { return config_.settings; }
   // Anti-entropy rounds finished (tests wait for one after healing).
   uint64_t repair_rounds_completed() const { return repair_.rounds_completed(); }
   // Log lines about topology and keyring changes and refused clients, drained
@@ -190,6 +201,10 @@ class NodeCore {
   std::optional<trust::UserTable> users_;
   std::map<ClientId, ClientState> clients_;
   uint64_t auth_failures_ = 0;
+  std::optional<std::string> refusal_to_run_;
+  uint64_t settings_mismatches_ = 0;
+  std::map<std::string, membership::TimeMs> settings_noted_ms_;  // peer address -> last notice
+  void check_settings_mismatches(Now now);
   uint64_t client_refused_noauth_ = 0;
   uint64_t client_refused_forbidden_ = 0;
   uint64_t internode_on_client_refused_ = 0;

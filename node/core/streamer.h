@@ -46,7 +46,7 @@ struct StreamTask {
   PositionRange range;
   std::vector<std::string> peers;  // pull: sources in preference order; push: {target}
   // Pull: the range is complete once pulled whole from this many distinct
-  // sources (a majority of its replicas meets every QUORUM write); a source
+  // sources (N - W + 1 of its N replicas meet every QUORUM write); a source
   // that fails is set aside for the next, and retried later if needed.
   size_t sources_needed = 1;
 };

@@ -246,7 +246,7 @@ std::vector<StreamTask> Topology::join_plan() const {
     for (const std::string& id : move.from) {
       if (id != view_.self_id) sources.push_back(id);
     }
-    add_pulls(tasks, move, sources, true);
+    add_pulls(tasks, move, sources, config_.replicas, true);
   }
   return tasks;
 }
@@ -255,7 +255,27 @@ void Topology::start_join_streams(Now now) {
   std::vector<StreamTask> tasks = join_plan();
   streams_started_ = true;
   planned_ = tasks;
+  planned_ring_ = view_.ring;
+  planned_future_ = view_.future_ring;
   notices_.push_back("join: pulling " + std::to_string(tasks.size()) + " ranges");
+  streamer_.add(std::move(tasks), now);
+}
+
+void Topology::replan_join_if_ring_changed(Now now) {
+  if (view_.ring == planned_ring_ && view_.future_ring == planned_future_) return;
+  planned_ring_ = view_.ring;
+  planned_future_ = view_.future_ring;
+  std::vector<StreamTask> tasks = join_plan();
+  auto same = [](const StreamTask& a, const StreamTask& b) {
+    return a.range == b.range && a.peers == b.peers && a.sources_needed == b.sources_needed;
+  };
+  if (tasks.size() == planned_.size() && std::equal(tasks.begin(), tasks.end(), planned_.begin(), same)) return;
+  // A source of the old plan may have left or been removed meanwhile: a pull
+  // that waits for it would never finish (and hold every later change off).
+  notices_.push_back("join: the ring changed while streaming; pulling the new plan (" +
+                     std::to_string(tasks.size()) + " ranges)");
+  streamer_.clear();
+  planned_ = tasks;
   streamer_.add(std::move(tasks), now);
 }
 
@@ -387,7 +407,7 @@ void Topology::on_membership(const std::vector<membership::Event>& events, const
       for (const std::string& id : move.from) {
         if (id != m.id && id != view_.self_id) sources.push_back(id);
       }
-      add_pulls(tasks, move, sources, false);
+      add_pulls(tasks, move, sources, config_.replicas, false);
     }
     if (!tasks.empty()) {
       notices_.push_back(m.name + " was removed: pulling " + std::to_string(tasks.size()) +
@@ -439,6 +459,9 @@ void Topology::tick(Now now) {
           start_leave_streams(now);
           break;
         }
+      }
+      if (phase_ == Phase::kJoining && streams_started_ && !streamer_.done()) {
+        replan_join_if_ring_changed(now);
       }
       if (!streams_started_) {
         confirm_tick(now);

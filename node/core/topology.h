@@ -136,6 +136,9 @@ class Topology {
   // from its current replicas.
   std::vector<StreamTask> join_plan() const;
   void start_join_streams(Now now);
+  // While a join streams: when the rings changed since its plan (another
+  // change overlapped), pulls the new plan instead.
+  void replan_join_if_ring_changed(Now now);
   void start_leave_streams(Now now);
   void finish_join(Now now);
   void hand_over_hints(Now now);
@@ -177,7 +180,9 @@ class Topology {
   bool leave_done_ = false;
   membership::TimeMs leave_deadline_ms_ = 0;
   std::vector<StreamTask> planned_;  // the join's tasks, to detect a re-plan
-  std::shared_ptr<const Ring> planned_future_;  // the future ring a decommission pushes to
+  // The rings the current join or decommission plan was made from.
+  std::shared_ptr<const Ring> planned_ring_;
+  std::shared_ptr<const Ring> planned_future_;
   // Hints handed over: token -> hint.
   std::map<uint64_t, storage::Hint> hints_in_flight_;
   uint64_t hints_handed_over_ = 0;

@@ -27,9 +27,12 @@ void add_tasks(std::vector<StreamTask>& tasks, StreamTask::Kind kind, const Toke
 }
 
 void add_pulls(std::vector<StreamTask>& tasks, const RangeMove& move, const std::vector<std::string>& sources,
-               bool split) {
+               size_t replicas, bool split) {
   if (sources.empty()) return;
-  const size_t majority = move.from.size() / 2 + 1;
+  // A QUORUM write reached W = N/2 + 1 of the key's N replicas; any N - W + 1
+  // of them hold it. Counted against N, not against the range's replicas
+  // now: a ring smaller than N, or a member removed since, leaves fewer.
+  const size_t needed = replicas - (replicas / 2 + 1) + 1;
   for (const PositionRange& part : scan_ranges(move.range)) {
     const uint64_t size = part.end - part.begin;  // wraps to the right size for end 0
     const uint64_t pieces =
@@ -39,7 +42,7 @@ void add_pulls(std::vector<StreamTask>& tasks, const RangeMove& move, const std:
       const uint64_t begin = part.begin + i * step;
       const uint64_t end = i + 1 == pieces ? part.end : begin + step;
       tasks.push_back(StreamTask{StreamTask::Kind::kPull, PositionRange{begin, end}, sources,
-                                 std::min(majority, sources.size())});
+                                 std::min(needed, sources.size())});
     }
   }
 }

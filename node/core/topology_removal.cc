@@ -76,7 +76,7 @@ void Topology::start_removal_pulls(const std::string& id, Now now) {
     for (const std::string& source : move.from) {
       if (source != id && source != view_.self_id) sources.push_back(source);
     }
-    add_pulls(tasks, move, sources, false);
+    add_pulls(tasks, move, sources, config_.replicas, false);
   }
   if (tasks.empty()) return;
   notices_.push_back("removenode: pulling " + std::to_string(tasks.size()) + " ranges this node gains");

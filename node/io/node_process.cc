@@ -70,6 +70,7 @@ int run_node_process(const NodeSettings& flags) {
   options.path = node::database_path(flags.data);
   options.snapshots_path = node::snapshots_path(flags.data);
   options.sync = flags.sync;
+  options.tombstone_grace_s = flags.node.settings.tombstone_grace_s;
   options.clock_us = wall_clock_us;
   auto engine = storage::open_rocksdb_engine(options);
   if (!engine) {
@@ -105,7 +106,8 @@ int run_node_process(const NodeSettings& flags) {
     return 2;
   }
 
-  auto store = core::ReplicaStore::open(**engine, core::HintLimits{});
+  auto store = core::ReplicaStore::open(
+      **engine, core::HintLimits{.hint_ttl_us = flags.node.settings.hint_ttl_s * 1'000'000});
   if (!store) {
     spdlog::error("cannot read hints: {}", store.error().message);
     return 1;
@@ -148,8 +150,10 @@ int run_node_process(const NodeSettings& flags) {
     server_ptr->flush_all();
     if (resp) resp->flush_all();
   };
-  // A finished decommission stops the node from a zero timer, outside the pump.
+  // A finished decommission stops the node from a zero timer, outside the pump;
+  // so does a refusal to run (exit code 2).
   std::function<void()> stop_node;  // set once every part exists (below)
+  int exit_code = 0;
   uv_timer_t finish_timer;
   uv_timer_init(loop, &finish_timer);
   finish_timer.data = &stop_node;
@@ -157,9 +161,14 @@ int run_node_process(const NodeSettings& flags) {
     deliver_replies();
     gossip.pump();
     for (const std::string& notice : core.take_notices()) spdlog::info("{}", notice);
-    if (core.finished() && stop_node && !uv_is_active(reinterpret_cast<uv_handle_t*>(&finish_timer))) {
+    if (core.refusal_to_run() && exit_code == 0) {
+      spdlog::error("{}", *core.refusal_to_run());
+      exit_code = 2;
+    }
+    if ((core.finished() || exit_code != 0) && stop_node &&
+        !uv_is_active(reinterpret_cast<uv_handle_t*>(&finish_timer))) {
       uv_timer_start(&finish_timer, [](uv_timer_t* timer) {
-        spdlog::info("decommissioned: stopping");
+        spdlog::info("stopping");
         auto* stop_now = static_cast<std::function<void()>*>(timer->data);
         if (*stop_now) std::exchange(*stop_now, nullptr)();
       }, 0, 0);
@@ -252,7 +261,7 @@ int run_node_process(const NodeSettings& flags) {
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
   spdlog::info("stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace ringkv::io

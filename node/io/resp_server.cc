@@ -12,7 +12,8 @@ struct RespServer::State : ConnectionState {
   resp::RequestParser parser;
   resp::Session session;
 
-  explicit State(const resp::SessionConfig& config) : parser(config.limits), session(config) {}
+  State(const resp::SessionConfig& config, uint64_t client_id)
+      : parser(config.limits), session(config, client_id) {}
 };
 
 RespServer::State& RespServer::state_of(Connection& connection) { return static_cast<State&>(*connection.state); }
@@ -40,7 +41,7 @@ RespServer::RespServer(uv_loop_t* loop, core::NodeCore& core, std::function<core
 
 std::unique_ptr<ConnectionState> RespServer::opened(Connection& connection) {
   assert(is_resp_client(connection.id) && "RESP client ids carry their tag");
-  return std::make_unique<State>(session_config_);
+  return std::make_unique<State>(session_config_, connection.id & ~kRespClientTag);
 }
 
 void RespServer::closed(Connection& connection) { core_.client_closed(connection.id); }

@@ -14,6 +14,7 @@ constexpr std::array<std::pair<std::string_view, CommandName>, kKnownCommandCoun
     {"quit", CommandName::kQuit},     {"info", CommandName::kInfo},
     {"command", CommandName::kCommand}, {"config", CommandName::kConfig},
     {"select", CommandName::kSelect}, {"auth", CommandName::kAuth},
+    {"hello", CommandName::kHello},   {"client", CommandName::kClient},
 }};
 
 }  // namespace

@@ -21,13 +21,15 @@ enum class CommandName {
   kConfig,
   kSelect,
   kAuth,
+  kHello,
+  kClient,
 };
 
 // kUnknown for anything not listed above.
 CommandName command_of(std::string_view name);
 
 // The number of commands command_of() recognises (COMMAND COUNT).
-inline constexpr int kKnownCommandCount = 14;
+inline constexpr int kKnownCommandCount = 16;
 
 // True when `text` equals `lower_case` ignoring ASCII case.
 bool equals_ignoring_case(std::string_view text, std::string_view lower_case);

@@ -59,7 +59,8 @@ std::string error_text(const wire::ErrorReply& error) {
   }
 }
 
-Session::Session(const SessionConfig& config) : config_(config) {
+Session::Session(const SessionConfig& config, uint64_t client_id) : config_(config) {
+  identity_.id = client_id;
   assert(config_.limits.validate().empty() && "Session needs consistent limits");
 }
 
@@ -130,7 +131,7 @@ void Session::run_waiting() {
 std::optional<std::string> Session::refusal(const Command& args) const {
   const CommandName name = command_of(args[0]);
   if (!config_.users_required || name == CommandName::kAuth || name == CommandName::kQuit ||
-      name == CommandName::kUnknown) {
+      name == CommandName::kHello || name == CommandName::kUnknown) {
     return std::nullopt;
   }
   if (!authenticated_) return std::string(kNoAuth);
@@ -283,6 +284,12 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
 
     case CommandName::kAuth:
       return authenticate(slot, args);
+
+    case CommandName::kHello:
+      return finish_ready(slot, hello_reply(args, identity_));
+
+    case CommandName::kClient:
+      return finish_ready(slot, client_reply(args, identity_));
 
     case CommandName::kUnknown:
       break;

@@ -44,6 +44,7 @@
 #include <string_view>
 #include <vector>
 
+#include "node/resp/connection_commands.h"
 #include "node/resp/limits.h"
 #include "node/resp/request_parser.h"
 #include "node/wire/message.h"
@@ -68,8 +69,9 @@ struct SessionConfig {
 
 class Session {
  public:
-  // `config` is shared by every session of a server and outlives them.
-  explicit Session(const SessionConfig& config);
+  // `config` is shared by every session of a server and outlives them;
+  // `client_id` is the connection's CLIENT ID.
+  explicit Session(const SessionConfig& config, uint64_t client_id = 0);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -132,6 +134,7 @@ class Session {
   void authenticate(Slot& slot, Command& args);
 
   const SessionConfig& config_;
+  ConnectionIdentity identity_;
   std::deque<Slot> slots_;
   uint64_t next_sequence_ = 1;
   std::vector<wire::Message> requests_;

@@ -154,6 +154,14 @@ def redis_cli_round_trips_on_one_node(ctx):
           "SET with options is refused")
     check(redis_cli(node, "FLUSHALL").startswith("ERR unknown command 'FLUSHALL'"), "unknown command")
     check_eq(redis_cli(node, "CONFIG", "GET", "appendonly"), "appendonly\nyes", "CONFIG GET")
+    # What client libraries send on connect: RESP3 is refused so they fall back to RESP2.
+    check_eq(redis_cli(node, "HELLO", "3").strip(), "NOPROTO sorry, this protocol version is not supported",
+             "HELLO 3")
+    check("proto\n2" in redis_cli(node, "HELLO", "2"), "HELLO 2 answers the server map")
+    with RespConnection(node.host, node.resp_port) as conn:
+        check_eq(conn.call("CLIENT", "SETNAME", "worker-1"), "OK", "CLIENT SETNAME")
+        check_eq(conn.call("CLIENT", "GETNAME"), b"worker-1", "CLIENT GETNAME on the same connection")
+        check(isinstance(conn.call("CLIENT", "ID"), int), "CLIENT ID is an integer")
     info = redis_cli(node, "INFO")
     for needle in ("# Server", "redis_version:", f"tcp_port:{node.resp_port}", "# Cluster",
                    "ringkv_members:1", "liveness=alive", "# Keyspace", "db0:keys=", "# Stats"):

@@ -224,7 +224,7 @@ TEST_CASE("COMMAND and CONFIG GET answer what redis-cli and redis-benchmark ask"
   h.command({"CONFIG", "GET", "appendonly"});
   h.command({"CONFIG", "GET", "maxmemory"});
   h.command({"CONFIG", "SET", "save", ""});
-  CHECK(h.ready() == "*0\r\n:14\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+  CHECK(h.ready() == "*0\r\n:16\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
                      "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n*0\r\n-ERR ringkv answers CONFIG GET only\r\n");
 }
 
@@ -363,4 +363,55 @@ TEST_CASE("commands pipelined behind a failed AUTH run unauthenticated, behind a
   CHECK(h.ready() ==
         "-WRONGPASS invalid username-password pair or user is disabled.\r\n-NOAUTH Authentication required.\r\n"
         "+OK\r\n$1\r\nv\r\n");
+}
+
+TEST_CASE("HELLO 3 gets Redis's NOPROTO so client libraries fall back to RESP2; HELLO 2 answers the server map") {
+  SessionConfig config;
+  Session session(config, 7);
+  Command hello3{"HELLO", "3"};
+  Command hello3_auth{"hello", "3", "AUTH", "alice", "pw"};
+  Command hello2{"HELLO", "2"};
+  Command hello2_auth{"HELLO", "2", "AUTH", "alice", "pw"};
+  for (Command* c : {&hello3, &hello3_auth, &hello2, &hello2_auth}) session.handle_command(*c, 0);
+  std::string out;
+  session.take_ready(out);
+  const std::string noproto = "-NOPROTO sorry, this protocol version is not supported\r\n";
+  const std::string map =
+      "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n6.0.0\r\n$5\r\nproto\r\n:2\r\n"
+      "$2\r\nid\r\n:7\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+      "$7\r\nmodules\r\n*0\r\n";
+  CHECK(out == noproto + noproto + map +
+                   "-ERR ringkv does not take credentials in HELLO: send AUTH [user] password\r\n");
+}
+
+TEST_CASE("CLIENT SETNAME, GETNAME, SETINFO and ID answer as Redis; bad names and subcommands are refused") {
+  SessionConfig config;
+  Session session(config, 42);
+  std::vector<Command> commands{
+      {"CLIENT", "GETNAME"},          {"CLIENT", "SETNAME", "worker-1"}, {"client", "getname"},
+      {"CLIENT", "SETNAME", "two words"}, {"CLIENT", "ID"},              {"CLIENT", "SETINFO", "LIB-NAME", "redis-py"},
+      {"CLIENT", "SETINFO", "lib-ver", "5.0.1"}, {"CLIENT", "SETINFO", "color", "red"}, {"CLIENT", "KILL", "x"},
+      {"CLIENT"}};
+  for (Command& c : commands) session.handle_command(c, 0);
+  std::string out;
+  session.take_ready(out);
+  CHECK(out ==
+        "$-1\r\n+OK\r\n$8\r\nworker-1\r\n"
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        ":42\r\n+OK\r\n+OK\r\n-ERR Unrecognized option 'color'\r\n"
+        "-ERR unknown subcommand 'KILL'. ringkv answers CLIENT ID, GETNAME, SETNAME, SETINFO and INFO.\r\n"
+        "-ERR wrong number of arguments for 'client' command\r\n");
+}
+
+TEST_CASE("with users, HELLO is answered before AUTH but CLIENT needs it") {
+  SessionConfig config;
+  config.users_required = true;
+  Session session(config, 1);
+  Command hello{"HELLO", "3"};
+  Command client{"CLIENT", "SETNAME", "x"};
+  session.handle_command(hello, 0);
+  session.handle_command(client, 0);
+  std::string out;
+  session.take_ready(out);
+  CHECK(out == "-NOPROTO sorry, this protocol version is not supported\r\n-NOAUTH Authentication required.\r\n");
 }

@@ -240,9 +240,8 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
     // broke, and they are there to prove the checkers see hinted handoff or the
     // write-ahead log fail.)
     node.node.repair.interval_ms = repair_masks(options.plant) ? 0 : kRepairIntervalMs;
-    node.node.repair.replicas = kReplicas;
-    node.node.coordinator.replicas = kReplicas;
-    node.node.topology.replicas = kReplicas;
+    node.node.settings.replicas = kReplicas;
+    node.membership.settings = node.node.settings.encode();  // every push-pull carries them
     node.node.topology.stream.batch_bytes = setup.topology.stream_batch_bytes;
     node.vnodes = setup.vnodes;
     node.founder = i < founders;
