@@ -272,7 +272,6 @@ struct Tuning {
     // All families share one WAL; this bound makes RocksDB flush the rarely
     // written ones (hints, meta) so old WAL files do not pile up.
     options.max_total_wal_size = 256 * kMiB;
-    options.keep_log_file_num = 4;
     // The node flushes the WAL once per batch of requests, before it
     // acknowledges any of them (Engine::flush_wal): one write(2), or one
     // fsync with --sync, covers the whole batch (group commit).
