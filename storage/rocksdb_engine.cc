@@ -11,10 +11,28 @@
 // - `meta`: name -> value with plain Put/Get.
 // Snapshots are RocksDB checkpoints under Options::snapshots_path/TAG (see
 // snapshot_folder.h for listing and removal).
+//
+// Storage failure (a full disk, an I/O error): RocksDB then holds a
+// "background error" and refuses writes until DB::Resume(). Two of its
+// reactions are dangerous and avoided here. (1) Its own info LOG writer aborts
+// the process (an assertion Debian's build keeps) on the first line it writes
+// after one failed write: the LOG goes through TolerantLogger instead, which
+// drops what it cannot write. (2) FlushWAL() on the WAL writer that failed
+// reports a plain I/O error that RocksDB escalates to a fatal one, which no
+// Resume() clears: after a failure the engine latches the error and touches
+// neither the WAL nor RocksDB's write path until a Resume() succeeds. It tries
+// one at most every kResumeIntervalUs, from the next call that would write;
+// RocksDB's own recovery is off because it waits for free space the size of
+// every write buffer together (88 MiB), more than a small disk ever frees.
+// A Resume() writes the memtables out as table files, so it is only tried
+// once the disk has that much free space: while the disk stays full, a try
+// costs one statvfs, not a doomed flush that stalls the node's loop.
+#include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/metadata.h>
 #include <rocksdb/perf_level.h>
@@ -22,9 +40,15 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <unistd.h>
+
 #include <cassert>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <limits>
+#include <mutex>
 
 #include "storage/engine.h"
 #include "storage/engine_rules.h"
@@ -36,6 +60,12 @@ namespace ringkv::storage {
 namespace {
 
 constexpr size_t kMiB = 1024 * 1024;
+// How often a latched storage error is retried (DB::Resume()) while calls
+// keep wanting to write: each try flushes the memtables, so not in a loop.
+constexpr uint64_t kResumeIntervalUs = 500'000;
+// RocksDB's info log: LOG, moved to LOG.old when it passes this size.
+constexpr uint64_t kInfoLogBytesMax = 16 * kMiB;
+constexpr size_t kInfoLogLineBytesMax = 4096;
 
 rocksdb::Slice as_slice(std::string_view bytes) { return {bytes.data(), bytes.size()}; }
 std::string_view as_view(const rocksdb::Slice& slice) { return {slice.data(), slice.size()}; }
@@ -53,11 +83,6 @@ Error to_error(const rocksdb::Status& status) {
     kind = ErrorKind::kInvalidArgument;
   }
   return Error{kind, status.ToString()};
-}
-
-Status to_status(const rocksdb::Status& status) {
-  if (status.ok()) return {};
-  return std::unexpected(to_error(status));
 }
 
 Error corruption(std::string message) { return Error{ErrorKind::kCorruption, std::move(message)}; }
@@ -156,21 +181,101 @@ class TombstonePurgeFactory : public rocksdb::CompactionFilterFactory {
   uint64_t grace_s_;
 };
 
+// RocksDB's info log (the LOG file in the database directory) written with
+// plain write(2): a line that cannot be written (disk full) is dropped, and
+// the next one is tried again. RocksDB's own EnvLogger aborts the process on
+// the line after a failed write (see the top of this file). Bounded: at
+// kInfoLogBytesMax the file is renamed to LOG.old (replacing the older one).
+// Called from RocksDB's threads, hence the mutex.
+class TolerantLogger final : public rocksdb::Logger {
+ public:
+  TolerantLogger(std::string directory, std::function<uint64_t()> clock_us)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL),
+        path_(directory + "/LOG"),
+        old_path_(directory + "/LOG.old"),
+        clock_us_(std::move(clock_us)) {
+    std::lock_guard lock(mutex_);
+    rotate();
+  }
+  ~TolerantLogger() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[kInfoLogLineBytesMax];
+    const uint64_t now_us = clock_us_();
+    const std::time_t seconds = static_cast<std::time_t>(now_us / 1'000'000);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    int used = std::snprintf(line, sizeof line, "%04d/%02d/%02d-%02d:%02d:%02d.%06llu ",
+                             utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
+                             utc.tm_min, utc.tm_sec,
+                             static_cast<unsigned long long>(now_us % 1'000'000));
+    if (used < 0) return;
+    const int text = std::vsnprintf(line + used, sizeof line - used - 1, format, ap);
+    if (text < 0) return;
+    size_t size = std::min(sizeof line - 2, static_cast<size_t>(used + text));
+    if (line[size - 1] != '\n') line[size++] = '\n';
+    std::lock_guard lock(mutex_);
+    if (bytes_ + size > kInfoLogBytesMax) rotate();
+    if (fd_ < 0) return;
+    // A short or failed write (no space) loses this line only.
+    const ssize_t written = ::write(fd_, line, size);
+    if (written > 0) bytes_ += static_cast<uint64_t>(written);
+  }
+
+  size_t GetLogFileSize() const override {
+    std::lock_guard lock(mutex_);
+    return bytes_;
+  }
+
+ private:
+  // REQUIRES: mutex_ held.
+  void rotate() {
+    if (fd_ >= 0) ::close(fd_);
+    // A failed rename only means the old lines are overwritten.
+    (void)std::rename(path_.c_str(), old_path_.c_str());
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    bytes_ = 0;
+  }
+
+  const std::string path_;
+  const std::string old_path_;
+  const std::function<uint64_t()> clock_us_;
+  mutable std::mutex mutex_;
+  int fd_ = -1;
+  uint64_t bytes_ = 0;
+};
+
+// Turns RocksDB's automatic recovery from a full disk off (the engine calls
+// DB::Resume() itself; see the top of this file).
+class ManualRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    bg_error.PermitUncheckedError();
+    *auto_recovery = false;
+  }
+};
+
 // Sized for a node on a 2-core box: one shared block cache, few background
 // jobs, and a bloom filter where point reads happen (`data`).
 struct Tuning {
   std::shared_ptr<rocksdb::Cache> block_cache = rocksdb::NewLRUCache(64 * kMiB);
 
-  rocksdb::DBOptions db_options() const {
+  rocksdb::DBOptions db_options(const Options& engine_options) const {
     rocksdb::DBOptions options;
     options.create_if_missing = true;
+    options.info_log =
+        std::make_shared<TolerantLogger>(engine_options.path, engine_options.clock_us);
+    options.listeners.push_back(std::make_shared<ManualRecovery>());
     options.create_missing_column_families = true;
     options.max_background_jobs = 2;
     options.avoid_unnecessary_blocking_io = true;
     // All families share one WAL; this bound makes RocksDB flush the rarely
     // written ones (hints, meta) so old WAL files do not pile up.
     options.max_total_wal_size = 256 * kMiB;
-    options.keep_log_file_num = 4;
     // The node flushes the WAL once per batch of requests, before it
     // acknowledges any of them (Engine::flush_wal): one write(2), or one
     // fsync with --sync, covers the whole batch (group commit).
@@ -220,7 +325,18 @@ class RocksDbEngine final : public Engine {
   Status remove_snapshot(std::string_view tag) override { return remove_snapshot_folder(snapshots_path_, tag); }
 
  private:
-  RocksDbEngine() = default;
+  explicit RocksDbEngine(std::function<uint64_t()> clock_us) : clock_us_(std::move(clock_us)) {}
+
+  // Ok when writes may go to RocksDB: no error is latched, or one was and a
+  // DB::Resume() (at most one per kResumeIntervalUs) cleared it. Else the
+  // latched error, without touching RocksDB.
+  Status writable();
+  // True when the disk has room for the memtables Resume() would write out
+  // (or when free space cannot be known: then trying is the only way).
+  bool room_to_resume();
+  // `status` as a Status; a failure other than a refused argument is latched
+  // (RocksDB now holds a background error that only Resume() clears).
+  Status checked(const rocksdb::Status& status);
 
   Result<std::optional<std::string>> get(rocksdb::ColumnFamilyHandle* family, std::string_view key);
   Result<uint64_t> count_hints();
@@ -239,6 +355,11 @@ class RocksDbEngine final : public Engine {
   bool sync_ = false;
   bool wal_dirty_ = false;
   std::string snapshots_path_;
+  std::function<uint64_t()> clock_us_;
+  std::string path_;
+  // The storage failure that stopped writes, until a Resume() clears it.
+  std::optional<Error> latched_;
+  uint64_t next_resume_us_ = 0;
   // Exact count, loaded at open and kept by put_hint/delete_hint (which look
   // the key up first; one thread uses an Engine at a time).
   uint64_t hints_count_ = 0;
@@ -267,10 +388,16 @@ Result<std::unique_ptr<Engine>> RocksDbEngine::open(const Options& options) {
       {"meta", tuning.family_options(4 * kMiB, false)},
   };
 
-  std::unique_ptr<RocksDbEngine> engine(new RocksDbEngine());
+  // The info log lives in the database directory, which must exist first.
+  std::error_code made;
+  std::filesystem::create_directories(options.path, made);
+  if (made) {
+    return std::unexpected(Error{ErrorKind::kIo, "cannot create " + options.path + ": " + made.message()});
+  }
+  std::unique_ptr<RocksDbEngine> engine(new RocksDbEngine(options.clock_us));
   rocksdb::DB* db = nullptr;
   const rocksdb::Status status =
-      rocksdb::DB::Open(tuning.db_options(), options.path, families, &engine->handles_, &db);
+      rocksdb::DB::Open(tuning.db_options(options), options.path, families, &engine->handles_, &db);
   if (!status.ok()) return std::unexpected(to_error(status));
   engine->db_.reset(db);
   assert(engine->handles_.size() == families.size() && "one handle per family");
@@ -279,6 +406,7 @@ Result<std::unique_ptr<Engine>> RocksDbEngine::open(const Options& options) {
   engine->meta_ = engine->handles_[3];
   engine->sync_ = options.sync;
   engine->snapshots_path_ = options.snapshots_path;
+  engine->path_ = options.path;
   engine->synced_write_options_.sync = true;
   // RocksDB counts every key comparison in thread-local perf counters by
   // default; from a shared library each count is a __tls_get_addr call, and
@@ -322,16 +450,62 @@ Status RocksDbEngine::write(const std::vector<std::pair<std::string, Record>>& b
         write_batch.Merge(data_, storage_key(user_key), encode_record(record));
     if (!status.ok()) return std::unexpected(to_error(status));
   }
+  if (auto open = writable(); !open) return open;
   wal_dirty_ = true;
-  return to_status(db_->Write(write_options_, &write_batch));
+  return checked(db_->Write(write_options_, &write_batch));
 }
 
 Status RocksDbEngine::flush_wal() {
   if (!wal_dirty_) return {};
-  const rocksdb::Status status = db_->FlushWAL(sync_);
-  if (!status.ok()) return std::unexpected(to_error(status));
+  if (latched_) {
+    if (auto open = writable(); !open) return open;
+    // Resume() flushed every memtable to table files (synced), and with it
+    // every write that returned ok before the failure: all durable now.
+    wal_dirty_ = false;
+    return {};
+  }
+  if (auto flushed = checked(db_->FlushWAL(sync_)); !flushed) return flushed;
   wal_dirty_ = false;
   return {};
+}
+
+Status RocksDbEngine::writable() {
+  if (!latched_) return {};
+  const uint64_t now_us = clock_us_();
+  if (now_us < next_resume_us_) return std::unexpected(*latched_);
+  next_resume_us_ = now_us + kResumeIntervalUs;
+  if (!room_to_resume()) return std::unexpected(*latched_);
+  const rocksdb::Status resumed = db_->Resume();
+  if (!resumed.ok()) {
+    // Busy (a recovery already running) says nothing new about the disk.
+    if (!resumed.IsBusy()) latched_ = to_error(resumed);
+    return std::unexpected(*latched_);
+  }
+  latched_.reset();
+  return {};
+}
+
+bool RocksDbEngine::room_to_resume() {
+  uint64_t free_bytes = 0;
+  if (!db_->GetEnv()->GetFreeSpace(path_, &free_bytes).ok()) return true;
+  uint64_t memtable_bytes = 0;
+  for (rocksdb::ColumnFamilyHandle* family : handles_) {
+    uint64_t family_bytes = 0;
+    if (db_->GetIntProperty(family, "rocksdb.cur-size-all-mem-tables", &family_bytes)) {
+      memtable_bytes += family_bytes;
+    }
+  }
+  return free_bytes > memtable_bytes;
+}
+
+Status RocksDbEngine::checked(const rocksdb::Status& status) {
+  if (status.ok()) return {};
+  Error error = to_error(status);
+  if (error.kind != ErrorKind::kInvalidArgument) {
+    latched_ = error;
+    next_resume_us_ = clock_us_() + kResumeIntervalUs;
+  }
+  return std::unexpected(std::move(error));
 }
 
 Result<std::optional<Record>> RocksDbEngine::read(std::string_view user_key) {
@@ -392,17 +566,20 @@ Status RocksDbEngine::delete_range(uint64_t begin, uint64_t end) {
     if (status.ok()) status = it->status();
   }
   if (!status.ok()) return std::unexpected(to_error(status));
+  if (auto open = writable(); !open) return open;
   wal_dirty_ = true;
-  return to_status(db_->Write(write_options_, &batch));
+  return checked(db_->Write(write_options_, &batch));
 }
 
 Status RocksDbEngine::put_hint(const Hint& hint) {
   const std::string key = hint_key(hint.target, hint.sequence);
   auto existing = get(hints_, key);
   if (!existing) return std::unexpected(existing.error());
+  if (auto open = writable(); !open) return open;
   wal_dirty_ = true;
-  const rocksdb::Status status = db_->Put(write_options_, hints_, key, encode_hint_value(hint));
-  if (!status.ok()) return std::unexpected(to_error(status));
+  if (auto put = checked(db_->Put(write_options_, hints_, key, encode_hint_value(hint))); !put) {
+    return put;
+  }
   if (!*existing) ++hints_count_;
   return {};
 }
@@ -430,9 +607,9 @@ Status RocksDbEngine::delete_hint(std::string_view target, uint64_t sequence) {
   auto existing = get(hints_, key);
   if (!existing) return std::unexpected(existing.error());
   if (!*existing) return {};
+  if (auto open = writable(); !open) return open;
   wal_dirty_ = true;
-  const rocksdb::Status status = db_->Delete(write_options_, hints_, key);
-  if (!status.ok()) return std::unexpected(to_error(status));
+  if (auto deleted = checked(db_->Delete(write_options_, hints_, key)); !deleted) return deleted;
   --hints_count_;
   return {};
 }
@@ -461,9 +638,15 @@ Result<std::optional<std::string>> RocksDbEngine::meta_get(std::string_view name
 }
 
 Status RocksDbEngine::meta_put(std::string_view name, std::string_view value) {
-  const rocksdb::Status status = db_->Put(synced_write_options_, meta_, as_slice(name), as_slice(value));
-  if (!status.ok()) return std::unexpected(to_error(status));
-  return to_status(db_->FlushWAL(/*sync=*/true));
+  if (auto open = writable(); !open) return open;
+  wal_dirty_ = true;
+  if (auto put = checked(db_->Put(synced_write_options_, meta_, as_slice(name), as_slice(value)));
+      !put) {
+    return put;
+  }
+  if (auto flushed = checked(db_->FlushWAL(/*sync=*/true)); !flushed) return flushed;
+  wal_dirty_ = false;
+  return {};
 }
 
 Result<Identity> RocksDbEngine::open_identity(std::string_view new_node_id) {
@@ -479,9 +662,16 @@ Result<Identity> RocksDbEngine::open_identity(std::string_view new_node_id) {
   if (status.ok()) {
     status = batch.Put(meta_, as_slice(kMetaGeneration), encode_generation(identity->generation));
   }
-  if (status.ok()) status = db_->Write(synced_write_options_, &batch);
-  if (status.ok()) status = db_->FlushWAL(/*sync=*/true);
   if (!status.ok()) return std::unexpected(to_error(status));
+  if (auto open = writable(); !open) return std::unexpected(open.error());
+  wal_dirty_ = true;
+  if (auto written = checked(db_->Write(synced_write_options_, &batch)); !written) {
+    return std::unexpected(written.error());
+  }
+  if (auto flushed = checked(db_->FlushWAL(/*sync=*/true)); !flushed) {
+    return std::unexpected(flushed.error());
+  }
+  wal_dirty_ = false;
   return identity;
 }
 
@@ -495,8 +685,9 @@ bool RocksDbEngine::data_only_in_level0() {
 }
 
 Status RocksDbEngine::compact() {
+  if (auto open = writable(); !open) return open;
   rocksdb::Status status = db_->Flush(rocksdb::FlushOptions(), {data_, hints_, meta_});
-  if (!status.ok()) return std::unexpected(to_error(status));
+  if (!status.ok()) return checked(status);
   // A compaction from level 0 alone folds merge operands into full values in
   // level 1 but never shows those new values to the filter (see
   // TombstonePurge), so that case takes a second pass over the bottom level.
@@ -510,7 +701,7 @@ Status RocksDbEngine::compact() {
   for (rocksdb::ColumnFamilyHandle* family : {hints_, meta_}) {
     if (status.ok()) status = db_->CompactRange(compact_options, family, nullptr, nullptr);
   }
-  return to_status(status);
+  return checked(status);
 }
 
 Stats RocksDbEngine::stats() {

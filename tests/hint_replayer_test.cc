@@ -35,7 +35,7 @@ struct Fixture {
   }
 };
 
-core::Now now() { return core::Now{kWallUs, 0}; }
+core::Now now(membership::TimeMs monotonic_ms = 0) { return core::Now{kWallUs, monotonic_ms}; }
 
 }  // namespace
 
@@ -81,11 +81,74 @@ TEST_CASE("a failed delivery keeps the hint and it is sent again") {
   REQUIRE(first.size() == 1);
   f.replayer.handle_reply(first[0].token, std::unexpected("connection reset"), now());
   CHECK(f.stored() == 1);
-  f.replayer.tick(now());
+  f.replayer.tick(now());  // no pause: membership says when a target is down
   auto again = f.replayer.take_peer_requests();
   REQUIRE(again.size() == 1);
   CHECK(std::get<wire::ReplicaWriteRequest>(again[0].body).key == "key0");
   f.replayer.handle_reply(again[0].token, wire::Message{0, wire::ReplicaWriteReply{}}, now());
+  CHECK(f.stored() == 0);
+  CHECK(f.replayer.stats().at(f.target).backoffs == 0);
+}
+
+TEST_CASE("a target whose storage keeps refusing hints is retried ever less often, up to the "
+          "bound, and at full speed again once one is delivered") {
+  Fixture f;
+  f.hint(3);
+  const wire::Message full{0, wire::ErrorReply{wire::ErrorCode::kInternal, "storage full"}};
+  membership::TimeMs t = 0;
+  std::vector<membership::TimeMs> pauses;
+  for (int round = 0; round < 8; ++round) {
+    // Tick every 10 ms until the replayer sends again.
+    std::vector<core::PeerRequest> requests;
+    const membership::TimeMs failed_at = t;
+    while (requests.empty()) {
+      f.replayer.tick(now(t));
+      requests = f.replayer.take_peer_requests();
+      if (requests.empty()) t += 10;
+    }
+    if (round > 0) pauses.push_back(t - failed_at);
+    CHECK(requests.size() == 3);  // the window, once per pause: no hot loop
+    for (const auto& request : requests) f.replayer.handle_reply(request.token, full, now(t));
+  }
+  CHECK(pauses == std::vector<membership::TimeMs>{250, 500, 1000, 2000, 4000, 8000, 8000});
+  CHECK(f.replayer.stats().at(f.target).backoffs == 8);
+  CHECK(f.stored() == 3);
+
+  t += 8000;
+  f.replayer.tick(now(t));
+  auto requests = f.replayer.take_peer_requests();
+  REQUIRE(requests.size() == 3);
+  f.replayer.handle_reply(requests[0].token, wire::Message{0, wire::ReplicaWriteReply{}}, now(t));
+  f.replayer.handle_reply(requests[1].token, full, now(t));
+  f.replayer.handle_reply(requests[2].token, full, now(t));
+  // One delivery reset the pause: the next failure pauses for the initial 250 ms.
+  f.replayer.tick(now(t + 250));
+  CHECK(f.replayer.take_peer_requests().size() == 2);
+}
+
+TEST_CASE("a hint delivered but not deleted (a full disk here) is delivered again after a pause") {
+  // cluster_sim --storage-faults seed 4: the read cursor had moved past the
+  // hint, so it stayed until the node restarted.
+  Fixture f;
+  f.hint(2);
+  f.replayer.tick(now());
+  auto requests = f.replayer.take_peer_requests();
+  REQUIRE(requests.size() == 2);
+  f.engine.fail_writes_with(storage::ErrorKind::kNoSpace);
+  for (const auto& request : requests) {
+    f.replayer.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now());
+  }
+  CHECK(f.stored() == 2);
+  CHECK(f.replayer.storage_errors() == 2);
+  f.engine.fail_writes_with(std::nullopt);
+  f.replayer.tick(now(249));
+  CHECK(f.replayer.take_peer_requests().empty());
+  f.replayer.tick(now(250));
+  auto again = f.replayer.take_peer_requests();
+  REQUIRE(again.size() == 2);
+  for (const auto& request : again) {
+    f.replayer.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now(250));
+  }
   CHECK(f.stored() == 0);
 }
 

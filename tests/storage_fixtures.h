@@ -50,6 +50,7 @@ class FixtureBase {
 
   Engine& engine() { return *engine_; }
   void set_now_us(uint64_t now_us) { now_us_->store(now_us); }
+  uint64_t now_us() const { return now_us_->load(); }
 
  protected:
   std::shared_ptr<std::atomic<uint64_t>> now_us_;

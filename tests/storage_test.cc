@@ -3,11 +3,14 @@
 // simulator's engine is held to the real one's semantics.
 #include <doctest/doctest.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <random>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -434,6 +437,99 @@ TEST_CASE("a full disk makes MemoryEngine writes fail with kNoSpace and change n
   CHECK(ok(engine.open_identity(node_id('a'))).generation == 2);
   ok(engine.write({{"k", live(kStartUs + 1, "after")}}));
   CHECK(ok(engine.read("k")) == live(kStartUs + 1, "after"));
+}
+
+// A small tmpfs mounted for one test (needs root; `mounted()` says whether it
+// worked), unmounted and removed afterwards.
+class SmallDisk {
+ public:
+  explicit SmallDisk(const char* size) {
+    std::string pattern = "/tmp/ringkv-small-disk-XXXXXX";
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+    const std::string options = std::string("size=") + size;
+    mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, options.c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+    std::filesystem::remove_all(path_);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+};
+
+TEST_CASE("RocksDB on a full disk refuses writes with kNoSpace, keeps what it acknowledged, and "
+          "writes again once space is freed, without a reopen") {
+  SmallDisk disk("16m");
+  if (!disk.mounted()) {
+    MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return;
+  }
+  // Ballast on the same disk, larger than everything written below: freeing
+  // it must leave room for RocksDB to write its memtables out as tables.
+  const std::string ballast = disk.path() + "/ballast";
+  {
+    std::ofstream out(ballast, std::ios::binary);
+    const std::string block(1 << 20, 'b');
+    for (int i = 0; i < 9; ++i) out.write(block.data(), static_cast<std::streamsize>(block.size()));
+    REQUIRE(out.good());
+  }
+  RocksDbFixture fixture;  // for its clock; the engine under test lives on the small disk
+  Options options;
+  options.path = disk.path() + "/db";
+  options.tombstone_grace_s = kGraceS;
+  options.clock_us = [&fixture] { return fixture.now_us(); };
+  std::unique_ptr<Engine> engine = ok(open_rocksdb_engine(options));
+
+  std::mt19937_64 random(7);
+  auto value_of = [&random] {
+    std::string value(64 * 1024, '\0');
+    for (char& c : value) c = static_cast<char>(random());
+    return value;
+  };
+  std::vector<std::pair<std::string, std::string>> acknowledged;
+  std::optional<Error> refused;
+  for (int i = 0; i < 1000 && !refused; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    std::string value = value_of();
+    Status written = engine->write({{key, live(kStartUs, value)}});
+    if (written) written = engine->flush_wal();
+    if (written) {
+      acknowledged.emplace_back(key, std::move(value));
+    } else {
+      refused = written.error();
+    }
+  }
+  REQUIRE(refused.has_value());
+  CHECK_MESSAGE(refused->kind == ErrorKind::kNoSpace, refused->message);
+  REQUIRE(acknowledged.size() > 10);
+
+  // Still full: every write is refused at once, reads keep working.
+  for (const Status& status : {engine->write({{"later", live(kStartUs, "x")}}), engine->flush_wal(),
+                               engine->put_hint(Hint{node_id('a'), 1, "k", live(kStartUs, "h")}),
+                               engine->meta_put("name", "value")}) {
+    REQUIRE_FALSE(status.has_value());
+    CHECK(status.error().kind == ErrorKind::kNoSpace);
+  }
+  for (const auto& [key, value] : acknowledged) CHECK(ok(engine->read(key)) == live(kStartUs, value));
+
+  // Space returns: the next write after the retry interval resumes RocksDB.
+  std::filesystem::remove(ballast);
+  fixture.set_now_us(kStartUs + 2 * kSecondUs);
+  ok(engine->write({{"after", live(kStartUs, "recovered")}}));
+  ok(engine->flush_wal());
+  ok(engine->meta_put("name", "value"));
+  for (const auto& [key, value] : acknowledged) CHECK(ok(engine->read(key)) == live(kStartUs, value));
+
+  // And all of it survives a restart.
+  engine.reset();
+  engine = ok(open_rocksdb_engine(options));
+  CHECK(ok(engine->read("after")) == live(kStartUs, "recovered"));
+  for (const auto& [key, value] : acknowledged) CHECK(ok(engine->read(key)) == live(kStartUs, value));
 }
 
 TEST_CASE("opening RocksDB where no directory can be made returns an error") {

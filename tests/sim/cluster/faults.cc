@@ -45,7 +45,24 @@ bool FaultInjector::crash_one() {
   if (cluster_.members_down() >= settings_.max_down || up.empty()) {
     return false;
   }
-  const int victim = up[world_.random().below(up.size())];
+  crash_and_restart(up[world_.random().below(up.size())]);
+  return true;
+}
+
+void FaultInjector::crash_for_storage(int index) {
+  const uint64_t epoch = cluster_.node(index).epoch();
+  world_.after(0, [this, index, epoch] {
+    NodeHost& node = cluster_.node(index);
+    if (!running_ || !node.up() || node.epoch() != epoch ||
+        cluster_.members_down() >= settings_.max_down) {
+      return;
+    }
+    trace("n" + std::to_string(index) + " dies between a write and its flush");
+    crash_and_restart(index);
+  });
+}
+
+void FaultInjector::crash_and_restart(int victim) {
   ++counters_.crashes;
   const SimTimeUs down_for = duration();
   trace("crash n" + std::to_string(victim) + " for " + std::to_string(down_for / kUsPerMs) + " ms");
@@ -60,7 +77,6 @@ bool FaultInjector::crash_one() {
     trace("restart n" + std::to_string(victim));
     cluster_.start(victim);
   });
-  return true;
 }
 
 void FaultInjector::partition_halves() {

@@ -26,7 +26,7 @@ struct FaultSettings {
 };
 
 struct FaultCounters {
-  uint64_t crashes = 0;
+  uint64_t crashes = 0;  // also those the storage asked for
   uint64_t partitions = 0;
   uint64_t isolations = 0;
   uint64_t one_way_cuts = 0;
@@ -41,11 +41,16 @@ class FaultInjector {
 
   void start();
   void stop() { running_ = false; }
+  // A crash between write and flush that node `index`'s storage asked for
+  // (faulty_engine.h): from an event of its own, only while running and within max_down,
+  // restarted after a drawn duration like any crash.
+  void crash_for_storage(int index);
   const FaultCounters& counters() const { return counters_; }
 
  private:
   void inject();
   bool crash_one();
+  void crash_and_restart(int victim);
   void partition_halves();
   void isolate_one();
   void cut_one_way();

@@ -28,6 +28,7 @@ struct Totals {
   cs::OpCounts gets;
   uint64_t final_reads = 0;
   cs::FaultCounters faults;
+  cs::StorageFaultCounters storage_faults;
   uint64_t restarts = 0;
   uint64_t planted_hint_drops = 0;
   uint64_t planted_writes_lost = 0;
@@ -54,6 +55,10 @@ struct Totals {
     faults.partitions += result.faults.partitions;
     faults.isolations += result.faults.isolations;
     faults.one_way_cuts += result.faults.one_way_cuts;
+    storage_faults.write_errors += result.storage_faults.write_errors;
+    storage_faults.flush_errors += result.storage_faults.flush_errors;
+    storage_faults.read_errors += result.storage_faults.read_errors;
+    storage_faults.crashes += result.storage_faults.crashes;
     restarts += result.restarts;
     planted_hint_drops += result.planted_hint_drops;
     planted_writes_lost += result.planted_writes_lost;
@@ -82,12 +87,13 @@ struct Totals {
 
 std::string replay_command(uint64_t seed, int nodes, int duration_s, bool duration_given,
                            cs::Plant plant, const cs::Tolerances& tolerances,
-                           cs::TopologyMode topology) {
+                           cs::TopologyMode topology, bool storage_faults) {
   std::string command = "cluster_sim --seed " + std::to_string(seed) + " --seeds 1";
   if (nodes > 0) command += " --nodes " + std::to_string(nodes);
   if (topology != cs::TopologyMode::kNone) {
     command += " --topology " + std::string(cs::topology_mode_name(topology));
   }
+  if (storage_faults) command += " --storage-faults";
   if (duration_given) command += " --duration-s " + std::to_string(duration_s);
   if (plant != cs::Plant::kNone) command += " --plant " + std::string(cs::plant_name(plant));
   if (tolerances.any()) command += " --tolerate " + cs::tolerances_text(tolerances);
@@ -105,6 +111,7 @@ int main(int argc, char** argv) {
   bool verbose = false;
   bool keep_going = false;
   bool check_determinism = false;
+  bool storage_faults = false;
   std::string plant_text = "none";
   std::string tolerate_text = "none";
   std::string trace_key;
@@ -118,6 +125,9 @@ int main(int argc, char** argv) {
           ->check(CLI::Range(1, 600))
           ->capture_default_str();
   app.add_flag("--verbose", verbose, "trace faults, membership changes and every operation");
+  app.add_flag("--storage-faults", storage_faults,
+               "every node's storage fails now and then: write, flush and read errors, and "
+               "crashes between a write and its flush, at rates drawn per seed");
   app.add_flag("--check-determinism", check_determinism,
                "run every seed twice and fail if the two runs differ in any way");
   app.add_flag("--keep-going", keep_going,
@@ -167,7 +177,8 @@ int main(int argc, char** argv) {
                                 .verbose = verbose,
                                 .tolerances = tolerances,
                                 .trace_key = trace_key,
-                                .topology = topology};
+                                .topology = topology,
+                                .storage_faults = storage_faults};
     cs::ScenarioResult result = cs::run_scenario(options);
     if (check_determinism && cs::run_scenario(options).fingerprint != result.fingerprint) {
       result.passed = false;
@@ -194,7 +205,7 @@ int main(int argc, char** argv) {
     }
     std::printf("replay: %s\n", replay_command(seed, nodes, duration_s,
                                                duration_option->count() > 0, plant, tolerances,
-                                               topology)
+                                               topology, storage_faults)
                                     .c_str());
     if (!keep_going) break;
   }
@@ -217,6 +228,12 @@ int main(int argc, char** argv) {
               totals.faults.total(), totals.faults.crashes, totals.restarts,
               totals.faults.partitions, totals.faults.isolations, totals.faults.one_way_cuts,
               totals.unflushed_writes_lost, totals.quiesce_max_s);
+  if (storage_faults) {
+    const cs::StorageFaultCounters& s = totals.storage_faults;
+    std::printf("  storage faults: write errors %" PRIu64 ", flush errors %" PRIu64
+                ", read errors %" PRIu64 ", crashes between write and flush %" PRIu64 "\n",
+                s.write_errors, s.flush_errors, s.read_errors, s.crashes);
+  }
   if (tolerances.any()) {
     std::string excused;
     for (const auto& [name, count] : totals.tolerated) {

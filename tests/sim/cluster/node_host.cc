@@ -60,7 +60,11 @@ bool NodeHost::start() {
       membership::Swim::create(settings_.membership, self, static_cast<uint32_t>(generation_),
                                world_.random().next(), t.monotonic_ms);
   if (!swim) throw std::runtime_error(name_ + ": Swim::create: " + swim.error());
-  auto store = core::ReplicaStore::open(disk_, settings_.hint_limits);
+  storage::Engine* engine = &disk_;
+  if (settings_.storage_faults != nullptr) {
+    engine = &faulty_.emplace(disk_, world_, *settings_.storage_faults, address_);
+  }
+  auto store = core::ReplicaStore::open(*engine, settings_.hint_limits);
   if (!store) throw std::runtime_error(name_ + ": ReplicaStore::open: " + store.error().message);
   store_.emplace(std::move(*store));
   core_ = std::make_unique<core::NodeCore>(settings_.node, *store_, tiebreak_from(id_),
@@ -70,6 +74,7 @@ bool NodeHost::start() {
     // directory", and exit.
     core_.reset();
     store_.reset();
+    faulty_.reset();
     return false;
   }
   // kvnode's seeds: the configured ones plus the members remembered from before a restart.
@@ -85,6 +90,7 @@ void NodeHost::stop() {
   if (up()) (void)disk_.flush_wal();
   core_.reset();
   store_.reset();
+  faulty_.reset();
   timer_at_us_.reset();
   ++timer_token_;
   (void)disk_.crash();  // nothing unflushed is left to lose
@@ -94,6 +100,7 @@ CrashLoss NodeHost::crash() {
   // The core refers to the store: drop it first.
   core_.reset();
   store_.reset();
+  faulty_.reset();
   timer_at_us_.reset();
   ++timer_token_;  // the pending timer belongs to the dead process
   return disk_.crash();

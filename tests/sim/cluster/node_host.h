@@ -11,6 +11,9 @@
 // differences matter); its wall clock is the simulated clock plus a fixed epoch and a small
 // per-node skew, so versions from different coordinators interleave as on real machines.
 //
+// With NodeSettings::storage_faults the process sees its disk through a FaultyEngine
+// (faulty_engine.h); start-up and the checkers' direct reads of disk() never fail.
+//
 // crash() drops the process (core, store, timers; pending work is lost) and tells the disk,
 // which loses what was not flushed (sim_disk.h);
 // start() after a crash reopens the same disk, which raises the persisted generation, so the
@@ -29,6 +32,7 @@
 #include "membership/swim.h"
 #include "node/core/node_core.h"
 #include "node/core/replica_store.h"
+#include "tests/sim/cluster/faulty_engine.h"
 #include "tests/sim/cluster/sim_disk.h"
 #include "tests/sim/cluster/transport.h"
 #include "tests/sim/cluster/world.h"
@@ -49,6 +53,9 @@ struct NodeSettings {
   membership::TimeMs monotonic_offset_ms = 0;
   // Set: the lose-unsynced plant, with this window (sim_disk.h).
   std::optional<SimTimeUs> planted_window_us;
+  // Set: the node's engine fails at these seeded rates while they are active
+  // (faulty_engine.h). Owned by the scenario.
+  StorageFaults* storage_faults = nullptr;
   // A founder owns the ring from its first start (ring status normal); any other node joins
   // (waiting, then joining, streaming its ranges), as kvnode decides from its seeds.
   bool founder = true;
@@ -112,6 +119,8 @@ class NodeHost {
   World& world_;
   Transport& transport_;
   SimDisk disk_;
+  // While up with storage faults: the engine the process uses, over disk_.
+  std::optional<FaultyEngine> faulty_;
   std::optional<core::ReplicaStore> store_;
   std::unique_ptr<core::NodeCore> core_;
   uint64_t epoch_ = 0;

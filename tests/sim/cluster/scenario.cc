@@ -50,6 +50,7 @@ struct Setup {
   int clients = 3;
   NetworkProfile fault_network;
   FaultSettings faults;
+  std::optional<StorageFaultRates> storage_faults;  // --storage-faults
 };
 
 Setup draw_setup(const ScenarioOptions& options, SimRandom& random) {
@@ -72,6 +73,14 @@ Setup draw_setup(const ScenarioOptions& options, SimRandom& random) {
   network.tcp_failure = random.chance(0.5) ? random.unit() * 0.02 : 0.0;
   network.delay_max_us = random.between(1 * kUsPerMs, 5 * kUsPerMs);
   setup.faults.max_down = random.chance(0.3) ? 2 : 1;
+  if (options.storage_faults) {
+    // Per call, each between half and one and a half times its base rate.
+    auto around = [&random](double base) { return base * (0.5 + random.unit()); };
+    setup.storage_faults = StorageFaultRates{.write_error = around(0.02),
+                                             .flush_error = around(0.01),
+                                             .read_error = around(0.02),
+                                             .crash_before_flush = around(0.001)};
+  }
   return setup;
 }
 
@@ -99,11 +108,19 @@ std::string describe_setup(const Setup& setup) {
       setup.nodes, setup.vnodes, static_cast<long long>(setup.probe_interval_ms), setup.clients,
       setup.fault_network.loss, setup.fault_network.duplicate, setup.fault_network.tcp_failure,
       static_cast<double>(setup.fault_network.delay_max_us) / kUsPerMs, setup.faults.max_down);
+  std::string text = line;
+  if (setup.storage_faults) {
+    const StorageFaultRates& rates = *setup.storage_faults;
+    std::snprintf(line, sizeof(line),
+                  "; storage faults: write %.4f, flush %.4f, read %.4f, crash before flush %.5f",
+                  rates.write_error, rates.flush_error, rates.read_error, rates.crash_before_flush);
+    text += line;
+  }
   if (setup.topology.any()) {
-    return std::string(line) + "; " + std::to_string(setup.topology.founders) + " founders; " +
+    return text + "; " + std::to_string(setup.topology.founders) + " founders; " +
            setup.topology.describe();
   }
-  return line;
+  return text;
 }
 
 // Runs the world in steps of kPollUs until `done` holds; false if `limit_us` passes first or
@@ -231,6 +248,8 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
 
   const int founders = setup.topology.founders;
   Network network(world, setup.nodes);
+  StorageFaults storage_faults;
+  if (setup.storage_faults) storage_faults.rates = *setup.storage_faults;
   std::vector<NodeSettings> settings(setup.nodes);
   for (int i = 0; i < setup.nodes; ++i) {
     NodeSettings& node = settings[i];
@@ -254,6 +273,7 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
     node.wall_skew_us = world.random().between(-5 * kUsPerMs, 5 * kUsPerMs);
     node.monotonic_offset_ms = world.random().between(0, 1'000'000'000);
     if (options.plant == Plant::kLoseUnsynced) node.planted_window_us = kLoseUnsyncedWindowUs;
+    if (setup.storage_faults) node.storage_faults = &storage_faults;
   }
   Cluster cluster(world, network, std::move(settings), options.plant, options.verbose);
   cluster.trace_key(options.trace_key);
@@ -262,6 +282,9 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
   workload_settings.clients = setup.clients;
   Workload workload(world, cluster, history, workload_settings, options.verbose);
   FaultInjector faults(world, network, cluster, setup.faults, options.verbose);
+  storage_faults.crash_requested = [&](const std::string& address) {
+    faults.crash_for_storage(cluster.index_of_address(address));
+  };
   std::optional<TopologyDriver> topology;
   if (setup.topology.any()) {
     topology.emplace(world, cluster, setup.topology, options.verbose);
@@ -274,6 +297,7 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
   } collect{[&] {
     count(history, result);
     result.faults = faults.counters();
+    result.storage_faults = storage_faults.counters;
     result.restarts = cluster.counters().restarts;
     result.planted_hint_drops = cluster.counters().planted_hint_drops;
     result.planted_writes_lost = cluster.counters().planted_writes_lost;
@@ -305,6 +329,7 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
   network.profile() = setup.fault_network;
   workload.start();
   faults.start();
+  storage_faults.active = true;
   if (topology) topology->start();
   world.run_until(faults_end);
 
@@ -312,6 +337,7 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
   say("heal");
   workload.stop();
   faults.stop();
+  storage_faults.active = false;
   if (topology) topology->heal();
   network.heal_all();
   network.profile().loss = 0;

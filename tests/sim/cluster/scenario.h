@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "tests/sim/cluster/faults.h"
+#include "tests/sim/cluster/faulty_engine.h"
 #include "tests/sim/cluster/plant.h"
 #include "tests/sim/cluster/tolerances.h"
 #include "tests/sim/cluster/topology_driver.h"
@@ -46,6 +47,8 @@ struct ScenarioOptions {
   // Topology changes during the fault phase (topology_driver.h); with one, `nodes` counts the
   // founders.
   TopologyMode topology = TopologyMode::kNone;
+  // Every node's engine fails at seeded rates during the fault phase (faulty_engine.h).
+  bool storage_faults = false;
 };
 
 struct OpCounts {
@@ -62,6 +65,7 @@ struct ScenarioResult {
   OpCounts gets;
   uint64_t final_reads = 0;
   FaultCounters faults;
+  StorageFaultCounters storage_faults;
   uint64_t restarts = 0;
   uint64_t planted_hint_drops = 0;
   uint64_t planted_writes_lost = 0;
