@@ -2,16 +2,16 @@
 """ringkv chaos runner: kill, restart, pause, partition and garble a real cluster under a
 recorded workload, then prove that nothing acknowledged was lost (TESTING.md, issue 6).
 
-Usage (as root for the private network namespace; Python 3 standard library only):
+Usage (as root for the network namespaces; Python 3 standard library only):
 
   tests/chaos/chaos.py --kvnode build/node/kvnode --kv build/cli/kv [options]
 
   --mode single      one run with the options below (default)
   --mode short       the CI battery: T0 smoke, T1 kill/restart (>= 10 kills), T1b two down,
-                     T3 partitions, T3b kills + single-link cuts, T4 pauses + 10% UDP loss +
-                     CPU hogs, T7 hostile input; about 5.5 minutes on 2 cores. Opt-in with
-                     --scenarios T6: a node joins and one is decommissioned under load
-                     (cleanup, then C6 placement)
+                     T3 partitions (+ link-down with --topology per-node), T3b kills +
+                     single-link cuts, T4 pauses + 10% UDP loss + CPU hogs, T7 hostile
+                     input, T6 a node joins and one is decommissioned under load (cleanup,
+                     then C6 placement); about 7.5 minutes on 2 cores
   --mode long        5 nodes, every fault, --duration (default 1800 s), up to 2 nodes down
   --mode selftest    "test the tests": builds a kvnode per planted bug (cmake
                      -DRINGKV_PLANT_BUG=ack-one|drop-hints|sloppy into build-plant-<bug>/,
@@ -19,7 +19,8 @@ Usage (as root for the private network namespace; Python 3 standard library only
                      only if the checker meant to catch it reports a violation
 
   --nodes N (5)  --replicas N (3)  --consistency one|quorum|all (quorum)
-  --duration S (60)  --seed N (1)  --faults kill,pause,partition,loss,hostile,hog,topology (kill)
+  --duration S (60)  --seed N (1)  --faults kill (any of kill,pause,partition,link-down,loss,
+                 hostile,hog,topology)
   --max-down N (1)  --probe-interval-ms MS (200)  --workers W (12)  --rate OPS/S (400)
   --partition-shapes halves,isolate,oneway,link
   --emulate-plant ack-one|sloppy   emulate a planted bug from the client side (see README)
@@ -28,9 +29,11 @@ Usage (as root for the private network namespace; Python 3 standard library only
   --plant-build-root DIR    selftest: where build-plant-<bug>/ go (default: the repository)
   --plant-source DIR        selftest: the source tree to configure (default: the repository)
   --control      selftest: also run each scenario on --kvnode (the real build), which must pass
-  --scenarios T1,T3   short mode: only these scenarios (name prefixes); T6 runs only so
+  --scenarios T1,T3   short mode: only these scenarios (name prefixes)
   --out DIR      run folder (default: a new temporary directory, printed at the end)
-  --no-netns     run on the host's loopback (kill/pause/hostile/hog only), even as root
+  --topology per-node|single|loopback   where the nodes run (chaos_netns.py): a namespace
+                 per node on a bridge (default), one namespace on 127.0.0.x, or the host
+  --no-netns     the same as --topology loopback (kill/pause/hostile/hog only)
   --keep-data    keep the nodes' data directories (they are deleted after a passing run)
 
 Each scenario leaves DIR/<scenario>/ with history.jsonl (one line per operation),
@@ -39,12 +42,14 @@ latency.png when python3-matplotlib is installed). DIR/summary.json sums up the 
 exit code is 0 only when every scenario passed every checker: 1 on a violation, 2 on a
 usage or setup error.
 
-Isolation: the runner makes a private network namespace (`ip netns add`), brings `lo` up
-in it and re-runs itself inside, so iptables rules never touch the host; the loopback
-route's preferred source is moved to 127.0.0.254 so the runner's own client connections
-are never cut by a partition (nodes bind every socket to their own 127.0.0.x). Without
-namespaces (not root, no `ip`, no iptables) it says so and runs on plain loopback with the
-process faults only.
+Isolation (chaos_netns.py): as root the runner makes a network namespace per node, each
+node's eth0 (10.213.47.<i>) on a veth pair to a bridge in a hub namespace, and re-runs
+itself in the hub, so the runner's clients reach every node over the bridge and no rule or
+link ever touches the host. Partitions and loss are DROP rules in the receiving node's own
+INPUT chain; link-down takes a node's bridge port down. `--topology single` is the former
+way (one namespace, nodes on 127.0.0.x, the runner's connections from 127.0.0.254). Without
+namespaces (not root, no `ip`) it says so and runs on plain loopback with the process faults
+only; a scenario whose faults cannot be injected fails.
 """
 
 import argparse
