@@ -153,7 +153,8 @@ def sweep_check():
     """A killed run's namespaces are swept; a live runner's are left alone."""
     dead = subprocess.Popen(["true"])
     dead.wait()
-    live = subprocess.Popen(["sh", "-c", "sleep 30 # chaos runner stand-in"],
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                             "chaos-runner-stand-in"], stdout=subprocess.DEVNULL,
                             preexec_fn=harness._die_with_parent)
     harness._PROCESSES[live.pid] = live
     stale, kept = f"{cn.PREFIX}{dead.pid}-hub", f"{cn.PREFIX}{live.pid}-hub"
