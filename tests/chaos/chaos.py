@@ -61,7 +61,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -330,7 +329,8 @@ class Runner:
         if not args.plaintext:
             extra_args += ["--keyring", write_keyring(self.dir)]
         elif self.layout.mode == "per-node":
-            extra_args += ["--insecure"]  # a node without a key listens on 10.x only so
+            # kvnode refuses an address outside 127.0.0.0/8 without a keyring unless told.
+            extra_args += ["--insecure"]
         cluster = chaos_faults.Cluster(kvnode, os.path.join(self.dir, "nodes"), cfg["nodes"],
                                        cfg["replicas"], cfg["probe_ms"], log, extra_args=extra_args,
                                        layout=self.layout)
