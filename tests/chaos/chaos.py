@@ -11,7 +11,7 @@ Usage (as root for the network namespaces; Python 3 standard library only):
                      T3 partitions (+ link-down with --topology per-node), T3b kills +
                      single-link cuts, T4 pauses + 10% UDP loss + CPU hogs, T7 hostile
                      input, T6 a node joins and one is decommissioned under load (cleanup,
-                     then C6 placement); about 7.5 minutes on 2 cores
+                     then C6 placement); 7.5-9.5 minutes on 2 cores
   --mode long        5 nodes, every fault, --duration (default 1800 s), up to 2 nodes down
   --mode selftest    "test the tests": builds a kvnode per planted bug (cmake
                      -DRINGKV_PLANT_BUG=ack-one|drop-hints|sloppy into build-plant-<bug>/,
