@@ -2,16 +2,16 @@
 """ringkv chaos runner: kill, restart, pause, partition and garble a real cluster under a
 recorded workload, then prove that nothing acknowledged was lost (TESTING.md, issue 6).
 
-Usage (as root for the private network namespace; Python 3 standard library only):
+Usage (as root for the network namespaces; Python 3 standard library only):
 
   tests/chaos/chaos.py --kvnode build/node/kvnode --kv build/cli/kv [options]
 
   --mode single      one run with the options below (default)
   --mode short       the CI battery: T0 smoke, T1 kill/restart (>= 10 kills), T1b two down,
-                     T3 partitions, T3b kills + single-link cuts, T4 pauses + 10% UDP loss +
-                     CPU hogs, T7 hostile input; about 5.5 minutes on 2 cores. Opt-in with
-                     --scenarios T6: a node joins and one is decommissioned under load
-                     (cleanup, then C6 placement)
+                     T3 partitions (+ link-down with --topology per-node), T3b kills +
+                     single-link cuts, T4 pauses + 10% UDP loss + CPU hogs, T7 hostile
+                     input, T6 a node joins and one is decommissioned under load (cleanup,
+                     then C6 placement); 7.5-9.5 minutes on 2 cores
   --mode long        5 nodes, every fault, --duration (default 1800 s), up to 2 nodes down
   --mode selftest    "test the tests": builds a kvnode per planted bug (cmake
                      -DRINGKV_PLANT_BUG=ack-one|drop-hints|sloppy into build-plant-<bug>/,
@@ -19,7 +19,8 @@ Usage (as root for the private network namespace; Python 3 standard library only
                      only if the checker meant to catch it reports a violation
 
   --nodes N (5)  --replicas N (3)  --consistency one|quorum|all (quorum)
-  --duration S (60)  --seed N (1)  --faults kill,pause,partition,loss,hostile,hog,topology (kill)
+  --duration S (60)  --seed N (1)  --faults kill (any of kill,pause,partition,link-down,loss,
+                 hostile,hog,topology)
   --max-down N (1)  --probe-interval-ms MS (200)  --workers W (12)  --rate OPS/S (400)
   --partition-shapes halves,isolate,oneway,link
   --emulate-plant ack-one|sloppy   emulate a planted bug from the client side (see README)
@@ -28,9 +29,11 @@ Usage (as root for the private network namespace; Python 3 standard library only
   --plant-build-root DIR    selftest: where build-plant-<bug>/ go (default: the repository)
   --plant-source DIR        selftest: the source tree to configure (default: the repository)
   --control      selftest: also run each scenario on --kvnode (the real build), which must pass
-  --scenarios T1,T3   short mode: only these scenarios (name prefixes); T6 runs only so
+  --scenarios T1,T3   short mode: only these scenarios (name prefixes)
   --out DIR      run folder (default: a new temporary directory, printed at the end)
-  --no-netns     run on the host's loopback (kill/pause/hostile/hog only), even as root
+  --topology per-node|single|loopback   where the nodes run (chaos_netns.py): a namespace
+                 per node on a bridge (default), one namespace on 127.0.0.x, or the host
+  --no-netns     the same as --topology loopback (kill/pause/hostile/hog only)
   --keep-data    keep the nodes' data directories (they are deleted after a passing run)
 
 Each scenario leaves DIR/<scenario>/ with history.jsonl (one line per operation),
@@ -39,12 +42,14 @@ latency.png when python3-matplotlib is installed). DIR/summary.json sums up the 
 exit code is 0 only when every scenario passed every checker: 1 on a violation, 2 on a
 usage or setup error.
 
-Isolation: the runner makes a private network namespace (`ip netns add`), brings `lo` up
-in it and re-runs itself inside, so iptables rules never touch the host; the loopback
-route's preferred source is moved to 127.0.0.254 so the runner's own client connections
-are never cut by a partition (nodes bind every socket to their own 127.0.0.x). Without
-namespaces (not root, no `ip`, no iptables) it says so and runs on plain loopback with the
-process faults only.
+Isolation (chaos_netns.py): as root the runner makes a network namespace per node, each
+node's eth0 (10.213.47.<i>) on a veth pair to a bridge in a hub namespace, and re-runs
+itself in the hub, so the runner's clients reach every node over the bridge and no rule or
+link ever touches the host. Partitions and loss are DROP rules in the receiving node's own
+INPUT chain; link-down takes a node's bridge port down. `--topology single` is the former
+way (one namespace, nodes on 127.0.0.x, the runner's connections from 127.0.0.254). Without
+namespaces (not root, no `ip`) it says so and runs on plain loopback with the process faults
+only; a scenario whose faults cannot be injected fails.
 """
 
 import argparse
@@ -56,7 +61,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -69,12 +73,11 @@ import chaos_check  # noqa: E402
 import chaos_client as cc  # noqa: E402
 import chaos_faults  # noqa: E402
 import chaos_hostile  # noqa: E402
+import chaos_netns  # noqa: E402
 import chaos_plot  # noqa: E402
 from chaos_workload import History, Workload  # noqa: E402
 
-ALL_FAULTS = ("kill", "pause", "partition", "loss", "hostile", "hog", "topology")
-NET_FAULTS = ("partition", "loss")
-CLIENT_SOURCE = "127.0.0.254"
+ALL_FAULTS = ("kill", "pause", "partition", "link-down", "loss", "hostile", "hog", "topology")
 QUIESCENCE_LIMIT_S = 60.0
 # kvnode --repair-interval-s for the runs: anti-entropy rounds often enough that, after the
 # heal, every node completes one within REPAIR_LIMIT_S (chaos_check.wait_repaired).
@@ -99,7 +102,8 @@ def scenario(name, **kw):
     return cfg
 
 
-def short_scenarios():
+def short_scenarios(per_node):
+    """The CI battery. With a namespace per node, T3 also takes nodes' links down."""
     return [
         scenario("T0-smoke", duration=10, faults=[],
                  criteria={"all_ok": True, "converge_periods": 5}),
@@ -107,7 +111,8 @@ def short_scenarios():
                  criteria={"min_kills": 10, "availability": 0.99, "rejoin_periods": 5}),
         scenario("T1b-kill2", duration=45, faults=["kill"], max_down=2,
                  profile={"double_kill_p": 0.7}),
-        scenario("T3-partition", duration=45, faults=["partition"],
+        scenario("T3-partition", duration=45,
+                 faults=["partition"] + (["link-down"] if per_node else []),
                  profile={"partition_s": (3.0, 8.0), "network_gap_s": (2.0, 4.0)}),
         scenario("T3b-kill-linkcut", duration=45, faults=["kill", "partition"],
                  profile={"partition_shapes": ["link"], "partition_s": (4.0, 10.0),
@@ -138,10 +143,11 @@ def t6_scenario():
                     criteria={"topology_done": True, "placement": True})
 
 
-def long_scenarios(args):
+def long_scenarios(args, per_node):
+    skipped = ("topology",) if per_node else ("topology", "link-down")
     return [scenario("long", nodes=args.nodes or 5, replicas=args.replicas,
                      duration=args.duration or 1800.0,
-                     faults=[f for f in ALL_FAULTS if f != "topology"],
+                     faults=[f for f in ALL_FAULTS if f not in skipped],
                      max_down=args.max_down if args.max_down_given else 2,
                      probe_ms=args.probe_interval_ms, workers=args.workers, rate=args.rate,
                      consistency=args.consistency,
@@ -276,10 +282,11 @@ def write_keyring(directory):
 
 
 class Runner:
-    def __init__(self, args, cfg, out_dir, net, seed):
+    def __init__(self, args, cfg, out_dir, layout, net, seed):
         self.args = args
         self.cfg = cfg
         self.dir = out_dir
+        self.layout = layout
         self.net = net
         self.seed = seed
         self.violations = []   # (kind, count, detail)
@@ -292,14 +299,16 @@ class Runner:
         cfg, args = self.cfg, self.args
         os.makedirs(self.dir, exist_ok=True)
         kinds = list(cfg["faults"])
-        if self.net is None and any(k in NET_FAULTS for k in kinds):
+        dropped = [k for k in kinds if not self.layout.supports(k, self.net)]
+        if dropped:
             # A scenario whose faults cannot be injected proves nothing about them: it fails
             # (never a pass that tested less than its name says).
-            dropped = [k for k in kinds if k in NET_FAULTS]
-            log(f"  FAIL: no network namespace, cannot inject {','.join(dropped)} faults")
+            why = (f"topology {self.layout.mode}" + ("" if self.net else ", no iptables")
+                   + ": partitions and loss need a namespace (run as root with ip netns), "
+                   "link-down needs --topology per-node")
+            log(f"  FAIL: cannot inject {','.join(dropped)} faults ({why})")
             self.figures["faults_not_injected"] = dropped
-            self.violation("faults_not_injected", len(dropped),
-                           {"faults": dropped, "why": "no network namespace (run as root with ip netns)"})
+            self.violation("faults_not_injected", len(dropped), {"faults": dropped, "why": why})
             return self.finish(f"{cfg['name']}: not run", {}, None, None, [], None)
         write_level, claim_level = cfg["consistency"], cfg["consistency"]
         if cfg["emulate"]:
@@ -308,7 +317,7 @@ class Runner:
         title = (f"{cfg['name']}: seed {self.seed}, {cfg['nodes']} nodes, N={cfg['replicas']}, "
                  f"{claim_level}{' (sent ' + write_level + ')' if write_level != claim_level else ''}, "
                  f"{cfg['duration']:g} s, faults {','.join(kinds) or 'none'}, "
-                 f"max-down {cfg['max_down']}, P {cfg['probe_ms']} ms"
+                 f"max-down {cfg['max_down']}, P {cfg['probe_ms']} ms, topology {self.layout.mode}"
                  + (f", planted bug {cfg['plant']} ({kvnode})" if cfg["plant"] else "")
                  + (f", emulated bug {cfg['emulate']}" if cfg["emulate"] else ""))
         log(f"== {title}")
@@ -319,8 +328,12 @@ class Runner:
         extra_args = ["--repair-interval-s", str(repair_s)]
         if not args.plaintext:
             extra_args += ["--keyring", write_keyring(self.dir)]
+        elif self.layout.mode == "per-node":
+            # kvnode refuses an address outside 127.0.0.0/8 without a keyring unless told.
+            extra_args += ["--insecure"]
         cluster = chaos_faults.Cluster(kvnode, os.path.join(self.dir, "nodes"), cfg["nodes"],
-                                       cfg["replicas"], cfg["probe_ms"], log, extra_args=extra_args)
+                                       cfg["replicas"], cfg["probe_ms"], log, extra_args=extra_args,
+                                       layout=self.layout)
         self.cluster = cluster
         mono0 = time.monotonic()
         cluster.clock = lambda: time.monotonic() - mono0
@@ -356,7 +369,7 @@ class Runner:
             senders = []
 
             def hostile_factory(seed):
-                sender = chaos_hostile.HostileSender(seed)
+                sender = chaos_hostile.HostileSender(seed, source=self.layout.hostile_source())
                 senders.append(sender)
                 return sender
             workload = Workload(cluster, history, cfg["workers"], cfg["rate"], self.seed,
@@ -611,7 +624,7 @@ class Runner:
                 self.violation("T4_healthy_node_declared_dead", len(false_deaths), false_deaths[:5])
         if crit.get("hostile_logged") or senders:
             sent = sum(sum(s.sent.values()) for s in senders)
-            logged = {n: chaos_check.hostile_log_lines(cluster.nodes[n], chaos_hostile.SOURCE)
+            logged = {n: chaos_check.hostile_log_lines(cluster.nodes[n], self.layout.hostile_source())
                       for n in cluster.names()}
             self.figures["hostile_sent"] = sent
             self.figures["hostile_logged_lines"] = sum(logged.values())
@@ -645,6 +658,8 @@ class Runner:
                     if f["kind"] == "kill" and member in f["targets"]:
                         explained = True
                     if f["kind"] == "partition" and member in f["targets"] and observer in f["targets"]:
+                        explained = True
+                    if f["kind"] == "link-down" and (member in f["targets"] or observer in f["targets"]):
                         explained = True
                 if not explained:
                     result.append({"t": round(t, 3), "observer": observer, "member": member})
@@ -747,54 +762,52 @@ def print_summary(s):
 
 
 # ---------------------------------------------------------------------------
-# Namespace plumbing.
+# Namespace plumbing (chaos_netns.py): make the layout, re-run this script inside it.
 
-def setup_inside():
-    """Inside the namespace: iptables and the client source route. Returns Net or None."""
-    tool, reasons = chaos_faults.find_iptables()
-    if tool is None:
-        log("network faults unavailable (no working iptables in the namespace): " + "; ".join(reasons))
+def nodes_needed(args):
+    """Node namespaces the run needs: the largest scenario, plus one for a joining node."""
+    return max(cfg["nodes"] + (1 if "topology" in cfg["faults"] else 0)
+               for cfg in build_scenarios(args, per_node=True))
+
+
+def make_layout(args):
+    """The namespaces for --topology (per-node falls back to single, single to None = the
+    host loopback, each with a NOTE saying why)."""
+    reason = chaos_netns.unavailable_reason()
+    if reason:
+        log(f"NOTE: network namespaces unavailable ({reason}): running on the host loopback with "
+            f"kill/pause/hostile/hog faults only; partitions, link-down and loss are skipped")
         return None
-    moved = chaos_faults.run(["ip", "route", "replace", "local", "127.0.0.0/8", "dev", "lo", "table",
-                              "local", "proto", "kernel", "scope", "host", "src", CLIENT_SOURCE])
-    if moved.returncode != 0:
-        log(f"network faults unavailable: cannot set the loopback source address: "
-            f"{moved.stdout.decode(errors='replace').strip()}")
+    chaos_netns.sweep_leftovers(log)
+    if args.topology == "per-node":
+        try:
+            return chaos_netns.make_per_node(nodes_needed(args))
+        except RuntimeError as e:
+            log(f"NOTE: cannot make a namespace per node ({e}): one namespace for all nodes "
+                f"instead (no link-down)")
+    try:
+        return chaos_netns.make_single()
+    except RuntimeError as e:
+        log(f"NOTE: network namespaces unavailable ({e}): running on the host loopback with "
+            f"kill/pause/hostile/hog faults only")
         return None
-    return chaos_faults.Net(tool)
-
-
-def namespace_unavailable_reason():
-    if os.geteuid() != 0:
-        return "not root"
-    if shutil.which("ip") is None:
-        return "no `ip` command"
-    return None
 
 
 def run_outside(args, argv):
-    """Makes the namespace and re-runs this script inside it; returns the exit code, or None
-    when namespaces are unavailable (the caller then runs on plain loopback)."""
-    reason = namespace_unavailable_reason()
-    if reason:
-        log(f"NOTE: network namespaces unavailable ({reason}): running on the host loopback with "
-            f"kill/pause/hostile faults only; partitions and loss are skipped")
-        return None
-    namespace = f"ringkv-chaos-{os.getpid()}"
-    made = chaos_faults.run(["ip", "netns", "add", namespace])
-    if made.returncode != 0:
-        log(f"NOTE: network namespaces unavailable (ip netns add: "
-            f"{made.stdout.decode(errors='replace').strip()}): running on the host loopback with "
-            f"kill/pause/hostile faults only")
+    """Makes the namespaces and re-runs this script inside the runner's one; returns the
+    exit code, or None when namespaces are unavailable (the caller then runs on plain
+    loopback). Every namespace made is deleted at the end, whatever happens."""
+    layout = make_layout(args)
+    if layout is None:
         return None
     child = None
     try:
-        up = chaos_faults.run(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"])
-        if up.returncode != 0:
-            log(f"NOTE: cannot bring lo up in the namespace; running on the host loopback")
-            return None
-        child = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable,
-                                  os.path.abspath(__file__), "--inside", *argv],
+        path = os.path.join(args.out, "layout.json")
+        layout.save(path)
+        log(f"topology {layout.mode}: namespaces {', '.join(chaos_netns.namespaces_of(layout))}")
+        child = subprocess.Popen(chaos_netns.in_namespace(chaos_netns.runner_namespace(layout))
+                                 + [sys.executable, os.path.abspath(__file__), "--inside",
+                                    "--layout", path, *argv],
                                  stdin=subprocess.DEVNULL, preexec_fn=harness._die_with_parent)
         harness._PROCESSES[child.pid] = child
         return child.wait()
@@ -804,9 +817,7 @@ def run_outside(args, argv):
         if child is not None:
             harness._kill_pid(child)
             harness._PROCESSES.pop(child.pid, None)
-        gone = chaos_faults.run(["ip", "netns", "del", namespace])
-        if gone.returncode != 0:
-            log(f"warning: ip netns del {namespace}: {gone.stdout.decode(errors='replace').strip()}")
+        chaos_netns.delete_namespaces(chaos_netns.namespaces_of(layout), log)
 
 
 # ---------------------------------------------------------------------------
@@ -846,14 +857,23 @@ def parse_args(argv):
     p.add_argument("--scenarios", default="", help="short mode: run only these (comma list of "
                                                    "name prefixes, e.g. T1,T3)")
     p.add_argument("--out", default=None)
-    p.add_argument("--no-netns", action="store_true")
+    p.add_argument("--topology", choices=chaos_netns.TOPOLOGIES, default="per-node",
+                   help="per-node: a namespace per node on a bridge (default); single: every "
+                        "node on 127.0.0.x in one namespace; loopback: the host's loopback, "
+                        "no network faults")
+    p.add_argument("--no-netns", action="store_true", help="the same as --topology loopback")
     p.add_argument("--plaintext", action="store_true",
                    help="run the nodes without a cluster key (default: a fresh keyring, traffic sealed)")
     p.add_argument("--keep-data", action="store_true")
     p.add_argument("--max-rss-mb", type=int, default=1024)
     p.add_argument("--max-fds", type=int, default=1024)
     p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--layout", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.no_netns:
+        args.topology = "loopback"
+    if args.inside and not args.layout:
+        p.error("--inside needs --layout")
     args.max_down_given = args.max_down is not None
     if args.max_down is None:
         args.max_down = 1
@@ -877,16 +897,16 @@ def parse_args(argv):
     return args
 
 
-def build_scenarios(args):
+def build_scenarios(args, per_node):
     if args.mode == "short":
-        scenarios = short_scenarios()
+        scenarios = short_scenarios(per_node)
         if args.scenarios:
             wanted = [w.strip() for w in args.scenarios.split(",") if w.strip()]
             scenarios = [s for s in scenarios + optin_scenarios()
                          if any(s["name"].startswith(w) for w in wanted)]
         return scenarios
     if args.mode == "long":
-        return long_scenarios(args)
+        return long_scenarios(args, per_node)
     if args.mode == "selftest":
         return selftest_scenarios(args)
     return [scenario("single", nodes=args.nodes or 5, replicas=args.replicas,
@@ -936,8 +956,8 @@ def main():
                 return 2
             argv = argv + ["--plant-kvnode", f"{bug}={path}"]
 
-    if not args.inside and not args.no_netns:
-        # Re-run inside a private namespace with the same arguments and the chosen --out.
+    if not args.inside and args.topology != "loopback":
+        # Re-run inside the runner's namespace with the same arguments and the chosen --out.
         inner = [a for a in argv]
         if "--out" not in inner:
             inner += ["--out", args.out]
@@ -947,15 +967,16 @@ def main():
             log(f"run folder: {args.out}")
             return rc
 
-    net = setup_inside() if args.inside else None
+    layout = chaos_netns.Layout.load(args.layout) if args.inside else chaos_netns.Layout("loopback")
+    net = chaos_netns.setup_inside(layout, log)
     if not args.inside:
-        log("running on the host loopback: partitions and packet loss are skipped")
-    scenarios = build_scenarios(args)
+        log("running on the host loopback: partitions, link-down and packet loss are skipped")
+    scenarios = build_scenarios(args, per_node=layout.mode == "per-node")
     started = time.monotonic()
     results = []
     for cfg in scenarios:
         seed = args.seed
-        runner = Runner(args, cfg, os.path.join(args.out, cfg["name"]), net, seed)
+        runner = Runner(args, cfg, os.path.join(args.out, cfg["name"]), layout, net, seed)
         t0 = time.monotonic()
         try:
             summary = runner.run()
@@ -972,7 +993,8 @@ def main():
     overall = all(r.get("passed") for r in results)
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump({"mode": args.mode, "seed": args.seed, "passed": overall, "total_s": total,
-                   "namespace": net is not None, "scenarios": results}, f, indent=1, default=str)
+                   "namespace": net is not None, "topology": layout.mode, "scenarios": results},
+                  f, indent=1, default=str)
     log("")
     log(f"{'scenario':<18} {'verdict':<7} {'ops':>6} {'acked':>6} {'faults':<34} {'lost':>4} "
         f"{'rmiss':>5} {'phant':>5} {'corr':>4} {'C3':>4} {'div':>4} {'quiet':>6} {'wall':>6}"
@@ -986,8 +1008,8 @@ def main():
             f"{r.get('corrupt', 0):>4} {r.get('c3_violations', 0):>4} {r.get('divergent_replicas', 0):>4} "
             f"{(str(q) if q is not None else '-'):>6} {r.get('wall_s', 0):>6}"
             f" {(str(r['c6_extra']) + '/' + str(r['c6_missing']) if 'c6_keys_checked' in (r.get('figures') or {}) else '-'):>7}")
-    log(f"total {total} s; {'PASS' if overall else 'FAIL'}"
-        f"{'' if net is not None else ' (host loopback: no partitions/loss)'}")
+    log(f"total {total} s; {'PASS' if overall else 'FAIL'}; topology {layout.mode}"
+        f"{'' if net is not None else ' (no network faults)'}")
     if not args.inside:
         log(f"run folder: {args.out}")
     return 0 if overall else 1

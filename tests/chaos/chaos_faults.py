@@ -1,15 +1,17 @@
 """The cluster under test and the faults the chaos runner injects into it.
 
-Cluster: real kvnode processes (tests/process/harness.py Node) on 127.0.0.1.., killed,
-restarted, paused and resumed by PID, with a monitor thread that notices any exit we did
+Cluster: real kvnode processes (tests/process/harness.py Node) placed by a chaos_netns
+Layout (127.0.0.1.. in one namespace or on the host, or each in its own namespace on
+10.213.47.1..), killed, restarted, paused and resumed by PID, with a monitor thread that notices any exit we did
 not cause (C7) and samples RSS and open file descriptors from /proc.
 
 Faults come from a schedule drawn in advance from the seed (`make_schedule`), in lanes that
 run concurrently:
 
   process lane   kill -9 + restart (1 node, or up to --max-down at once), SIGSTOP/SIGCONT
-  network lane   partitions (random halves, one node isolated, one-way) and random packet
-                 loss, as iptables rules in the INPUT chain of the private namespace
+  network lane   partitions (random halves, one node isolated, one-way, one link) and
+                 link-down (a node's interface down, then up), as iptables rules in the
+                 receiver's INPUT chain / a bridge port (chaos_netns.Net); random packet loss
   hostile lane   bursts of hostile input (chaos_hostile.py) on the nodes' TCP and UDP ports
   topology lane  (T6) a new node joins, a non-changing node is killed and restarted, an
                  original node is decommissioned with `kv decommission` (exits 0, gone)
@@ -23,7 +25,6 @@ import math
 import os
 import queue
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +33,7 @@ import time
 
 import chaos_client as cc
 import harness
+from chaos_netns import Layout, cut_rules, loss_rules
 
 SUSPICION_MULT = 4  # membership/config.h: suspicion minimum = 4 * max(1, log10 n) * P
 
@@ -70,8 +72,10 @@ def _spawn(fn):
     return box.get("result")
 
 class Cluster:
-    def __init__(self, kvnode, workdir, count, replicas, probe_ms, log, extra_args=()):
+    def __init__(self, kvnode, workdir, count, replicas, probe_ms, log, extra_args=(),
+                 layout=None):
         self.kvnode = kvnode
+        self.layout = layout or Layout("single")
         self.workdir = workdir
         self.count = count
         self.replicas = replicas
@@ -97,9 +101,7 @@ class Cluster:
                   *self.extra_args]
         for i in range(self.count):
             name = f"n{i + 1}"
-            node = harness.Node(self.kvnode, self.workdir, name=name,
-                                host=harness.loopback_address(i + 1))
-            self.nodes[name] = node
+            self.nodes[name] = self.layout.node(self.kvnode, self.workdir, name, i + 1)
             self.order.append(name)
         self.common_args = list(common)
         founder = self.nodes[self.order[0]]
@@ -118,14 +120,13 @@ class Cluster:
             return [n for n in self.order if self.state.get(n) != "gone"]
 
     def add_node(self):
-        """Starts a NEW node (next name, next 127.0.0.x, free port) seeded with the live
+        """Starts a NEW node (next name, next address of the layout) seeded with the live
         members; it bootstraps (waits, joining, streams, normal). State 'joining' until the
         caller sees it normal: no worker uses it as coordinator meanwhile."""
         index = len(self.order) + 1
         name = f"n{index}"
         seeds = [self.nodes[n].address for n in self.up_names()]
-        node = harness.Node(self.kvnode, self.workdir, name=name,
-                            host=harness.loopback_address(index))
+        node = self.layout.node(self.kvnode, self.workdir, name, index)
         node.extra_args = self.common_args + ["--seeds", ",".join(seeds)]
         with self.lock:
             self.nodes[name] = node
@@ -254,97 +255,6 @@ def proc_resources(node):
 
 
 # ---------------------------------------------------------------------------
-# iptables inside the namespace.
-
-def run(argv, timeout=20):
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, timeout=timeout)
-
-
-def find_iptables():
-    """The first iptables variant that can add and delete an INPUT rule with the statistic
-    match here; (tool, reasons)."""
-    reasons = []
-    for tool in ("iptables", "iptables-legacy", "iptables-nft"):
-        if shutil.which(tool) is None:
-            reasons.append(f"{tool}: not installed")
-            continue
-        probe = ["-s", "127.0.0.250", "-d", "127.0.0.251", "-m", "statistic", "--mode", "random",
-                 "--probability", "0.5", "-j", "DROP"]
-        added = run([tool, "-w", "-A", "INPUT", *probe])
-        if added.returncode == 0:
-            removed = run([tool, "-w", "-D", "INPUT", *probe])
-            if removed.returncode == 0:
-                return tool, reasons
-            reasons.append(f"{tool} -D: {added.stdout.decode(errors='replace').strip()}")
-        else:
-            reasons.append(f"{tool} -A: {added.stdout.decode(errors='replace').strip()}")
-    return None, reasons
-
-
-class Net:
-    """INPUT DROP rules (receiver's chain, source -> destination), added and removed one by
-    one; `flush` removes every rule this object added."""
-
-    def __init__(self, tool):
-        self.tool = tool
-        self.rules = []
-        self.lock = threading.Lock()
-        self.dropped_total = 0
-
-    def add(self, rule):
-        result = run([self.tool, "-w", "-A", "INPUT", *rule])
-        if result.returncode != 0:
-            raise RuntimeError(f"{self.tool} -A INPUT {' '.join(rule)}: "
-                               f"{result.stdout.decode(errors='replace').strip()}")
-        with self.lock:
-            self.rules.append(rule)
-
-    def remove(self, rule):
-        self.count_drops()
-        result = run([self.tool, "-w", "-D", "INPUT", *rule])
-        with self.lock:
-            if rule in self.rules:
-                self.rules.remove(rule)
-        return result.returncode == 0
-
-    def count_drops(self):
-        result = run([self.tool, "-w", "-L", "INPUT", "-v", "-n", "-x"])
-        total = 0
-        for line in result.stdout.decode(errors="replace").splitlines():
-            fields = line.split()
-            if len(fields) > 2 and fields[2] == "DROP" and fields[0].isdigit():
-                total += int(fields[0])
-        self.dropped_total = max(self.dropped_total, total)
-        return total
-
-    def flush(self):
-        for rule in list(self.rules):
-            self.remove(rule)
-        # The namespace is private to this run: nothing else has rules in it.
-        run([self.tool, "-w", "-F", "INPUT"])
-
-
-def cut_rules(src_hosts, dst_hosts):
-    return [["-s", a, "-d", b, "-j", "DROP"] for a in src_hosts for b in dst_hosts]
-
-
-def loss_rules(hosts, probability, proto):
-    rules = []
-    for a in hosts:
-        for b in hosts:
-            if a == b:
-                continue
-            rule = ["-s", a, "-d", b]
-            if proto != "all":
-                rule += ["-p", proto]
-            rule += ["-m", "statistic", "--mode", "random", "--probability", f"{probability:.3f}",
-                     "-j", "DROP"]
-            rules.append(rule)
-    return rules
-
-
-# ---------------------------------------------------------------------------
 # The schedule.
 
 def make_schedule(seed, kinds, duration, names, max_down, probe_ms, profile):
@@ -386,7 +296,15 @@ def make_schedule(seed, kinds, duration, names, max_down, probe_ms, profile):
                 t += length + rng.uniform(*profile.get("pause_gap_s", (0.5, 2.0)))
         lanes["process"] = episodes
 
-    network_kinds = [k for k in ("partition", "loss") if k in kinds]
+    # Cuts: every partition shape and link-down once per round, in a seeded order; "partition"
+    # in network_kinds stands for a cut of any of them (a schedule without link-down draws
+    # exactly what it drew before link-down existed).
+    cut_items = []
+    if "partition" in kinds:
+        cut_items += profile.get("partition_shapes", ["halves", "isolate", "oneway"])
+    if "link-down" in kinds:
+        cut_items.append("link-down")
+    network_kinds = (["partition"] if cut_items else []) + (["loss"] if "loss" in kinds else [])
     if network_kinds:
         rng = random.Random(f"{seed}:network")
         episodes = []
@@ -400,12 +318,17 @@ def make_schedule(seed, kinds, duration, names, max_down, probe_ms, profile):
         while network_kinds and t < end:
             kind = rng.choice(network_kinds)
             if kind == "partition":
-                shapes = profile.get("partition_shapes", ["halves", "isolate", "oneway"])
                 if not shape_cycle:
-                    # Every shape once per round, in a seeded order.
-                    shape_cycle = rng.sample(shapes, len(shapes))
+                    shape_cycle = rng.sample(cut_items, len(cut_items))
                 shape = shape_cycle.pop(0)
                 shuffled = rng.sample(names, n)
+                if shape == "link-down":  # one node's interface down, then up
+                    hold = rng.uniform(*profile.get("partition_s", (3.0, 10.0)))
+                    hold = min(hold, max(1.0, end - t))
+                    episodes.append({"at": round(t, 3), "kind": "link-down",
+                                     "targets": shuffled[:1], "hold_s": round(hold, 3)})
+                    t += hold + rng.uniform(*profile.get("network_gap_s", (2.0, 5.0)))
+                    continue
                 if shape == "halves":
                     k = max(1, n // 2)
                     side_a, side_b = shuffled[:k], shuffled[k:]
@@ -535,7 +458,7 @@ class FaultRunner:
             if not self._wait_until(episode["at"]):
                 return
             try:
-                getattr(self, "_do_" + episode["kind"])(episode)
+                getattr(self, "_do_" + episode["kind"].replace("-", "_"))(episode)
             except Exception as e:  # noqa: BLE001 - a fault that cannot be injected is reported
                 self.errors.append(f"{episode['kind']} at {episode['at']}: {type(e).__name__}: {e}")
                 self.log(f"  !! fault {episode['kind']} failed: {type(e).__name__}: {e}")
@@ -665,6 +588,22 @@ class FaultRunner:
         t1 = self.clock()
         self._record({"kind": "loss", "targets": names, "probability": ep["probability"],
                       "proto": ep["proto"], "start": round(t0, 3), "end": round(t1, 3)})
+
+    def _do_link_down(self, ep):
+        """The node's interface down for hold_s, then up: every packet to or from it is
+        lost (clients' too), as when its cable is pulled; its process runs on."""
+        name = ep["targets"][0]
+        host = self.cluster.nodes[name].host
+        t0 = self.clock()
+        iface = self.net.link_down(host)
+        try:
+            self.log(f"  [{t0:7.2f}] link-down {name} ({iface}) for {ep['hold_s']:.1f} s")
+            self._sleep(ep["hold_s"])
+        finally:
+            self.net.link_up(host)
+        t1 = self.clock()
+        self._record({"kind": "link-down", "targets": [name], "iface": iface,
+                      "start": round(t0, 3), "end": round(t1, 3)})
 
     # -- CPU hog --------------------------------------------------------------------
     def _do_hog(self, ep):

@@ -10,7 +10,8 @@ import math
 import random
 
 COLORS = {("put", "ok"): "#1f63b4", ("get", "ok"): "#7fb3e6", "info": "#ff8c00", "fail": "#d62728"}
-FAULT_COLORS = {"kill": "#ff9999", "pause": "#ffe066", "partition": "#b48ee0", "loss": "#8fd18f",
+FAULT_COLORS = {"kill": "#ff9999", "pause": "#ffe066", "partition": "#b48ee0", "link-down": "#7a7ad6",
+                "loss": "#8fd18f",
                 "hostile": "#bbbbbb", "hog": "#ffb870", "crash": "#000000",
                 "join": "#66c2c2", "decommission": "#c28a66"}
 MAX_OK_POINTS = 30000

@@ -37,23 +37,24 @@ import harness  # noqa: E402
 import chaos_check  # noqa: E402
 import chaos_client as cc  # noqa: E402
 import chaos_faults as cf  # noqa: E402
+import chaos_netns as cn  # noqa: E402
 
 
 def inside(args):
-    tool, reasons = cf.find_iptables()
+    tool, reasons = cn.find_iptables()
     if tool is None:
         print("SKIP: no working iptables in the namespace: " + "; ".join(reasons))
         return 0
-    cf.run(["ip", "route", "replace", "local", "127.0.0.0/8", "dev", "lo", "table", "local", "proto",
+    cn.run(["ip", "route", "replace", "local", "127.0.0.0/8", "dev", "lo", "table", "local", "proto",
             "kernel", "scope", "host", "src", "127.0.0.254"])
-    net = cf.Net(tool)
+    net = cn.Net(tool)
     workdir = args.workdir
     cluster = cf.Cluster(args.kvnode, workdir, 5, 3, 200, print)
     cluster.clock = time.monotonic
     try:
         cluster.start()
         time.sleep(1.5)
-        for rule in cf.cut_rules(["127.0.0.1"], ["127.0.0.5"]) + cf.cut_rules(["127.0.0.5"], ["127.0.0.1"]):
+        for rule in cn.cut_rules(["127.0.0.1"], ["127.0.0.5"]) + cn.cut_rules(["127.0.0.5"], ["127.0.0.1"]):
             net.add(rule)
         cluster.kill("n3")
         deadline = time.monotonic() + 15
@@ -110,20 +111,20 @@ def main():
         print("SKIP: network namespaces unavailable: not root")
         return 0
     namespace = f"ringkv-standin-{os.getpid()}"
-    if cf.run(["ip", "netns", "add", namespace]).returncode != 0:
+    if cn.run(["ip", "netns", "add", namespace]).returncode != 0:
         print("SKIP: network namespaces unavailable: ip netns add failed")
         return 0
     import shutil
     import tempfile
     workdir = tempfile.mkdtemp(prefix="ringkv-standin-")
     try:
-        cf.run(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"])
+        cn.run(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"])
         child = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, os.path.abspath(__file__),
                                   "--inside", "--kvnode", args.kvnode, "--workdir", workdir],
                                  preexec_fn=harness._die_with_parent)
         return child.wait(timeout=180)
     finally:
-        cf.run(["ip", "netns", "del", namespace])
+        cn.run(["ip", "netns", "del", namespace])
         shutil.rmtree(workdir, ignore_errors=True)
 
 
