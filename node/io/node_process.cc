@@ -68,6 +68,7 @@ int run_node_process(const NodeSettings& flags) {
   storage::Options options;
   options.path = (std::filesystem::path(flags.data) / "db").string();
   options.sync = flags.sync;
+  options.memory = flags.storage_memory;
   options.clock_us = wall_clock_us;
   auto engine = storage::open_rocksdb_engine(options);
   if (!engine) {
@@ -183,6 +184,9 @@ int run_node_process(const NodeSettings& flags) {
     io::RespServerConfig resp_config{.listen_address = flags.resp_listen, .connections = flags.connections};
     resp_config.session.consistency = flags.resp_consistency;
     resp_config.session.users_required = flags.users.has_value();
+    // A RESP connection pauses at its in-flight cap instead of being refused
+    // BUSY: a pipelining client just waits (core/admission.h).
+    resp_config.session.commands_in_flight_max = flags.node.admission.connection_requests_inflight_max;
     resp_config.session.limits = resp::limits_from(wire::Limits{});
     resp_config.session.server = resp::ServerInfo{flags.name, flags.listen, flags.resp_listen,
                                                   static_cast<uint32_t>(getpid())};

@@ -11,6 +11,8 @@ namespace ringkv::io {
 struct RespServer::State : ConnectionState {
   resp::RequestParser parser;
   resp::Session session;
+  // Read while the node was shedding: not read again until the next drain.
+  bool yielded = false;
 
   explicit State(const resp::SessionConfig& config) : parser(config.limits), session(config) {}
 };
@@ -33,7 +35,6 @@ RespServer::RespServer(uv_loop_t* loop, core::NodeCore& core, std::function<core
                 ListenerConfig{.listen_address = std::move(config.listen_address),
                                .label = "RESP",
                                .first_connection_id = kRespClientFirst,
-                               .write_queue_bytes_max = config.write_queue_bytes_max,
                                .connections = config.connections}) {
   assert(session_config_.limits.validate().empty() && "RESP limits must be consistent");
 }
@@ -48,8 +49,17 @@ void RespServer::closed(Connection& connection) { core_.client_closed(connection
 std::string RespServer::over_cap_reply(size_t) const { return "-ERR max number of clients reached\r\n"; }
 
 void RespServer::received(Connection& connection, std::string_view bytes) {
-  state_of(connection).parser.feed(bytes);
+  State& state = state_of(connection);
+  state.parser.feed(bytes);
   process(connection);
+  state.parser.release_spare();
+  if (core_.shedding()) {
+    // One read per drain while the node sheds: a flood of connections cannot
+    // make one loop iteration (and the replies it holds) grow without end;
+    // what a client sends meanwhile waits in its socket, not in this process.
+    state.yielded = true;
+    listener_.update_reading(connection);
+  }
   after_input_();
 }
 
@@ -61,8 +71,8 @@ void RespServer::caught_up(Connection& connection) {
 }
 
 bool RespServer::wants_input(const Connection& connection) const {
-  const resp::Session& session = state_of(connection).session;
-  return session.accepting() && session.has_room();
+  const State& state = state_of(connection);
+  return !state.yielded && state.session.accepting() && state.session.has_room();
 }
 
 bool RespServer::can_take_commands(const Connection& connection) const {
@@ -111,6 +121,7 @@ void RespServer::flush_all() {
   bool resumed = false;
   for (Connection* connection : listener_.take_dirty()) {
     if (connection->closing) continue;
+    state_of(*connection).yielded = false;
     resp::Session& session = state_of(*connection).session;
     // Commands with a second phase (DEL deletes after it read) made new
     // requests while their replies arrived.
@@ -128,6 +139,7 @@ void RespServer::flush_all() {
       process(*connection);
       resumed = true;
     }
+    listener_.update_reading(*connection);
   }
   if (resumed) pump_now_();
 }

@@ -10,8 +10,11 @@
 //
 // Bounds: at most SessionConfig::commands_in_flight_max unanswered commands
 // per connection (parsing pauses, then reading), and a connection whose
-// unsent replies exceed write_queue_bytes_max stops being parsed and read
-// until its peer catches up (under half of it). Accept, buffers, the
+// unsent replies exceed connections.unsent_bytes_max stops being parsed and
+// read until its peer catches up (under half of it). Over the node's
+// admission bounds (core/admission.h) commands are answered "-BUSY ...", and
+// a connection read while the node sheds is not read again until the next
+// drain (flush_all), so a loop iteration takes at most one read from each. Accept, buffers, the
 // connection cap, the idle timeout and close are the shared Listener's
 // (listener.h); every closed connection reaches closed() once. Malformed RESP gets "-ERR Protocol error: ..." after the
 // replies to the commands before it, then the connection closes; QUIT
@@ -40,8 +43,7 @@ namespace ringkv::io {
 struct RespServerConfig {
   std::string listen_address;  // HOST:PORT
   resp::SessionConfig session;
-  size_t write_queue_bytes_max = 64 * 1024 * 1024;
-  // Open connections cap and idle timeout (connection_limits.h).
+  // Open connections cap, idle timeout and unsent-bytes bound (connection_limits.h).
   ConnectionLimitsConfig connections;
 };
 
