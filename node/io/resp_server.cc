@@ -58,6 +58,7 @@ void RespServer::received(Connection& connection, std::string_view bytes) {
     // make one loop iteration (and the replies it holds) grow without end;
     // what a client sends meanwhile waits in its socket, not in this process.
     state.yielded = true;
+    listener_.mark_dirty(connection);  // flush_all() lifts it
     listener_.update_reading(connection);
   }
   after_input_();
@@ -79,14 +80,16 @@ bool RespServer::can_take_commands(const Connection& connection) const {
   return !connection.closing && !connection.backpressured && wants_input(connection);
 }
 
-void RespServer::process(Connection& connection) {
+bool RespServer::process(Connection& connection) {
   State& state = state_of(connection);
   resp::Command command;
   std::string error;
   const uint64_t uptime_s = static_cast<uint64_t>(clock_().monotonic_ms - started_ms_) / 1000;
+  bool handled = false;
   while (can_take_commands(connection)) {
     const auto status = state.parser.next(command, error);
     if (status == resp::RequestParser::Status::kNeedMore) break;
+    handled = true;
     if (status == resp::RequestParser::Status::kError) {
       spdlog::warn("closing RESP connection from {}: protocol error: {}", connection.peer, error);
       state.session.fail_protocol(error);
@@ -95,8 +98,9 @@ void RespServer::process(Connection& connection) {
     state.session.handle_command(command, uptime_s);
   }
   hand_over(connection);
-  listener_.mark_dirty(connection);
+  if (handled) listener_.mark_dirty(connection);
   listener_.update_reading(connection);
+  return handled;
 }
 
 bool RespServer::hand_over(Connection& connection) {
@@ -134,11 +138,12 @@ void RespServer::flush_all() {
       continue;
     }
     // Commands left in the parser while the session was full: hand them
-    // over now that replies made room (then reading resumes).
-    if (!connection->reading && can_take_commands(*connection)) {
-      process(*connection);
-      resumed = true;
-    }
+    // over now that replies made room. Whether the connection is being read
+    // again says nothing about them (flush() above may have resumed reading,
+    // and a client that sent its whole pipeline sends nothing more), so look
+    // at the parser. (A pipeline deeper than commands_in_flight_max of
+    // GETs stalled here when reading resumed first.)
+    if (state_of(*connection).parser.buffered_bytes() > 0 && process(*connection)) resumed = true;
     listener_.update_reading(*connection);
   }
   if (resumed) pump_now_();

@@ -82,8 +82,9 @@ class RespServer : private Listener::Protocol {
   std::string over_cap_reply(size_t connections_max) const override;
   void closed(Connection& connection) override;
 
-  // Parses and hands over buffered commands while can_take_commands().
-  void process(Connection& connection);
+  // Parses and hands over buffered commands while can_take_commands(); true
+  // when it handled any (they may have replies: the connection is dirty).
+  bool process(Connection& connection);
   // Hands the session's new requests to the core; true when there were any.
   bool hand_over(Connection& connection);
   // The session accepts more commands and the peer reads its replies.
