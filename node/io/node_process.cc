@@ -1,5 +1,6 @@
 #include "node/io/node_process.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
@@ -23,6 +24,8 @@
 
 namespace ringkv::io {
 namespace {
+
+constexpr uint64_t kTrimIntervalMs = 5000;
 
 uint64_t wall_clock_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -147,6 +150,10 @@ int run_node_process(const NodeSettings& flags) {
     server_ptr->flush_all();
     if (resp) resp->flush_all();
   };
+  // Memory freed after a burst (an overload's buffers and replies) stays in
+  // glibc's heap unless given back: trim it every few seconds (issue 13).
+  uv_timer_t trim_timer;
+  uv_timer_init(loop, &trim_timer);  // started once the ports listen
   // A finished decommission stops the node from a zero timer, outside the pump.
   std::function<void()> stop_node;  // set once every part exists (below)
   uv_timer_t finish_timer;
@@ -211,6 +218,7 @@ int run_node_process(const NodeSettings& flags) {
     return 1;
   }
   driver.start();
+  uv_timer_start(&trim_timer, [](uv_timer_t*) { malloc_trim(0); }, kTrimIntervalMs, kTrimIntervalMs);
   spdlog::info("node {} id {} generation {} listening on {} (data {}, sync {})", flags.name,
                membership::id_to_hex(identity->node_id), identity->generation, flags.listen, flags.data, flags.sync);
   if (resp) {
@@ -228,9 +236,10 @@ int run_node_process(const NodeSettings& flags) {
     io::PeerClient* peers;
     io::CoreDriver* driver;
     uv_timer_t* finish_timer;
+    uv_timer_t* trim_timer;
     uv_signal_t term;
     uv_signal_t interrupt;
-  } stop{&server, resp.get(), &gossip, &peers, &driver, &finish_timer, {}, {}};
+  } stop{&server, resp.get(), &gossip, &peers, &driver, &finish_timer, &trim_timer, {}, {}};
   auto on_signal = [](uv_signal_t* handle, int signal_number) {
     auto* context = static_cast<StopContext*>(handle->data);
     spdlog::info("signal {}: stopping", signal_number);
@@ -240,6 +249,7 @@ int run_node_process(const NodeSettings& flags) {
     context->driver->stop();
     context->peers->close();
     uv_close(reinterpret_cast<uv_handle_t*>(context->finish_timer), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(context->trim_timer), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&context->term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&context->interrupt), nullptr);
   };
