@@ -153,9 +153,11 @@ core::NodeConfig node_config(const Flags& flags) {
   config.repair.interval_ms = static_cast<membership::TimeMs>(flags.repair_interval_s) * 1000;
   config.admission.requests_inflight_max = static_cast<size_t>(flags.max_inflight_requests);
   config.admission.bytes_inflight_max = static_cast<uint64_t>(flags.max_inflight_bytes_mib) << 20;
-  config.admission.connection_requests_inflight_max = static_cast<size_t>(flags.max_connection_inflight_requests);
-  config.admission.connection_bytes_inflight_max = static_cast<uint64_t>(flags.max_connection_inflight_bytes_mib)
-                                                   << 20;
+  // A connection's caps never exceed the node's (lowering the node's lowers them).
+  config.admission.connection_requests_inflight_max =
+      std::min(config.admission.requests_inflight_max, static_cast<size_t>(flags.max_connection_inflight_requests));
+  config.admission.connection_bytes_inflight_max = std::min(
+      config.admission.bytes_inflight_max, static_cast<uint64_t>(flags.max_connection_inflight_bytes_mib) << 20);
   return config;
 }
 
