@@ -90,6 +90,27 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   app.add_option("--idle-timeout-s", flags.idle_timeout_s,
                  "close a connection that sent nothing for this long (0: never)")
       ->check(CLI::Range(0, 7 * 24 * 3600))->capture_default_str();
+  app.add_option("--max-inflight-requests", flags.max_inflight_requests,
+                 "client puts/deletes/gets in flight on this node; more are refused BUSY at once")
+      ->check(CLI::Range(1, 1'000'000))->capture_default_str();
+  app.add_option("--max-inflight-bytes-mib", flags.max_inflight_bytes_mib,
+                 "bytes (keys + values) of client requests in flight on this node; more are refused BUSY")
+      ->check(CLI::Range(1, 65536))->capture_default_str();
+  app.add_option("--max-connection-inflight-requests", flags.max_connection_inflight_requests,
+                 "client requests in flight on one connection; more are refused BUSY")
+      ->check(CLI::Range(1, 1'000'000))->capture_default_str();
+  app.add_option("--max-connection-inflight-bytes-mib", flags.max_connection_inflight_bytes_mib,
+                 "bytes of client requests in flight on one connection (a request alone always passes)")
+      ->check(CLI::Range(1, 65536))->capture_default_str();
+  app.add_option("--max-connection-unsent-kib", flags.max_connection_unsent_kib,
+                 "stop reading a connection while its unsent replies exceed this (backpressure)")
+      ->check(CLI::Range(16, 1 << 20))->capture_default_str();
+  app.add_option("--rocksdb-block-cache-mib", flags.rocksdb_block_cache_mib,
+                 "RocksDB block cache (data, index and filter blocks)")
+      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  app.add_option("--rocksdb-write-buffers-mib", flags.rocksdb_write_buffers_mib,
+                 "RocksDB memtables of all column families together (write buffer manager)")
+      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
   app.add_option("--users", flags.users,
                  "users file (kv users add): clients must authenticate; default: no credentials needed");
   try {
@@ -112,6 +133,10 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   }
   if (!flags.resp_listen.empty() && flags.resp_listen == flags.listen) {
     std::fprintf(stderr, "kvnode: --resp-listen must differ from --listen\n");
+    return 2;
+  }
+  if (const std::string problem = node_config(flags).admission.validate(); !problem.empty()) {
+    std::fprintf(stderr, "kvnode: --%s\n", problem.c_str());
     return 2;
   }
   for (const auto& seed : flags.seeds) {
@@ -147,6 +172,13 @@ core::NodeConfig node_config(const Flags& flags) {
   config.coordinator.request_timeout_ms = flags.request_timeout_ms;
   config.topology.cleanup_grace_ms = static_cast<membership::TimeMs>(flags.cleanup_grace_s) * 1000;
   config.repair.interval_ms = static_cast<membership::TimeMs>(flags.repair_interval_s) * 1000;
+  config.admission.requests_inflight_max = static_cast<size_t>(flags.max_inflight_requests);
+  config.admission.bytes_inflight_max = static_cast<uint64_t>(flags.max_inflight_bytes_mib) << 20;
+  // A connection's caps never exceed the node's (lowering the node's lowers them).
+  config.admission.connection_requests_inflight_max =
+      std::min(config.admission.requests_inflight_max, static_cast<size_t>(flags.max_connection_inflight_requests));
+  config.admission.connection_bytes_inflight_max = std::min(
+      config.admission.bytes_inflight_max, static_cast<uint64_t>(flags.max_connection_inflight_bytes_mib) << 20);
   return config;
 }
 

@@ -63,6 +63,17 @@ struct Flags {
   // seconds a connection may send nothing before it is closed (0: never).
   int max_connections = 1024;
   int idle_timeout_s = 300;
+  // Overload (issue 13 item 3): client requests in flight and their bytes,
+  // per node and per connection, over which new ones are refused BUSY
+  // (core/admission.h); unsent reply bytes over which a connection is not
+  // read (backpressure); RocksDB's block cache and memtables.
+  int max_inflight_requests = 1024;
+  int max_inflight_bytes_mib = 32;
+  int max_connection_inflight_requests = 1024;
+  int max_connection_inflight_bytes_mib = 8;
+  int max_connection_unsent_kib = 1024;
+  int rocksdb_block_cache_mib = 32;
+  int rocksdb_write_buffers_mib = 32;
   // Users file (kv users add); empty: clients need no credentials.
   std::string users;
 };

@@ -77,7 +77,10 @@ int main(int argc, char** argv) {
                 .listen = flags.listen,
                 .data = flags.data},
       .connections = {.connections_max = static_cast<size_t>(flags.max_connections),
-                      .idle_timeout_ms = static_cast<uint64_t>(flags.idle_timeout_s) * 1000},
+                      .idle_timeout_ms = static_cast<uint64_t>(flags.idle_timeout_s) * 1000,
+                      .unsent_bytes_max = static_cast<size_t>(flags.max_connection_unsent_kib) << 10},
+      .storage_memory = {.block_cache_bytes = static_cast<uint64_t>(flags.rocksdb_block_cache_mib) << 20,
+                         .write_buffers_bytes = static_cast<uint64_t>(flags.rocksdb_write_buffers_mib) << 20},
       .users = std::move(users),
   };
   return ringkv::io::run_node_process(settings);

@@ -58,9 +58,19 @@ template <typename T>
 using Result = std::expected<T, Error>;
 using Status = std::expected<void, Error>;
 
+// RocksDB's memory (ignored by MemoryEngine): the block cache, and every
+// column family's memtables together (a write buffer manager flushes the
+// largest memtable when they reach this). Index and filter blocks are held
+// in the block cache too, so these two bound most of what RocksDB keeps.
+struct MemoryBudget {
+  uint64_t block_cache_bytes = 32ull << 20;    // kvnode --rocksdb-block-cache-mib
+  uint64_t write_buffers_bytes = 32ull << 20;  // kvnode --rocksdb-write-buffers-mib
+};
+
 struct Options {
   // Where RocksDB keeps its files (ignored by MemoryEngine).
   std::string path;
+  MemoryBudget memory;
   // fsync the WAL in flush_wal().
   bool sync = false;
   // Tombstones whose version timestamp is older than this may be purged.

@@ -39,9 +39,11 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstdarg>
 #include <cstdio>
@@ -260,9 +262,24 @@ class ManualRecovery final : public rocksdb::EventListener {
 };
 
 // Sized for a node on a 2-core box: one shared block cache, few background
-// jobs, and a bloom filter where point reads happen (`data`).
+// jobs, and a bloom filter where point reads happen (`data`). Memory is
+// bounded by Options::memory: the block cache (holding index and filter
+// blocks too) and one write buffer manager over every family's memtables.
 struct Tuning {
-  std::shared_ptr<rocksdb::Cache> block_cache = rocksdb::NewLRUCache(64 * kMiB);
+  explicit Tuning(const MemoryBudget& memory)
+      : block_cache(rocksdb::NewLRUCache(std::max<size_t>(memory.block_cache_bytes, kMiB))),
+        write_buffers(std::make_shared<rocksdb::WriteBufferManager>(std::max<size_t>(memory.write_buffers_bytes, kMiB))),
+        write_buffers_bytes(std::max<size_t>(memory.write_buffers_bytes, kMiB)) {}
+
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+  size_t write_buffers_bytes;
+
+  // One memtable of a family: at most `bytes_max`, and a share of the budget
+  // (with the immutable one being flushed, a family holds about twice this).
+  size_t memtable_bytes(size_t bytes_max, size_t budget_share) const {
+    return std::clamp<size_t>(write_buffers_bytes / budget_share, kMiB, bytes_max);
+  }
 
   rocksdb::DBOptions db_options(const Options& engine_options) const {
     rocksdb::DBOptions options;
@@ -280,6 +297,7 @@ struct Tuning {
     // acknowledges any of them (Engine::flush_wal): one write(2), or one
     // fsync with --sync, covers the whole batch (group commit).
     options.manual_wal_flush = true;
+    options.write_buffer_manager = write_buffers;
     return options;
   }
 
@@ -289,6 +307,8 @@ struct Tuning {
     options.write_buffer_size = write_buffer_bytes;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = block_cache;
+    table.cache_index_and_filter_blocks = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
     if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     return options;
@@ -370,8 +390,8 @@ Result<std::unique_ptr<Engine>> RocksDbEngine::open(const Options& options) {
   if (options.path.empty()) {
     return std::unexpected(Error{ErrorKind::kInvalidArgument, "Options::path is empty"});
   }
-  const Tuning tuning;
-  rocksdb::ColumnFamilyOptions data_options = tuning.family_options(64 * kMiB, true);
+  const Tuning tuning(options.memory);
+  rocksdb::ColumnFamilyOptions data_options = tuning.family_options(tuning.memtable_bytes(64 * kMiB, 2), true);
   data_options.merge_operator = std::make_shared<LastWriteWins>();
   // A hot key overwritten many times would pile up merge operands in the
   // memtable, and every read of it merges them all (redis-benchmark's SET
@@ -382,10 +402,10 @@ Result<std::unique_ptr<Engine>> RocksDbEngine::open(const Options& options) {
   data_options.compaction_filter_factory =
       std::make_shared<TombstonePurgeFactory>(options.clock_us, options.tombstone_grace_s);
   const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, tuning.family_options(4 * kMiB, false)},
+      {rocksdb::kDefaultColumnFamilyName, tuning.family_options(tuning.memtable_bytes(4 * kMiB, 8), false)},
       {"data", data_options},
-      {"hints", tuning.family_options(16 * kMiB, false)},
-      {"meta", tuning.family_options(4 * kMiB, false)},
+      {"hints", tuning.family_options(tuning.memtable_bytes(16 * kMiB, 4), false)},
+      {"meta", tuning.family_options(tuning.memtable_bytes(4 * kMiB, 8), false)},
   };
 
   // The info log lives in the database directory, which must exist first.

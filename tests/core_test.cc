@@ -343,3 +343,48 @@ TEST_CASE("snapshots: admin only, made on this node's storage, listed and remove
   REQUIRE(listed.snapshots.size() == 1);
   CHECK(listed.snapshots[0].tag == "19700101T000000.001Z");
 }
+
+TEST_CASE("puts over the admission cap before the node drained its replies are refused BUSY and not written") {
+  storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  core::NodeConfig config;
+  config.admission = core::AdmissionConfig{.requests_inflight_max = 2, .bytes_inflight_max = 1 << 20,
+                                           .connection_requests_inflight_max = 2,
+                                           .connection_bytes_inflight_max = 1 << 20};
+  core::NodeCore node{config, store, 7, make_swim("node1", 1), core::Now{1000, 1}};
+  for (uint64_t id = 1; id <= 3; ++id) {
+    node.handle_client(1, "127.0.0.9:5555", core::Channel::kPeer,
+                       wire::Message{id, wire::PutRequest{"k" + std::to_string(id), "v"}}, core::Now{1000, 1});
+  }
+  // An own-copy read is not coordinated: it is never shed.
+  node.handle_client(1, "127.0.0.9:5555", core::Channel::kPeer,
+                     wire::Message{4, wire::GetRequest{"k1", wire::Consistency::kQuorum, /*local=*/true}},
+                     core::Now{1000, 1});
+  auto out = node.take_outgoing();
+  REQUIRE(out.size() == 4);
+  CHECK(std::holds_alternative<wire::WriteReply>(out[0].message.body));
+  CHECK(std::holds_alternative<wire::WriteReply>(out[1].message.body));
+  const auto& refused = std::get<wire::ErrorReply>(out[2].message.body);
+  CHECK(refused.code == wire::ErrorCode::kBusy);
+  CHECK(refused.message.find("--max-inflight-requests") != std::string::npos);
+  CHECK(std::get<wire::GetReply>(out[3].message.body).found);
+  CHECK_FALSE(engine.read("k3").value().has_value());  // nothing of a refused request is done
+  auto notices = node.take_notices();
+  REQUIRE(notices.size() == 1);
+  CHECK(notices[0].find("shedding load") != std::string::npos);
+  // The replies left the core: the next requests are admitted again.
+  node.handle_client(1, "127.0.0.9:5555", core::Channel::kPeer, wire::Message{5, wire::PutRequest{"k3", "v"}},
+                     core::Now{2000, 2});
+  out = node.take_outgoing();
+  REQUIRE(out.size() == 1);
+  CHECK(std::holds_alternative<wire::WriteReply>(out[0].message.body));
+  node.handle_client(1, "127.0.0.9:5555", core::Channel::kPeer, wire::Message{6, wire::StatsRequest{}},
+                     core::Now{2000, 2});
+  out = node.take_outgoing();
+  REQUIRE(out.size() == 1);
+  uint64_t shed = 0;
+  for (const auto& [name, value] : std::get<wire::StatsReply>(out[0].message.body).values) {
+    if (name == "requests_shed_busy") shed = value;
+  }
+  CHECK(shed == 1);
+}

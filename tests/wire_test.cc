@@ -336,6 +336,7 @@ TEST_CASE("auth requests and replies round-trip, and an oversized password is re
   CHECK_FALSE(decode(encode({1, AuthRequest{"alice", std::string(5000, 'x')}}), Limits{}).has_value());
   CHECK(error_code_name(ErrorCode::kNotAuthenticated) == "NOT_AUTHENTICATED");
   CHECK(error_code_name(ErrorCode::kForbidden) == "FORBIDDEN");
+  CHECK(error_code_name(ErrorCode::kBusy) == "BUSY");
 }
 
 TEST_CASE("keyring messages survive a round trip and an unknown keys action is refused") {

@@ -60,6 +60,7 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
       replayer_(config_.hint_replay, view_, store_),
       topology_(config_.topology, view_, store_, swim_, now),
       repair_(config_.repair, view_, store_),
+      admission_(config_.admission),
       keyring_admin_(KeyringAdminConfig{}, view_, swim_, nullptr, store_.engine()),
       last_now_ms_(now.monotonic_ms) {
   topology_.take_ring_status_changed();  // the ring is built below
@@ -185,6 +186,7 @@ std::vector<Outgoing> NodeCore::take_outgoing() {
   for (auto& reply : keyring_admin_.take_replies()) outgoing_.push_back(std::move(reply));
   auto replies = std::exchange(outgoing_, {});
   if (replies.empty()) return replies;
+  for (const auto& reply : replies) admission_.release(reply.client, reply.message.request_id);
   // Nothing is acknowledged before it is in the WAL: one flush covers every
   // write behind this batch of replies.
   if (auto flushed = store_.engine().flush_wal(); !flushed) {
@@ -498,6 +500,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("client_refused_noauth", client_refused_noauth_);
   add("client_refused_forbidden", client_refused_forbidden_);
   add("internode_on_client_refused", internode_on_client_refused_);
+  admission_.add_stats(reply.values);
   add("clock_offset_warnings", swim_.stats().clock_offset_warnings);
   add("settings_mismatches", settings_mismatches_);
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "membership/swim.h"
+#include "node/core/admission.h"
 #include "node/core/anti_entropy.h"
 #include "node/core/channel.h"
 #include "node/core/cluster_settings.h"
@@ -47,6 +48,8 @@ struct NodeConfig {
   // the modules below, overriding what those hold.
   ClusterSettings settings;
   CoordinatorConfig coordinator;
+  // Load shedding of client puts, deletes and gets (admission.h).
+  AdmissionConfig admission;
   HintReplayConfig hint_replay;
   TopologyConfig topology;
   RepairConfig repair;
@@ -74,8 +77,10 @@ class NodeCore {
   // authenticated as a client. A StatusRequest on kPeer without client
   // credentials is internode (topology confirms joins and leaves with it).
   // Refusals are ErrorReply kNotAuthenticated or kForbidden, counted in
-  // stats and noted once per connection (take_notices). An AuthRequest is
-  // verified here, synchronously: a password's first check costs tens of
+  // stats and noted once per connection (take_notices). Puts, deletes and
+  // coordinated gets over the admission bounds (admission.h) are refused with
+  // kBusy before anything is done, counted, and noted at most once a minute.
+  // An AuthRequest is verified here, synchronously: a password's first check costs tens of
   // milliseconds of CPU by design (node/trust/users.h).
   void handle_client(ClientId client, std::string_view peer_address, Channel channel,
                      wire::Message request, Now now);
@@ -93,13 +98,17 @@ class NodeCore {
   membership::TimeMs next_deadline() const;
 
   // Replies, after flushing the WAL so every write they acknowledge is
-  // durable (a failed flush turns those acknowledgements into errors).
+  // durable (a failed flush turns those acknowledgements into errors). Their
+  // requests stop counting as in flight for admission (admission.h).
   std::vector<Outgoing> take_outgoing();
   std::vector<PeerRequest> take_peer_requests();
   // Drains membership events, updating the ring and liveness view first, and
   // remembering the ring's members (see known_members.h).
   std::vector<membership::Event> take_membership_events(Now now);
 
+  // Client requests are being shed until replies leave (admission.h): the
+  // I/O layer reads no more from a client until then (resp_server.h).
+  bool shedding() const { return admission_.saturated(); }
   // The node was decommissioned earlier: it must not serve (topology.h).
   bool decommissioned() const { return topology_.decommissioned(); }
   // A decommission completed: the process should stop now.
@@ -159,6 +168,8 @@ class NodeCore {
   void handle_internode_request(ClientId client, std::string_view peer_address, wire::Message& request,
                                 Now now);
   wire::Body authenticate(ClientId client, std::string_view peer_address, const wire::AuthRequest& request);
+  // The BUSY refusal for a request over `bound`, noted at most once a minute.
+  wire::ErrorReply shed(Bound bound, Now now);
   wire::ErrorReply refuse(ClientId client, std::string_view peer_address, wire::ErrorCode code,
                           std::string reason);
   void apply_membership(const membership::Event& event, Now now);
@@ -209,6 +220,10 @@ class NodeCore {
   uint64_t client_refused_forbidden_ = 0;
   uint64_t internode_on_client_refused_ = 0;
   std::vector<std::string> notices_;
+  Admission admission_;
+  // Refusals of overload are noted at most once a minute, from this time on.
+  membership::TimeMs next_busy_notice_ms_ = 0;
+  uint64_t busy_noted_ = 0;  // refusals already told of in a notice
   std::function<std::string()> trust_problem_;
   KeyringAdmin keyring_admin_;
   // Members remembered from before a restart that membership has not

@@ -10,6 +10,9 @@
 namespace ringkv::core {
 namespace {
 
+// Refusals for overload come in floods: one log line a minute says how many.
+constexpr membership::TimeMs kBusyNoticeIntervalMs = 60 * 1000;
+
 wire::ErrorReply error(wire::ErrorCode code, std::string message) {
   return wire::ErrorReply{code, std::move(message)};
 }
@@ -79,6 +82,13 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
   if (data_request && !own_copy_read && phase != Phase::kNormal && phase != Phase::kLeaving) {
     return answer(error(wire::ErrorCode::kUnavailable, "this node is " + std::string(to_string(phase)) +
                                                            " the ring, not an owner yet; send requests to another node"));
+  }
+  if (data_request && !own_copy_read) {
+    const auto* put = std::get_if<wire::PutRequest>(&request.body);
+    const uint64_t bytes = put ? put->key.size() + put->value.size()
+                           : get ? get->key.size()
+                                 : std::get<wire::DeleteRequest>(request.body).key.size();
+    if (auto bound = admission_.admit(client, id, bytes)) return answer(shed(*bound, now));
   }
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
     pending_[{client, id}] = Pending{now.wall_us, true};
@@ -154,6 +164,19 @@ wire::Body NodeCore::authenticate(ClientId client, std::string_view peer_address
   state.role = *role;
   state.user = request.user;
   return wire::AuthReply{std::string(trust::role_name(*role))};
+}
+
+wire::ErrorReply NodeCore::shed(Bound bound, Now now) {
+  std::string reason = admission_.describe(bound);
+  if (now.monotonic_ms >= next_busy_notice_ms_) {
+    const uint64_t refused = admission_.refused();
+    notices_.push_back("shedding load: " + std::to_string(refused - busy_noted_) +
+                       " client requests refused BUSY since the last such line (" + std::to_string(refused) +
+                       " in all, kv stats requests_shed_busy); latest: " + reason);
+    busy_noted_ = refused;
+    next_busy_notice_ms_ = now.monotonic_ms + kBusyNoticeIntervalMs;
+  }
+  return error(wire::ErrorCode::kBusy, std::move(reason));
 }
 
 wire::ErrorReply NodeCore::refuse(ClientId client, std::string_view peer_address, wire::ErrorCode code,

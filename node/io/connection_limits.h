@@ -2,6 +2,8 @@
 // connections (issue 11 item 7): at most connections_max open at once (one
 // over the cap is answered with a clear error and closed, and counted), and
 // a connection that sends nothing for idle_timeout_ms is closed (counted).
+// The Listener also stops reading a connection whose unsent replies exceed
+// unsent_bytes_max (backpressure, listener.h; issue 13 item 3).
 //
 // Pure bookkeeping: the server reports accepts, input and closes with the
 // time as a value, and asks which connections are idle. The loop's thread
@@ -19,6 +21,10 @@ namespace ringkv::io {
 struct ConnectionLimitsConfig {
   size_t connections_max = 1024;      // --max-connections (per port)
   uint64_t idle_timeout_ms = 300'000;  // --idle-timeout-s x 1000; 0: never
+  // Unsent reply bytes above which a connection is not read until they fall
+  // under half of it (--max-connection-unsent-kib x 1024). Bounds what a
+  // client that does not read its replies can make the node hold.
+  size_t unsent_bytes_max = 1 << 20;
 };
 
 class ConnectionLimits {

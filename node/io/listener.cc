@@ -10,7 +10,9 @@
 namespace ringkv::io {
 namespace {
 
-constexpr size_t kReadBufferBytes = 256 * 1024;
+// One read's most: under a flood every connection may bring this much per
+// loop iteration (then RespServer stops reading it until the next drain).
+constexpr size_t kReadBufferBytes = 64 * 1024;
 constexpr int kBacklog = 511;
 constexpr uint64_t kIdleSweepMs = 1000;
 
@@ -160,7 +162,7 @@ void Listener::flush(Connection& connection) {
     close_connection(connection);
     return;
   }
-  if (stream->write_queue_size > config_.write_queue_bytes_max) connection.backpressured = true;
+  if (stream->write_queue_size > config_.connections.unsent_bytes_max) connection.backpressured = true;
   update_reading(connection);
 }
 
@@ -171,7 +173,7 @@ void Listener::on_written(uv_write_t* request, int) {
   auto& connection = *static_cast<Connection*>(stream->data);
   Listener* listener = connection.listener;
   if (connection.closing || connection.reading) return;
-  if (connection.backpressured && stream->write_queue_size < listener->config_.write_queue_bytes_max / 2) {
+  if (connection.backpressured && stream->write_queue_size < listener->config_.connections.unsent_bytes_max / 2) {
     connection.backpressured = false;  // the slow reader caught up
   }
   if (connection.backpressured) return;

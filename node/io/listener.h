@@ -14,9 +14,9 @@
 //   was opened reaches it exactly once, whatever closed it (peer EOF, error,
 //   idle timeout, the protocol, close()). After closed() the Connection and
 //   its state are freed; find() no longer returns it.
-// - Backpressure: after a flush leaves more than write_queue_bytes_max unsent,
-//   the connection is `backpressured()` and not read until the queue falls
-//   under half of that. A protocol may also refuse input for its own reasons
+// - Backpressure: after a flush leaves more than connections.unsent_bytes_max
+//   unsent, the connection is `backpressured()` and not read until the queue
+//   falls under half of that. A protocol may also refuse input for its own reasons
 //   (Protocol::wants_input); update_reading() applies both.
 // - Dirty list: mark_dirty() records a connection with replies to collect;
 //   take_dirty() returns them (open ones, each once) for the owner's flush.
@@ -46,9 +46,7 @@ struct ListenerConfig {
   // Names the port in log lines ("" for the node port, "RESP").
   std::string label;
   uint64_t first_connection_id = 1;  // ids count up from here
-  // A connection whose unsent bytes exceed this stops being read until the
-  // peer catches up (a slow reader cannot grow the node's memory unbounded).
-  size_t write_queue_bytes_max = 64 * 1024 * 1024;
+  // The cap, the idle timeout and the unsent-bytes bound (backpressure).
   ConnectionLimitsConfig connections;
 };
 

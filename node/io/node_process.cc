@@ -1,5 +1,6 @@
 #include "node/io/node_process.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
@@ -24,6 +25,8 @@
 
 namespace ringkv::io {
 namespace {
+
+constexpr uint64_t kTrimIntervalMs = 5000;
 
 uint64_t wall_clock_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -71,6 +74,7 @@ int run_node_process(const NodeSettings& flags) {
   options.snapshots_path = node::snapshots_path(flags.data);
   options.sync = flags.sync;
   options.tombstone_grace_s = flags.node.settings.tombstone_grace_s;
+  options.memory = flags.storage_memory;
   options.clock_us = wall_clock_us;
   auto engine = storage::open_rocksdb_engine(options);
   if (!engine) {
@@ -150,6 +154,10 @@ int run_node_process(const NodeSettings& flags) {
     server_ptr->flush_all();
     if (resp) resp->flush_all();
   };
+  // Memory freed after a burst (an overload's buffers and replies) stays in
+  // glibc's heap unless given back: trim it every few seconds (issue 13).
+  uv_timer_t trim_timer;
+  uv_timer_init(loop, &trim_timer);  // started once the ports listen
   // A finished decommission stops the node from a zero timer, outside the pump;
   // so does a refusal to run (exit code 2).
   std::function<void()> stop_node;  // set once every part exists (below)
@@ -194,6 +202,9 @@ int run_node_process(const NodeSettings& flags) {
     io::RespServerConfig resp_config{.listen_address = flags.resp_listen, .connections = flags.connections};
     resp_config.session.consistency = flags.resp_consistency;
     resp_config.session.users_required = flags.users.has_value();
+    // A RESP connection pauses at its in-flight cap instead of being refused
+    // BUSY: a pipelining client just waits (core/admission.h).
+    resp_config.session.commands_in_flight_max = flags.node.admission.connection_requests_inflight_max;
     resp_config.session.limits = resp::limits_from(wire::Limits{});
     resp_config.session.server = resp::ServerInfo{flags.name, flags.listen, flags.resp_listen,
                                                   static_cast<uint32_t>(getpid())};
@@ -218,6 +229,7 @@ int run_node_process(const NodeSettings& flags) {
     return 1;
   }
   driver.start();
+  uv_timer_start(&trim_timer, [](uv_timer_t*) { malloc_trim(0); }, kTrimIntervalMs, kTrimIntervalMs);
   spdlog::info("node {} id {} generation {} listening on {} (data {}, sync {})", flags.name,
                membership::id_to_hex(identity->node_id), identity->generation, flags.listen, flags.data, flags.sync);
   if (resp) {
@@ -235,9 +247,10 @@ int run_node_process(const NodeSettings& flags) {
     io::PeerClient* peers;
     io::CoreDriver* driver;
     uv_timer_t* finish_timer;
+    uv_timer_t* trim_timer;
     uv_signal_t term;
     uv_signal_t interrupt;
-  } stop{&server, resp.get(), &gossip, &peers, &driver, &finish_timer, {}, {}};
+  } stop{&server, resp.get(), &gossip, &peers, &driver, &finish_timer, &trim_timer, {}, {}};
   auto on_signal = [](uv_signal_t* handle, int signal_number) {
     auto* context = static_cast<StopContext*>(handle->data);
     spdlog::info("signal {}: stopping", signal_number);
@@ -247,6 +260,7 @@ int run_node_process(const NodeSettings& flags) {
     context->driver->stop();
     context->peers->close();
     uv_close(reinterpret_cast<uv_handle_t*>(context->finish_timer), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(context->trim_timer), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&context->term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&context->interrupt), nullptr);
   };

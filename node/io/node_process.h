@@ -16,6 +16,7 @@
 #include "node/io/connection_limits.h"
 #include "node/io/trust_context.h"
 #include "node/wire/message.h"
+#include "storage/engine.h"
 
 namespace ringkv::io {
 
@@ -33,6 +34,7 @@ struct NodeSettings {
   core::NodeConfig node;
   TrustSettings trust;
   ConnectionLimitsConfig connections;  // each listening port's own
+  storage::MemoryBudget storage_memory;  // RocksDB's block cache and memtables
   // Client credentials (kvnode --users); nullopt: clients need none.
   std::optional<std::vector<trust::User>> users;
 };

@@ -11,6 +11,8 @@ namespace ringkv::io {
 struct RespServer::State : ConnectionState {
   resp::RequestParser parser;
   resp::Session session;
+  // Read while the node was shedding: not read again until the next drain.
+  bool yielded = false;
 
   State(const resp::SessionConfig& config, uint64_t client_id)
       : parser(config.limits), session(config, client_id) {}
@@ -34,7 +36,6 @@ RespServer::RespServer(uv_loop_t* loop, core::NodeCore& core, std::function<core
                 ListenerConfig{.listen_address = std::move(config.listen_address),
                                .label = "RESP",
                                .first_connection_id = kRespClientFirst,
-                               .write_queue_bytes_max = config.write_queue_bytes_max,
                                .connections = config.connections}) {
   assert(session_config_.limits.validate().empty() && "RESP limits must be consistent");
 }
@@ -49,8 +50,18 @@ void RespServer::closed(Connection& connection) { core_.client_closed(connection
 std::string RespServer::over_cap_reply(size_t) const { return "-ERR max number of clients reached\r\n"; }
 
 void RespServer::received(Connection& connection, std::string_view bytes) {
-  state_of(connection).parser.feed(bytes);
+  State& state = state_of(connection);
+  state.parser.feed(bytes);
   process(connection);
+  state.parser.release_spare();
+  if (core_.shedding()) {
+    // One read per drain while the node sheds: a flood of connections cannot
+    // make one loop iteration (and the replies it holds) grow without end;
+    // what a client sends meanwhile waits in its socket, not in this process.
+    state.yielded = true;
+    listener_.mark_dirty(connection);  // flush_all() lifts it
+    listener_.update_reading(connection);
+  }
   after_input_();
 }
 
@@ -62,22 +73,24 @@ void RespServer::caught_up(Connection& connection) {
 }
 
 bool RespServer::wants_input(const Connection& connection) const {
-  const resp::Session& session = state_of(connection).session;
-  return session.accepting() && session.has_room();
+  const State& state = state_of(connection);
+  return !state.yielded && state.session.accepting() && state.session.has_room();
 }
 
 bool RespServer::can_take_commands(const Connection& connection) const {
   return !connection.closing && !connection.backpressured && wants_input(connection);
 }
 
-void RespServer::process(Connection& connection) {
+bool RespServer::process(Connection& connection) {
   State& state = state_of(connection);
   resp::Command command;
   std::string error;
   const uint64_t uptime_s = static_cast<uint64_t>(clock_().monotonic_ms - started_ms_) / 1000;
+  bool handled = false;
   while (can_take_commands(connection)) {
     const auto status = state.parser.next(command, error);
     if (status == resp::RequestParser::Status::kNeedMore) break;
+    handled = true;
     if (status == resp::RequestParser::Status::kError) {
       spdlog::warn("closing RESP connection from {}: protocol error: {}", connection.peer, error);
       state.session.fail_protocol(error);
@@ -86,8 +99,9 @@ void RespServer::process(Connection& connection) {
     state.session.handle_command(command, uptime_s);
   }
   hand_over(connection);
-  listener_.mark_dirty(connection);
+  if (handled) listener_.mark_dirty(connection);
   listener_.update_reading(connection);
+  return handled;
 }
 
 bool RespServer::hand_over(Connection& connection) {
@@ -112,6 +126,7 @@ void RespServer::flush_all() {
   bool resumed = false;
   for (Connection* connection : listener_.take_dirty()) {
     if (connection->closing) continue;
+    state_of(*connection).yielded = false;
     resp::Session& session = state_of(*connection).session;
     // Commands with a second phase (DEL deletes after it read) made new
     // requests while their replies arrived.
@@ -124,11 +139,13 @@ void RespServer::flush_all() {
       continue;
     }
     // Commands left in the parser while the session was full: hand them
-    // over now that replies made room (then reading resumes).
-    if (!connection->reading && can_take_commands(*connection)) {
-      process(*connection);
-      resumed = true;
-    }
+    // over now that replies made room. Whether the connection is being read
+    // again says nothing about them (flush() above may have resumed reading,
+    // and a client that sent its whole pipeline sends nothing more), so look
+    // at the parser. (A pipeline deeper than commands_in_flight_max of
+    // GETs stalled here when reading resumed first.)
+    if (state_of(*connection).parser.buffered_bytes() > 0 && process(*connection)) resumed = true;
+    listener_.update_reading(*connection);
   }
   if (resumed) pump_now_();
 }

@@ -10,8 +10,11 @@
 //
 // Bounds: at most SessionConfig::commands_in_flight_max unanswered commands
 // per connection (parsing pauses, then reading), and a connection whose
-// unsent replies exceed write_queue_bytes_max stops being parsed and read
-// until its peer catches up (under half of it). Accept, buffers, the
+// unsent replies exceed connections.unsent_bytes_max stops being parsed and
+// read until its peer catches up (under half of it). Over the node's
+// admission bounds (core/admission.h) commands are answered "-BUSY ...", and
+// a connection read while the node sheds is not read again until the next
+// drain (flush_all), so a loop iteration takes at most one read from each. Accept, buffers, the
 // connection cap, the idle timeout and close are the shared Listener's
 // (listener.h); every closed connection reaches closed() once. Malformed RESP gets "-ERR Protocol error: ..." after the
 // replies to the commands before it, then the connection closes; QUIT
@@ -40,8 +43,7 @@ namespace ringkv::io {
 struct RespServerConfig {
   std::string listen_address;  // HOST:PORT
   resp::SessionConfig session;
-  size_t write_queue_bytes_max = 64 * 1024 * 1024;
-  // Open connections cap and idle timeout (connection_limits.h).
+  // Open connections cap, idle timeout and unsent-bytes bound (connection_limits.h).
   ConnectionLimitsConfig connections;
 };
 
@@ -80,8 +82,9 @@ class RespServer : private Listener::Protocol {
   std::string over_cap_reply(size_t connections_max) const override;
   void closed(Connection& connection) override;
 
-  // Parses and hands over buffered commands while can_take_commands().
-  void process(Connection& connection);
+  // Parses and hands over buffered commands while can_take_commands(); true
+  // when it handled any (they may have replies: the connection is dirty).
+  bool process(Connection& connection);
   // Hands the session's new requests to the core; true when there were any.
   bool hand_over(Connection& connection);
   // The session accepts more commands and the peer reads its replies.

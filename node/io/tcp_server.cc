@@ -45,7 +45,6 @@ TcpServer::TcpServer(uv_loop_t* loop, core::NodeCore& core, TrustContext& trust,
                 ListenerConfig{.listen_address = std::move(config.listen_address),
                                .label = "",
                                .first_connection_id = kMsgpackClientFirst,
-                               .write_queue_bytes_max = config.write_queue_bytes_max,
                                .connections = config.connections}) {}
 
 std::unique_ptr<ConnectionState> TcpServer::opened(Connection& connection) {
@@ -125,6 +124,7 @@ void TcpServer::received(Connection& connection, std::string_view bytes) {
       handle_message(connection, state, *message);
     }
   }
+  state.reader.release_spare();
   after_input_();
 }
 

@@ -54,10 +54,7 @@ namespace ringkv::io {
 struct TcpServerConfig {
   std::string listen_address;  // HOST:PORT
   wire::Limits limits;
-  // A connection whose unsent replies exceed this stops being read until the
-  // peer catches up (a slow reader cannot grow the node's memory unbounded).
-  size_t write_queue_bytes_max = 64 * 1024 * 1024;
-  // Open connections cap and idle timeout (connection_limits.h).
+  // Open connections cap, idle timeout and unsent-bytes bound (connection_limits.h).
   ConnectionLimitsConfig connections;
 };
 

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "node/wire/spare_capacity.h"
+
 namespace ringkv::resp {
 namespace {
 
@@ -51,6 +53,8 @@ void RequestParser::feed(std::string_view bytes) {
   }
   buffer_.append(bytes);
 }
+
+void RequestParser::release_spare() { wire::release_spare(buffer_, consumed_); }
 
 RequestParser::Status RequestParser::fail(std::string& error, std::string reason) {
   state_ = State::kFailed;

@@ -48,6 +48,10 @@ class RequestParser {
 
   // Bytes fed but not yet returned as part of a command.
   size_t buffered_bytes() const { return buffer_.size() - consumed_; }
+  // Gives back buffer capacity far above what is left unparsed (call once a
+  // read was handled): an idle connection then keeps no read-sized buffer,
+  // so a thousand of them cost kilobytes, not a read buffer each.
+  void release_spare();
 
  private:
   enum class State { kStart, kBulkHeader, kBulkBody, kFailed };

@@ -48,6 +48,8 @@ std::string error_text(const wire::ErrorReply& error) {
       return "UNAVAILABLE " + error.message;
     case wire::ErrorCode::kTimeout:
       return "TIMEOUT " + error.message;
+    case wire::ErrorCode::kBusy:
+      return "BUSY " + error.message;
     case wire::ErrorCode::kInternal:
       return "ERR storage failure: " + error.message;
     case wire::ErrorCode::kNotAuthenticated:

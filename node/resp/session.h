@@ -16,7 +16,8 @@
 //   written even for a key the read did not find); the count is the keys
 //   the read found. Not atomic with concurrent writers.
 // - Errors from the cluster keep their name as the code word:
-//   "-UNAVAILABLE ...", "-TIMEOUT ..." (the write may still land).
+//   "-UNAVAILABLE ...", "-TIMEOUT ..." (the write may still land), "-BUSY ..."
+//   (the node shed the request: nothing was done; node/core/admission.h).
 //
 // Authentication (users_required: the node has a users file), as Redis 6:
 // before AUTH succeeds every command but AUTH and QUIT gets "-NOAUTH
@@ -145,7 +146,7 @@ class Session {
 };
 
 // The RESP error line body for a coordinator error: "UNAVAILABLE ...",
-// "TIMEOUT ...", or "ERR ..." for the rest.
+// "TIMEOUT ...", "BUSY ...", or "ERR ..." for the rest.
 std::string error_text(const wire::ErrorReply& error);
 
 }  // namespace ringkv::resp

@@ -1,4 +1,5 @@
 #include "node/wire/codec.h"
+#include "node/wire/spare_capacity.h"
 
 #include "node/wire/field_reader.h"
 
@@ -725,6 +726,8 @@ void FrameReader::feed(std::string_view bytes) {
   }
   buffer_.append(bytes.data(), bytes.size());
 }
+
+void FrameReader::release_spare() { wire::release_spare(buffer_, consumed_); }
 
 FrameReader::Status FrameReader::next(std::string_view& payload, std::string& error) {
   const size_t available = buffer_.size() - consumed_;

@@ -50,6 +50,11 @@ class FrameReader {
   // On kFrame, `payload` views the frame's bytes until the next feed()/next().
   Status next(std::string_view& payload, std::string& error);
   size_t buffered_bytes() const { return buffer_.size() - consumed_; }
+  // Drops the bytes already returned and gives back capacity far above what
+  // is left (call once a read was handled): an idle connection then keeps no
+  // read-sized buffer, so a thousand of them cost kilobytes, not megabytes.
+  // Invalidates payloads returned before.
+  void release_spare();
 
  private:
   size_t frame_bytes_max_;

@@ -35,6 +35,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kForbidden: return "FORBIDDEN";
     case ErrorCode::kFailed: return "FAILED";
     case ErrorCode::kSuperseded: return "SUPERSEDED";
+    case ErrorCode::kBusy: return "BUSY";
   }
   return "UNKNOWN_ERROR";
 }

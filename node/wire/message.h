@@ -76,6 +76,8 @@ enum class ErrorCode : uint32_t {
   kSuperseded = 11,  // a write kept meeting newer versions on its replicas (writers
                      // racing, or clocks far apart) and was not acknowledged; it may
                      // still have landed, under a version older than what they hold
+  kBusy = 12,        // the node sheds load: too many client requests in flight (on it or
+                     // on the connection); refused before anything was done, retry later
 };
 std::string_view error_code_name(ErrorCode code);
 

@@ -37,7 +37,7 @@ STATS_REQUEST, STATS_REPLY = 19, 20
 
 LEVELS = {"one": 1, "quorum": 2, "all": 3, "any": 4}
 ERR_NAMES = {1: "UNAVAILABLE", 2: "TIMEOUT", 3: "INVALID", 4: "INTERNAL", 5: "UNKNOWN_TYPE",
-             6: "BAD_VERSION", 10: "FAILED", 11: "SUPERSEDED"}
+             6: "BAD_VERSION", 10: "FAILED", 11: "SUPERSEDED", 12: "BUSY"}
 ERR_UNAVAILABLE, ERR_TIMEOUT, ERR_INVALID, ERR_INTERNAL = 1, 2, 3, 4
 ERR_FAILED, ERR_SUPERSEDED = 10, 11
 # Tried: a write may have landed ('info'); a read changed nothing ('fail').

@@ -118,6 +118,15 @@ TEST_CASE("MSET answers OK once every write is acknowledged, or the first error"
   CHECK(h.ready() == "+OK\r\n-TIMEOUT 2 of 3 answered\r\n");
 }
 
+TEST_CASE("a request the node shed is answered -BUSY with the reason") {
+  Harness h;
+  h.command({"SET", "a", "1"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 1);
+  h.reply(requests[0].request_id, wire::ErrorReply{wire::ErrorCode::kBusy, "node overloaded"});
+  CHECK(h.ready() == "-BUSY node overloaded\r\n");
+}
+
 TEST_CASE("DEL reads first, then deletes every key, and counts the keys found") {
   Harness h;
   h.command({"DEL", "a", "b"});

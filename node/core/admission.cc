@@ -1,0 +1,92 @@
+#include "node/core/admission.h"
+
+#include <cassert>
+
+namespace ringkv::core {
+
+std::string AdmissionConfig::validate() const {
+  if (requests_inflight_max == 0) return "max-inflight-requests must be positive";
+  if (bytes_inflight_max == 0) return "max-inflight-bytes must be positive";
+  if (connection_requests_inflight_max == 0) return "max-connection-inflight-requests must be positive";
+  if (connection_bytes_inflight_max == 0) return "max-connection-inflight-bytes must be positive";
+  if (connection_requests_inflight_max > requests_inflight_max) {
+    return "max-connection-inflight-requests must not exceed max-inflight-requests";
+  }
+  if (connection_bytes_inflight_max > bytes_inflight_max) {
+    return "max-connection-inflight-bytes must not exceed max-inflight-bytes";
+  }
+  return "";
+}
+
+std::optional<Bound> Admission::admit(ClientId client, uint64_t request_id, uint64_t bytes) {
+  std::optional<Bound> over;
+  const Usage* connection = nullptr;
+  if (auto it = connections_.find(client); it != connections_.end()) connection = &it->second;
+  // A request alone in its scope passes whatever its size (header).
+  if (entries_.size() >= config_.requests_inflight_max) {
+    over = Bound::kNodeRequests;
+  } else if (!entries_.empty() && bytes_inflight_ + bytes > config_.bytes_inflight_max) {
+    over = Bound::kNodeBytes;
+  } else if (connection && connection->requests >= config_.connection_requests_inflight_max) {
+    over = Bound::kConnectionRequests;
+  } else if (connection && connection->bytes + bytes > config_.connection_bytes_inflight_max) {
+    over = Bound::kConnectionBytes;
+  }
+  if (over) {
+    ++refused_;
+    ++refused_by_[static_cast<size_t>(*over)];
+    return over;
+  }
+  entries_.emplace(Key{client, request_id}, bytes);
+  Usage& usage = connections_[client];
+  ++usage.requests;
+  usage.bytes += bytes;
+  bytes_inflight_ += bytes;
+  return std::nullopt;
+}
+
+void Admission::release(ClientId client, uint64_t request_id) {
+  auto entry = entries_.find(Key{client, request_id});
+  if (entry == entries_.end()) return;
+  const uint64_t bytes = entry->second;
+  entries_.erase(entry);
+  auto connection = connections_.find(client);
+  assert(connection != connections_.end() && connection->second.requests > 0 &&
+         "an admitted request is counted on its connection");
+  assert(bytes_inflight_ >= bytes && connection->second.bytes >= bytes && "released bytes were admitted");
+  bytes_inflight_ -= bytes;
+  connection->second.bytes -= bytes;
+  if (--connection->second.requests == 0) connections_.erase(connection);
+}
+
+std::string Admission::describe(Bound bound) const {
+  switch (bound) {
+    case Bound::kNodeRequests:
+      return "node overloaded: " + std::to_string(config_.requests_inflight_max) +
+             " client requests in flight, the cap (--max-inflight-requests); retry later";
+    case Bound::kNodeBytes:
+      return "node overloaded: " + std::to_string(bytes_inflight_ >> 10) +
+             " KiB of client requests in flight, the cap is " + std::to_string(config_.bytes_inflight_max >> 10) +
+             " KiB (--max-inflight-bytes-mib); retry later";
+    case Bound::kConnectionRequests:
+      return "connection overloaded: " + std::to_string(config_.connection_requests_inflight_max) +
+             " requests in flight on it, the cap (--max-connection-inflight-requests); wait for replies";
+    case Bound::kConnectionBytes:
+      return "connection overloaded: its requests in flight would exceed " +
+             std::to_string(config_.connection_bytes_inflight_max >> 10) +
+             " KiB (--max-connection-inflight-bytes-mib); wait for replies";
+  }
+  return "overloaded";
+}
+
+void Admission::add_stats(std::vector<std::pair<std::string, uint64_t>>& values) const {
+  values.emplace_back("requests_shed_busy", refused_);
+  values.emplace_back("requests_shed_node_requests", refused_by(Bound::kNodeRequests));
+  values.emplace_back("requests_shed_node_bytes", refused_by(Bound::kNodeBytes));
+  values.emplace_back("requests_shed_connection_requests", refused_by(Bound::kConnectionRequests));
+  values.emplace_back("requests_shed_connection_bytes", refused_by(Bound::kConnectionBytes));
+  values.emplace_back("client_requests_inflight", entries_.size());
+  values.emplace_back("client_bytes_inflight", bytes_inflight_);
+}
+
+}  // namespace ringkv::core

@@ -1,0 +1,21 @@
+// release_spare: the one rule for a connection's input buffer between reads
+// (wire::FrameReader, resp::RequestParser). Bytes before `consumed` were
+// handled; when the buffer's capacity is far above what is left, the rest
+// moves to a right-sized buffer, so an idle connection keeps no read-sized
+// allocation and a thousand of them cost kilobytes. Pure; no I/O.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace ringkv::wire {
+
+inline void release_spare(std::string& buffer, size_t& consumed) {
+  constexpr size_t kKeptCapacityBytes = 16 * 1024;
+  const size_t left = buffer.size() - consumed;
+  if (buffer.capacity() <= kKeptCapacityBytes || buffer.capacity() <= 2 * left) return;
+  buffer = buffer.substr(consumed);
+  consumed = 0;
+}
+
+}  // namespace ringkv::wire
