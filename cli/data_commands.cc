@@ -58,8 +58,8 @@ int run_write(const GlobalOptions& options, const std::string& key, wire::Body r
 
 }  // namespace
 
-int run_put(const GlobalOptions& options, const std::string& key, const std::string& value) {
-  return run_write(options, key, wire::PutRequest{key, value, options.consistency});
+int run_put(const GlobalOptions& options, const std::string& key, const std::string& value, uint64_t ttl_s) {
+  return run_write(options, key, wire::PutRequest{key, value, options.consistency, ttl_s * 1000});
 }
 
 int run_delete(const GlobalOptions& options, const std::string& key) {
@@ -80,6 +80,7 @@ int run_get(const GlobalOptions& options, const std::string& key, bool local) {
       append_bytes_field(json, "value", found->value, "encoding");
       json += ", \"timestamp\": " + std::to_string(found->timestamp_us) +
               ", \"tiebreak\": " + std::to_string(found->tiebreak);
+      if (found->ttl_ms) json += ", \"ttl_ms\": " + std::to_string(found->ttl_ms);
     }
     json += std::string(", \"found\": ") + (found->found ? "true" : "false") + "}";
     std::puts(json.c_str());

@@ -3,13 +3,15 @@
 // --json, one JSON document) on stdout and any error on stderr.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "cli/options.h"
 
 namespace ringkv::cli {
 
-int run_put(const GlobalOptions& options, const std::string& key, const std::string& value);
+// `ttl_s` > 0: the value expires that many seconds after the write.
+int run_put(const GlobalOptions& options, const std::string& key, const std::string& value, uint64_t ttl_s = 0);
 int run_get(const GlobalOptions& options, const std::string& key, bool local);
 int run_delete(const GlobalOptions& options, const std::string& key);
 

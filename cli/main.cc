@@ -59,9 +59,12 @@ int main(int argc, char** argv) {
   std::string key;
   std::string value;
   bool local = false;
+  uint64_t ttl_s = 0;
   auto* put = app.add_subcommand("put", "write KEY = VALUE ('-' reads standard input)");
   put->add_option("key", key, "key")->required();
   put->add_option("value", value, "value, or - for standard input")->required();
+  put->add_option("--ttl", ttl_s, "the value expires this many seconds after the write (it then reads as absent)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100} * 365 * 24 * 3600));
   auto* get = app.add_subcommand("get", "print the value of KEY");
   get->add_option("key", key, "key")->required();
   get->add_flag("--local", local, "read this node's own copy, without coordination");
@@ -185,7 +188,7 @@ int main(int argc, char** argv) {
   }
 
   if (put->parsed()) {
-    return ringkv::cli::run_put(options, key, value == "-" ? read_stdin() : value);
+    return ringkv::cli::run_put(options, key, value == "-" ? read_stdin() : value, ttl_s);
   }
   if (get->parsed()) return ringkv::cli::run_get(options, key, local);
   if (del->parsed()) return ringkv::cli::run_delete(options, key);

@@ -8,17 +8,21 @@ namespace ringkv::storage {
 namespace {
 
 constexpr uint8_t kTombstoneFlag = 0x01;
-constexpr uint8_t kKnownFlags = kTombstoneFlag;
+constexpr uint8_t kExpiresFlag = 0x02;
+constexpr uint8_t kKnownFlags = kTombstoneFlag | kExpiresFlag;
 constexpr size_t kFlagsOffset = 16;
+constexpr size_t kExpiryBytes = 8;
 
 }  // namespace
 
 std::string encode_record(const Record& record) {
   std::string out;
-  out.reserve(kRecordHeaderBytes + record.value.size());
+  out.reserve(kRecordHeaderBytes + kExpiryBytes + record.value.size());
   append_be64(out, record.version.timestamp_us);
   append_be64(out, record.version.tiebreak);
-  out.push_back(static_cast<char>(record.tombstone ? kTombstoneFlag : 0));
+  const uint8_t flags = (record.tombstone ? kTombstoneFlag : 0) | (record.expires_at_us ? kExpiresFlag : 0);
+  out.push_back(static_cast<char>(flags));
+  if (record.expires_at_us) append_be64(out, record.expires_at_us);
   out.append(record.value);
   return out;
 }
@@ -30,7 +34,14 @@ bool decode_record(std::string_view bytes, Record& out) {
   if ((flags & ~kKnownFlags) != 0) return false;
   out.version = encoded_version(bytes);
   out.tombstone = (flags & kTombstoneFlag) != 0;
-  out.value.assign(bytes.substr(kRecordHeaderBytes));
+  size_t value_offset = kRecordHeaderBytes;
+  out.expires_at_us = 0;
+  if (flags & kExpiresFlag) {
+    if (bytes.size() < kRecordHeaderBytes + kExpiryBytes) return false;
+    out.expires_at_us = read_be64(bytes.substr(kRecordHeaderBytes));
+    value_offset += kExpiryBytes;
+  }
+  out.value.assign(bytes.substr(value_offset));
   return true;
 }
 
@@ -42,6 +53,17 @@ Version encoded_version(std::string_view bytes) {
 bool encoded_tombstone(std::string_view bytes) {
   assert(bytes.size() >= kRecordHeaderBytes && "encoded_tombstone needs a whole header");
   return (static_cast<uint8_t>(bytes[kFlagsOffset]) & kTombstoneFlag) != 0;
+}
+
+uint64_t encoded_expiry(std::string_view bytes) {
+  assert(bytes.size() >= kRecordHeaderBytes && "encoded_expiry needs a whole header");
+  const bool expires = (static_cast<uint8_t>(bytes[kFlagsOffset]) & kExpiresFlag) != 0;
+  if (!expires || bytes.size() < kRecordHeaderBytes + kExpiryBytes) return 0;
+  return read_be64(bytes.substr(kRecordHeaderBytes));
+}
+
+bool expired(const Record& record, uint64_t now_us) {
+  return !record.tombstone && record.expires_at_us != 0 && record.expires_at_us <= now_us;
 }
 
 }  // namespace ringkv::storage

@@ -5,7 +5,11 @@
 // from the coordinator's node id) so two coordinators never produce equal
 // versions. Last write wins: the record with the greater Version is kept,
 // whatever order the writes arrive in. A delete is a Record with
-// `tombstone == true` and an empty value.
+// `tombstone == true` and an empty value. A value may expire: at
+// `expires_at_us` (wall clock, microseconds since the epoch; 0 = never) it
+// reads as absent on every replica, and compaction purges it with the grace
+// of tombstones (engine.h). The instant is decided once, by the write's
+// coordinator from the write's own timestamp, so replicas never disagree on it.
 #pragma once
 
 #include <compare>
@@ -26,13 +30,15 @@ struct Record {
   Version version;
   bool tombstone = false;
   std::string value;
+  uint64_t expires_at_us = 0;
 
   friend bool operator==(const Record&, const Record&) = default;
 };
 
-// The encoded form of a Record, as stored in RocksDB and sent between
-// replicas: 8-byte big-endian timestamp, 8-byte big-endian tie-break, one
-// flags byte (bit 0: tombstone), then the value bytes.
+// The encoded form of a Record, as stored in RocksDB: 8-byte big-endian
+// timestamp, 8-byte big-endian tie-break, one flags byte (bit 0: tombstone,
+// bit 1: expires), with bit 1 the 8-byte big-endian expires_at_us, then the
+// value bytes. Records written before expiry existed decode unchanged.
 inline constexpr size_t kRecordHeaderBytes = 17;
 std::string encode_record(const Record& record);
 // Returns false (and leaves `out` unspecified) when `bytes` is shorter than a
@@ -43,5 +49,11 @@ Version encoded_version(std::string_view bytes);
 // Reads only the tombstone flag of an encoded record, without copying its
 // value; REQUIRES: bytes.size() >= kRecordHeaderBytes.
 bool encoded_tombstone(std::string_view bytes);
+// Reads only the expiry of an encoded record (0: never, also for a record too
+// short to hold one); REQUIRES: bytes.size() >= kRecordHeaderBytes.
+uint64_t encoded_expiry(std::string_view bytes);
+// True when `record` is a value whose expiry is at or before `now_us`: it
+// reads as absent.
+bool expired(const Record& record, uint64_t now_us);
 
 }  // namespace ringkv::storage

@@ -153,7 +153,7 @@ class TombstonePurge : public rocksdb::CompactionFilter {
       return Decision::kKeep;
     }
     const bool purge =
-        tombstone_purgeable(encoded_tombstone(value), encoded_version(value), cutoff_us_);
+        purgeable(encoded_tombstone(value), encoded_version(value), encoded_expiry(value), cutoff_us_);
     return purge ? Decision::kRemove : Decision::kKeep;
   }
 

@@ -88,8 +88,27 @@ TEST_CASE("decoding rejects input shorter than a header and unknown flag bits") 
   CHECK_FALSE(decode_record(std::string_view(bytes).substr(0, kRecordHeaderBytes - 1), decoded));
   CHECK(decode_record(std::string_view(bytes).substr(0, kRecordHeaderBytes), decoded));
   std::string unknown_flags = bytes;
-  unknown_flags[16] = 0x02;
+  unknown_flags[16] = 0x04;
   CHECK_FALSE(decode_record(unknown_flags, decoded));
+  std::string short_expiry = bytes;  // the expiry flag without its 8 bytes
+  short_expiry[16] = 0x02;
+  short_expiry.resize(kRecordHeaderBytes + 7);
+  CHECK_FALSE(decode_record(short_expiry, decoded));
+}
+
+TEST_CASE("an expiring record keeps its expiry through encode and decode, and expires at that instant") {
+  Record record = live(kStartUs, "value", 7);
+  record.expires_at_us = kStartUs + 10 * kSecondUs;
+  const std::string bytes = encode_record(record);
+  CHECK(bytes.size() == kRecordHeaderBytes + 8 + 5);
+  Record decoded;
+  REQUIRE(decode_record(bytes, decoded));
+  CHECK(decoded == record);
+  CHECK(encoded_expiry(bytes) == record.expires_at_us);
+  CHECK(encoded_expiry(encode_record(live(kStartUs, "value"))) == 0);
+  CHECK_FALSE(expired(record, kStartUs + 10 * kSecondUs - 1));
+  CHECK(expired(record, kStartUs + 10 * kSecondUs));
+  CHECK_FALSE(expired(live(kStartUs, "never"), UINT64_MAX));
 }
 
 TEST_CASE("ring positions are XXH64 with seed 0") {
@@ -212,6 +231,20 @@ ENGINE_TEST("compaction purges tombstones past their grace and keeps the rest") 
   CHECK(ok(fixture.engine().read("old tombstone")) == std::nullopt);
   CHECK(ok(fixture.engine().read("old value")) == live(kStartUs, "value"));
   CHECK(ok(fixture.engine().read("young tombstone")) == tombstone(kStartUs + 19 * kSecondUs));
+}
+
+ENGINE_TEST("compaction purges a value once its expiry is past the tombstone grace, not before") {
+  Fixture fixture;
+  Record expiring = live(kStartUs, "value");
+  expiring.expires_at_us = kStartUs + 5 * kSecondUs;
+  ok(fixture.engine().write({{"expiring", expiring}, {"kept", live(kStartUs, "value")}}));
+  fixture.set_now_us(kStartUs + 14 * kSecondUs);  // expired, but within the 10 s grace
+  ok(fixture.engine().compact());
+  CHECK(ok(fixture.engine().read("expiring")) == expiring);
+  fixture.set_now_us(kStartUs + 16 * kSecondUs);
+  ok(fixture.engine().compact());
+  CHECK(ok(fixture.engine().read("expiring")) == std::nullopt);
+  CHECK(ok(fixture.engine().read("kept")) == live(kStartUs, "value"));
 }
 
 ENGINE_TEST("one compaction purges a tombstone written since the last one") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "node/core/expiry.h"
 #include "node/core/planted_bug.h"
 #include "storage/storage_key.h"
 
@@ -393,9 +394,8 @@ void Coordinator::progress(uint64_t op_id, Now now) {
   if (!op.replied && succeeded) {
     if (op.is_write) {
       reply(op, wire::WriteReply{op.record.version.timestamp_us, op.record.version.tiebreak});
-    } else if (op.have_record && !op.record.tombstone) {
-      reply(op, wire::GetReply{true, op.record.value, op.record.version.timestamp_us,
-                               op.record.version.tiebreak});
+    } else if (op.have_record) {
+      reply(op, get_reply(op.record, now.wall_us));
     } else {
       reply(op, wire::GetReply{});
     }

@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "node/core/expiry.h"
 #include "node/core/planted_bug.h"
 #include "storage/storage_key.h"
 
@@ -405,15 +406,14 @@ wire::Body NodeCore::replica_read(const wire::ReplicaReadRequest& request) {
   return wire::ReplicaReadReply{true, to_wire(**stored)};
 }
 
-wire::Body NodeCore::local_read(const wire::GetRequest& request) {
+wire::Body NodeCore::local_read(const wire::GetRequest& request, Now now) {
   auto stored = store_.read(request.key);
   if (!stored) {
     ++storage_errors_;
     return storage_failure(stored.error());
   }
-  if (!stored->has_value() || (*stored)->tombstone) return wire::GetReply{};
-  const storage::Record& record = **stored;
-  return wire::GetReply{true, record.value, record.version.timestamp_us, record.version.tiebreak};
+  if (!stored->has_value()) return wire::GetReply{};
+  return get_reply(**stored, now.wall_us);
 }
 
 wire::Body NodeCore::push_pull(std::string_view peer_address, const wire::PushPullRequest& request,

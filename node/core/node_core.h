@@ -183,7 +183,7 @@ class NodeCore {
   wire::Body replica_write(const wire::ReplicaWriteRequest& request, Now now);
   wire::Body replica_read(const wire::ReplicaReadRequest& request);
   wire::Body range_digest_of(const wire::RangeDigestRequest& request, Now now);
-  wire::Body local_read(const wire::GetRequest& request);
+  wire::Body local_read(const wire::GetRequest& request, Now now);
   wire::Body push_pull(std::string_view peer_address, const wire::PushPullRequest& request, Now now);
   wire::Body status();
   // The member's clock offset from ours for `kv status`, in whole milliseconds.

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "node/core/client_access.h"
+#include "node/core/expiry.h"
 #include "node/core/node_core.h"
 #include "node/core/snapshot_admin.h"
 
@@ -93,13 +94,14 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
     pending_[{client, id}] = Pending{now.wall_us, true};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};
+    record.expires_at_us = expiry_of(*put, record.version.timestamp_us);
     coordinator_.write(client, id, put->key, std::move(record), put->consistency, now);
   } else if (auto* del = std::get_if<wire::DeleteRequest>(&request.body)) {
     pending_[{client, id}] = Pending{now.wall_us, true};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
     coordinator_.write(client, id, del->key, std::move(record), del->consistency, now);
   } else if (get != nullptr && get->local) {
-    answer(local_read(*get));
+    answer(local_read(*get, now));
   } else if (get != nullptr) {
     pending_[{client, id}] = Pending{now.wall_us, false};
     coordinator_.read(client, id, get->key, get->consistency, now);

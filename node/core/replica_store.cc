@@ -8,12 +8,12 @@ std::string describe(const storage::Error& error) {
 }
 
 storage::Record from_wire(const wire::WireRecord& record) {
-  return storage::Record{{record.timestamp_us, record.tiebreak}, record.tombstone, record.value};
+  return storage::Record{{record.timestamp_us, record.tiebreak}, record.tombstone, record.value, record.expires_at_us};
 }
 
 wire::WireRecord to_wire(const storage::Record& record) {
   return wire::WireRecord{record.version.timestamp_us, record.version.tiebreak, record.tombstone,
-                          record.value};
+                          record.value, record.expires_at_us};
 }
 
 storage::Result<ReplicaStore> ReplicaStore::open(storage::Engine& engine, HintLimits limits) {

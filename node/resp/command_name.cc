@@ -15,6 +15,10 @@ constexpr std::array<std::pair<std::string_view, CommandName>, kKnownCommandCoun
     {"command", CommandName::kCommand}, {"config", CommandName::kConfig},
     {"select", CommandName::kSelect}, {"auth", CommandName::kAuth},
     {"hello", CommandName::kHello},   {"client", CommandName::kClient},
+    {"setex", CommandName::kSetex},   {"psetex", CommandName::kPsetex},
+    {"expire", CommandName::kExpire}, {"pexpire", CommandName::kPexpire},
+    {"ttl", CommandName::kTtl},       {"pttl", CommandName::kPttl},
+    {"persist", CommandName::kPersist},
 }};
 
 }  // namespace

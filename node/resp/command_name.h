@@ -23,13 +23,20 @@ enum class CommandName {
   kAuth,
   kHello,
   kClient,
+  kSetex,
+  kPsetex,
+  kExpire,
+  kPexpire,
+  kTtl,
+  kPttl,
+  kPersist,
 };
 
 // kUnknown for anything not listed above.
 CommandName command_of(std::string_view name);
 
 // The number of commands command_of() recognises (COMMAND COUNT).
-inline constexpr int kKnownCommandCount = 16;
+inline constexpr int kKnownCommandCount = 23;
 
 // True when `text` equals `lower_case` ignoring ASCII case.
 bool equals_ignoring_case(std::string_view text, std::string_view lower_case);

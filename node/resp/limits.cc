@@ -33,6 +33,9 @@ size_t argument_bytes_max(std::string_view name, size_t index, const Limits& lim
       return index == 2 ? limits.value_bytes_max : limits.key_bytes_max;
     case CommandName::kMset:
       return index % 2 == 0 ? limits.value_bytes_max : limits.key_bytes_max;
+    case CommandName::kSetex:
+    case CommandName::kPsetex:
+      return index == 3 ? limits.value_bytes_max : limits.key_bytes_max;
     case CommandName::kEcho:
     case CommandName::kPing:
       return limits.value_bytes_max;

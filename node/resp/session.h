@@ -15,6 +15,10 @@
 // - DEL reads the keys first, then deletes every key (a tombstone is
 //   written even for a key the read did not find); the count is the keys
 //   the read found. Not atomic with concurrent writers.
+// - EXPIRE, PEXPIRE and PERSIST read the key, then write its value again
+//   with the new expiry (a new version; not atomic with concurrent writers,
+//   like DEL). TTL/PTTL answer -2 (absent), -1 (no expiry) or the time left.
+//   SET takes EX/PX/EXAT/PXAT; NX, XX, GET and KEEPTTL are refused.
 // - Errors from the cluster keep their name as the code word:
 //   "-UNAVAILABLE ...", "-TIMEOUT ..." (the write may still land), "-BUSY ..."
 //   (the node shed the request: nothing was done; node/core/admission.h).
@@ -101,7 +105,9 @@ class Session {
   size_t commands_in_flight() const { return slots_.size(); }
 
  private:
-  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo, kAuth, kWaitingForAuth };
+  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo, kAuth, kWaitingForAuth, kExpiry };
+  // kExpiry: a read of one key, then for EXPIRE and PERSIST a write of its value.
+  enum class ExpiryOp : uint8_t { kTtl, kPttl, kExpire, kPersist };
 
   // One command's place in the reply order.
   struct Slot {
@@ -121,6 +127,8 @@ class Session {
     std::unique_ptr<wire::StatusReply> status;       // INFO
     std::unique_ptr<wire::StatsReply> stats;         // INFO
     Command waiting;                                 // kWaitingForAuth: the command (count: uptime)
+    ExpiryOp expiry = ExpiryOp::kTtl;                // kExpiry; count: EXPIRE's ttl in ms
+    uint64_t ttl_left_ms = 0;                        // kExpiry: what the read found
   };
 
   Slot& open_slot();
@@ -133,6 +141,11 @@ class Session {
   // The reply that refuses `args` before it runs, if any (NOAUTH, NOPERM).
   std::optional<std::string> refusal(const Command& args) const;
   void authenticate(Slot& slot, Command& args);
+  // SET with EX/PX/EXAT/PXAT, SETEX, PSETEX.
+  void set_expiring(Slot& slot, Command& args);
+  // EXPIRE, PEXPIRE, TTL, PTTL, PERSIST: the read (complete() does the rest).
+  void start_expiry(Slot& slot, Command& args);
+  void complete_expiry(Slot& slot);
 
   const SessionConfig& config_;
   ConnectionIdentity identity_;

@@ -24,19 +24,19 @@ void pack_bytes(Packer& pk, std::string_view bytes) {
 // Each body packs its fields after the 3-element header; field_count() must
 // match what pack_fields() writes.
 size_t field_count(const ErrorReply&) { return 2; }
-size_t field_count(const PutRequest&) { return 3; }
+size_t field_count(const PutRequest& m) { return m.ttl_ms || m.expire_at_ms ? 5 : 3; }
 size_t field_count(const WriteReply&) { return 2; }
 size_t field_count(const GetRequest&) { return 3; }
-size_t field_count(const GetReply&) { return 4; }
+size_t field_count(const GetReply& m) { return m.ttl_ms ? 5 : 4; }
 size_t field_count(const DeleteRequest&) { return 2; }
 size_t field_count(const PushPullRequest&) { return 1; }
 size_t field_count(const PushPullReply&) { return 1; }
 size_t field_count(const StatusRequest&) { return 0; }
 size_t field_count(const StatusReply& m) { return m.trust_problem.empty() ? 4 : 5; }
-size_t field_count(const ReplicaWriteRequest&) { return 6; }
+size_t field_count(const ReplicaWriteRequest& m) { return m.record.expires_at_us ? 7 : 6; }
 size_t field_count(const ReplicaWriteReply&) { return 2; }
 size_t field_count(const ReplicaReadRequest&) { return 1; }
-size_t field_count(const ReplicaReadReply&) { return 5; }
+size_t field_count(const ReplicaReadReply& m) { return m.record.expires_at_us ? 6 : 5; }
 size_t field_count(const EndpointsRequest&) { return 1; }
 size_t field_count(const EndpointsReply&) { return 2; }
 size_t field_count(const RingRequest&) { return 0; }
@@ -68,6 +68,10 @@ void pack_fields(Packer& pk, const PutRequest& m) {
   pack_bytes(pk, m.key);
   pack_bytes(pk, m.value);
   pk.pack(static_cast<uint32_t>(m.consistency));
+  if (m.ttl_ms || m.expire_at_ms) {
+    pk.pack(m.ttl_ms);
+    pk.pack(m.expire_at_ms);
+  }
 }
 void pack_fields(Packer& pk, const WriteReply& m) {
   pk.pack(m.timestamp_us);
@@ -83,6 +87,7 @@ void pack_fields(Packer& pk, const GetReply& m) {
   pack_bytes(pk, m.value);
   pk.pack(m.timestamp_us);
   pk.pack(m.tiebreak);
+  if (m.ttl_ms) pk.pack(m.ttl_ms);
 }
 void pack_fields(Packer& pk, const DeleteRequest& m) {
   pack_bytes(pk, m.key);
@@ -169,10 +174,15 @@ void pack_record(Packer& pk, const WireRecord& record) {
   pk.pack(record.tombstone);
   pack_bytes(pk, record.value);
 }
+// The record's expiry, as the trailing field of what carries it (only when set).
+void pack_expiry(Packer& pk, const WireRecord& record) {
+  if (record.expires_at_us) pk.pack(record.expires_at_us);
+}
 void pack_fields(Packer& pk, const ReplicaWriteRequest& m) {
   pack_bytes(pk, m.key);
   pack_record(pk, m.record);
   pack_bytes(pk, m.hint_target);
+  pack_expiry(pk, m.record);
 }
 void pack_fields(Packer& pk, const ReplicaWriteReply& m) {
   pk.pack(m.newer_timestamp_us);
@@ -182,6 +192,7 @@ void pack_fields(Packer& pk, const ReplicaReadRequest& m) { pack_bytes(pk, m.key
 void pack_fields(Packer& pk, const ReplicaReadReply& m) {
   pk.pack(m.found);
   pack_record(pk, m.record);
+  pack_expiry(pk, m.record);
 }
 void pack_fields(Packer& pk, const EndpointsRequest& m) { pack_bytes(pk, m.key); }
 void pack_fields(Packer& pk, const EndpointsReply& m) {
@@ -219,9 +230,10 @@ void pack_fields(Packer& pk, const StatsReply& m) {
 void pack_entries(Packer& pk, const std::vector<StreamEntry>& entries) {
   pk.pack_array(static_cast<uint32_t>(entries.size()));
   for (const StreamEntry& entry : entries) {
-    pk.pack_array(5);
+    pk.pack_array(entry.record.expires_at_us ? 6 : 5);
     pack_bytes(pk, entry.key);
     pack_record(pk, entry.record);
+    pack_expiry(pk, entry.record);
   }
 }
 void pack_fields(Packer& pk, const StreamReadRequest& m) {
@@ -272,6 +284,10 @@ bool read_record(FieldReader& r, WireRecord& record, const Limits& limits) {
   return r.u64(record.timestamp_us) && r.u64(record.tiebreak) && r.boolean(record.tombstone) &&
          r.bytes(record.value, limits.value_bytes_max, "value");
 }
+// The optional trailing expiry (pack_expiry).
+bool read_expiry(FieldReader& r, WireRecord& record) {
+  return r.remaining() == 0 || r.u64(record.expires_at_us);
+}
 
 // A storage cursor: 8 bytes of position plus a key.
 size_t cursor_bytes_max(const Limits& limits) { return limits.key_bytes_max + 8; }
@@ -284,7 +300,7 @@ bool read_entries(FieldReader& r, std::vector<StreamEntry>& entries, const Limit
     StreamEntry entry;
     FieldReader f(nullptr, 0, limits);
     if (!list.nested(f)) break;
-    f.key(entry.key) && read_record(f, entry.record, limits) && f.finish();
+    f.key(entry.key) && read_record(f, entry.record, limits) && read_expiry(f, entry.record) && f.finish();
     if (!list.adopt(f)) break;
     entries.push_back(std::move(entry));
   }
@@ -320,7 +336,8 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
     }
     case MessageType::kPutRequest: {
       PutRequest m;
-      r.key(m.key) && r.bytes(m.value, limits.value_bytes_max, "value") && r.consistency(m.consistency);
+      r.key(m.key) && r.bytes(m.value, limits.value_bytes_max, "value") && r.consistency(m.consistency) &&
+          (r.remaining() == 0 || (r.u64(m.ttl_ms) && r.u64(m.expire_at_ms)));
       body = std::move(m);
       break;
     }
@@ -339,7 +356,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
     case MessageType::kGetReply: {
       GetReply m;
       r.boolean(m.found) && r.bytes(m.value, limits.value_bytes_max, "value") &&
-          r.u64(m.timestamp_us) && r.u64(m.tiebreak);
+          r.u64(m.timestamp_us) && r.u64(m.tiebreak) && (r.remaining() == 0 || r.u64(m.ttl_ms));
       body = std::move(m);
       break;
     }
@@ -391,7 +408,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
     case MessageType::kReplicaWriteRequest: {
       ReplicaWriteRequest m;
       if (r.key(m.key) && read_record(r, m.record, limits) &&
-          r.bytes(m.hint_target, 16, "hint target") && !m.hint_target.empty() &&
+          r.bytes(m.hint_target, 16, "hint target") && read_expiry(r, m.record) && !m.hint_target.empty() &&
           m.hint_target.size() != 16) {
         r.fail("hint target must be empty or a 16-byte node id");
       }
@@ -412,7 +429,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
     }
     case MessageType::kReplicaReadReply: {
       ReplicaReadReply m;
-      r.boolean(m.found) && read_record(r, m.record, limits);
+      r.boolean(m.found) && read_record(r, m.record, limits) && read_expiry(r, m.record);
       body = std::move(m);
       break;
     }

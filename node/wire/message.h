@@ -87,11 +87,16 @@ struct ErrorReply {
   std::string message;
 };
 
+// `ttl_ms` (relative) or `expire_at_ms` (absolute, Unix ms): the value expires
+// then; both 0: never. The coordinator fixes the instant from the write's own
+// timestamp. Sent as two trailing fields only when one is set.
 struct PutRequest {
   static constexpr MessageType kType = MessageType::kPutRequest;
   std::string key;
   std::string value;
   Consistency consistency = Consistency::kQuorum;
+  uint64_t ttl_ms = 0;
+  uint64_t expire_at_ms = 0;
 };
 
 struct DeleteRequest {
@@ -122,6 +127,9 @@ struct GetReply {
   std::string value;
   uint64_t timestamp_us = 0;
   uint64_t tiebreak = 0;
+  // Milliseconds until the value expires (at least 1), or 0 when it never
+  // does. A trailing field, sent only when set.
+  uint64_t ttl_ms = 0;
 };
 
 // Membership anti-entropy over TCP: the payload is the membership module's
@@ -168,11 +176,16 @@ struct StatusReply {
 };
 
 // A versioned record as replicas exchange it (storage::Record on the wire).
+// A stored record between replicas (storage/record.h). `expires_at_us` (0:
+// never) travels as one more field at the END of the message carrying the
+// record (or of a stream entry), and only when set, so records without expiry
+// keep the layout older nodes read.
 struct WireRecord {
   uint64_t timestamp_us = 0;
   uint64_t tiebreak = 0;
   bool tombstone = false;
   std::string value;
+  uint64_t expires_at_us = 0;
 };
 
 // Coordinator -> replica: apply `record` to `key` (last write wins). When

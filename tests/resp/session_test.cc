@@ -170,11 +170,96 @@ TEST_CASE("coordinator errors keep their name as the RESP error code") {
                      "-ERR INVALID: key too long\r\n");
 }
 
-TEST_CASE("SET with options is refused clearly") {
+TEST_CASE("SET EX/PX/EXAT/PXAT, SETEX and PSETEX become expiring puts; other options and bad times are refused") {
   Harness h;
-  h.command({"SET", "k", "v", "EX", "10"});
+  h.command({"SET", "a", "v", "EX", "10"});
+  h.command({"set", "b", "v", "px", "1500"});
+  h.command({"SET", "c", "v", "EXAT", "2000000000"});
+  h.command({"SET", "d", "v", "PXAT", "2000000000123"});
+  h.command({"SETEX", "e", "7", "v"});
+  h.command({"PSETEX", "f", "70", "v"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 6);
+  auto put = [&](size_t i) { return std::get<wire::PutRequest>(requests[i].body); };
+  CHECK((put(0).key == "a" && put(0).ttl_ms == 10000 && put(0).expire_at_ms == 0));
+  CHECK((put(1).ttl_ms == 1500 && put(1).expire_at_ms == 0));
+  CHECK((put(2).ttl_ms == 0 && put(2).expire_at_ms == 2000000000000));
+  CHECK((put(3).ttl_ms == 0 && put(3).expire_at_ms == 2000000000123));
+  CHECK((put(4).key == "e" && put(4).value == "v" && put(4).ttl_ms == 7000));
+  CHECK((put(5).key == "f" && put(5).ttl_ms == 70));
+  for (const auto& request : requests) h.reply(request.request_id, wire::WriteReply{1, 1});
+  CHECK(h.ready() == "+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n");
+
+  h.command({"SET", "k", "v", "NX"});
+  h.command({"SET", "k", "v", "EX", "0"});
+  h.command({"SET", "k", "v", "EX", "ten"});
+  h.command({"SETEX", "k", "-1", "v"});
   CHECK(h.requests().empty());
-  CHECK(h.ready().find("-ERR SET options") == 0);
+  const std::string refused = h.ready();
+  CHECK(refused.find("-ERR syntax error") == 0);
+  CHECK(refused.find("-ERR invalid expire time in 'set' command") != std::string::npos);
+  CHECK(refused.find("-ERR invalid expire time in 'setex' command") != std::string::npos);
+}
+
+TEST_CASE("TTL and PTTL answer -2 for an absent key, -1 without expiry, else the time left") {
+  Harness h;
+  h.command({"TTL", "gone"});
+  h.command({"TTL", "forever"});
+  h.command({"TTL", "soon"});
+  h.command({"PTTL", "soon"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 4);
+  h.reply(requests[0].request_id, wire::GetReply{});
+  h.reply(requests[1].request_id, found("v"));
+  wire::GetReply soon = found("v");
+  soon.ttl_ms = 9600;
+  h.reply(requests[2].request_id, soon);
+  h.reply(requests[3].request_id, soon);
+  CHECK(h.ready() == ":-2\r\n:-1\r\n:10\r\n:9600\r\n");
+}
+
+TEST_CASE("EXPIRE and PERSIST read the key, then write its value with the new expiry") {
+  Harness h;
+  h.command({"EXPIRE", "k", "30"});
+  auto read = h.requests();
+  REQUIRE(read.size() == 1);
+  CHECK(std::get<wire::GetRequest>(read[0].body).key == "k");
+  h.reply(read[0].request_id, found("v"));
+  auto write = h.requests();
+  REQUIRE(write.size() == 1);
+  const auto put = std::get<wire::PutRequest>(write[0].body);
+  CHECK((put.key == "k" && put.value == "v" && put.ttl_ms == 30000));
+  CHECK(h.ready().empty());
+  h.reply(write[0].request_id, wire::WriteReply{2, 1});
+  CHECK(h.ready() == ":1\r\n");
+
+  h.command({"PEXPIRE", "missing", "100"});  // absent: 0, nothing written
+  h.reply(h.requests()[0].request_id, wire::GetReply{});
+  CHECK(h.requests().empty());
+  CHECK(h.ready() == ":0\r\n");
+
+  h.command({"EXPIRE", "k", "0"});  // now: written as already expired
+  h.reply(h.requests()[0].request_id, found("v"));
+  write = h.requests();
+  REQUIRE(write.size() == 1);
+  CHECK(std::get<wire::PutRequest>(write[0].body).expire_at_ms == 1);
+  h.reply(write[0].request_id, wire::WriteReply{3, 1});
+  CHECK(h.ready() == ":1\r\n");
+
+  h.command({"PERSIST", "k"});  // no expiry: 0, nothing written
+  h.reply(h.requests()[0].request_id, found("v"));
+  CHECK(h.requests().empty());
+  CHECK(h.ready() == ":0\r\n");
+  h.command({"PERSIST", "k"});
+  wire::GetReply expiring = found("v");
+  expiring.ttl_ms = 5000;
+  h.reply(h.requests()[0].request_id, expiring);
+  write = h.requests();
+  REQUIRE(write.size() == 1);
+  const auto persisted = std::get<wire::PutRequest>(write[0].body);
+  CHECK((persisted.ttl_ms == 0 && persisted.expire_at_ms == 0 && persisted.value == "v"));
+  h.reply(write[0].request_id, wire::WriteReply{4, 1});
+  CHECK(h.ready() == ":1\r\n");
 }
 
 TEST_CASE("QUIT answers OK after earlier replies, then the session is finished") {
@@ -233,7 +318,7 @@ TEST_CASE("COMMAND and CONFIG GET answer what redis-cli and redis-benchmark ask"
   h.command({"CONFIG", "GET", "appendonly"});
   h.command({"CONFIG", "GET", "maxmemory"});
   h.command({"CONFIG", "SET", "save", ""});
-  CHECK(h.ready() == "*0\r\n:16\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+  CHECK(h.ready() == "*0\r\n:23\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
                      "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n*0\r\n-ERR ringkv answers CONFIG GET only\r\n");
 }
 
