@@ -85,6 +85,12 @@ class FaultyEngine final : public storage::Engine {
   storage::Status flush_wal() override;
   storage::Status compact() override { return disk_.compact(); }
   storage::Stats stats() override { return disk_.stats(); }
+  // Snapshots are an operator's tool, not part of the simulated workload: passed through.
+  storage::Result<storage::SnapshotInfo> create_snapshot(std::string_view tag) override {
+    return disk_.create_snapshot(tag);
+  }
+  storage::Result<std::vector<storage::SnapshotInfo>> snapshots() override { return disk_.snapshots(); }
+  storage::Status remove_snapshot(std::string_view tag) override { return disk_.remove_snapshot(tag); }
 
  private:
   // A write error (kNoSpace or kIo, drawn) with probability write_error, else ok.
