@@ -128,6 +128,15 @@ struct Stats {
   uint64_t data_keys_estimate = 0;
   uint64_t data_bytes_estimate = 0;
   uint64_t hints_count = 0;
+  // RocksDB's own figures for monitoring, over every column family (the
+  // in-memory engine has none and reports zeros): live SST bytes, memtable
+  // bytes, bytes compaction still has to rewrite, and write stalls so far
+  // (writes slowed down or stopped because compaction fell behind).
+  uint64_t live_sst_bytes = 0;
+  uint64_t memtable_bytes = 0;
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t write_slowdowns = 0;
+  uint64_t write_stops = 0;
 };
 
 class Engine {

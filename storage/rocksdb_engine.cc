@@ -23,8 +23,10 @@
 #include <rocksdb/write_batch.h>
 
 #include <cassert>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <map>
 
 #include "storage/engine.h"
 #include "storage/engine_rules.h"
@@ -524,6 +526,23 @@ Stats RocksDbEngine::stats() {
   db_->GetIntProperty(data_, "rocksdb.cur-size-all-mem-tables", &memtable_bytes);
   stats.data_bytes_estimate = sst_bytes + memtable_bytes;
   stats.hints_count = hints_count_;
+  for (rocksdb::ColumnFamilyHandle* family : handles_) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(family, "rocksdb.live-sst-files-size", &value)) stats.live_sst_bytes += value;
+    if (db_->GetIntProperty(family, "rocksdb.cur-size-all-mem-tables", &value)) stats.memtable_bytes += value;
+    if (db_->GetIntProperty(family, "rocksdb.estimate-pending-compaction-bytes", &value)) {
+      stats.pending_compaction_bytes += value;
+    }
+    std::map<std::string, std::string> cf_stats;
+    if (db_->GetMapProperty(family, rocksdb::DB::Properties::kCFStats, &cf_stats)) {
+      auto figure = [&](const char* name) -> uint64_t {
+        auto it = cf_stats.find(name);
+        return it == cf_stats.end() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
+      };
+      stats.write_slowdowns += figure("io_stalls.total_slowdown");
+      stats.write_stops += figure("io_stalls.total_stop");
+    }
+  }
   return stats;
 }
 

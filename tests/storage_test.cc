@@ -444,5 +444,15 @@ TEST_CASE("opening RocksDB where no directory can be made returns an error") {
   CHECK_FALSE(engine.has_value());
 }
 
+TEST_CASE("the RocksDB engine reports its own figures for monitoring") {
+  RocksDbFixture fixture;
+  write_live_keys(fixture.engine(), 30);
+  const Stats before = fixture.engine().stats();
+  CHECK(before.memtable_bytes > 0);  // the writes sit in the memtable
+  ok(fixture.engine().compact());
+  const Stats after = fixture.engine().stats();
+  CHECK(after.live_sst_bytes > 0);  // and reach SST files once compacted
+}
+
 }  // namespace
 }  // namespace ringkv::storage

@@ -102,6 +102,7 @@ std::vector<std::string> NodeCore::remembered_addresses() const {
 
 void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
                                  Now now) {
+  last_wall_us_ = now.wall_us;
   if ((token & KeyringAdmin::kTokenBit) && !(token & (HintReplayer::kTokenBit | Topology::kTokenBit |
                                                         AntiEntropy::kTokenBit | Streamer::kTokenBit))) {
     keyring_admin_.handle_reply(token, reply, now);
@@ -118,6 +119,11 @@ void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Messa
         clock_.observe(read->record.timestamp_us, now.wall_us);
       }
     }
+    if (auto sent = replica_sent_.find(token); sent != replica_sent_.end()) {
+      const uint64_t micros = now.wall_us > sent->second.sent_wall_us ? now.wall_us - sent->second.sent_wall_us : 0;
+      (sent->second.is_write ? replica_write_latency_ : replica_read_latency_).record(micros);
+      replica_sent_.erase(sent);
+    }
     coordinator_.handle_reply(token, reply, now);
     collect_replies(now);
   }
@@ -126,6 +132,7 @@ void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Messa
 
 void NodeCore::tick(Now now) {
   last_now_ms_ = now.monotonic_ms;
+  last_wall_us_ = now.wall_us;
   coordinator_.tick(now);
   collect_replies(now);
   if (!remembered_.empty() && now.monotonic_ms >= remember_dead_at_ms_) {
@@ -172,9 +179,10 @@ void NodeCore::collect_replies(Now now) {
   for (auto& reply : coordinator_.take_replies()) {
     auto it = pending_.find({reply.client, reply.message.request_id});
     if (it != pending_.end()) {
-      const uint64_t started = it->second.started_wall_us;
-      const uint64_t micros = now.wall_us > started ? now.wall_us - started : 0;
-      (it->second.is_write ? write_latency_ : read_latency_).record(micros);
+      const Pending& pending = it->second;
+      const uint64_t micros = now.wall_us > pending.started_wall_us ? now.wall_us - pending.started_wall_us : 0;
+      (pending.op == ClientOp::kGet ? read_latency_ : write_latency_).record(micros);
+      client_latency_[{pending.op, pending.consistency}].record(micros);
       pending_.erase(it);
     }
     outgoing_.push_back(std::move(reply));
@@ -200,6 +208,12 @@ std::vector<Outgoing> NodeCore::take_outgoing() {
 
 std::vector<PeerRequest> NodeCore::take_peer_requests() {
   auto requests = coordinator_.take_peer_requests();
+  for (const PeerRequest& request : requests) {
+    const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(request.body);
+    if (is_write || std::holds_alternative<wire::ReplicaReadRequest>(request.body)) {
+      replica_sent_[request.token] = ReplicaSent{is_write, last_wall_us_};
+    }
+  }
   for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : topology_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : repair_.take_peer_requests()) requests.push_back(std::move(request));

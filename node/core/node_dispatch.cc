@@ -19,6 +19,7 @@ wire::ErrorReply error(wire::ErrorCode code, std::string message) {
 void NodeCore::handle_client(ClientId client, std::string_view peer_address, Channel channel,
                              wire::Message request, Now now) {
   last_now_ms_ = now.monotonic_ms;
+  last_wall_us_ = now.wall_us;
   // A connection that authenticated as a client is one, whatever the channel:
   // a client credential never opens the internode requests.
   const auto state = clients_.find(client);
@@ -81,17 +82,17 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
                                                            " the ring, not an owner yet; send requests to another node"));
   }
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, true};
+    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kPut, put->consistency};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};
     coordinator_.write(client, id, put->key, std::move(record), put->consistency, now);
   } else if (auto* del = std::get_if<wire::DeleteRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, true};
+    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kDelete, del->consistency};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
     coordinator_.write(client, id, del->key, std::move(record), del->consistency, now);
   } else if (get != nullptr && get->local) {
     answer(local_read(*get));
   } else if (get != nullptr) {
-    pending_[{client, id}] = Pending{now.wall_us, false};
+    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kGet, get->consistency};
     coordinator_.read(client, id, get->key, get->consistency, now);
   } else if (std::holds_alternative<wire::StatusRequest>(request.body)) {
     answer(status());
