@@ -286,9 +286,10 @@ int cluster_up(const ClusterOptions& options) {
       node.name = name;
       node.dir = fs::absolute(fs::path(options.dir) / name);
       fs::create_directories(node.dir);
-      const std::string host = "127.0.0." + std::to_string(i);
-      node.address = host + ":" + std::to_string(options.port);
-      node.metrics = host + ":" + std::to_string(options.port + 1);
+      node.address = "127.0.0." + std::to_string(i) + ":" + std::to_string(options.port);
+      // Same port on 127.0.1.<i>: an address nothing else on the machine uses,
+      // so neither the nodes nor other programs' loopback ports collide with it.
+      node.metrics = "127.0.1." + std::to_string(i) + ":" + std::to_string(options.port);
       node.argv = {kvnode, "--name", name, "--listen", node.address, "--data", (node.dir / "data").string(),
                    "--seeds", seed, "--replicas", std::to_string(options.replicas), "--keyring", *keyring,
                    "--metrics-listen", node.metrics};

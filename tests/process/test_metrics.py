@@ -11,6 +11,8 @@
       Debian's `prometheus` (its own temp dir, a free port, scrape interval
       1 s, the shipped alert rules loaded) scrapes the 3 nodes; its HTTP API
       shows up == 1 for each and a counter that moved after a `kv put`.
+  cluster_up_serves_metrics_on_each_node
+      `kv cluster up` starts every node with a metrics port, printed and listed.
   metrics_flag_is_checked
       --metrics-listen with a bad address or the node's own port is a usage error.
 
@@ -73,7 +75,11 @@ def three_nodes(ctx):
 
 
 def scrape(node):
-    url = f"http://{node.host}:{node.metrics_port}/metrics"
+    return scrape_at(f"{node.host}:{node.metrics_port}")
+
+
+def scrape_at(address):
+    url = f"http://{address}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
         check_eq(response.status, 200, f"GET {url}")
         check(response.headers["Content-Type"].startswith("text/plain; version=0.0.4"),
@@ -260,6 +266,26 @@ def prometheus_scrapes_the_cluster(ctx):
             except subprocess.TimeoutExpired:
                 _kill_pid(proc)
         _PROCESSES.pop(proc.pid, None)
+
+
+@test
+def cluster_up_serves_metrics_on_each_node(ctx):
+    folder = os.path.join(ctx.workdir, "cluster")
+    port = free_port("127.0.0.1")
+    base = ["cluster", "--dir", folder]
+    up = ctx.kv(*base, "up", "--nodes", "2", "--port", port, "--replicas", "1", "--kvnode", ctx.kvnode_path,
+                timeout=90)
+    try:
+        check_eq(up.rc, EXIT_OK, f"cluster up: {up.describe()}")
+        listed = ctx.kv(*base, "list", "--json")
+        check_eq(listed.rc, EXIT_OK, f"cluster list: {listed.describe()}")
+        metrics = [n["metrics"] for n in listed.json()["nodes"]]
+        check_eq(metrics, [f"127.0.1.{i}:{port}" for i in (1, 2)], "metrics addresses listed")
+        for address in metrics:
+            check(f"metrics at http://{address}/metrics" in up.out.decode(), f"up prints {address}: {up.out!r}")
+            promtool_check(scrape_at(address))
+    finally:
+        ctx.kv(*base, "down", timeout=60)
 
 
 @test
