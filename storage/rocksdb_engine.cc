@@ -206,7 +206,7 @@ class RocksDbEngine final : public Engine {
   Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints,
                                       uint64_t after_sequence) override;
   Status delete_hint(std::string_view target, uint64_t sequence) override;
-  Result<std::map<std::string, uint64_t>> hint_counts() override;
+  Result<std::map<std::string, HintTally>> hint_tallies() override;
 
   Result<std::optional<std::string>> meta_get(std::string_view name) override;
   Status meta_put(std::string_view name, std::string_view value) override;
@@ -439,15 +439,20 @@ Status RocksDbEngine::delete_hint(std::string_view target, uint64_t sequence) {
   return {};
 }
 
-Result<std::map<std::string, uint64_t>> RocksDbEngine::hint_counts() {
-  std::map<std::string, uint64_t> counts;
+Result<std::map<std::string, HintTally>> RocksDbEngine::hint_tallies() {
+  std::map<std::string, HintTally> tallies;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), hints_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string_view key = as_view(it->key());
-    if (key.size() >= kNodeIdBytes) ++counts[std::string(key.substr(0, kNodeIdBytes))];
+    if (key.size() < kNodeIdBytes) continue;
+    HintTally& tally = tallies[std::string(key.substr(0, kNodeIdBytes))];
+    ++tally.count;
+    // A hint that does not decode is counted (it still takes a place under
+    // the target's cap) but adds no bytes; hints_for() reports it.
+    if (auto hint = decode_hint(key, as_view(it->value()))) tally.bytes += hint_payload_bytes(*hint);
   }
   if (!it->status().ok()) return std::unexpected(to_error(it->status()));
-  return counts;
+  return tallies;
 }
 
 Result<uint64_t> RocksDbEngine::count_hints() {

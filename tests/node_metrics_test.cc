@@ -102,3 +102,21 @@ TEST_CASE("latency histograms count samples under a bound and keep their sum") {
   CHECK(histogram.count_at_or_under(10'000) == 2);
   CHECK(histogram.sum_micros() == 2050);
 }
+
+TEST_CASE("hints pending show per target with their bytes and the age of the oldest, until delivered") {
+  Fixture f;
+  const std::string target(membership::kNodeIdBytes, 'z');  // a member the ring does not hold
+  const storage::Record record{{1'000'000, 1}, false, "value"};
+  REQUIRE(*f.store.store_hint(target, "hk", record, 1'000'000));
+  REQUIRE(*f.store.store_hint(target, "hk2", record, 2'000'000));
+  std::string text = f.scrape(3'500'000);
+  CHECK(has_line(text, "ringkv_hints_pending{target=\"unknown\"} 2"));
+  CHECK(has_line(text, "ringkv_hints_pending_bytes{target=\"unknown\"} 15"));  // "hk" + "hk2" + 2 x "value"
+  CHECK(has_line(text, "ringkv_hints_oldest_age_seconds{target=\"unknown\"} 2.5"));
+  const auto hints = f.store.hints_for(target, 10, 0);
+  REQUIRE(hints.has_value());
+  for (const storage::Hint& hint : *hints) REQUIRE(f.store.drop_hint(hint));
+  text = f.scrape(4'000'000);
+  CHECK(text.find("ringkv_hints_pending_bytes{") == std::string::npos);
+  CHECK(text.find("ringkv_hints_oldest_age_seconds{") == std::string::npos);
+}

@@ -351,8 +351,9 @@ ENGINE_TEST("hints list per target in sequence order, delete one by one, and sur
   CHECK(hints[0].sequence == 3);
   CHECK(ok(fixture.engine().hints_for(target, 10, 3)).empty());
   CHECK(fixture.engine().stats().hints_count == 3);
-  const auto counts = ok(fixture.engine().hint_counts());
-  CHECK(counts == std::map<std::string, uint64_t>{{target, 2}, {other, 1}});
+  // Payload bytes: "key-2" + "v" and "key-3" + "v"; "other" and a tombstone's empty value.
+  const auto tallies = ok(fixture.engine().hint_tallies());
+  CHECK(tallies == std::map<std::string, HintTally>{{target, {2, 12}}, {other, {1, 5}}});
 }
 
 ENGINE_TEST("meta values read back and an unknown name reads as nothing") {

@@ -493,6 +493,11 @@ wire::Body NodeCore::ring_summary() const {
   return reply;
 }
 
+std::string NodeCore::name_of(const std::string& id) const {
+  const RingNode* node = view_.find(id);
+  return node ? node->name : std::string("unknown");
+}
+
 wire::Body NodeCore::stats(Now now) const {
   wire::StatsReply reply;
   auto add = [&](std::string name, uint64_t value) { reply.values.emplace_back(std::move(name), value); };
@@ -522,10 +527,6 @@ wire::Body NodeCore::stats(Now now) const {
   add("hints_written", counters.hints_written);
   add("hints_refused", store_.hints_refused());
   add("hints_in_flight", replayer_.in_flight());
-  auto name_of = [&](const std::string& id) {
-    const RingNode* node = view_.find(id);
-    return node ? node->name : std::string("unknown");
-  };
   for (const auto& [target, count] : store_.hint_counts()) add("hints_stored:" + name_of(target), count);
   for (const auto& [target, target_stats] : replayer_.stats()) {
     add("hints_replayed:" + name_of(target), target_stats.replayed);

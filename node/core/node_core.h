@@ -196,6 +196,8 @@ class NodeCore {
   wire::Body endpoints(const wire::EndpointsRequest& request) const;
   wire::Body ring_summary() const;
   wire::Body stats(Now now) const;
+  // A member's name by id ("unknown" for one the ring does not hold).
+  std::string name_of(const std::string& id) const;
 
   NodeConfig config_;
   ReplicaStore& store_;

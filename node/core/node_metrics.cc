@@ -68,16 +68,19 @@ void NodeCore::write_metrics(metrics::Exposition& out, Now now) {
   out.gauge("ringkv_replica_requests_in_flight", "Replica requests sent and not yet answered.",
             static_cast<double>(replica_sent_.size()));
 
-  // Hints: how old the oldest one is, per target (its sequence is the
-  // hybrid-clock time it was stored, in µs).
+  // Hints: their bytes, and how old the oldest one is, per target (its
+  // sequence is the hybrid-clock time it was stored, in µs).
+  for (const auto& [target, bytes] : store_.hint_bytes()) {
+    out.gauge("ringkv_hints_pending_bytes", "Payload bytes (keys and values) of the hints stored, per target.",
+              static_cast<double>(bytes), {{"target", name_of(target)}});
+  }
   for (const auto& [target, count] : store_.hint_counts()) {
     auto oldest = store_.hints_for(target, 1, 0);
     if (!oldest || oldest->empty()) continue;
     const uint64_t stored_us = oldest->front().sequence;
-    const RingNode* node = view_.find(target);
     out.gauge("ringkv_hints_oldest_age_seconds", "Age of the oldest hint stored for each target.",
               now.wall_us > stored_us ? static_cast<double>(now.wall_us - stored_us) / 1e6 : 0.0,
-              {{"target", node ? node->name : std::string("unknown")}});
+              {{"target", name_of(target)}});
   }
 
   // Membership.
