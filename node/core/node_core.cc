@@ -517,6 +517,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("client_refused_noauth", client_refused_noauth_);
   add("client_refused_forbidden", client_refused_forbidden_);
   add("internode_on_client_refused", internode_on_client_refused_);
+  add("client_refused_not_ready", client_refused_not_ready_);
   add("clock_offset_warnings", swim_.stats().clock_offset_warnings);
   add("settings_mismatches", settings_mismatches_);
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {

@@ -235,6 +235,9 @@ class NodeCore {
   uint64_t client_refused_noauth_ = 0;
   uint64_t client_refused_forbidden_ = 0;
   uint64_t internode_on_client_refused_ = 0;
+  // Data requests answered UNAVAILABLE because this node is not serving yet
+  // (no seed answered, or not an owner of the ring yet).
+  uint64_t client_refused_not_ready_ = 0;
   std::vector<std::string> notices_;
   std::function<std::string()> trust_problem_;
   KeyringAdmin keyring_admin_;

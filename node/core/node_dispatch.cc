@@ -69,6 +69,7 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
                             std::holds_alternative<wire::DeleteRequest>(request.body) ||
                             std::holds_alternative<wire::GetRequest>(request.body);
   if (data_request && fresh_ && !swim_.joined()) {
+    ++client_refused_not_ready_;
     return answer(error(wire::ErrorCode::kUnavailable, "this node is still joining the cluster (no seed answered yet)"));
   }
   // A node that is not yet an owner may know only part of the cluster (its
@@ -78,6 +79,7 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
   const bool own_copy_read = get != nullptr && get->local;
   const Phase phase = topology_.phase();
   if (data_request && !own_copy_read && phase != Phase::kNormal && phase != Phase::kLeaving) {
+    ++client_refused_not_ready_;
     return answer(error(wire::ErrorCode::kUnavailable, "this node is " + std::string(to_string(phase)) +
                                                            " the ring, not an owner yet; send requests to another node"));
   }

@@ -45,6 +45,7 @@ constexpr std::array kStatMetrics{
     counter("client_refused_forbidden", "ringkv_client_refusals_total", kRefusals, "reason", "forbidden"),
     counter("internode_on_client_refused", "ringkv_client_refusals_total", kRefusals, "reason",
             "internode_on_client_connection"),
+    counter("client_refused_not_ready", "ringkv_client_refusals_total", kRefusals, "reason", "node_not_ready"),
     counter("settings_mismatches", "ringkv_settings_mismatches_total",
             "Push-pulls refused because the other node runs with other cluster settings."),
     counter("clock_offset_warnings", "ringkv_clock_offset_warnings_total",
