@@ -7,6 +7,9 @@
       unknown-path and wrong-method requests get their HTTP error (and the
       malformed ones a closed connection), one over the connection cap gets
       503, and the port keeps serving afterwards.
+  a_dead_member_shows_with_its_hints_and_refusals
+      kill -9 one node: the others' scrapes show it dead, the hints they hold for it (count,
+      bytes, age of the oldest) and an UNAVAILABLE ALL put, and still pass promtool.
   prometheus_scrapes_the_cluster
       Debian's `prometheus` (its own temp dir, a free port, scrape interval
       1 s, the shipped alert rules loaded) scrapes the 3 nodes; its HTTP API
@@ -39,7 +42,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (  # noqa: E402
-    _PROCESSES, EXIT_OK, EXIT_USAGE, _die_with_parent, _kill_pid, check, check_eq, free_port,
+    _PROCESSES, EXIT_CLUSTER_ERROR, EXIT_OK, EXIT_USAGE, _die_with_parent, _kill_pid, check, check_eq, free_port,
     loopback_address, run_tests, test, wait_converged, wait_until,
 )
 
@@ -47,6 +50,7 @@ EXIT_SKIPPED = 77
 PROBE_MS = 200
 CONVERGE_S = 30.0
 PROMETHEUS_WAIT_S = 60.0
+DEAD_S = 20.0  # kill -9 until a survivor says dead (expected ~1-1.5 s at a 200 ms probe interval)
 RULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "prometheus",
                      "ringkv-rules.yml")
 METRICS_CONNECTIONS_MAX = 16  # node/io/metrics_server.h
@@ -188,6 +192,31 @@ def scrape_is_valid_and_bad_requests_are_refused(ctx):
           "refused requests counted")
     check(sample(text, 'ringkv_connections_refused_over_cap_total{port="metrics"}') >= 1, "over-cap counted")
     check(node.alive(), "node2 still running")
+
+
+@test
+def a_dead_member_shows_with_its_hints_and_refusals(ctx):
+    nodes = three_nodes(ctx)
+    n1, n3 = nodes[0], nodes[2]
+    n3.kill()
+    wait_until(lambda: sample(scrape(n1), 'ringkv_members{liveness="dead"}') == 1.0, DEAD_S,
+               "node1's scrape to show node3 dead", interval=0.1)
+    for i in range(3):
+        put = ctx.kv("put", f"hinted-{i}", "value", node=n1)
+        check_eq(put.rc, EXIT_OK, f"QUORUM put with node3 down: {put.describe()}")
+    refused = ctx.kv("--consistency", "all", "put", "all-key", "v", node=n1)
+    check_eq(refused.rc, EXIT_CLUSTER_ERROR, f"ALL put with node3 down: {refused.describe()}")
+    # node1 and node2 hold the hints for node3 between them.
+    texts = [scrape(node) for node in nodes[:2]]
+    for text in texts:
+        promtool_check(text)
+    pending = sum(sample(t, 'ringkv_hints_pending{target="node3"}') or 0 for t in texts)
+    check_eq(pending, 3.0, "hints pending for node3 over node1 and node2")
+    check(sum(sample(t, 'ringkv_hints_pending_bytes{target="node3"}') or 0 for t in texts) >= 3 * len("hinted-0value"),
+          "hint bytes for node3")
+    check(any((sample(t, 'ringkv_hints_oldest_age_seconds{target="node3"}') or -1) >= 0 for t in texts),
+          "age of node3's oldest hint")
+    check_eq(sample(texts[0], "ringkv_coordinator_unavailable_total"), 1.0, "UNAVAILABLE counted on node1")
 
 
 def _scrape_or_none(node):
