@@ -70,6 +70,9 @@ TEST_CASE("every stats counter, the I/O layer's included, has a metric name") {
   }
   CHECK(core::metric_for_stat("no_such_counter") == nullptr);
   CHECK(core::metric_for_stat("hints_stored:n2")->label == "target");
+  // An exact name wins over a prefix that also matches it.
+  CHECK(core::metric_for_stat("requests_shed_busy")->metric == "ringkv_requests_busy_total");
+  CHECK(core::metric_for_stat("requests_shed_node_bytes")->label == "bound");
 }
 
 TEST_CASE("a scrape shows the requests made, per operation and consistency level") {

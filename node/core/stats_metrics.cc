@@ -46,6 +46,13 @@ constexpr std::array kStatMetrics{
     counter("internode_on_client_refused", "ringkv_client_refusals_total", kRefusals, "reason",
             "internode_on_client_connection"),
     counter("client_refused_not_ready", "ringkv_client_refusals_total", kRefusals, "reason", "node_not_ready"),
+    // Load shedding (node/core/admission.h on main): the total first, so the
+    // per-bound prefix below does not take it.
+    counter("requests_shed_busy", "ringkv_requests_busy_total", "Client requests refused BUSY (load shedding)."),
+    per(counter("requests_shed_", "ringkv_requests_shed_total", "Client requests refused BUSY, by the bound they met.",
+                "bound")),
+    gauge("client_requests_inflight", "ringkv_client_requests_in_flight", "Client requests admitted and not yet answered."),
+    gauge("client_bytes_inflight", "ringkv_client_in_flight_bytes", "Bytes of the client requests admitted and not yet answered."),
     counter("settings_mismatches", "ringkv_settings_mismatches_total",
             "Push-pulls refused because the other node runs with other cluster settings."),
     counter("clock_offset_warnings", "ringkv_clock_offset_warnings_total",
