@@ -33,6 +33,7 @@ struct LocalNode {
   fs::path dir;
   std::vector<std::string> argv;  // saved command line
   std::string address;            // its --listen value
+  std::string metrics;            // its --metrics-listen value (empty for a node made before it)
   pid_t pid = 0;                  // 0 when not running
 };
 
@@ -118,6 +119,7 @@ std::vector<LocalNode> load_nodes(const ClusterOptions& options) {
     node.dir = entry.path();
     node.argv = split_nul(read_file(cmdline));
     node.address = flag_value(node.argv, "--listen");
+    node.metrics = flag_value(node.argv, "--metrics-listen");
     const pid_t pid = static_cast<pid_t>(std::atoi(read_file(node.dir / "pid").c_str()));
     node.pid = runs(pid, node.argv) ? pid : 0;
     nodes.push_back(std::move(node));
@@ -215,7 +217,9 @@ bool start(LocalNode& node) {
                  (node.dir / "node.log").c_str());
     return false;
   }
-  std::printf("started %s on %s (pid %d)\n", node.name.c_str(), node.address.c_str(), node.pid);
+  std::printf("started %s on %s (pid %d)", node.name.c_str(), node.address.c_str(), node.pid);
+  if (!node.metrics.empty()) std::printf(", metrics at http://%s/metrics", node.metrics.c_str());
+  std::printf("\n");
   return true;
 }
 
@@ -283,8 +287,12 @@ int cluster_up(const ClusterOptions& options) {
       node.dir = fs::absolute(fs::path(options.dir) / name);
       fs::create_directories(node.dir);
       node.address = "127.0.0." + std::to_string(i) + ":" + std::to_string(options.port);
+      // Same port on 127.0.1.<i>: an address nothing else on the machine uses,
+      // so neither the nodes nor other programs' loopback ports collide with it.
+      node.metrics = "127.0.1." + std::to_string(i) + ":" + std::to_string(options.port);
       node.argv = {kvnode, "--name", name, "--listen", node.address, "--data", (node.dir / "data").string(),
-                   "--seeds", seed, "--replicas", std::to_string(options.replicas), "--keyring", *keyring};
+                   "--seeds", seed, "--replicas", std::to_string(options.replicas), "--keyring", *keyring,
+                   "--metrics-listen", node.metrics};
       if (with_users) node.argv.insert(node.argv.end(), {"--users", users_path(options).string()});
       node.argv.insert(node.argv.end(), options.node_flags.begin(), options.node_flags.end());
       std::string saved;
@@ -364,15 +372,16 @@ int cluster_list(const ClusterOptions& options) {
     for (size_t i = 0; i < nodes.size(); ++i) {
       const auto& n = nodes[i];
       json += (i ? ", " : "") + std::string("{\"name\": ") + json_string(n.name) +
-              ", \"address\": " + json_string(n.address) + ", \"pid\": " + std::to_string(n.pid) +
+              ", \"address\": " + json_string(n.address) + ", \"metrics\": " + json_string(n.metrics) + ", \"pid\": " + std::to_string(n.pid) +
               ", \"running\": " + (n.pid ? "true" : "false") + ", \"dir\": " + json_string(n.dir.string()) + "}";
     }
     std::puts((json + "]}").c_str());
     return kExitOk;
   }
-  std::printf("%-8s %-22s %-8s %s\n", "NAME", "ADDRESS", "PID", "STATE");
+  std::printf("%-8s %-22s %-22s %-8s %s\n", "NAME", "ADDRESS", "METRICS", "PID", "STATE");
   for (const auto& n : nodes) {
-    std::printf("%-8s %-22s %-8d %s\n", n.name.c_str(), n.address.c_str(), n.pid, n.pid ? "running" : "stopped");
+    std::printf("%-8s %-22s %-22s %-8d %s\n", n.name.c_str(), n.address.c_str(), n.metrics.empty() ? "-" : n.metrics.c_str(),
+                n.pid, n.pid ? "running" : "stopped");
   }
   return kExitOk;
 }

@@ -1,6 +1,8 @@
 // kv cluster: a local cluster of kvnode processes, like Cassandra's ccm.
 //
-// Node i (1-based) is named node<i>, listens on 127.0.0.<i>:<port> and keeps
+// Node i (1-based) is named node<i>, listens on 127.0.0.<i>:<port>, serves
+// Prometheus metrics on 127.0.1.<i>:<port> (an address of its own, so it
+// collides neither with node ports nor with other loopback users) and keeps
 // its data, log and pid under <dir>/node<i>/. Every node but the first seeds
 // from node1. The exact command line of each node is saved in
 // <dir>/node<i>/cmdline so `restart` brings it back identically. Processes

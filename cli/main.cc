@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   auto* up = cluster_command->add_subcommand("up", "start (or complete) a cluster on 127.0.0.1..N");
   up->add_option("--nodes", cluster.nodes, "number of nodes")->capture_default_str();
-  up->add_option("--port", cluster.port, "port of every node")->capture_default_str();
+  up->add_option("--port", cluster.port, "port of every node (and of its Prometheus metrics, on 127.0.1.N)")
+      ->capture_default_str();
   up->add_option("--replicas", cluster.replicas, "replicas per key (N)")->capture_default_str();
   up->add_option("--kvnode", cluster.kvnode, "kvnode binary (default: beside kv)");
   up->add_option("--node-flag", cluster.node_flags, "extra kvnode flag, repeatable (e.g. --node-flag=--sync)")

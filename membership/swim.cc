@@ -213,6 +213,7 @@ std::expected<void, DropReason> Swim::handle_datagram(std::string_view from_addr
     return count_drop(DropReason::kWrongTarget);
   }
   ++stats_.datagrams_received;
+  stats_.datagram_bytes_received += bytes.size();
   // Claims first, so a refutation riding on an ack is known before the ack is judged.
   stale_accusation_heard_ = false;
   const std::string_view sender_id = packet->header.sender_id;

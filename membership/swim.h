@@ -125,6 +125,7 @@ std::string_view to_string(DropReason reason);
 struct Stats {
   // Inputs that decoded and were processed.
   uint64_t datagrams_received = 0;
+  uint64_t datagram_bytes_received = 0;
   uint64_t push_pulls_received = 0;
   // Inputs dropped, by reason (datagrams and push-pulls together).
   uint64_t dropped_truncated = 0;

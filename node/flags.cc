@@ -75,6 +75,8 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   app.add_option("--resp-consistency", flags.resp_consistency,
                  "consistency of RESP reads and writes: one|quorum|all|any")
       ->check(CLI::IsMember({"one", "quorum", "all", "any"}))->capture_default_str();
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "HOST:PORT serving Prometheus metrics at GET /metrics; default: off");
   app.add_option("--keyring", flags.keyring,
                  "cluster key file (base64 keys, one per line, the first primary; mode 600); seeds a new "
                  "node, whose keyring is then kept in DATA/keyring");
@@ -138,6 +140,16 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   if (const std::string problem = node_config(flags).admission.validate(); !problem.empty()) {
     std::fprintf(stderr, "kvnode: --%s\n", problem.c_str());
     return 2;
+  }
+  if (!flags.metrics_listen.empty()) {
+    if (auto address = wire::parse_address(flags.metrics_listen); !address) {
+      std::fprintf(stderr, "kvnode: --metrics-listen: %s\n", address.error().c_str());
+      return 2;
+    }
+    if (flags.metrics_listen == flags.listen || flags.metrics_listen == flags.resp_listen) {
+      std::fprintf(stderr, "kvnode: --metrics-listen must differ from --listen and --resp-listen\n");
+      return 2;
+    }
   }
   for (const auto& seed : flags.seeds) {
     if (auto address = wire::parse_address(seed); !address) {

@@ -54,6 +54,8 @@ struct Flags {
   // Redis protocol (RESP2) listener: off unless an address is given.
   std::string resp_listen;
   std::string resp_consistency = "quorum";
+  // Prometheus metrics (GET /metrics): off unless an address is given.
+  std::string metrics_listen;
   // Trust (DESIGN.md "Trust"): the cluster keyring, the transitional
   // rollout mode ("", "accept" or "seal"), and the explicit opt-out.
   std::string keyring;

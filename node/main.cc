@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
       .seeds = flags.seeds,
       .resp_listen = flags.resp_listen,
       .resp_consistency = ringkv::node::resp_consistency(flags),
+      .metrics_listen = flags.metrics_listen,
       .sync = flags.sync,
       .vnodes = flags.vnodes ? static_cast<uint32_t>(flags.vnodes) : ringkv::core::kDefaultVnodes,
       .membership = ringkv::node::membership_config(flags),

@@ -11,6 +11,7 @@ packages=(
   redis-server redis-tools
   libsodium-dev faketime tcpdump python3-msgpack
   dpkg-dev adduser systemd
+  prometheus
 )
 
 missing=()

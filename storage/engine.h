@@ -118,6 +118,15 @@ struct Hint {
   Record record;
 };
 
+// What a target's hints hold: how many, and their payload bytes (user key +
+// value of each, the measure hint_payload_bytes gives).
+struct HintTally {
+  uint64_t count = 0;
+  uint64_t bytes = 0;
+  bool operator==(const HintTally&) const = default;
+};
+inline uint64_t hint_payload_bytes(const Hint& hint) { return hint.user_key.size() + hint.record.value.size(); }
+
 // Node identity persisted in `meta`.
 struct Identity {
   std::string node_id;      // 16 random bytes, created on first open
@@ -138,6 +147,15 @@ struct Stats {
   uint64_t data_keys_estimate = 0;
   uint64_t data_bytes_estimate = 0;
   uint64_t hints_count = 0;
+  // RocksDB's own figures for monitoring, over every column family (the
+  // in-memory engine has none and reports zeros): live SST bytes, memtable
+  // bytes, bytes compaction still has to rewrite, and write stalls so far
+  // (writes slowed down or stopped because compaction fell behind).
+  uint64_t live_sst_bytes = 0;
+  uint64_t memtable_bytes = 0;
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t write_slowdowns = 0;
+  uint64_t write_stops = 0;
 };
 
 class Engine {
@@ -170,9 +188,9 @@ class Engine {
   virtual Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints,
                                               uint64_t after_sequence) = 0;
   virtual Status delete_hint(std::string_view target, uint64_t sequence) = 0;
-  // Number of hints held per target (a full pass over `hints`: call at start-up,
-  // then keep counts up to date yourself).
-  virtual Result<std::map<std::string, uint64_t>> hint_counts() = 0;
+  // Hints held per target (a full pass over `hints`: call at start-up, then
+  // keep the tallies up to date yourself).
+  virtual Result<std::map<std::string, HintTally>> hint_tallies() = 0;
 
   // Small named values in `meta`; meta_put is always fsynced (they are rare
   // and the node's identity and state depend on them). The names "node_id"

@@ -85,10 +85,14 @@ Status MemoryEngine::delete_hint(std::string_view target, uint64_t sequence) {
   return {};
 }
 
-Result<std::map<std::string, uint64_t>> MemoryEngine::hint_counts() {
-  std::map<std::string, uint64_t> counts;
-  for (const auto& [key, hint] : hints_) ++counts[key.first];
-  return counts;
+Result<std::map<std::string, HintTally>> MemoryEngine::hint_tallies() {
+  std::map<std::string, HintTally> tallies;
+  for (const auto& [key, hint] : hints_) {
+    HintTally& tally = tallies[key.first];
+    ++tally.count;
+    tally.bytes += hint_payload_bytes(hint);
+  }
+  return tallies;
 }
 
 Result<std::optional<std::string>> MemoryEngine::meta_get(std::string_view name) {

@@ -35,7 +35,7 @@ class MemoryEngine : public Engine {
   Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints,
                                       uint64_t after_sequence) override;
   Status delete_hint(std::string_view target, uint64_t sequence) override;
-  Result<std::map<std::string, uint64_t>> hint_counts() override;
+  Result<std::map<std::string, HintTally>> hint_tallies() override;
 
   Result<std::optional<std::string>> meta_get(std::string_view name) override;
   Status meta_put(std::string_view name, std::string_view value) override;

@@ -47,9 +47,11 @@
 #include <cassert>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <mutex>
 
 #include "storage/engine.h"
@@ -329,7 +331,7 @@ class RocksDbEngine final : public Engine {
   Result<std::vector<Hint>> hints_for(std::string_view target, size_t max_hints,
                                       uint64_t after_sequence) override;
   Status delete_hint(std::string_view target, uint64_t sequence) override;
-  Result<std::map<std::string, uint64_t>> hint_counts() override;
+  Result<std::map<std::string, HintTally>> hint_tallies() override;
 
   Result<std::optional<std::string>> meta_get(std::string_view name) override;
   Status meta_put(std::string_view name, std::string_view value) override;
@@ -634,15 +636,20 @@ Status RocksDbEngine::delete_hint(std::string_view target, uint64_t sequence) {
   return {};
 }
 
-Result<std::map<std::string, uint64_t>> RocksDbEngine::hint_counts() {
-  std::map<std::string, uint64_t> counts;
+Result<std::map<std::string, HintTally>> RocksDbEngine::hint_tallies() {
+  std::map<std::string, HintTally> tallies;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), hints_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string_view key = as_view(it->key());
-    if (key.size() >= kNodeIdBytes) ++counts[std::string(key.substr(0, kNodeIdBytes))];
+    if (key.size() < kNodeIdBytes) continue;
+    HintTally& tally = tallies[std::string(key.substr(0, kNodeIdBytes))];
+    ++tally.count;
+    // A hint that does not decode is counted (it still takes a place under
+    // the target's cap) but adds no bytes; hints_for() reports it.
+    if (auto hint = decode_hint(key, as_view(it->value()))) tally.bytes += hint_payload_bytes(*hint);
   }
   if (!it->status().ok()) return std::unexpected(to_error(it->status()));
-  return counts;
+  return tallies;
 }
 
 Result<uint64_t> RocksDbEngine::count_hints() {
@@ -735,6 +742,23 @@ Stats RocksDbEngine::stats() {
   db_->GetIntProperty(data_, "rocksdb.cur-size-all-mem-tables", &memtable_bytes);
   stats.data_bytes_estimate = sst_bytes + memtable_bytes;
   stats.hints_count = hints_count_;
+  for (rocksdb::ColumnFamilyHandle* family : handles_) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(family, "rocksdb.live-sst-files-size", &value)) stats.live_sst_bytes += value;
+    if (db_->GetIntProperty(family, "rocksdb.cur-size-all-mem-tables", &value)) stats.memtable_bytes += value;
+    if (db_->GetIntProperty(family, "rocksdb.estimate-pending-compaction-bytes", &value)) {
+      stats.pending_compaction_bytes += value;
+    }
+    std::map<std::string, std::string> cf_stats;
+    if (db_->GetMapProperty(family, rocksdb::DB::Properties::kCFStats, &cf_stats)) {
+      auto figure = [&](const char* name) -> uint64_t {
+        auto it = cf_stats.find(name);
+        return it == cf_stats.end() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
+      };
+      stats.write_slowdowns += figure("io_stalls.total_slowdown");
+      stats.write_stops += figure("io_stalls.total_stop");
+    }
+  }
   return stats;
 }
 

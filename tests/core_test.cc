@@ -182,6 +182,10 @@ TEST_CASE("a fresh node refuses client requests until a seed answered") {
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);
   CHECK_FALSE(engine.read("k")->has_value());
+  // Counted as a refusal with its reason.
+  metrics::Exposition scrape;
+  node.write_metrics(scrape, core::Now{3000, 3});
+  CHECK(scrape.take().find("\nringkv_client_refusals_total{reason=\"node_not_ready\"} 1\n") != std::string::npos);
 }
 
 namespace {

@@ -387,8 +387,9 @@ ENGINE_TEST("hints list per target in sequence order, delete one by one, and sur
   CHECK(hints[0].sequence == 3);
   CHECK(ok(fixture.engine().hints_for(target, 10, 3)).empty());
   CHECK(fixture.engine().stats().hints_count == 3);
-  const auto counts = ok(fixture.engine().hint_counts());
-  CHECK(counts == std::map<std::string, uint64_t>{{target, 2}, {other, 1}});
+  // Payload bytes: "key-2" + "v" and "key-3" + "v"; "other" and a tombstone's empty value.
+  const auto tallies = ok(fixture.engine().hint_tallies());
+  CHECK(tallies == std::map<std::string, HintTally>{{target, {2, 12}}, {other, {1, 5}}});
 }
 
 ENGINE_TEST("meta values read back and an unknown name reads as nothing") {
@@ -571,6 +572,16 @@ TEST_CASE("opening RocksDB where no directory can be made returns an error") {
   options.clock_us = [] { return kStartUs; };
   const Result<std::unique_ptr<Engine>> engine = open_rocksdb_engine(options);
   CHECK_FALSE(engine.has_value());
+}
+
+TEST_CASE("the RocksDB engine reports its own figures for monitoring") {
+  RocksDbFixture fixture;
+  write_live_keys(fixture.engine(), 30);
+  const Stats before = fixture.engine().stats();
+  CHECK(before.memtable_bytes > 0);  // the writes sit in the memtable
+  ok(fixture.engine().compact());
+  const Stats after = fixture.engine().stats();
+  CHECK(after.live_sst_bytes > 0);  // and reach SST files once compacted
 }
 
 }  // namespace

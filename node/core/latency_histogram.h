@@ -2,7 +2,9 @@
 //
 // Log-linear buckets (8 per power of two) from 1 µs to about 2^36 µs (19 h):
 // a reported percentile is the upper edge of its bucket, so it overstates by
-// at most 12.5%. Fixed size, no allocation after construction.
+// at most 12.5%. Fixed size, no allocation after construction. It also keeps
+// the sum of the samples, and counts at or under a bound for Prometheus's
+// cumulative buckets (node/core/node_metrics.cc).
 #pragma once
 
 #include <array>
@@ -17,8 +19,18 @@ class LatencyHistogram {
   void record(uint64_t micros) {
     ++counts_[bucket_of(micros)];
     ++total_;
+    sum_micros_ += micros;
   }
   uint64_t count() const { return total_; }
+  uint64_t sum_micros() const { return sum_micros_; }
+  // Samples known to be at or under `micros`: those of every bucket whose
+  // upper edge is (so it may undercount by a bucket, overstating latency
+  // like percentile() does).
+  uint64_t count_at_or_under(uint64_t micros) const {
+    uint64_t seen = 0;
+    for (size_t i = 0; i < counts_.size() && upper_edge(i) <= micros; ++i) seen += counts_[i];
+    return seen;
+  }
   // The latency (µs) at or under which `fraction` of the samples fall.
   uint64_t percentile(double fraction) const {
     if (total_ == 0) return 0;
@@ -51,6 +63,7 @@ class LatencyHistogram {
 
   std::array<uint64_t, kSubBuckets * kPowers> counts_{};
   uint64_t total_ = 0;
+  uint64_t sum_micros_ = 0;
 };
 
 }  // namespace ringkv::core

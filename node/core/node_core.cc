@@ -104,6 +104,7 @@ std::vector<std::string> NodeCore::remembered_addresses() const {
 
 void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
                                  Now now) {
+  last_wall_us_ = now.wall_us;
   if ((token & KeyringAdmin::kTokenBit) && !(token & (HintReplayer::kTokenBit | Topology::kTokenBit |
                                                         AntiEntropy::kTokenBit | Streamer::kTokenBit))) {
     keyring_admin_.handle_reply(token, reply, now);
@@ -120,6 +121,11 @@ void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Messa
         clock_.observe(read->record.timestamp_us, now.wall_us);
       }
     }
+    if (auto sent = replica_sent_.find(token); sent != replica_sent_.end()) {
+      const uint64_t micros = now.wall_us > sent->second.sent_wall_us ? now.wall_us - sent->second.sent_wall_us : 0;
+      (sent->second.is_write ? replica_write_latency_ : replica_read_latency_).record(micros);
+      replica_sent_.erase(sent);
+    }
     coordinator_.handle_reply(token, reply, now);
     collect_replies(now);
   }
@@ -128,6 +134,7 @@ void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Messa
 
 void NodeCore::tick(Now now) {
   last_now_ms_ = now.monotonic_ms;
+  last_wall_us_ = now.wall_us;
   coordinator_.tick(now);
   collect_replies(now);
   if (!remembered_.empty() && now.monotonic_ms >= remember_dead_at_ms_) {
@@ -174,9 +181,10 @@ void NodeCore::collect_replies(Now now) {
   for (auto& reply : coordinator_.take_replies()) {
     auto it = pending_.find({reply.client, reply.message.request_id});
     if (it != pending_.end()) {
-      const uint64_t started = it->second.started_wall_us;
-      const uint64_t micros = now.wall_us > started ? now.wall_us - started : 0;
-      (it->second.is_write ? write_latency_ : read_latency_).record(micros);
+      const Pending& pending = it->second;
+      const uint64_t micros = now.wall_us > pending.started_wall_us ? now.wall_us - pending.started_wall_us : 0;
+      (pending.op == ClientOp::kGet ? read_latency_ : write_latency_).record(micros);
+      client_latency_[{pending.op, pending.consistency}].record(micros);
       pending_.erase(it);
     }
     outgoing_.push_back(std::move(reply));
@@ -203,6 +211,12 @@ std::vector<Outgoing> NodeCore::take_outgoing() {
 
 std::vector<PeerRequest> NodeCore::take_peer_requests() {
   auto requests = coordinator_.take_peer_requests();
+  for (const PeerRequest& request : requests) {
+    const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(request.body);
+    if (is_write || std::holds_alternative<wire::ReplicaReadRequest>(request.body)) {
+      replica_sent_[request.token] = ReplicaSent{is_write, last_wall_us_};
+    }
+  }
   for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : topology_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : repair_.take_peer_requests()) requests.push_back(std::move(request));
@@ -481,6 +495,11 @@ wire::Body NodeCore::ring_summary() const {
   return reply;
 }
 
+std::string NodeCore::name_of(const std::string& id) const {
+  const RingNode* node = view_.find(id);
+  return node ? node->name : std::string("unknown");
+}
+
 wire::Body NodeCore::stats(Now now) const {
   wire::StatsReply reply;
   auto add = [&](std::string name, uint64_t value) { reply.values.emplace_back(std::move(name), value); };
@@ -501,6 +520,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("client_refused_forbidden", client_refused_forbidden_);
   add("internode_on_client_refused", internode_on_client_refused_);
   admission_.add_stats(reply.values);
+  add("client_refused_not_ready", client_refused_not_ready_);
   add("clock_offset_warnings", swim_.stats().clock_offset_warnings);
   add("settings_mismatches", settings_mismatches_);
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
@@ -511,10 +531,6 @@ wire::Body NodeCore::stats(Now now) const {
   add("hints_written", counters.hints_written);
   add("hints_refused", store_.hints_refused());
   add("hints_in_flight", replayer_.in_flight());
-  auto name_of = [&](const std::string& id) {
-    const RingNode* node = view_.find(id);
-    return node ? node->name : std::string("unknown");
-  };
   for (const auto& [target, count] : store_.hint_counts()) add("hints_stored:" + name_of(target), count);
   for (const auto& [target, target_stats] : replayer_.stats()) {
     add("hints_replayed:" + name_of(target), target_stats.replayed);

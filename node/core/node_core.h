@@ -36,6 +36,7 @@
 #include "node/core/latency_histogram.h"
 #include "node/core/replica_store.h"
 #include "node/core/topology.h"
+#include "node/metrics/exposition.h"
 #include "node/trust/users.h"
 #include "node/wire/message.h"
 #include "storage/engine.h"
@@ -149,10 +150,25 @@ class NodeCore {
   using StatsSource = std::function<void(std::vector<std::pair<std::string, uint64_t>>&)>;
   void set_extra_stats(StatsSource source) { extra_stats_ = std::move(source); }
 
+  // This node's part of a Prometheus scrape (node_metrics.cc): every stats
+  // counter under its metric name, request latency histograms per operation
+  // and consistency level (client side) and per replica operation (round
+  // trips this node's coordinator timed), hints pending per target with the
+  // age of the oldest, membership, ring ownership, clock offsets, storage.
+  // Reads the oldest hint of each target from storage.
+  void write_metrics(metrics::Exposition& out, Now now);
+
  private:
+  enum class ClientOp : uint8_t { kGet, kPut, kDelete };
   struct Pending {
     uint64_t started_wall_us;  // latency figures only; a clock step skews one sample
+    ClientOp op;
+    wire::Consistency consistency;
+  };
+  // A replica request the coordinator sent, for its round-trip time.
+  struct ReplicaSent {
     bool is_write;
+    uint64_t sent_wall_us;
   };
 
   // What a client connection authenticated as; an entry exists only for a
@@ -191,6 +207,8 @@ class NodeCore {
   wire::Body endpoints(const wire::EndpointsRequest& request) const;
   wire::Body ring_summary() const;
   wire::Body stats(Now now) const;
+  // A member's name by id ("unknown" for one the ring does not hold).
+  std::string name_of(const std::string& id) const;
 
   NodeConfig config_;
   ReplicaStore& store_;
@@ -207,6 +225,15 @@ class NodeCore {
   std::map<std::pair<ClientId, uint64_t>, Pending> pending_;
   LatencyHistogram write_latency_;
   LatencyHistogram read_latency_;
+  // The same samples per operation and consistency level (at most 3 x 4).
+  std::map<std::pair<ClientOp, wire::Consistency>, LatencyHistogram> client_latency_;
+  // Replica requests in flight by token; each gets one outcome, which
+  // removes it (peer_request.h), so this is bounded by what is in flight.
+  std::map<uint64_t, ReplicaSent> replica_sent_;
+  LatencyHistogram replica_write_latency_;
+  LatencyHistogram replica_read_latency_;
+  // The wall clock of the latest input (peer requests leave after it).
+  uint64_t last_wall_us_ = 0;
   uint64_t storage_errors_ = 0;
   StatsSource extra_stats_;
   std::optional<trust::UserTable> users_;
@@ -219,6 +246,9 @@ class NodeCore {
   uint64_t client_refused_noauth_ = 0;
   uint64_t client_refused_forbidden_ = 0;
   uint64_t internode_on_client_refused_ = 0;
+  // Data requests answered UNAVAILABLE because this node is not serving yet
+  // (no seed answered, or not an owner of the ring yet).
+  uint64_t client_refused_not_ready_ = 0;
   std::vector<std::string> notices_;
   Admission admission_;
   // Refusals of overload are noted at most once a minute, from this time on.

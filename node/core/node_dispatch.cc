@@ -23,6 +23,7 @@ wire::ErrorReply error(wire::ErrorCode code, std::string message) {
 void NodeCore::handle_client(ClientId client, std::string_view peer_address, Channel channel,
                              wire::Message request, Now now) {
   last_now_ms_ = now.monotonic_ms;
+  last_wall_us_ = now.wall_us;
   // A connection that authenticated as a client is one, whatever the channel:
   // a client credential never opens the internode requests.
   const auto state = clients_.find(client);
@@ -72,6 +73,7 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
                             std::holds_alternative<wire::DeleteRequest>(request.body) ||
                             std::holds_alternative<wire::GetRequest>(request.body);
   if (data_request && fresh_ && !swim_.joined()) {
+    ++client_refused_not_ready_;
     return answer(error(wire::ErrorCode::kUnavailable, "this node is still joining the cluster (no seed answered yet)"));
   }
   // A node that is not yet an owner may know only part of the cluster (its
@@ -81,6 +83,7 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
   const bool own_copy_read = get != nullptr && get->local;
   const Phase phase = topology_.phase();
   if (data_request && !own_copy_read && phase != Phase::kNormal && phase != Phase::kLeaving) {
+    ++client_refused_not_ready_;
     return answer(error(wire::ErrorCode::kUnavailable, "this node is " + std::string(to_string(phase)) +
                                                            " the ring, not an owner yet; send requests to another node"));
   }
@@ -92,18 +95,18 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
     if (auto bound = admission_.admit(client, id, bytes)) return answer(shed(*bound, now));
   }
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, true};
+    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kPut, put->consistency};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};
     record.expires_at_us = expiry_of(*put, record.version.timestamp_us);
     coordinator_.write(client, id, put->key, std::move(record), put->consistency, now);
   } else if (auto* del = std::get_if<wire::DeleteRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, true};
+    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kDelete, del->consistency};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
     coordinator_.write(client, id, del->key, std::move(record), del->consistency, now);
   } else if (get != nullptr && get->local) {
     answer(local_read(*get, now));
   } else if (get != nullptr) {
-    pending_[{client, id}] = Pending{now.wall_us, false};
+    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kGet, get->consistency};
     coordinator_.read(client, id, get->key, get->consistency, now);
   } else if (std::holds_alternative<wire::StatusRequest>(request.body)) {
     answer(status());

@@ -1,5 +1,7 @@
 #include "node/core/replica_store.h"
 
+#include <algorithm>
+
 namespace ringkv::core {
 
 std::string describe(const storage::Error& error) {
@@ -17,9 +19,15 @@ wire::WireRecord to_wire(const storage::Record& record) {
 }
 
 storage::Result<ReplicaStore> ReplicaStore::open(storage::Engine& engine, HintLimits limits) {
-  auto counts = engine.hint_counts();
-  if (!counts) return std::unexpected(counts.error());
-  return ReplicaStore(engine, limits, std::move(*counts));
+  auto tallies = engine.hint_tallies();
+  if (!tallies) return std::unexpected(tallies.error());
+  std::map<std::string, uint64_t> counts;
+  std::map<std::string, uint64_t> bytes;
+  for (const auto& [target, tally] : *tallies) {
+    counts[target] = tally.count;
+    bytes[target] = tally.bytes;
+  }
+  return ReplicaStore(engine, limits, std::move(counts), std::move(bytes));
 }
 
 storage::Status ReplicaStore::apply(const std::string& key, const storage::Record& record) {
@@ -51,6 +59,7 @@ storage::Result<bool> ReplicaStore::store_hint(const std::string& target, const 
   storage::Hint hint{target, sequence_clock_.next(now_wall_us), key, record};
   if (auto stored = engine_->put_hint(hint); !stored) return std::unexpected(stored.error());
   ++count;
+  hint_bytes_[target] += storage::hint_payload_bytes(hint);
   return true;
 }
 
@@ -64,6 +73,11 @@ storage::Status ReplicaStore::drop_hint(const storage::Hint& hint) {
   if (auto dropped = engine_->delete_hint(hint.target, hint.sequence); !dropped) return dropped;
   auto it = hint_counts_.find(hint.target);
   if (it != hint_counts_.end() && it->second > 0 && --it->second == 0) hint_counts_.erase(it);
+  auto bytes = hint_bytes_.find(hint.target);
+  if (bytes != hint_bytes_.end()) {
+    bytes->second -= std::min(bytes->second, storage::hint_payload_bytes(hint));
+    if (!hint_counts_.contains(hint.target)) hint_bytes_.erase(bytes);
+  }
   return {};
 }
 

@@ -57,17 +57,21 @@ class ReplicaStore {
   bool expired(const storage::Hint& hint, uint64_t now_wall_us) const;
 
   const std::map<std::string, uint64_t>& hint_counts() const { return hint_counts_; }
+  // Payload bytes (storage::hint_payload_bytes) of the hints held per target.
+  const std::map<std::string, uint64_t>& hint_bytes() const { return hint_bytes_; }
   uint64_t hints_refused() const { return hints_refused_; }
   storage::Engine& engine() { return *engine_; }
 
  private:
-  ReplicaStore(storage::Engine& engine, HintLimits limits, std::map<std::string, uint64_t> counts)
-      : engine_(&engine), limits_(limits), hint_counts_(std::move(counts)) {}
+  ReplicaStore(storage::Engine& engine, HintLimits limits, std::map<std::string, uint64_t> counts,
+               std::map<std::string, uint64_t> bytes)
+      : engine_(&engine), limits_(limits), hint_counts_(std::move(counts)), hint_bytes_(std::move(bytes)) {}
 
   storage::Engine* engine_;
   HintLimits limits_;
   HybridClock sequence_clock_;
   std::map<std::string, uint64_t> hint_counts_;
+  std::map<std::string, uint64_t> hint_bytes_;
   uint64_t hints_refused_ = 0;
 };
 

@@ -18,6 +18,8 @@
 #include "node/core/node_core.h"
 #include "node/io/core_driver.h"
 #include "node/io/gossip_driver.h"
+#include "node/io/metrics_server.h"
+#include "node/io/process_metrics.h"
 #include "node/io/peer_client.h"
 #include "node/io/resp_server.h"
 #include "node/io/tcp_server.h"
@@ -58,6 +60,7 @@ uint64_t tiebreak_from(std::string_view node_id) {
 }  // namespace
 
 int run_node_process(const NodeSettings& flags) {
+  const core::Now started = now();
   auto trust = TrustContext::load(flags.trust);
   if (!trust) {
     spdlog::error("{}", trust.error());
@@ -128,6 +131,7 @@ int run_node_process(const NodeSettings& flags) {
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
   const io::TcpServer* node_port = nullptr;  // set once the servers exist (below)
   const io::RespServer* resp_port = nullptr;
+  const io::MetricsServer* metrics_port = nullptr;
   core.set_extra_stats([&](std::vector<std::pair<std::string, uint64_t>>& values) {
     trust->refusals().add_stats(values);
     values.emplace_back("sealed_sessions_accepted", trust->sessions_accepted);
@@ -135,6 +139,7 @@ int run_node_process(const NodeSettings& flags) {
     values.emplace_back("sealed_handshakes_refused_by_peer", trust->handshakes_refused_by_peer);
     if (node_port) node_port->connection_limits().add_stats("", values);
     if (resp_port) resp_port->connection_limits().add_stats("resp_", values);
+    if (metrics_port) metrics_port->add_stats(values);
   });
   io::PeerClient peers(loop, host == "localhost" ? "127.0.0.1" : host, wire::Limits{}, *trust);
   io::GossipDriver gossip(loop, core, peers, *trust, now, flags.listen);
@@ -212,17 +217,34 @@ int run_node_process(const NodeSettings& flags) {
                                             [&driver] { driver.pump(); }, std::move(resp_config));
     resp_port = resp.get();
   }
+  std::unique_ptr<io::MetricsServer> metrics;
+  const io::ProcessMetrics process_metrics(flags.data, started.wall_us, started.monotonic_ms);
+  if (!flags.metrics_listen.empty()) {
+    metrics = std::make_unique<io::MetricsServer>(
+        loop, [] { return static_cast<uint64_t>(now().monotonic_ms); },
+        [&] {
+          const core::Now at = now();
+          ringkv::metrics::Exposition out;
+          core.write_metrics(out, at);
+          process_metrics.write(out, at.monotonic_ms);
+          return out.take();
+        },
+        io::MetricsServerConfig{.listen_address = flags.metrics_listen});
+    metrics_port = metrics.get();
+  }
   // Seeds: the configured ones plus every member this node knew before it
   // stopped (so a cluster's founder finds the cluster again after a restart).
   std::vector<std::string> seeds = flags.seeds;
   for (auto& address : core.remembered_addresses()) seeds.push_back(std::move(address));
-  auto started = server.listen();
-  if (started && resp) started = resp->listen();
-  if (started) started = gossip.start(seeds);
-  if (!started) {
-    spdlog::error("{}", started.error());
+  auto listening = server.listen();
+  if (listening && resp) listening = resp->listen();
+  if (listening && metrics) listening = metrics->listen();
+  if (listening) listening = gossip.start(seeds);
+  if (!listening) {
+    spdlog::error("{}", listening.error());
     server.close();
     if (resp) resp->close();
+    if (metrics) metrics->close();
     gossip.stop();
     peers.close();
     uv_run(loop, UV_RUN_DEFAULT);  // let the closed handles finish closing
@@ -236,6 +258,7 @@ int run_node_process(const NodeSettings& flags) {
     spdlog::info("RESP (Redis protocol) listening on {} at consistency {}", flags.resp_listen,
                  wire::consistency_name(flags.resp_consistency));
   }
+  if (metrics) spdlog::info("Prometheus metrics at http://{}/metrics", flags.metrics_listen);
 
   // SIGTERM and SIGINT stop cleanly: close sockets, let the loop drain, then
   // the engine closes and flushes. Stopping is not leaving: the node stays in
@@ -243,6 +266,7 @@ int run_node_process(const NodeSettings& flags) {
   struct StopContext {
     io::TcpServer* server;
     io::RespServer* resp;
+    io::MetricsServer* metrics;
     io::GossipDriver* gossip;
     io::PeerClient* peers;
     io::CoreDriver* driver;
@@ -250,12 +274,13 @@ int run_node_process(const NodeSettings& flags) {
     uv_timer_t* trim_timer;
     uv_signal_t term;
     uv_signal_t interrupt;
-  } stop{&server, resp.get(), &gossip, &peers, &driver, &finish_timer, &trim_timer, {}, {}};
+  } stop{&server, resp.get(), metrics.get(), &gossip, &peers, &driver, &finish_timer, &trim_timer, {}, {}};
   auto on_signal = [](uv_signal_t* handle, int signal_number) {
     auto* context = static_cast<StopContext*>(handle->data);
     spdlog::info("signal {}: stopping", signal_number);
     context->server->close();
     if (context->resp) context->resp->close();
+    if (context->metrics) context->metrics->close();
     context->gossip->stop();
     context->driver->stop();
     context->peers->close();

@@ -1,6 +1,6 @@
 // The kvnode process on libuv: opens storage and identity, builds the node
-// core and its membership, binds the TCP and UDP port (and the RESP port
-// when asked), and runs the loop
+// core and its membership, binds the TCP and UDP port (and the RESP and
+// metrics ports when asked), and runs the loop
 // until SIGTERM or SIGINT stop it cleanly (closing sockets, then storage).
 // Stopping is not leaving: the node stays in the ring and others see it dead
 // until it returns.
@@ -28,6 +28,8 @@ struct NodeSettings {
   // HOST:PORT of the Redis-protocol (RESP2) listener; empty: none.
   std::string resp_listen;
   wire::Consistency resp_consistency = wire::Consistency::kQuorum;
+  // HOST:PORT of the Prometheus metrics port (metrics_server.h); empty: none.
+  std::string metrics_listen;
   bool sync = false;
   uint32_t vnodes = core::kDefaultVnodes;
   membership::Config membership;

@@ -70,8 +70,8 @@ class FaultyEngine final : public storage::Engine {
   storage::Result<std::vector<storage::Hint>> hints_for(std::string_view target, size_t max_hints,
                                                         uint64_t after_sequence) override;
   storage::Status delete_hint(std::string_view target, uint64_t sequence) override;
-  storage::Result<std::map<std::string, uint64_t>> hint_counts() override {
-    return disk_.hint_counts();
+  storage::Result<std::map<std::string, storage::HintTally>> hint_tallies() override {
+    return disk_.hint_tallies();
   }
   storage::Result<std::optional<std::string>> meta_get(std::string_view name) override {
     return disk_.meta_get(name);
