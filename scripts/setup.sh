@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what ringkv needs to build, test and benchmark, from Debian 12's
 # packages only. Idempotent: installs nothing that is already there.
+# clang-16 and libclang-rt-16-dev (libFuzzer, ASan, UBSan runtimes) build the fuzz targets
+# (scripts/fuzz.sh); clang 14 cannot compile the code (std::expected needs clang 16 with
+# libstdc++ 12).
 set -euo pipefail
 
 packages=(
@@ -10,6 +13,7 @@ packages=(
   python3 iproute2 iptables
   redis-server redis-tools
   libsodium-dev faketime tcpdump python3-msgpack
+  clang-16 libclang-rt-16-dev
 )
 
 missing=()

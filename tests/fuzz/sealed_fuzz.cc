@@ -1,7 +1,7 @@
 // Fuzz target: the sealed-frame layer (node/trust/): sealed datagrams, the session handshake,
 // sealed frames and batches.
 //
-// Input: a mode byte, then fields read by FuzzInput. Modes and checks:
+// Input: a mode byte, then fields read by FuzzInput (layout: sealed_inputs.h). Modes and checks:
 // 0 forged bytes: as a gossip datagram, as a Hello and as a HelloAck. Nothing forged opens
 //   (bytes copied from a seed that is an authentic datagram open once, then count as a replay);
 //   a refusal leaves the replay guard and the answer untouched.
@@ -26,22 +26,18 @@
 #include "node/trust/session.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/sealed_inputs.h"
 
 using namespace ringkv::trust;
 using ringkv::fuzz::FuzzInput;
+namespace fuzz = ringkv::fuzz;
 
 namespace {
 
-const std::string kCluster = "fuzz";
-// Fixed keys: a run is reproducible, and the seed generator seals with the same ones.
-Key fixed_key(unsigned char fill) {
-  Key key;
-  key.fill(fill);
-  return key;
-}
-const Key kPrimary = fixed_key(0x11);
-const Key kInstalled = fixed_key(0x22);
-const Key kOutsider = fixed_key(0x33);
+const std::string& kCluster = fuzz::kSealedCluster;
+const Key& kPrimary = fuzz::kPrimaryKey;
+const Key& kInstalled = fuzz::kInstalledKey;
+const Key& kOutsider = fuzz::kOutsiderKey;
 
 bool refused_as(const auto& result, Refusal refusal) { return !result && result.error() == refusal; }
 
@@ -204,17 +200,17 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzInput in(data, size);
-  switch (in.byte() % 4) {
-    case 0:
+  switch (static_cast<fuzz::SealedMode>(in.byte() % fuzz::kSealedModes)) {
+    case fuzz::SealedMode::kForged:
       forged(in);
       break;
-    case 1:
+    case fuzz::SealedMode::kDatagram:
       datagram_round_trip(in);
       break;
-    case 2:
+    case fuzz::SealedMode::kSession:
       session_round_trip(in);
       break;
-    default:
+    case fuzz::SealedMode::kBatch:
       batch_parsing(in);
       break;
   }
