@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what ringkv needs to build, test and benchmark, from Debian 12's
 # packages only. Idempotent: installs nothing that is already there.
+# clang-16 and libclang-rt-16-dev (libFuzzer, ASan, UBSan runtimes) build the fuzz targets
+# (scripts/fuzz.sh); clang 14 cannot compile the code (std::expected needs clang 16 with
+# libstdc++ 12).
 set -euo pipefail
 
 packages=(
@@ -12,6 +15,7 @@ packages=(
   libsodium-dev faketime tcpdump python3-msgpack
   dpkg-dev adduser systemd
   prometheus
+  clang-16 libclang-rt-16-dev
 )
 
 missing=()

@@ -267,6 +267,16 @@ TEST_CASE("a status reply with a malformed member entry is refused") {
   CHECK_FALSE(refused.has_value());
 }
 
+TEST_CASE("a status reply whose vnode count does not fit 32 bits is refused, not truncated") {
+  using Member = std::tuple<std::string, std::string, std::string, std::string, std::string, uint64_t, uint64_t>;
+  const std::vector<Member> members{
+      {"node2", std::string(16, '\x02'), "127.0.0.2:7000", "alive", "normal", 5, (uint64_t{1} << 32) + 64}};
+  const auto type = static_cast<uint64_t>(MessageType::kStatusReply);
+  auto refused = decode(raw_message(kProtocolVersion, type, 1, std::string("n"), members, 0u, 0u), Limits{});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().reason == "integer out of range");
+}
+
 TEST_CASE("replica, endpoints, ring and stats messages survive a round trip") {
   WireRecord record{99, 3, true, std::string("\x00v", 2)};
   auto write = std::get<ReplicaWriteRequest>(round_trip({1, ReplicaWriteRequest{"k", record, std::string(16, 'h')}}).body);

@@ -388,14 +388,12 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
         while (list.remaining() > 0) {
           MemberStatus member;
           FieldReader f(nullptr, 0, limits);
-          uint64_t vnodes = 0;
           if (!list.nested(f)) break;
           f.bytes(member.name, 256, "name") && f.bytes(member.id, 64, "id") &&
               f.bytes(member.address, 256, "address") && f.bytes(member.liveness, 16, "liveness") &&
               f.bytes(member.ring_status, 16, "ring status") && f.u64(member.incarnation) &&
-              f.u64(vnodes) && (f.remaining() == 0 || f.optional_i64(member.clock_offset_ms)) &&
+              f.u32(member.vnodes) && (f.remaining() == 0 || f.optional_i64(member.clock_offset_ms)) &&
               f.finish();
-          member.vnodes = static_cast<uint32_t>(vnodes);
           if (!list.adopt(f)) break;
           m.members.push_back(std::move(member));
         }
