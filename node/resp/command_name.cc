@@ -33,6 +33,12 @@ bool equals_ignoring_case(std::string_view text, std::string_view lower_case) {
   return true;
 }
 
+std::string lower_case(std::string_view name) {
+  std::string lower(name);
+  for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return lower;
+}
+
 CommandName command_of(std::string_view name) {
   if (name.size() > 7) return CommandName::kUnknown;
   for (const auto& [known, command] : kCommands) {

@@ -1,6 +1,7 @@
 // The RESP commands ringkv knows, recognised by name in any case.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace ringkv::resp {
@@ -40,5 +41,7 @@ inline constexpr int kKnownCommandCount = 23;
 
 // True when `text` equals `lower_case` ignoring ASCII case.
 bool equals_ignoring_case(std::string_view text, std::string_view lower_case);
+// `name` with ASCII letters lower-cased (how Redis names a command in its errors).
+std::string lower_case(std::string_view name);
 
 }  // namespace ringkv::resp

@@ -19,31 +19,21 @@ bool printable_without_spaces(std::string_view text) {
   return true;
 }
 
-std::string error(std::string_view message) {
-  std::string out;
-  append_error(out, message);
-  return out;
-}
-
 std::string ok() {
   std::string out;
   append_simple_string(out, "OK");
   return out;
 }
 
-std::string wrong_arity(std::string_view command) {
-  return error("ERR wrong number of arguments for '" + std::string(command) + "' command");
-}
-
 }  // namespace
 
 std::string hello_reply(const std::vector<std::string>& args, const ConnectionIdentity& identity) {
   if (args.size() >= 2 && args[1] != "2") {
-    return error("NOPROTO sorry, this protocol version is not supported");
+    return encoded_error("NOPROTO sorry, this protocol version is not supported");
   }
   for (size_t i = 2; i < args.size(); ++i) {
     if (equals_ignoring_case(args[i], "auth")) {
-      return error("ERR ringkv does not take credentials in HELLO: send AUTH [user] password");
+      return encoded_error("ERR ringkv does not take credentials in HELLO: send AUTH [user] password");
     }
   }
   std::string out;
@@ -86,7 +76,7 @@ std::string client_reply(const std::vector<std::string>& args, ConnectionIdentit
   if (equals_ignoring_case(sub, "setname")) {
     if (args.size() != 3) return wrong_arity("client|setname");
     if (!printable_without_spaces(args[2])) {
-      return error("ERR Client names cannot contain spaces, newlines or special characters.");
+      return encoded_error("ERR Client names cannot contain spaces, newlines or special characters.");
     }
     identity.name = args[2];
     return ok();
@@ -94,14 +84,14 @@ std::string client_reply(const std::vector<std::string>& args, ConnectionIdentit
   if (equals_ignoring_case(sub, "setinfo")) {
     if (args.size() != 4) return wrong_arity("client|setinfo");
     if (!printable_without_spaces(args[3])) {
-      return error("ERR " + args[2].substr(0, 32) + " cannot contain spaces, newlines or special characters.");
+      return encoded_error("ERR " + args[2].substr(0, 32) + " cannot contain spaces, newlines or special characters.");
     }
     if (equals_ignoring_case(args[2], "lib-name")) {
       identity.lib_name = args[3];
     } else if (equals_ignoring_case(args[2], "lib-ver")) {
       identity.lib_version = args[3];
     } else {
-      return error("ERR Unrecognized option '" + args[2].substr(0, 32) + "'");
+      return encoded_error("ERR Unrecognized option '" + args[2].substr(0, 32) + "'");
     }
     return ok();
   }
@@ -111,7 +101,7 @@ std::string client_reply(const std::vector<std::string>& args, ConnectionIdentit
                                 " db=0 lib-name=" + identity.lib_name + " lib-ver=" + identity.lib_version + "\n");
     return out;
   }
-  return error("ERR unknown subcommand '" + std::string(sub.substr(0, 32)) +
+  return encoded_error("ERR unknown subcommand '" + std::string(sub.substr(0, 32)) +
                "'. ringkv answers CLIENT ID, GETNAME, SETNAME, SETINFO and INFO.");
 }
 

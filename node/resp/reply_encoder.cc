@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "node/resp/command_name.h"
+
 namespace ringkv::resp {
 namespace {
 
@@ -47,6 +49,16 @@ void append_array_header(std::string& out, size_t count) {
 void append_command(std::string& out, const std::vector<std::string>& args) {
   append_array_header(out, args.size());
   for (const std::string& arg : args) append_bulk_string(out, arg);
+}
+
+std::string encoded_error(std::string_view message) {
+  std::string out;
+  append_error(out, message);
+  return out;
+}
+
+std::string wrong_arity(std::string_view command) {
+  return encoded_error("ERR wrong number of arguments for '" + lower_case(command) + "' command");
 }
 
 }  // namespace ringkv::resp

@@ -30,4 +30,9 @@ void append_array_header(std::string& out, size_t count);
 // A request: "*n\r\n" then each argument as a bulk string.
 void append_command(std::string& out, const std::vector<std::string>& args);
 
+// One error reply on its own (append_error into a fresh string).
+std::string encoded_error(std::string_view message);
+// Redis's "-ERR wrong number of arguments for 'name' command", the name lower-cased.
+std::string wrong_arity(std::string_view command);
+
 }  // namespace ringkv::resp

@@ -15,22 +15,6 @@ namespace {
 constexpr int kPartBits = 20;
 constexpr uint64_t kPartMask = (uint64_t{1} << kPartBits) - 1;
 
-std::string encoded_error(std::string_view message) {
-  std::string out;
-  append_error(out, message);
-  return out;
-}
-
-std::string lower_case(std::string_view name) {
-  std::string lower(name);
-  for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  return lower;
-}
-
-std::string wrong_arity(std::string_view name) {
-  return encoded_error("ERR wrong number of arguments for '" + lower_case(name) + "' command");
-}
-
 // Redis's replies, word for word (client libraries match on them).
 constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
 constexpr std::string_view kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -390,7 +374,7 @@ void Session::start_expiry(Slot& slot, Command& args) {
 void Session::complete_expiry(Slot& slot) {
   std::string out;
   std::optional<std::string>& value = slot.values[0];
-  if (slot.deleting) {  // the write of EXPIRE or PERSIST was acknowledged
+  if (slot.second_phase) {  // the write of EXPIRE or PERSIST was acknowledged
     append_integer(out, 1);
     return finish_ready(slot, std::move(out));
   }
@@ -411,7 +395,7 @@ void Session::complete_expiry(Slot& slot) {
       wire::PutRequest put{std::move(slot.keys[0]), std::move(*value), config_.consistency};
       if (!persist && slot.count > 0) put.ttl_ms = static_cast<uint64_t>(slot.count);
       if (!persist && slot.count <= 0) put.expire_at_ms = 1;  // long past: gone at once
-      slot.deleting = true;  // second phase
+      slot.second_phase = true;
       send(slot, 1, std::move(put));
       return;
     }
@@ -448,10 +432,10 @@ void Session::handle_reply(wire::Message& reply) {
             }
           } else if (slot.kind == Kind::kMget) {
             if (part < slot.values.size() && get->found) slot.values[part] = std::move(get->value);
-          } else if (!slot.deleting) {
+          } else if (!slot.second_phase) {
             slot.count += get->found ? 1 : 0;
           }
-        } else if (!(slot.kind == Kind::kDelete && slot.deleting &&
+        } else if (!(slot.kind == Kind::kDelete && slot.second_phase &&
                      std::holds_alternative<wire::WriteReply>(reply.body))) {
           if (!slot.error) slot.error = "ERR unexpected reply from the coordinator";
         }
@@ -462,10 +446,10 @@ void Session::handle_reply(wire::Message& reply) {
         }
         break;
       case Kind::kExpiry:
-        if (auto* get = std::get_if<wire::GetReply>(&reply.body); get && !slot.deleting) {
+        if (auto* get = std::get_if<wire::GetReply>(&reply.body); get && !slot.second_phase) {
           if (get->found) slot.values[0] = std::move(get->value);
           slot.ttl_left_ms = get->ttl_ms;
-        } else if (!(slot.deleting && std::holds_alternative<wire::WriteReply>(reply.body)) && !slot.error) {
+        } else if (!(slot.second_phase && std::holds_alternative<wire::WriteReply>(reply.body)) && !slot.error) {
           slot.error = "ERR unexpected reply from the coordinator";
         }
         break;
@@ -522,9 +506,9 @@ void Session::complete(Slot& slot) {
       return finish_ready(slot, std::move(out));
     }
     case Kind::kDelete:
-      if (!slot.deleting) {
+      if (!slot.second_phase) {
         // Every read answered: now delete them all (second phase).
-        slot.deleting = true;
+        slot.second_phase = true;
         const auto count = static_cast<uint32_t>(slot.keys.size());
         for (uint32_t i = 0; i < count; ++i) {
           send(slot, count + i, wire::DeleteRequest{std::move(slot.keys[i]), config_.consistency});

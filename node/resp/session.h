@@ -114,7 +114,7 @@ class Session {
     uint64_t sequence = 0;
     Kind kind = Kind::kReady;
     bool done = false;
-    bool deleting = false;  // DEL's second phase: the deletes are out
+    bool second_phase = false;  // DEL: the deletes are out; EXPIRE, PERSIST: the write is out
     uint32_t outstanding = 0;
     // Parts of the current phase's requests lie in [part_first, part_end).
     uint32_t part_first = 0;

@@ -138,6 +138,19 @@ std::optional<TimeMs> run_until_converged(Simulation& sim, TimeMs limit_ms,
   return std::nullopt;
 }
 
+// Waits up to 60 s for the views to converge. On failure marks `outcome` failed with `what`
+// and the last divergence, and returns nullopt; else how long it took.
+std::optional<TimeMs> converge_or_fail(Simulation& sim, TimeMs origin, const std::string& what,
+                                       Outcome& outcome) {
+  std::string last;
+  auto converged = run_until_converged(sim, 60000, &last);
+  if (!converged) {
+    outcome.ok = false;
+    outcome.failure = at_time(sim, origin, what + "; " + last);
+  }
+  return converged;
+}
+
 struct Log {
   bool verbose;
   TimeMs origin;
@@ -297,12 +310,7 @@ Outcome run_lossy(Simulation& sim, const Log& log) {
   };
   start_all(sim, 2000);
   sim.run_until(origin + 3000);
-  std::string last;
-  if (!run_until_converged(sim, 60000, &last)) {
-    outcome.ok = false;
-    outcome.failure = at_time(sim, origin, "initial convergence under 10% loss failed; " + last);
-    return outcome;
-  }
+  if (!converge_or_fail(sim, origin, "initial convergence under 10% loss failed", outcome)) return outcome;
 
   // One pause at a time, always shorter than the smallest suspicion timeout by a probe
   // interval, so a suspicion raised during it can be refuted in time.
@@ -333,13 +341,9 @@ Outcome run_lossy(Simulation& sim, const Log& log) {
   if (!outcome.ok) return outcome;
   sim.run_until(sim.now() + pause_max_ms);  // the last pause ends
   sim.network().loss = 0.0;
-  auto converged = run_until_converged(sim, 60000, &last);
-  if (!converged) {
-    outcome.ok = false;
-    outcome.failure = at_time(sim, origin, "no convergence after loss stopped; " + last);
-    return outcome;
+  if (auto converged = converge_or_fail(sim, origin, "no convergence after loss stopped", outcome)) {
+    outcome.convergence_ms = *converged;
   }
-  outcome.convergence_ms = *converged;
   return outcome;
 }
 
@@ -350,12 +354,7 @@ Outcome run_crash(Simulation& sim, const Log& log) {
   sim.network() = NetworkProfile{uniform_below(rng, 2) ? 0.01 : 0.0, 0.01, 1, 30};
   start_all(sim, 2000);
   sim.run_until(origin + 3000);
-  std::string last;
-  if (!run_until_converged(sim, 60000, &last)) {
-    outcome.ok = false;
-    outcome.failure = at_time(sim, origin, "initial convergence failed; " + last);
-    return outcome;
-  }
+  if (!converge_or_fail(sim, origin, "initial convergence failed", outcome)) return outcome;
   sim.run_until(sim.now() + uniform_between(rng, 0, 5000));
 
   const int victims_wanted = sim.size() >= 6 ? 1 + static_cast<int>(uniform_below(rng, 2)) : 1;
@@ -433,11 +432,7 @@ Outcome run_crash(Simulation& sim, const Log& log) {
     sim.run_until(sim.now() + 50);
   }
   outcome.rejoin_ms = sim.now() - restarted_at;
-  auto converged = run_until_converged(sim, 60000, &last);
-  if (!converged) {
-    outcome.ok = false;
-    outcome.failure = at_time(sim, origin, "no convergence after the restart; " + last);
-  }
+  converge_or_fail(sim, origin, "no convergence after the restart", outcome);
   return outcome;
 }
 
@@ -475,12 +470,7 @@ Outcome run_forged(Simulation& sim, const Log& log) {
   const TimeMs origin = sim.now();
   start_all(sim, 2000);
   sim.run_until(origin + 3000);
-  std::string last;
-  if (!run_until_converged(sim, 60000, &last)) {
-    outcome.ok = false;
-    outcome.failure = at_time(sim, origin, "initial convergence failed; " + last);
-    return outcome;
-  }
+  if (!converge_or_fail(sim, origin, "initial convergence failed", outcome)) return outcome;
   sim.network() = NetworkProfile{0.05, 0.01, 1, 30};
   const TimeMs forging_end = sim.now() + 60000;
   while (sim.now() < forging_end) {
@@ -497,13 +487,9 @@ Outcome run_forged(Simulation& sim, const Log& log) {
     sim.run_until(sim.now() + uniform_between(sim.rng(), 500, 3000));
   }
   sim.network().loss = 0.0;
-  auto converged = run_until_converged(sim, 60000, &last);
-  if (!converged) {
-    outcome.ok = false;
-    outcome.failure = at_time(sim, origin, "no convergence after forging stopped; " + last);
-    return outcome;
+  if (auto converged = converge_or_fail(sim, origin, "no convergence after forging stopped", outcome)) {
+    outcome.convergence_ms = *converged;
   }
-  outcome.convergence_ms = *converged;
   return outcome;
 }
 
