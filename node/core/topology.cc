@@ -261,37 +261,29 @@ void Topology::start_join_streams(Now now) {
   streamer_.add(std::move(tasks), now);
 }
 
-void Topology::replan_join_if_ring_changed(Now now) {
-  if (view_.ring == planned_ring_ && view_.future_ring == planned_future_) return;
+bool Topology::replan_join_if_ring_changed(Now now) {
+  if (view_.ring == planned_ring_ && view_.future_ring == planned_future_) return false;
   planned_ring_ = view_.ring;
   planned_future_ = view_.future_ring;
   std::vector<StreamTask> tasks = join_plan();
   auto same = [](const StreamTask& a, const StreamTask& b) {
     return a.range == b.range && a.peers == b.peers && a.sources_needed == b.sources_needed;
   };
-  if (tasks.size() == planned_.size() && std::equal(tasks.begin(), tasks.end(), planned_.begin(), same)) return;
-  // A source of the old plan may have left or been removed meanwhile: a pull
-  // that waits for it would never finish (and hold every later change off).
+  if (tasks.size() == planned_.size() && std::equal(tasks.begin(), tasks.end(), planned_.begin(), same)) {
+    return false;
+  }
+  // A change that overlapped ours moved ranges, or a source of the old plan
+  // left or was removed: a pull that waits for it would never finish (and
+  // hold every later change off).
   notices_.push_back("join: the ring changed while streaming; pulling the new plan (" +
                      std::to_string(tasks.size()) + " ranges)");
   streamer_.clear();
   planned_ = tasks;
   streamer_.add(std::move(tasks), now);
+  return true;
 }
 
 void Topology::finish_join(Now now) {
-  // Re-plan against the rings of this moment: a change that overlapped ours
-  // may have moved ranges since the plan was made.
-  std::vector<StreamTask> tasks = join_plan();
-  auto same = [](const StreamTask& a, const StreamTask& b) { return a.range == b.range; };
-  const bool unchanged = tasks.size() == planned_.size() &&
-                         std::equal(tasks.begin(), tasks.end(), planned_.begin(), same);
-  if (!unchanged) {
-    notices_.push_back("join: the ring changed while streaming; pulling the new plan");
-    planned_ = tasks;
-    streamer_.add(std::move(tasks), now);
-    return;
-  }
   // An owner coordinates: its own member table must hold everyone its peers
   // know alive before it serves (gossip fills it in).
   if (const std::string missing = unknown_member(); !missing.empty()) {
@@ -460,9 +452,8 @@ void Topology::tick(Now now) {
           break;
         }
       }
-      if (phase_ == Phase::kJoining && streams_started_ && !streamer_.done()) {
-        replan_join_if_ring_changed(now);
-      }
+      // A join's plan follows the rings (it is final only once `normal`).
+      if (phase_ == Phase::kJoining && streams_started_ && replan_join_if_ring_changed(now)) break;
       if (!streams_started_) {
         confirm_tick(now);
       } else if (streamer_.done()) {

@@ -7,9 +7,10 @@
 //             id (one topology change at a time), then gossips `joining`;
 //   joining   it asks every live member for its status until all of them list
 //             it as joining (so every coordinator sends it the writes of its
-//             pending ranges), then pulls each range it will own from a current
-//             replica (Streamer), re-plans against the rings of that moment, and
-//             only when every range is complete persists `normal` and gossips it.
+//             pending ranges), then pulls each range it will own from its current
+//             replicas (Streamer), pulls a new plan whenever the rings change
+//             before it is done, and only when every range of the plan of that
+//             moment is complete persists `normal` and gossips it.
 //             Killed while joining, it starts over from waiting (streams are
 //             idempotent: last write wins);
 //   normal    owns its ranges. `kv decommission` (TopologyRequest) makes it
@@ -136,9 +137,10 @@ class Topology {
   // from its current replicas.
   std::vector<StreamTask> join_plan() const;
   void start_join_streams(Now now);
-  // While a join streams: when the rings changed since its plan (another
-  // change overlapped), pulls the new plan instead.
-  void replan_join_if_ring_changed(Now now);
+  // Until a join completes: when the rings changed since its plan (another
+  // change overlapped) and the plan with them, pulls the new plan instead;
+  // returns whether it did.
+  bool replan_join_if_ring_changed(Now now);
   void start_leave_streams(Now now);
   void finish_join(Now now);
   void hand_over_hints(Now now);
