@@ -170,6 +170,49 @@ TEST_CASE("a restarted node keeps its old members in the ring and refuses QUORUM
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);
 }
 
+TEST_CASE("a restarted node coordinates nothing until it exchanged member tables with a member") {
+  // While it was down a node may have joined: its remembered ring lacks it,
+  // and "the replicas it knows" may not be the key's replicas any more.
+  storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  std::vector<core::RingNode> others{{std::string(16, '\x02'), "node2", "127.0.0.1:7002", 64}};
+  REQUIRE(engine.meta_put(core::kKnownMembersMeta, core::encode_known_members(others)));
+  REQUIRE(engine.write({{"mine", storage::Record{{5, 1}, false, "old"}}}));
+  membership::Swim swim = make_swim("node1", 1, /*found_cluster=*/false);
+  swim.join({"127.0.0.1:7002"}, 0);
+  core::NodeCore node{core::NodeConfig{}, store, 7, std::move(swim), core::Now{1000, 1}};
+  REQUIRE_FALSE(node.membership().joined());
+  auto call = [&](wire::Body body, int64_t ms, core::Channel channel = core::Channel::kClient) {
+    node.handle_client(1, "client", channel, wire::Message{5, std::move(body)}, core::Now{uint64_t(ms) * 1000, ms});
+    auto replies = node.take_outgoing();
+    REQUIRE(replies.size() == 1);
+    return replies[0].message.body;
+  };
+  auto refused = std::get<wire::ErrorReply>(call(wire::PutRequest{"k", "v"}, 2000));
+  CHECK(refused.code == wire::ErrorCode::kUnavailable);
+  CHECK(refused.message.find("restarted") != std::string::npos);
+  CHECK_FALSE(engine.read("k")->has_value());
+  // Its own copy stays readable: nothing is coordinated.
+  CHECK(std::get<wire::GetReply>(call(wire::GetRequest{"mine", wire::Consistency::kQuorum, true}, 2100)).value == "old");
+  // A member's push-pull brings the whole table: then it coordinates again
+  // (ONE here: node2 and node3 are not confirmed up yet).
+  membership::Swim peer = make_swim("node2", 2);
+  peer.join({"127.0.0.1:7001"}, 0);
+  auto push = peer.take_push_pull_requests();
+  REQUIRE(push.size() == 1);
+  REQUIRE(std::holds_alternative<wire::PushPullReply>(call(wire::PushPullRequest{push[0].bytes}, 2200, core::Channel::kPeer)));
+  CHECK(node.membership().joined());
+  wire::PutRequest put{"k", "v"};
+  put.consistency = wire::Consistency::kOne;
+  node.handle_client(1, "client", core::Channel::kClient, wire::Message{6, put}, core::Now{2'300'000, 2300});
+  for (const auto& reply : node.take_outgoing()) {
+    if (const auto* error = std::get_if<wire::ErrorReply>(&reply.message.body)) {
+      CHECK(error->message.find("restarted") == std::string::npos);
+    }
+  }
+  CHECK(engine.read("k")->has_value());
+}
+
 TEST_CASE("a fresh node refuses client requests until a seed answered") {
   storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
   core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
