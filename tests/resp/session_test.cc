@@ -38,6 +38,18 @@ struct Harness {
     wire::Message message{id, std::move(body)};
     session->handle_reply(message);
   }
+
+  // A command that reads its key, then writes: answers the read with
+  // `read`; returns the write that follows (its id and put).
+  std::pair<uint64_t, wire::PutRequest> write_after(Command args, wire::GetReply read) {
+    command(std::move(args));
+    auto reads = requests();
+    REQUIRE(reads.size() == 1);
+    reply(reads[0].request_id, std::move(read));
+    auto writes = requests();
+    REQUIRE(writes.size() == 1);
+    return {writes[0].request_id, std::get<wire::PutRequest>(writes[0].body)};
+  }
 };
 
 wire::GetReply found(std::string value) { return wire::GetReply{true, std::move(value), 1, 1}; }
@@ -262,6 +274,48 @@ TEST_CASE("EXPIRE and PERSIST read the key, then write its value with the new ex
   CHECK(h.ready() == ":1\r\n");
 }
 
+TEST_CASE("EXPIREAT writes an absolute expiry; a condition that fails answers 0 and writes nothing") {
+  Harness h;
+  wire::GetReply expiring = found("v");
+  expiring.ttl_ms = 10'000;
+  expiring.expires_at_us = 2'000'000'000'000'000;
+  const auto [id, put] = h.write_after({"EXPIREAT", "k", "2000000005"}, expiring);
+  CHECK(put.expire_at_ms == 2'000'000'005'000);
+  h.reply(id, wire::WriteReply{2, 1});
+  CHECK(h.ready() == ":1\r\n");
+
+  h.command({"PEXPIREAT", "k", "1999999999999", "GT"});  // earlier than the current instant
+  h.reply(h.requests()[0].request_id, expiring);
+  CHECK(h.requests().empty());
+  h.command({"EXPIRE", "k", "5", "NX"});  // it has an expiry
+  h.reply(h.requests()[0].request_id, expiring);
+  CHECK(h.requests().empty());
+  CHECK(h.ready() == ":0\r\n:0\r\n");
+}
+
+TEST_CASE("GETEX answers the value; with an option it writes the value again with the new expiry first") {
+  Harness h;
+  h.command({"GETEX", "k"});
+  h.reply(h.requests()[0].request_id, found("v"));
+  CHECK(h.requests().empty());
+  CHECK(h.ready() == "$1\r\nv\r\n");
+
+  const auto [id, put] = h.write_after({"GETEX", "k", "PX", "2500"}, found("v"));
+  CHECK((put.key == "k" && put.value == "v" && put.ttl_ms == 2500));
+  CHECK(h.ready().empty());
+  h.reply(id, wire::WriteReply{2, 1});
+  CHECK(h.ready() == "$1\r\nv\r\n");
+
+  h.command({"GETEX", "missing", "EX", "0"});  // absent: nil, whatever the time
+  h.reply(h.requests()[0].request_id, wire::GetReply{});
+  h.command({"GETEX", "k", "EX", "0"});
+  h.reply(h.requests()[0].request_id, found("v"));
+  h.command({"GETEX", "k", "PERSIST"});  // no expiry to remove: nothing written
+  h.reply(h.requests()[0].request_id, found("v"));
+  CHECK(h.requests().empty());
+  CHECK(h.ready() == "$-1\r\n-ERR invalid expire time in 'getex' command\r\n$1\r\nv\r\n");
+}
+
 TEST_CASE("QUIT answers OK after earlier replies, then the session is finished") {
   Harness h;
   h.command({"GET", "a"});
@@ -318,7 +372,7 @@ TEST_CASE("COMMAND and CONFIG GET answer what redis-cli and redis-benchmark ask"
   h.command({"CONFIG", "GET", "appendonly"});
   h.command({"CONFIG", "GET", "maxmemory"});
   h.command({"CONFIG", "SET", "save", ""});
-  CHECK(h.ready() == "*0\r\n:23\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+  CHECK(h.ready() == "*0\r\n:26\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
                      "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n*0\r\n-ERR ringkv answers CONFIG GET only\r\n");
 }
 
