@@ -95,14 +95,15 @@ def hints_stored_for(ctx, holders, target):
     return sum(int(stats(ctx, n).get(f"hints_stored:{target.name}", 0)) for n in holders)
 
 
-def wait_seen_down(ctx, observers, node):
-    def down():
+def wait_seen_dead(ctx, observers, node):
+    """Until every observer has convicted `node` (a suspect still gets writes, not hints)."""
+    def dead():
         for observer in observers:
             members = kv_ok(ctx, "--json", "status", node=observer).json()["members"]
-            if any(m["name"] == node.name and m["liveness"] == "alive" for m in members):
+            if not any(m["name"] == node.name and m["liveness"] == "dead" for m in members):
                 return False
         return True
-    wait_until(down, CONVERGE_S, f"{node.name} seen down by the others")
+    wait_until(dead, CONVERGE_S, f"{node.name} seen dead by the others")
 
 
 @test
@@ -113,7 +114,7 @@ def hints_keep_expiry_and_hide_older_values(ctx):
         kv_ok(ctx, "put", key, "plain", node=nodes[0])
     wait_until(lambda: all(local(ctx, node3, k) for k in ("short", "long")), SETTLE_S, "node3's plain copies")
     node3.kill()
-    wait_seen_down(ctx, nodes[:2], node3)
+    wait_seen_dead(ctx, nodes[:2], node3)
     kv_ok(ctx, "put", "short", "new", "--ttl", "1", node=nodes[0])
     kv_ok(ctx, "put", "long", "new", "--ttl", "60", node=nodes[0])
     check(hints_stored_for(ctx, nodes[:2], node3) >= 2, "the writes left hints for node3")
@@ -180,7 +181,7 @@ def repair_does_not_resurrect_expired_keys(ctx):
         kv_ok(ctx, "put", key, "plain", node=nodes[0])
     wait_until(lambda: all(local(ctx, node3, k) for k in keys), SETTLE_S, "node3's plain copies")
     node3.kill()
-    wait_seen_down(ctx, nodes[:2], node3)
+    wait_seen_dead(ctx, nodes[:2], node3)
 
     def past_hint_window():
         before = hints_stored_for(ctx, nodes[:2], node3)
