@@ -301,8 +301,8 @@ void Session::set(Slot& slot, Command& args) {
   const CommandName name = command_of(args[0]);
   auto expiry = parse_set_expiry(name, args);
   if (!expiry) return finish_ready(slot, std::move(expiry.error()));
-  const bool set = name == CommandName::kSet;
-  wire::PutRequest put{std::move(args[1]), std::move(args[set ? 2 : 3]), config_.consistency};
+  const size_t value_index = name == CommandName::kSet ? 2 : 3;  // SETEX key seconds value
+  wire::PutRequest put{std::move(args[1]), std::move(args[value_index]), config_.consistency};
   if (expiry->kind != NewExpiry::Kind::kKeep) apply(*expiry, put);
   slot.kind = Kind::kWrite;
   send(slot, 0, std::move(put));
