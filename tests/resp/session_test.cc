@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <random>
 
 #include "node/resp/session.h"
 
@@ -314,6 +315,58 @@ TEST_CASE("GETEX answers the value; with an option it writes the value again wit
   h.reply(h.requests()[0].request_id, found("v"));
   CHECK(h.requests().empty());
   CHECK(h.ready() == "$-1\r\n-ERR invalid expire time in 'getex' command\r\n$1\r\nv\r\n");
+}
+
+TEST_CASE("random expiry commands and coordinator answers: every command gets exactly one reply, in order") {
+  const std::vector<std::string> names{"EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "TTL", "PTTL", "PERSIST",
+                                       "GETEX", "SET", "SETEX", "PSETEX"};
+  const std::vector<std::string> words{"k", "v", "0", "1", "-1", "5000", "1700000000", "9223372036854775807",
+                                       "-9223372036854775808", "ten", "EX", "px", "EXAT", "PXAT", "PERSIST",
+                                       "NX", "xx", "GT", "LT", "KEEPTTL", ""};
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    CAPTURE(seed);
+    std::mt19937_64 rng(seed);
+    Harness h;
+    const size_t count = 1 + rng() % 12;
+    for (size_t i = 0; i < count; ++i) {
+      Command command{names[rng() % names.size()]};
+      for (size_t a = rng() % 6; a > 0; --a) command.push_back(words[rng() % words.size()]);
+      h.command(std::move(command));
+    }
+    std::string replies;
+    for (int rounds = 0; rounds < 4; ++rounds) {  // a read, then at most one write each
+      for (const auto& request : h.requests()) {
+        wire::GetReply read = rng() % 3 ? found("v") : wire::GetReply{};
+        if (read.found && rng() % 2) {
+          read.ttl_ms = 1 + rng() % 100'000;
+          read.expires_at_us = 1'700'000'000'000'000 + read.ttl_ms * 1000;
+        }
+        const bool is_read = std::holds_alternative<wire::GetRequest>(request.body);
+        if (rng() % 10 == 0) {
+          h.reply(request.request_id, wire::ErrorReply{wire::ErrorCode::kTimeout, "slow"});
+        } else if (is_read) {
+          h.reply(request.request_id, read);
+        } else {
+          h.reply(request.request_id, wire::WriteReply{1, 1});
+        }
+      }
+      replies += h.ready();
+    }
+    CHECK(h.requests().empty());
+    CHECK(h.session->commands_in_flight() == 0);
+    // One RESP value per command: a line (+ - :), a nil, or a bulk string.
+    size_t values = 0;
+    for (size_t at = 0; at < replies.size(); ++values) {
+      const size_t end = replies.find("\r\n", at);
+      REQUIRE(end != std::string::npos);
+      if (replies[at] == '$' && replies[at + 1] != '-') {
+        at = end + 2 + std::stoul(replies.substr(at + 1, end - at - 1)) + 2;
+      } else {
+        at = end + 2;
+      }
+    }
+    CHECK(values == count);
+  }
 }
 
 TEST_CASE("QUIT answers OK after earlier replies, then the session is finished") {
