@@ -81,6 +81,7 @@ int run_get(const GlobalOptions& options, const std::string& key, bool local) {
       json += ", \"timestamp\": " + std::to_string(found->timestamp_us) +
               ", \"tiebreak\": " + std::to_string(found->tiebreak);
       if (found->ttl_ms) json += ", \"ttl_ms\": " + std::to_string(found->ttl_ms);
+      if (found->expires_at_us) json += ", \"expires_at\": " + std::to_string(found->expires_at_us);
     }
     json += std::string(", \"found\": ") + (found->found ? "true" : "false") + "}";
     std::puts(json.c_str());

@@ -62,13 +62,6 @@ inline uint64_t tombstone_cutoff_us(uint64_t now_us, uint64_t grace_s) {
   return now_us > grace_us ? now_us - grace_us : 0;
 }
 
-// A tombstone older than the cutoff, or a value that expired before it (an
-// expired value is a delete decided in advance: the same grace keeps repair,
-// hints and streams from bringing an older version back).
-inline bool purgeable(bool tombstone, const Version& version, uint64_t expires_at_us, uint64_t cutoff_us) {
-  return (tombstone && version.timestamp_us < cutoff_us) || (expires_at_us != 0 && expires_at_us < cutoff_us);
-}
-
 // The identity to persist on this open, from what `meta` holds now.
 inline Result<Identity> next_identity(const std::optional<std::string>& stored_node_id,
                                       const std::optional<std::string>& stored_generation,

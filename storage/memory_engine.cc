@@ -120,7 +120,7 @@ Status MemoryEngine::compact() {
   if (auto failure = injected_failure(); !failure) return failure;
   const uint64_t cutoff_us = tombstone_cutoff_us(options_.clock_us(), options_.tombstone_grace_s);
   std::erase_if(data_, [cutoff_us](const auto& item) {
-    return purgeable(item.second.tombstone, item.second.version, item.second.expires_at_us, cutoff_us);
+    return purgeable(item.second, cutoff_us);
   });
   return {};
 }

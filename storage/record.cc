@@ -66,4 +66,13 @@ bool expired(const Record& record, uint64_t now_us) {
   return !record.tombstone && record.expires_at_us != 0 && record.expires_at_us <= now_us;
 }
 
+bool purgeable(bool tombstone, const Version& version, uint64_t expires_at_us, uint64_t cutoff_us) {
+  const bool written_before = version.timestamp_us < cutoff_us;
+  return written_before && (tombstone || (expires_at_us != 0 && expires_at_us < cutoff_us));
+}
+
+bool purgeable(const Record& record, uint64_t cutoff_us) {
+  return purgeable(record.tombstone, record.version, record.expires_at_us, cutoff_us);
+}
+
 }  // namespace ringkv::storage

@@ -55,5 +55,14 @@ uint64_t encoded_expiry(std::string_view bytes);
 // True when `record` is a value whose expiry is at or before `now_us`: it
 // reads as absent.
 bool expired(const Record& record, uint64_t now_us);
+// True when compaction may forget a record at `cutoff_us` (now minus the
+// tombstone grace; anti-entropy leaves such records out of its digests): a
+// tombstone written before the cutoff, or a value that both expired and was
+// written before it. An expired value is a delete decided in advance, so it
+// keeps the tombstone's grace from its write as well as from its expiry
+// (either may be the later one): that grace is what keeps repair, hints and
+// streams from bringing an older version back.
+bool purgeable(bool tombstone, const Version& version, uint64_t expires_at_us, uint64_t cutoff_us);
+bool purgeable(const Record& record, uint64_t cutoff_us);
 
 }  // namespace ringkv::storage

@@ -296,7 +296,11 @@ TEST_CASE("a write that meets a newer version is re-stamped above it before it i
   Cluster c(3);
   // This node's clock is 10 s behind the coordinator of the stored version.
   REQUIRE(c.store.apply("k", c.record(10'000'000, "newer elsewhere")));
-  c.coordinator.write(1, 10, "k", c.record(5, "mine"), wire::Consistency::kQuorum, at(0));
+  // Its expiry was fixed by this node's clock when it accepted the write
+  // (node/core/expiry.h): the re-stamp moves the version, not the instant.
+  storage::Record mine = c.record(5, "mine");
+  mine.expires_at_us = kWallBase + 20'000'000;
+  c.coordinator.write(1, 10, "k", mine, wire::Consistency::kQuorum, at(0));
   auto first = c.take();
   REQUIRE(first.size() == 2);
   c.ack_newer(first[0], {kWallBase + 10'000'000, 1}, at(1));
@@ -305,6 +309,7 @@ TEST_CASE("a write that meets a newer version is re-stamped above it before it i
   REQUIRE(second.size() == 2);
   const auto& resent = std::get<wire::ReplicaWriteRequest>(second[0].body);
   CHECK(resent.record.timestamp_us > kWallBase + 10'000'000);
+  CHECK(resent.record.expires_at_us == kWallBase + 20'000'000);
   c.ack(first[1], at(2));  // a late answer to the first round changes nothing
   CHECK(c.coordinator.take_replies().empty());
   c.ack(second[0], at(3));

@@ -79,6 +79,20 @@ TEST_CASE("a later put wins even when the wall clock went backwards") {
   CHECK(std::get<wire::GetReply>(f.call(wire::GetRequest{"k"}, 6000)).value == "second");
 }
 
+TEST_CASE("a TTL counts from the coordinator's wall clock, not from a version stamped ahead of it") {
+  // The hybrid clock ran 30 s ahead of this node's wall clock (it saw a
+  // faster peer): the version follows it, the 20 s lifetime must not.
+  Fixture f;
+  constexpr uint64_t kWallUs = 100'000'000;
+  f.call(wire::PutRequest{"seen", "v"}, kWallUs + 30'000'000);
+  const auto written = std::get<wire::WriteReply>(
+      f.call(wire::PutRequest{"k", "v", wire::Consistency::kQuorum, /*ttl_ms=*/20'000}, kWallUs));
+  CHECK(written.timestamp_us > kWallUs + 30'000'000);
+  const auto read = std::get<wire::GetReply>(f.call(wire::GetRequest{"k"}, kWallUs + 1'000'000));
+  CHECK((read.found && read.expires_at_us == kWallUs + 20'000'000 && read.ttl_ms == 19'000));
+  CHECK_FALSE(std::get<wire::GetReply>(f.call(wire::GetRequest{"k"}, kWallUs + 20'000'000)).found);
+}
+
 TEST_CASE("a deleted key reads as not found and a later put brings it back") {
   Fixture f;
   f.call(wire::PutRequest{"k", "v"}, 1000);

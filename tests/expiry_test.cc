@@ -10,7 +10,7 @@ namespace {
 constexpr uint64_t kNowUs = 1'700'000'000'000'000;
 }
 
-TEST_CASE("a put's expiry is fixed from the write's own timestamp, or absolute, or never") {
+TEST_CASE("a put's expiry is fixed from the coordinator's wall clock, or absolute, or never") {
   wire::PutRequest put{"k", "v"};
   CHECK(core::expiry_of(put, kNowUs) == 0);
   put.ttl_ms = 1500;
@@ -25,12 +25,12 @@ TEST_CASE("a put's expiry is fixed from the write's own timestamp, or absolute, 
 TEST_CASE("a read answers an expired value or a tombstone as absent, else the value and the time left") {
   storage::Record record{{kNowUs - 10, 1}, false, "v", kNowUs + 2'000'500};
   auto reply = core::get_reply(record, kNowUs);
-  CHECK((reply.found && reply.value == "v" && reply.ttl_ms == 2001));
+  CHECK((reply.found && reply.value == "v" && reply.ttl_ms == 2001 && reply.expires_at_us == kNowUs + 2'000'500));
   record.expires_at_us = kNowUs;
   CHECK_FALSE(core::get_reply(record, kNowUs).found);
   record.expires_at_us = 0;
   reply = core::get_reply(record, kNowUs);
-  CHECK((reply.found && reply.ttl_ms == 0));
+  CHECK((reply.found && reply.ttl_ms == 0 && reply.expires_at_us == 0));
   record.tombstone = true;
   CHECK_FALSE(core::get_reply(record, kNowUs).found);
 }
@@ -61,7 +61,8 @@ TEST_CASE("expiry travels as a trailing field only when set, so unexpiring messa
   wire::PutRequest put{"k", "v", wire::Consistency::kQuorum, 1000, 0};
   auto [put_size, put_body] = round_trip(put);
   CHECK(std::get<wire::PutRequest>(put_body).ttl_ms == 1000);
-  wire::GetReply get{true, "v", 1, 2, 345};
+  wire::GetReply get{true, "v", 1, 2, 345, kNowUs + 345'000};
   auto [get_size, get_body] = round_trip(get);
   CHECK(std::get<wire::GetReply>(get_body).ttl_ms == 345);
+  CHECK(std::get<wire::GetReply>(get_body).expires_at_us == kNowUs + 345'000);
 }

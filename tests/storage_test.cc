@@ -247,6 +247,21 @@ ENGINE_TEST("compaction purges a value once its expiry is past the tombstone gra
   CHECK(ok(fixture.engine().read("kept")) == live(kStartUs, "value"));
 }
 
+ENGINE_TEST("an expired value stamped after its expiry keeps the grace from its stamp too") {
+  // A coordinator whose hybrid clock ran ahead of its wall clock stamps a
+  // short-lived value later than the instant it expires.
+  Fixture fixture;
+  Record stamped_late = live(kStartUs + 8 * kSecondUs, "value");
+  stamped_late.expires_at_us = kStartUs + kSecondUs;
+  ok(fixture.engine().write({{"k", stamped_late}}));
+  fixture.set_now_us(kStartUs + 16 * kSecondUs);  // 15 s past the expiry, 8 s past the stamp
+  ok(fixture.engine().compact());
+  CHECK(ok(fixture.engine().read("k")) == stamped_late);
+  fixture.set_now_us(kStartUs + 19 * kSecondUs);
+  ok(fixture.engine().compact());
+  CHECK(ok(fixture.engine().read("k")) == std::nullopt);
+}
+
 ENGINE_TEST("one compaction purges a tombstone written since the last one") {
   Fixture fixture;
   ok(fixture.engine().write({{"k", tombstone(kStartUs)}}));

@@ -245,6 +245,12 @@ TEST_CASE("range digests match exactly when keys and versions match, values asid
   CHECK(digest(one.engine, all).digest != digest(two.engine, all).digest);
   // Tombstones older than the grace period are left out (each replica purges them on its own).
   CHECK(digest(one.engine, all, 1000).count == 200);
+  // So are values that expired and were written before it; one that expired since is kept.
+  storage::Record expired = StreamFixture::record(600, "x");
+  expired.expires_at_us = 700;
+  REQUIRE(one.engine.write({{"k6", expired}}));
+  CHECK(digest(one.engine, all, 1000).count == 199);
+  CHECK(digest(one.engine, all, 650).count == 200);
   // A sub-range digests only its own keys.
   const PositionRange half{0, 1ull << 63};
   CHECK(digest(one.engine, half).count < 201);

@@ -29,7 +29,9 @@ storage::Result<wire::RangeDigestReply> range_digest(storage::Engine& engine, Po
     auto batch = engine.scan(scan, kDigestScanEntries, kDigestScanBytes);
     if (!batch) return std::unexpected(batch.error());
     for (const storage::Entry& entry : batch->entries) {
-      if (entry.record.tombstone && entry.record.version.timestamp_us < purge_before_us) continue;
+      // What compaction may already have purged here or there is left out, or
+      // replicas that purged at different moments would differ forever.
+      if (storage::purgeable(entry.record, purge_before_us)) continue;
       digest.digest += record_hash(entry);
       ++digest.count;
     }

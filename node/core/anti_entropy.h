@@ -42,7 +42,8 @@ struct RepairConfig {
 };
 
 // Digest of the records at `range`: a sum of per-record hashes of storage key
-// and version, and the record count. Tombstones older than `purge_before_us`
+// and version, and the record count. Records compaction may purge at
+// `purge_before_us` (storage::purgeable: old tombstones, long-expired values)
 // are not counted.
 storage::Result<wire::RangeDigestReply> range_digest(storage::Engine& engine, PositionRange range,
                                                      uint64_t purge_before_us);

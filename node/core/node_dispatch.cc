@@ -105,7 +105,7 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
     pending_[{client, id}] = Pending{now.wall_us, ClientOp::kPut, put->consistency};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};
-    record.expires_at_us = expiry_of(*put, record.version.timestamp_us);
+    record.expires_at_us = expiry_of(*put, now.wall_us);
     coordinator_.write(client, id, put->key, std::move(record), put->consistency, now);
   } else if (auto* del = std::get_if<wire::DeleteRequest>(&request.body)) {
     pending_[{client, id}] = Pending{now.wall_us, ClientOp::kDelete, del->consistency};

@@ -18,7 +18,8 @@ constexpr std::array<std::pair<std::string_view, CommandName>, kKnownCommandCoun
     {"setex", CommandName::kSetex},   {"psetex", CommandName::kPsetex},
     {"expire", CommandName::kExpire}, {"pexpire", CommandName::kPexpire},
     {"ttl", CommandName::kTtl},       {"pttl", CommandName::kPttl},
-    {"persist", CommandName::kPersist},
+    {"persist", CommandName::kPersist}, {"expireat", CommandName::kExpireat},
+    {"pexpireat", CommandName::kPexpireat}, {"getex", CommandName::kGetex},
 }};
 
 }  // namespace
@@ -40,7 +41,7 @@ std::string lower_case(std::string_view name) {
 }
 
 CommandName command_of(std::string_view name) {
-  if (name.size() > 7) return CommandName::kUnknown;
+  if (name.size() > 9) return CommandName::kUnknown;  // the longest: pexpireat
   for (const auto& [known, command] : kCommands) {
     if (equals_ignoring_case(name, known)) return command;
   }

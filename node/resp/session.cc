@@ -1,7 +1,6 @@
 #include "node/resp/session.h"
 
 #include <cassert>
-#include <charconv>
 #include <cstdint>
 #include <optional>
 
@@ -24,21 +23,6 @@ constexpr std::string_view kAuthWithoutUsers =
 
 // Redis shows at most this much of an unknown command's name.
 constexpr size_t kShownNameBytesMax = 128;
-
-// A decimal integer (optionally negative), as Redis reads one.
-bool parse_integer(std::string_view text, int64_t& out) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return error == std::errc{} && end == text.data() + text.size() && !text.empty();
-}
-
-std::string invalid_expire(std::string_view command) {
-  return encoded_error("ERR invalid expire time in '" + lower_case(command) + "' command");
-}
-
-// Milliseconds in one unit of SET's EX/PX/EXAT/PXAT or of SETEX/EXPIRE.
-constexpr int64_t kMsPerSecond = 1000;
-// Beyond this a relative or absolute time in ms overflows microseconds.
-constexpr int64_t kMsMax = INT64_MAX / 1000 / 1000;
 
 }  // namespace
 
@@ -141,7 +125,8 @@ std::optional<std::string> Session::refusal(const Command& args) const {
   const bool writes = name == CommandName::kSet || name == CommandName::kMset || name == CommandName::kDel ||
                       name == CommandName::kSetex || name == CommandName::kPsetex ||
                       name == CommandName::kExpire || name == CommandName::kPexpire ||
-                      name == CommandName::kPersist;
+                      name == CommandName::kExpireat || name == CommandName::kPexpireat ||
+                      name == CommandName::kPersist || name == CommandName::kGetex;
   if (writes && !may_write_) {
     return "NOPERM this user has no permissions to run the '" + lower_case(args[0]) + "' command";
   }
@@ -199,21 +184,21 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
 
     case CommandName::kSet:
       if (argc < 3) return finish_ready(slot, wrong_arity(args[0]));
-      if (argc > 3) return set_expiring(slot, args);
-      slot.kind = Kind::kWrite;
-      send(slot, 0, wire::PutRequest{std::move(args[1]), std::move(args[2]), level});
-      return;
+      return set(slot, args);
 
     case CommandName::kSetex:
     case CommandName::kPsetex:
       if (argc != 4) return finish_ready(slot, wrong_arity(args[0]));
-      return set_expiring(slot, args);
+      return set(slot, args);
 
     case CommandName::kExpire:
     case CommandName::kPexpire:
+    case CommandName::kExpireat:
+    case CommandName::kPexpireat:
     case CommandName::kTtl:
     case CommandName::kPttl:
     case CommandName::kPersist:
+    case CommandName::kGetex:
       return start_expiry(slot, args);
 
     case CommandName::kMset:
@@ -312,59 +297,21 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
   finish_ready(slot, encoded_error("ERR unknown command '" + args[0].substr(0, kShownNameBytesMax) + "'"));
 }
 
-void Session::set_expiring(Slot& slot, Command& args) {
+void Session::set(Slot& slot, Command& args) {
   const CommandName name = command_of(args[0]);
-  int64_t amount = 0;
-  uint64_t ttl_ms = 0;
-  uint64_t expire_at_ms = 0;
-  std::string key;
-  std::string value;
-  if (name == CommandName::kSet) {
-    // SET key value [EX s | PX ms | EXAT unix-s | PXAT unix-ms]
-    if (args.size() != 5) {
-      return finish_ready(slot, encoded_error("ERR syntax error (ringkv's SET takes one of EX, PX, EXAT, PXAT; "
-                                              "NX, XX, GET and KEEPTTL are not supported)"));
-    }
-    const std::string& option = args[3];
-    const bool seconds = equals_ignoring_case(option, "ex") || equals_ignoring_case(option, "exat");
-    const bool absolute = equals_ignoring_case(option, "exat") || equals_ignoring_case(option, "pxat");
-    if (!seconds && !equals_ignoring_case(option, "px") && !equals_ignoring_case(option, "pxat")) {
-      return finish_ready(slot, encoded_error("ERR syntax error (ringkv's SET takes one of EX, PX, EXAT, PXAT; "
-                                              "NX, XX, GET and KEEPTTL are not supported)"));
-    }
-    const int64_t unit = seconds ? kMsPerSecond : 1;
-    if (!parse_integer(args[4], amount) || amount <= 0 || amount > kMsMax / unit) return finish_ready(slot, invalid_expire(args[0]));
-    (absolute ? expire_at_ms : ttl_ms) = static_cast<uint64_t>(amount * unit);
-    key = std::move(args[1]);
-    value = std::move(args[2]);
-  } else {
-    // SETEX key seconds value | PSETEX key ms value
-    const int64_t unit = name == CommandName::kSetex ? kMsPerSecond : 1;
-    if (!parse_integer(args[2], amount) || amount <= 0 || amount > kMsMax / unit) return finish_ready(slot, invalid_expire(args[0]));
-    ttl_ms = static_cast<uint64_t>(amount * unit);
-    key = std::move(args[1]);
-    value = std::move(args[3]);
-  }
+  auto expiry = parse_set_expiry(name, args);
+  if (!expiry) return finish_ready(slot, std::move(expiry.error()));
+  const size_t value_index = name == CommandName::kSet ? 2 : 3;  // SETEX key seconds value
+  wire::PutRequest put{std::move(args[1]), std::move(args[value_index]), config_.consistency};
+  if (expiry->kind != NewExpiry::Kind::kKeep) apply(*expiry, put);
   slot.kind = Kind::kWrite;
-  send(slot, 0, wire::PutRequest{std::move(key), std::move(value), config_.consistency, ttl_ms, expire_at_ms});
+  send(slot, 0, std::move(put));
 }
 
 void Session::start_expiry(Slot& slot, Command& args) {
-  const CommandName name = command_of(args[0]);
-  const bool sets = name == CommandName::kExpire || name == CommandName::kPexpire;
-  if (args.size() != (sets ? 3u : 2u)) return finish_ready(slot, wrong_arity(args[0]));
-  if (sets) {
-    int64_t amount = 0;
-    const int64_t unit = name == CommandName::kExpire ? kMsPerSecond : 1;
-    if (!parse_integer(args[2], amount) || amount > kMsMax / unit || amount < -kMsMax / unit) {
-      return finish_ready(slot, encoded_error("ERR value is not an integer or out of range"));
-    }
-    slot.count = amount * unit;  // <= 0: the key expires now (Redis deletes it)
-  }
-  slot.expiry = name == CommandName::kTtl       ? ExpiryOp::kTtl
-                : name == CommandName::kPttl    ? ExpiryOp::kPttl
-                : name == CommandName::kPersist ? ExpiryOp::kPersist
-                                                : ExpiryOp::kExpire;
+  auto command = parse_expiry_command(command_of(args[0]), args);
+  if (!command) return finish_ready(slot, std::move(command.error()));
+  slot.expiry = std::move(*command);
   slot.kind = Kind::kExpiry;
   slot.keys = {std::move(args[1])};
   slot.values.resize(1);
@@ -374,32 +321,47 @@ void Session::start_expiry(Slot& slot, Command& args) {
 void Session::complete_expiry(Slot& slot) {
   std::string out;
   std::optional<std::string>& value = slot.values[0];
-  if (slot.second_phase) {  // the write of EXPIRE or PERSIST was acknowledged
-    append_integer(out, 1);
+  const ExpiryCommand& command = slot.expiry;
+  const bool getex = command.op == ExpiryOp::kGetex;
+  if (slot.second_phase) {  // the write was acknowledged
+    if (getex) {
+      append_bulk_string(out, *value);
+    } else {
+      append_integer(out, 1);
+    }
     return finish_ready(slot, std::move(out));
   }
-  switch (slot.expiry) {
+  const auto left_ms = static_cast<int64_t>(slot.current.ttl_ms);
+  switch (command.op) {
     case ExpiryOp::kTtl:
-    case ExpiryOp::kPttl: {
-      const auto left = static_cast<int64_t>(slot.ttl_left_ms);
-      append_integer(out, !value ? -2 : left == 0 ? -1 : slot.expiry == ExpiryOp::kPttl ? left : (left + 500) / 1000);
+    case ExpiryOp::kPttl:
+      append_integer(out, !value ? -2 : left_ms == 0 ? -1 : command.op == ExpiryOp::kPttl ? left_ms : (left_ms + 500) / 1000);
       return finish_ready(slot, std::move(out));
-    }
+    case ExpiryOp::kGetex:
+      if (!value) {
+        append_null_bulk(out);
+        return finish_ready(slot, std::move(out));
+      }
+      if (!command.error_if_found.empty()) return finish_ready(slot, command.error_if_found);
+      if (command.expiry.kind == NewExpiry::Kind::kKeep ||
+          (command.expiry.kind == NewExpiry::Kind::kPersist && left_ms == 0)) {
+        append_bulk_string(out, *value);
+        return finish_ready(slot, std::move(out));
+      }
+      break;
     case ExpiryOp::kPersist:
-    case ExpiryOp::kExpire: {
-      const bool persist = slot.expiry == ExpiryOp::kPersist;
-      if (!value || (persist && slot.ttl_left_ms == 0)) {
+    case ExpiryOp::kExpire:
+      if (!value || (command.op == ExpiryOp::kPersist && left_ms == 0) || !allows(command, slot.current)) {
         append_integer(out, 0);
         return finish_ready(slot, std::move(out));
       }
-      wire::PutRequest put{std::move(slot.keys[0]), std::move(*value), config_.consistency};
-      if (!persist && slot.count > 0) put.ttl_ms = static_cast<uint64_t>(slot.count);
-      if (!persist && slot.count <= 0) put.expire_at_ms = 1;  // long past: gone at once
-      slot.second_phase = true;
-      send(slot, 1, std::move(put));
-      return;
-    }
+      break;
   }
+  // GETEX answers with the value once the write is acknowledged: keep it.
+  wire::PutRequest put{std::move(slot.keys[0]), getex ? *value : std::move(*value), config_.consistency};
+  apply(command.expiry, put);
+  slot.second_phase = true;
+  send(slot, 1, std::move(put));
 }
 
 void Session::handle_reply(wire::Message& reply) {
@@ -448,7 +410,7 @@ void Session::handle_reply(wire::Message& reply) {
       case Kind::kExpiry:
         if (auto* get = std::get_if<wire::GetReply>(&reply.body); get && !slot.second_phase) {
           if (get->found) slot.values[0] = std::move(get->value);
-          slot.ttl_left_ms = get->ttl_ms;
+          slot.current = CurrentExpiry{get->ttl_ms, get->expires_at_us};
         } else if (!(slot.second_phase && std::holds_alternative<wire::WriteReply>(reply.body)) && !slot.error) {
           slot.error = "ERR unexpected reply from the coordinator";
         }

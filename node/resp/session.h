@@ -15,10 +15,12 @@
 // - DEL reads the keys first, then deletes every key (a tombstone is
 //   written even for a key the read did not find); the count is the keys
 //   the read found. Not atomic with concurrent writers.
-// - EXPIRE, PEXPIRE and PERSIST read the key, then write its value again
-//   with the new expiry (a new version; not atomic with concurrent writers,
-//   like DEL). TTL/PTTL answer -2 (absent), -1 (no expiry) or the time left.
-//   SET takes EX/PX/EXAT/PXAT; NX, XX, GET and KEEPTTL are refused.
+// - EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (with NX|XX|GT|LT), PERSIST and
+//   GETEX with an option read the key, then write its value again with the
+//   new expiry (a new version; not atomic with concurrent writers, like
+//   DEL). TTL/PTTL answer -2 (absent), -1 (no expiry) or the time left.
+//   SET takes EX/PX/EXAT/PXAT; NX, XX, GET and KEEPTTL are refused. Parsing
+//   and Redis's rules: expiry_commands.h.
 // - Errors from the cluster keep their name as the code word:
 //   "-UNAVAILABLE ...", "-TIMEOUT ..." (the write may still land), "-BUSY ..."
 //   (the node shed the request: nothing was done; node/core/admission.h).
@@ -50,6 +52,7 @@
 #include <vector>
 
 #include "node/resp/connection_commands.h"
+#include "node/resp/expiry_commands.h"
 #include "node/resp/limits.h"
 #include "node/resp/request_parser.h"
 #include "node/wire/message.h"
@@ -106,15 +109,14 @@ class Session {
 
  private:
   enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo, kAuth, kWaitingForAuth, kExpiry };
-  // kExpiry: a read of one key, then for EXPIRE and PERSIST a write of its value.
-  enum class ExpiryOp : uint8_t { kTtl, kPttl, kExpire, kPersist };
+  // kExpiry: a read of one key, then for EXPIRE, PERSIST and GETEX a write of its value.
 
   // One command's place in the reply order.
   struct Slot {
     uint64_t sequence = 0;
     Kind kind = Kind::kReady;
     bool done = false;
-    bool second_phase = false;  // DEL: the deletes are out; EXPIRE, PERSIST: the write is out
+    bool second_phase = false;  // DEL: the deletes are out; kExpiry: the write is out
     uint32_t outstanding = 0;
     // Parts of the current phase's requests lie in [part_first, part_end).
     uint32_t part_first = 0;
@@ -127,8 +129,8 @@ class Session {
     std::unique_ptr<wire::StatusReply> status;       // INFO
     std::unique_ptr<wire::StatsReply> stats;         // INFO
     Command waiting;                                 // kWaitingForAuth: the command (count: uptime)
-    ExpiryOp expiry = ExpiryOp::kTtl;                // kExpiry; count: EXPIRE's ttl in ms
-    uint64_t ttl_left_ms = 0;                        // kExpiry: what the read found
+    ExpiryCommand expiry;                            // kExpiry: the parsed command
+    CurrentExpiry current;                           // kExpiry: what the read found
   };
 
   Slot& open_slot();
@@ -141,9 +143,10 @@ class Session {
   // The reply that refuses `args` before it runs, if any (NOAUTH, NOPERM).
   std::optional<std::string> refusal(const Command& args) const;
   void authenticate(Slot& slot, Command& args);
-  // SET with EX/PX/EXAT/PXAT, SETEX, PSETEX.
-  void set_expiring(Slot& slot, Command& args);
-  // EXPIRE, PEXPIRE, TTL, PTTL, PERSIST: the read (complete() does the rest).
+  // SET (with or without options), SETEX, PSETEX.
+  void set(Slot& slot, Command& args);
+  // EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, PERSIST, GETEX: the read
+  // (complete() does the rest).
   void start_expiry(Slot& slot, Command& args);
   void complete_expiry(Slot& slot);
 

@@ -27,7 +27,7 @@ size_t field_count(const ErrorReply&) { return 2; }
 size_t field_count(const PutRequest& m) { return m.ttl_ms || m.expire_at_ms ? 5 : 3; }
 size_t field_count(const WriteReply&) { return 2; }
 size_t field_count(const GetRequest&) { return 3; }
-size_t field_count(const GetReply& m) { return m.ttl_ms ? 5 : 4; }
+size_t field_count(const GetReply& m) { return m.ttl_ms ? 6 : 4; }
 size_t field_count(const DeleteRequest&) { return 2; }
 size_t field_count(const PushPullRequest&) { return 1; }
 size_t field_count(const PushPullReply&) { return 1; }
@@ -87,7 +87,10 @@ void pack_fields(Packer& pk, const GetReply& m) {
   pack_bytes(pk, m.value);
   pk.pack(m.timestamp_us);
   pk.pack(m.tiebreak);
-  if (m.ttl_ms) pk.pack(m.ttl_ms);
+  if (m.ttl_ms) {
+    pk.pack(m.ttl_ms);
+    pk.pack(m.expires_at_us);
+  }
 }
 void pack_fields(Packer& pk, const DeleteRequest& m) {
   pack_bytes(pk, m.key);
@@ -356,7 +359,8 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
     case MessageType::kGetReply: {
       GetReply m;
       r.boolean(m.found) && r.bytes(m.value, limits.value_bytes_max, "value") &&
-          r.u64(m.timestamp_us) && r.u64(m.tiebreak) && (r.remaining() == 0 || r.u64(m.ttl_ms));
+          r.u64(m.timestamp_us) && r.u64(m.tiebreak) && (r.remaining() == 0 || r.u64(m.ttl_ms)) &&
+          (r.remaining() == 0 || r.u64(m.expires_at_us));
       body = std::move(m);
       break;
     }

@@ -88,8 +88,8 @@ struct ErrorReply {
 };
 
 // `ttl_ms` (relative) or `expire_at_ms` (absolute, Unix ms): the value expires
-// then; both 0: never. The coordinator fixes the instant from the write's own
-// timestamp. Sent as two trailing fields only when one is set.
+// then; both 0: never. The coordinator fixes the instant when it accepts the
+// write (node/core/expiry.h). Sent as two trailing fields only when one is set.
 struct PutRequest {
   static constexpr MessageType kType = MessageType::kPutRequest;
   std::string key;
@@ -128,8 +128,11 @@ struct GetReply {
   uint64_t timestamp_us = 0;
   uint64_t tiebreak = 0;
   // Milliseconds until the value expires (at least 1), or 0 when it never
-  // does. A trailing field, sent only when set.
+  // does, and the instant it expires (microseconds since the Unix epoch, the
+  // same on every replica; 0: never). Two trailing fields, sent only when
+  // set; a reply with ttl_ms alone (an older node) decodes with instant 0.
   uint64_t ttl_ms = 0;
+  uint64_t expires_at_us = 0;
 };
 
 // Membership anti-entropy over TCP: the payload is the membership module's

@@ -13,15 +13,15 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (  # noqa: E402
-    EXIT_OK, KEY_BYTES_MAX, ConnectionClosed, RawConnection, TestFailure, _die_with_parent, check,
+    EXIT_OK, KEY_BYTES_MAX, ConnectionClosed, TestFailure, _die_with_parent, check,
     check_eq, free_port, loopback_address, run_tests, test, wait_converged, wait_until,
 )
+from resp_client import RespConnection, RespError, command  # noqa: E402
 
 REDIS_TIMEOUT_S = 30.0
 
@@ -65,59 +65,6 @@ def redis_cli(node, *args, input=None):
     check(proc.returncode == 0, f"{' '.join(argv)} -> rc {proc.returncode}, stderr {proc.stderr!r}")
     out = proc.stdout.decode("utf-8", "replace")
     return out[:-1] if out.endswith("\n") else out
-
-
-def command(*args):
-    """One multibulk request."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        arg = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(parts)
-
-
-class RespError(str):
-    """An error reply's text (without the leading '-')."""
-
-
-class RespConnection(RawConnection):
-    """A raw TCP connection that reads RESP2 replies."""
-
-    def _line(self, deadline):
-        while b"\r\n" not in self.buffer:
-            if self.eof or not self._fill(deadline):
-                raise ConnectionClosed(f"connection closed inside a reply ({self.buffer[:80]!r})")
-        line, self.buffer = self.buffer.split(b"\r\n", 1)
-        return line
-
-    def _value(self, deadline):
-        line = self._line(deadline)
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            return RespError(rest.decode("utf-8", "replace"))
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            length = int(rest)
-            if length < 0:
-                return None
-            while len(self.buffer) < length + 2:
-                if self.eof or not self._fill(deadline):
-                    raise ConnectionClosed("connection closed inside a bulk string")
-            data, self.buffer = self.buffer[:length], self.buffer[length + 2:]
-            return data
-        if kind == b"*":
-            return [self._value(deadline) for _ in range(int(rest))]
-        raise TestFailure(f"not a RESP2 reply: {line[:80]!r}")
-
-    def recv_value(self, timeout=5.0):
-        return self._value(time.monotonic() + timeout)
-
-    def call(self, *args, timeout=5.0):
-        self.send(command(*args))
-        return self.recv_value(timeout)
 
 
 def check_resp_round_trips(nodes):

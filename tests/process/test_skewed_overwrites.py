@@ -18,53 +18,24 @@ Run: python3 tests/process/test_skewed_overwrites.py --kvnode PATH --kv PATH [-k
 """
 
 import os
-import shutil
 import sys
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (  # noqa: E402
-    EXIT_OK, Node, check, loopback_address, run_tests, test, wait_converged,
+    EXIT_OK, check, run_tests, test,
 )
+from skewed_node import start_skewed_cluster  # noqa: E402
 
 PROBE_MS = 200
 CONVERGE_S = 20.0
 KV_S = 15.0
 OVERWRITES = 60
-FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-
-
-class SkewedNode(Node):
-    """A kvnode whose wall clock runs `offset_s` seconds off (libfaketime through
-    LD_PRELOAD, started with `env` so the PID stays the node's own)."""
-
-    def __init__(self, *args, offset_s=0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.offset_s = offset_s
-
-    def argv(self):
-        if self.offset_s == 0:
-            return super().argv()
-        return ["env", f"LD_PRELOAD={FAKETIME_LIBRARY}", f"FAKETIME={self.offset_s:+d}s",
-                "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"] + super().argv()
 
 
 def skewed_cluster(ctx, offsets):
-    check(os.path.exists(FAKETIME_LIBRARY) and shutil.which("env"),
-          f"{FAKETIME_LIBRARY} missing: install Debian's faketime (scripts/setup.sh does)")
-    nodes = []
-    for i, offset in enumerate(offsets):
-        node = SkewedNode(ctx.kvnode_path, ctx.workdir, name=f"node{i + 1}",
-                          host=loopback_address(41 + i), offset_s=offset,
-                          extra_args=["--probe-interval-ms", str(PROBE_MS)])
-        if nodes:
-            node.extra_args += ["--seeds", nodes[0].address]
-        ctx.nodes.append(node)
-        node.start()
-        nodes.append(node)
-    wait_converged(ctx.kv_path, nodes, CONVERGE_S, f"{len(nodes)}-node skewed cluster start")
-    return nodes
+    return start_skewed_cluster(ctx, offsets, 41, ["--probe-interval-ms", str(PROBE_MS)], CONVERGE_S)
 
 
 def kv_ok(ctx, *args, node):

@@ -7,9 +7,9 @@
   expire_persist_and_ttl_answer_as_redis
       TTL/PTTL of an absent key -2, of a plain key -1; EXPIRE then TTL; PERSIST then TTL -1;
       EXPIRE of an absent key 0; SETEX and PSETEX; SET with NX is refused.
-  expiry_travels_with_hints
-      node3 is killed, a key is written with --ttl 60 (node3's copy waits as a hint), node3
-      restarts: its own copy arrives with the same expiry (ttl_ms at most 60 s, not unbounded).
+
+Expiry through hints, streams, repair and skewed clocks: test_ttl_cluster.py; the RESP
+commands against redis-server: test_ttl_redis.py.
 
 Run: python3 tests/process/test_ttl.py --kvnode PATH --kv PATH
 """
@@ -105,22 +105,6 @@ def expire_persist_and_ttl_answer_as_redis(ctx):
     check_eq(redis(n, "GET", "sx"), "", "a key expired by EXPIRE 0 reads as nil")
     check(redis(n, "SET", "k", "v", "NX").startswith("ERR syntax error"), "SET NX is refused")
     check(redis(n, "SET", "k", "v", "EX", "0").startswith("ERR invalid expire time"), "SET EX 0")
-
-
-@test
-def expiry_travels_with_hints(ctx):
-    nodes = cluster(ctx)
-    nodes[2].kill()
-    r = ctx.kv("put", "hinted", "v", "--ttl", "60", node=nodes[0])
-    check_eq(r.rc, EXIT_OK, f"put --ttl with node3 down: {r.describe()}")
-    nodes[2].start()
-
-    def node3_has_it():
-        got = ctx.kv("--json", "get", "hinted", "--local", node=nodes[2])
-        return got.rc == EXIT_OK and got.json().get("found")
-    wait_until(node3_has_it, CONVERGE_S, "node3's own copy of the hinted key")
-    got = ctx.kv("--json", "get", "hinted", "--local", node=nodes[2]).json()
-    check(0 < got.get("ttl_ms", 0) <= 60000, f"node3's copy keeps the expiry: {got}")
 
 
 if __name__ == "__main__":

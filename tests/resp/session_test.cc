@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <random>
 
 #include "node/resp/session.h"
 
@@ -37,6 +38,18 @@ struct Harness {
   void reply(uint64_t id, wire::Body body) {
     wire::Message message{id, std::move(body)};
     session->handle_reply(message);
+  }
+
+  // A command that reads its key, then writes: answers the read with
+  // `read`; returns the write that follows (its id and put).
+  std::pair<uint64_t, wire::PutRequest> write_after(Command args, wire::GetReply read) {
+    command(std::move(args));
+    auto reads = requests();
+    REQUIRE(reads.size() == 1);
+    reply(reads[0].request_id, std::move(read));
+    auto writes = requests();
+    REQUIRE(writes.size() == 1);
+    return {writes[0].request_id, std::get<wire::PutRequest>(writes[0].body)};
   }
 };
 
@@ -262,6 +275,100 @@ TEST_CASE("EXPIRE and PERSIST read the key, then write its value with the new ex
   CHECK(h.ready() == ":1\r\n");
 }
 
+TEST_CASE("EXPIREAT writes an absolute expiry; a condition that fails answers 0 and writes nothing") {
+  Harness h;
+  wire::GetReply expiring = found("v");
+  expiring.ttl_ms = 10'000;
+  expiring.expires_at_us = 2'000'000'000'000'000;
+  const auto [id, put] = h.write_after({"EXPIREAT", "k", "2000000005"}, expiring);
+  CHECK(put.expire_at_ms == 2'000'000'005'000);
+  h.reply(id, wire::WriteReply{2, 1});
+  CHECK(h.ready() == ":1\r\n");
+
+  h.command({"PEXPIREAT", "k", "1999999999999", "GT"});  // earlier than the current instant
+  h.reply(h.requests()[0].request_id, expiring);
+  CHECK(h.requests().empty());
+  h.command({"EXPIRE", "k", "5", "NX"});  // it has an expiry
+  h.reply(h.requests()[0].request_id, expiring);
+  CHECK(h.requests().empty());
+  CHECK(h.ready() == ":0\r\n:0\r\n");
+}
+
+TEST_CASE("GETEX answers the value; with an option it writes the value again with the new expiry first") {
+  Harness h;
+  h.command({"GETEX", "k"});
+  h.reply(h.requests()[0].request_id, found("v"));
+  CHECK(h.requests().empty());
+  CHECK(h.ready() == "$1\r\nv\r\n");
+
+  const auto [id, put] = h.write_after({"GETEX", "k", "PX", "2500"}, found("v"));
+  CHECK((put.key == "k" && put.value == "v" && put.ttl_ms == 2500));
+  CHECK(h.ready().empty());
+  h.reply(id, wire::WriteReply{2, 1});
+  CHECK(h.ready() == "$1\r\nv\r\n");
+
+  h.command({"GETEX", "missing", "EX", "0"});  // absent: nil, whatever the time
+  h.reply(h.requests()[0].request_id, wire::GetReply{});
+  h.command({"GETEX", "k", "EX", "0"});
+  h.reply(h.requests()[0].request_id, found("v"));
+  h.command({"GETEX", "k", "PERSIST"});  // no expiry to remove: nothing written
+  h.reply(h.requests()[0].request_id, found("v"));
+  CHECK(h.requests().empty());
+  CHECK(h.ready() == "$-1\r\n-ERR invalid expire time in 'getex' command\r\n$1\r\nv\r\n");
+}
+
+TEST_CASE("random expiry commands and coordinator answers: every command gets exactly one reply, in order") {
+  const std::vector<std::string> names{"EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "TTL", "PTTL", "PERSIST",
+                                       "GETEX", "SET", "SETEX", "PSETEX"};
+  const std::vector<std::string> words{"k", "v", "0", "1", "-1", "5000", "1700000000", "9223372036854775807",
+                                       "-9223372036854775808", "ten", "EX", "px", "EXAT", "PXAT", "PERSIST",
+                                       "NX", "xx", "GT", "LT", "KEEPTTL", ""};
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    CAPTURE(seed);
+    std::mt19937_64 rng(seed);
+    Harness h;
+    const size_t count = 1 + rng() % 12;
+    for (size_t i = 0; i < count; ++i) {
+      Command command{names[rng() % names.size()]};
+      for (size_t a = rng() % 6; a > 0; --a) command.push_back(words[rng() % words.size()]);
+      h.command(std::move(command));
+    }
+    std::string replies;
+    for (int rounds = 0; rounds < 4; ++rounds) {  // a read, then at most one write each
+      for (const auto& request : h.requests()) {
+        wire::GetReply read = rng() % 3 ? found("v") : wire::GetReply{};
+        if (read.found && rng() % 2) {
+          read.ttl_ms = 1 + rng() % 100'000;
+          read.expires_at_us = 1'700'000'000'000'000 + read.ttl_ms * 1000;
+        }
+        const bool is_read = std::holds_alternative<wire::GetRequest>(request.body);
+        if (rng() % 10 == 0) {
+          h.reply(request.request_id, wire::ErrorReply{wire::ErrorCode::kTimeout, "slow"});
+        } else if (is_read) {
+          h.reply(request.request_id, read);
+        } else {
+          h.reply(request.request_id, wire::WriteReply{1, 1});
+        }
+      }
+      replies += h.ready();
+    }
+    CHECK(h.requests().empty());
+    CHECK(h.session->commands_in_flight() == 0);
+    // One RESP value per command: a line (+ - :), a nil, or a bulk string.
+    size_t values = 0;
+    for (size_t at = 0; at < replies.size(); ++values) {
+      const size_t end = replies.find("\r\n", at);
+      REQUIRE(end != std::string::npos);
+      if (replies[at] == '$' && replies[at + 1] != '-') {
+        at = end + 2 + std::stoul(replies.substr(at + 1, end - at - 1)) + 2;
+      } else {
+        at = end + 2;
+      }
+    }
+    CHECK(values == count);
+  }
+}
+
 TEST_CASE("QUIT answers OK after earlier replies, then the session is finished") {
   Harness h;
   h.command({"GET", "a"});
@@ -318,7 +425,7 @@ TEST_CASE("COMMAND and CONFIG GET answer what redis-cli and redis-benchmark ask"
   h.command({"CONFIG", "GET", "appendonly"});
   h.command({"CONFIG", "GET", "maxmemory"});
   h.command({"CONFIG", "SET", "save", ""});
-  CHECK(h.ready() == "*0\r\n:23\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+  CHECK(h.ready() == "*0\r\n:26\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
                      "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n*0\r\n-ERR ringkv answers CONFIG GET only\r\n");
 }
 
