@@ -199,7 +199,10 @@ class Topology {
   std::string removal_target_;
   std::string resume_removal_hex_;  // from meta after a restart
   bool removal_announcing_ = false;
+  // Pulling: until when members held dead are waited for; announcing: until
+  // when members are told the node left.
   membership::TimeMs removal_deadline_ms_ = 0;
+  std::set<std::string> removal_gave_up_on_;  // members held dead no longer waited for
   membership::TimeMs next_removal_ms_ = 0;
   std::map<std::string, bool> removal_done_;
   std::map<uint64_t, std::string> removal_tokens_;

@@ -11,6 +11,10 @@ namespace {
 // A member being removed whose operator has been silent this long is
 // removed by this node instead.
 constexpr membership::TimeMs kRemovalTakeoverMs = 20 * 1000;
+// How long a removal waits for members held dead to come back and pull what
+// they gain. Bounded so that two nodes dead for good can both be removed, one
+// after the other.
+constexpr membership::TimeMs kDeadMemberWaitMs = 10 * 60 * 1000;
 
 }  // namespace
 
@@ -61,6 +65,11 @@ wire::Body Topology::member_removing(const std::string& node, Now now) {
       removal_to_plan_.insert(m.id);
     }
     removing_heard_ms_[m.id] = now.monotonic_ms;
+    // A node not yet in the ring replicates nothing now: it gains nothing to
+    // pull (a joiner's plan follows the rings until it is normal). Without this
+    // a joiner waiting behind the removed node's decommission never said
+    // "done" and the removal never completed (cluster_sim mixed seed 703).
+    if (phase_ == Phase::kWaiting || phase_ == Phase::kJoining) return wire::TopologyReply{"done"};
     const bool done = removal_pulled_.contains(m.id) && streamer_.done();
     return wire::TopologyReply{done ? "done" : "pulling"};
   }
@@ -87,6 +96,8 @@ void Topology::drive_removal(const std::string& id, Now now) {
   removal_target_ = id;
   removal_announcing_ = false;
   removal_done_.clear();
+  removal_gave_up_on_.clear();
+  removal_deadline_ms_ = now.monotonic_ms + kDeadMemberWaitMs;
   next_removal_ms_ = now.monotonic_ms;
 }
 
@@ -154,7 +165,19 @@ void Topology::removal_tick(Now now) {
     // Announcing, members held dead are told too (until the deadline): one
     // may be alive behind a stale verdict, and would otherwise keep the
     // removed node in its ring for good (cluster_sim mixed seed 356).
-    const bool tell = live(m) || (removal_announcing_ && m.liveness == Liveness::kDead);
+    // Pulling, a member held dead is waited for too (for kDeadMemberWaitMs):
+    // it may gain ranges, and declaring the node left before it pulled them
+    // would make it a natural replica of ranges it lacks (cluster_sim long-any
+    // seed 100042 with hint replay paused after every failed delivery: a
+    // QUORUM read missed a write).
+    const bool waited_for = removal_announcing_ || now.monotonic_ms < removal_deadline_ms_;
+    const bool tell = live(m) || (waited_for && m.liveness == Liveness::kDead);
+    if (!tell && !removal_announcing_ && m.liveness == Liveness::kDead && !removal_done_[m.id] &&
+        removal_gave_up_on_.insert(m.id).second) {
+      notices_.push_back("removenode: " + m.name + " stayed dead " + std::to_string(kDeadMemberWaitMs / 60000) +
+                         " min without pulling what it gains; going on without it (anti-entropy mends it "
+                         "if it comes back; removenode it if it is gone for good)");
+    }
     if (m.id == removal_target_ || !tell) continue;
     if (m.id == view_.self_id) {
       removal_done_[m.id] = removal_announcing_ || (removal_pulled_.contains(removal_target_) && streamer_.done());
