@@ -105,6 +105,50 @@ class DistinctNodes {
   std::vector<bool> seen_;
 };
 
+// The racks met so far on a walk: a bit mask up to 64 racks, a bitmap beyond.
+class RackSet {
+ public:
+  explicit RackSet(size_t rack_count) {
+    if (rack_count > 64) wide_.assign(rack_count, false);
+  }
+
+  // True when `rack` was not met before (and records it).
+  bool insert(uint32_t rack) {
+    if (wide_.empty()) {
+      const uint64_t bit = uint64_t{1} << rack;
+      if ((mask_ & bit) != 0) return false;
+      mask_ |= bit;
+      return true;
+    }
+    if (wide_[rack]) return false;
+    wide_[rack] = true;
+    return true;
+  }
+
+ private:
+  uint64_t mask_ = 0;
+  std::vector<bool> wide_;
+};
+
+// Node indexes in order: the first 16 in place, more on the heap.
+class SmallNodeList {
+ public:
+  size_t size() const { return small_count_ + more_.size(); }
+  uint32_t operator[](size_t i) const { return i < small_count_ ? small_[i] : more_[i - small_count_]; }
+  void push_back(uint32_t node) {
+    if (small_count_ < small_.size() && more_.empty()) {
+      small_[small_count_++] = node;
+    } else {
+      more_.push_back(node);
+    }
+  }
+
+ private:
+  std::array<uint32_t, 16> small_{};
+  size_t small_count_ = 0;
+  std::vector<uint32_t> more_;
+};
+
 // Appends `range`, the next one clockwise, to `ranges`, merged into the last one when adjacent.
 void extend_ranges(std::vector<TokenRange>& ranges, const TokenRange& range) {
   if (!ranges.empty() && ranges.back().end_inclusive == range.start_exclusive) {
@@ -252,10 +296,12 @@ void Ring::walk_from(size_t start, size_t distinct_max, Visit&& visit) const {
   size_t found = 0;
   // Rack bookkeeping (unused with one rack, where every distinct node is taken as met): the
   // racks taken so far, and the nodes passed over because their rack was, in clockwise order.
-  // Only the first `wanted` skipped nodes can ever be taken, so no more are kept.
-  std::vector<bool> rack_used(rack_count_ > 1 ? rack_count_ : 0, false);
+  // Only the first `wanted` skipped nodes can ever be taken, so no more are kept. Both live on
+  // the stack for the usual walk (n replicas, at most 64 racks): a walk runs per token in
+  // ownership() and ranges_of(), where an allocation each was most of the cost.
+  RackSet rack_used(rack_count_ > 1 ? rack_count_ : 0);
   size_t racks_used = rack_count_ > 1 ? 0 : rack_count_;
-  std::vector<uint32_t> skipped;
+  SmallNodeList skipped;
   auto take = [&](uint32_t node) {
     ++found;
     return visit(node) && found < wanted;
@@ -269,19 +315,16 @@ void Ring::walk_from(size_t start, size_t distinct_max, Visit&& visit) const {
       if (!take(node)) return;
       continue;
     }
-    const uint32_t rack = node_racks_[node];
-    if (rack_used[rack]) {
+    if (!rack_used.insert(node_racks_[node])) {
       if (skipped.size() < wanted) skipped.push_back(node);
       continue;
     }
-    rack_used[rack] = true;
     if (!take(node)) return;
     if (++racks_used == rack_count_) {
       // Every rack has a node now: the nodes passed over come next, nearest first.
-      for (uint32_t passed : skipped) {
-        if (!take(passed)) return;
+      for (size_t i = 0; i < skipped.size(); ++i) {
+        if (!take(skipped[i])) return;
       }
-      skipped.clear();
     }
   }
   assert(false && "a lap of the ring meets every node with tokens");
