@@ -249,6 +249,17 @@ std::vector<LocalNode*> select(std::vector<LocalNode>& nodes, const std::vector<
   return chosen;
 }
 
+// "rackK" for node i (1-based) when racks[K - 1] holds it, counting nodes rack by rack; "" when
+// no racks were given.
+std::string rack_of(const std::vector<int>& racks, int node) {
+  int last = 0;
+  for (size_t rack = 0; rack < racks.size(); ++rack) {
+    last += racks[rack];
+    if (node <= last) return "rack" + std::to_string(rack + 1);
+  }
+  return "";
+}
+
 }  // namespace
 
 int cluster_up(const ClusterOptions& options) {
@@ -294,6 +305,9 @@ int cluster_up(const ClusterOptions& options) {
                    "--seeds", seed, "--replicas", std::to_string(options.replicas), "--keyring", *keyring,
                    "--metrics-listen", node.metrics};
       if (with_users) node.argv.insert(node.argv.end(), {"--users", users_path(options).string()});
+      if (const std::string rack = rack_of(options.racks, i); !rack.empty()) {
+        node.argv.insert(node.argv.end(), {"--rack", rack});
+      }
       node.argv.insert(node.argv.end(), options.node_flags.begin(), options.node_flags.end());
       std::string saved;
       for (const auto& arg : node.argv) saved += arg + '\0';

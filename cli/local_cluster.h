@@ -11,6 +11,10 @@
 // /proc/<pid>/cmdline still shows that same command (no kill by name, no
 // stray signal to a recycled PID).
 //
+// Racks: `up --racks 3,3,2` starts 3 + 3 + 2 nodes, node1..node3 with --rack rack1,
+// node4..node6 with --rack rack2, node7 and node8 with --rack rack3 (saved in cmdline, so a
+// restart keeps the rack). Without it every node is in the default rack.
+//
 // Credentials: `up` creates the cluster's users file <dir>/users with one
 // admin user, "admin", whose random password is in <dir>/admin.password
 // (both 0600), and starts every node with --users. `up` and `restart`
@@ -29,6 +33,8 @@ struct ClusterOptions {
   int nodes = 3;
   int port = 7000;
   int replicas = 3;
+  // Nodes per rack (rack1, rack2, ...); empty: no --rack. When set, it decides the node count.
+  std::vector<int> racks;
   // kvnode binary; empty: next to kv, then ../node/kvnode (build tree), then PATH.
   std::string kvnode;
   // Extra flags passed to every kvnode (e.g. --probe-interval-ms 200).

@@ -131,6 +131,11 @@ int main(int argc, char** argv) {
   up->add_option("--port", cluster.port, "port of every node (and of its Prometheus metrics, on 127.0.1.N)")
       ->capture_default_str();
   up->add_option("--replicas", cluster.replicas, "replicas per key (N)")->capture_default_str();
+  auto* racks_option = up->add_option("--racks", cluster.racks,
+                                      "nodes per rack, e.g. 3,3,2: node1-3 in rack1, node4-6 in rack2, "
+                                      "node7-8 in rack3 (sets the node count)")
+                           ->delimiter(',')
+                           ->check(CLI::Range(1, 250));
   up->add_option("--kvnode", cluster.kvnode, "kvnode binary (default: beside kv)");
   up->add_option("--node-flag", cluster.node_flags, "extra kvnode flag, repeatable (e.g. --node-flag=--sync)")
       ->allow_extra_args(false);
@@ -219,7 +224,18 @@ int main(int argc, char** argv) {
   }
   if (bench_command->parsed()) return ringkv::cli::run_bench(options, bench);
   cluster.json = options.json;
-  if (up->parsed()) return ringkv::cli::cluster_up(cluster);
+  if (up->parsed()) {
+    if (racks_option->count() > 0) {
+      int total = 0;
+      for (int count : cluster.racks) total += count;
+      if (up->get_option("--nodes")->count() > 0 && total != cluster.nodes) {
+        std::fprintf(stderr, "kv: --racks adds up to %d nodes but --nodes is %d\n", total, cluster.nodes);
+        return ringkv::cli::kExitUsage;
+      }
+      cluster.nodes = total;
+    }
+    return ringkv::cli::cluster_up(cluster);
+  }
   if (down->parsed()) return ringkv::cli::cluster_down(cluster);
   if (kill->parsed()) return ringkv::cli::cluster_kill(cluster, node_names);
   if (restart->parsed()) return ringkv::cli::cluster_restart(cluster, node_names);

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "cli/client.h"
+#include "cli/cluster_info.h"
 #include "cli/json.h"
 
 namespace ringkv::cli {
@@ -87,6 +88,7 @@ int run_status(const GlobalOptions& options) {
               ", \"id\": " + json_string(hex(m.id)) + ", \"address\": " + json_string(m.address) +
               ", \"liveness\": " + json_string(m.liveness) + ", \"ring_status\": " + json_string(m.ring_status) +
               ", \"incarnation\": " + std::to_string(m.incarnation) + ", \"vnodes\": " + std::to_string(m.vnodes) +
+              ", \"rack\": " + json_string(m.rack) +
               ", \"keys\": " + or_null(figures[i], &Figures::keys) +
               ", \"bytes\": " + or_null(figures[i], &Figures::bytes) +
               ", \"clock_offset_ms\": " + clock_offset_text(m, true, "null") + "}";
@@ -98,12 +100,13 @@ int run_status(const GlobalOptions& options) {
   }
   std::printf("Cluster as seen by %s (%s)\n", status->node_name.c_str(), client.connected_host().c_str());
   if (!status->trust_problem.empty()) std::printf("Trust problem: %s\n", status->trust_problem.c_str());
-  std::printf("%-3s %-12s %-32s %-22s %-8s %-8s %-14s %10s %12s %10s\n", "", "NAME", "ID", "ADDRESS", "LIVENESS",
-              "RING", "INCARNATION", "KEYS", "BYTES", "CLOCK_MS");
+  std::printf("%-3s %-12s %-32s %-22s %-12s %-8s %-8s %-14s %10s %12s %10s\n", "", "NAME", "ID", "ADDRESS",
+              "RACK", "LIVENESS", "RING", "INCARNATION", "KEYS", "BYTES", "CLOCK_MS");
   for (size_t i = 0; i < members.size(); ++i) {
     const auto& m = members[i];
-    std::printf("%-3s %-12s %-32s %-22s %-8s %-8s %-14llu %10s %12s %10s\n", state_code(m).c_str(), m.name.c_str(),
-                hex(m.id).c_str(), m.address.c_str(), m.liveness.c_str(), m.ring_status.c_str(),
+    std::printf("%-3s %-12s %-32s %-22s %-12s %-8s %-8s %-14llu %10s %12s %10s\n", state_code(m).c_str(),
+                m.name.c_str(), hex(m.id).c_str(), m.address.c_str(), rack_text(m.rack).c_str(),
+                m.liveness.c_str(), m.ring_status.c_str(),
                 static_cast<unsigned long long>(m.incarnation), or_null(figures[i], &Figures::keys).c_str(),
                 or_null(figures[i], &Figures::bytes).c_str(), clock_offset_text(m, false, "-").c_str());
   }

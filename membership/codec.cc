@@ -13,9 +13,9 @@ namespace ringkv::membership {
 
 namespace {
 
-// The largest encoded update: a 9-element array of a 16-byte id, a 128-byte name, a 256-byte
-// address, three integers at their widest, two enums and a 16-byte origin.
-constexpr std::size_t kUpdateBytesMax = 1 + 18 + 130 + 259 + 9 + 1 + 1 + 5 + 5 + 18;
+// The largest encoded update: a 10-element array of a 16-byte id, a 128-byte name, a 256-byte
+// address, three integers at their widest, two enums, a 16-byte origin and a 64-byte rack.
+constexpr std::size_t kUpdateBytesMax = 1 + 18 + 130 + 259 + 9 + 1 + 1 + 5 + 5 + 18 + 66;
 // The smallest: ids and origin present, empty name and short address are not valid, so this
 // is a safe lower bound used to bound how many updates a datagram can hold.
 constexpr std::size_t kUpdateBytesMin = 24;
@@ -25,8 +25,12 @@ constexpr std::size_t kArrayHeaderBytesMax = 3;
 constexpr uint32_t kPacketFields = 7;
 constexpr uint32_t kPushPullFieldsWithoutSettings = 5;
 constexpr uint32_t kPushPullFields = 6;
+// An update or member of the default rack leaves the trailing rack field out, so clusters that
+// do not use racks stay readable by builds from before racks.
 constexpr uint32_t kUpdateFields = 9;
+constexpr uint32_t kUpdateFieldsWithRack = 10;
 constexpr uint32_t kMemberFields = 8;
+constexpr uint32_t kMemberFieldsWithRack = 9;
 // Nesting: the message array, the updates (or members) array, one update (or member) array.
 constexpr std::size_t kDepthMax = 3;
 
@@ -280,9 +284,11 @@ std::string encode_update(const Update& update) {
   std::string out;
   StringSink sink{&out};
   Packer packer(sink);
-  packer.pack_array(kUpdateFields);
+  const bool racked = !update.member.rack.empty();
+  packer.pack_array(racked ? kUpdateFieldsWithRack : kUpdateFields);
   pack_member_fields(packer, update.member);
   pack_bytes_as_bin(packer, update.origin_id);
+  if (racked) pack_text(packer, update.member.rack);
   MEMBERSHIP_CHECK(out.size() <= kUpdateBytesMax, "an encoded update fits the computed maximum");
   return out;
 }
@@ -356,7 +362,10 @@ std::expected<Packet, DecodeError> decode_packet(std::string_view bytes, std::si
   for (uint32_t i = 0; i < updates.size; ++i) {
     const object* u = nullptr;
     Update update;
-    if (!read_array(updates.ptr[i], kUpdateFields, u) || !read_id(u[8], true, update.origin_id)) {
+    uint32_t fields = 0;
+    if (!read_array_of(updates.ptr[i], kUpdateFields, kUpdateFieldsWithRack, u, fields) ||
+        !read_id(u[8], true, update.origin_id) ||
+        (fields == kUpdateFieldsWithRack && !read_text(u[9], kRackBytesMax, update.member.rack))) {
       return std::unexpected(DecodeError::kMalformed);
     }
     if (auto error = read_member_fields(u, update.member)) return std::unexpected(*error);
@@ -380,8 +389,10 @@ std::string encode_push_pull(const PushPull& message) {
   }
   packer.pack_array(static_cast<uint32_t>(message.members.size()));
   for (const Member& member : message.members) {
-    packer.pack_array(kMemberFields);
+    const bool racked = !member.rack.empty();
+    packer.pack_array(racked ? kMemberFieldsWithRack : kMemberFields);
     pack_member_fields(packer, member);
+    if (racked) pack_text(packer, member.rack);
   }
   pack_text(packer, message.settings);
   return out;
@@ -416,7 +427,11 @@ std::expected<PushPull, DecodeError> decode_push_pull(std::string_view bytes, st
   for (uint32_t i = 0; i < members.size; ++i) {
     const object* m = nullptr;
     Member member;
-    if (!read_array(members.ptr[i], kMemberFields, m)) return std::unexpected(DecodeError::kMalformed);
+    uint32_t member_fields = 0;
+    if (!read_array_of(members.ptr[i], kMemberFields, kMemberFieldsWithRack, m, member_fields) ||
+        (member_fields == kMemberFieldsWithRack && !read_text(m[8], kRackBytesMax, member.rack))) {
+      return std::unexpected(DecodeError::kMalformed);
+    }
     if (auto error = read_member_fields(m, member)) return std::unexpected(*error);
     message.members.push_back(std::move(member));
   }

@@ -12,12 +12,14 @@
 //   ping_wall_us: the wall_us of the ping being answered (clock_offset.h). Pings of 2 fields
 //   and acks of 1 (before clock offsets) still decode, with the clocks 0.
 //   update    = [id, name, address, incarnation, liveness, ring_status, vnode_count,
-//                protocol_version, origin_id]    (origin_id: 16 bytes or empty)
+//                protocol_version, origin_id, rack?]    (origin_id: 16 bytes or empty)
 //   push-pull = [version, cluster, sender_id, join, members, settings]
 //   settings: the sender's cluster-wide settings (Config::settings, opaque here, at most
 //   kSettingsBytesMax bytes); a push-pull of 5 fields (before settings) decodes with none.
 //   member    = [id, name, address, incarnation, liveness, ring_status, vnode_count,
-//                protocol_version]
+//                protocol_version, rack?]
+//   rack?: present only for a member outside the default rack (a non-empty rack name), so
+//   records of the default rack keep the layout of builds from before racks.
 //
 // Decoding never throws: msgpack's exceptions are caught here and turned into DecodeError.
 // Unpack limits (array/str/bin sizes, nesting depth, no maps, no ext) are set before parsing,

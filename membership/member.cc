@@ -1,5 +1,7 @@
 #include "membership/member.h"
 
+#include <algorithm>
+
 #include "membership/check.h"
 
 namespace ringkv::membership {
@@ -44,7 +46,8 @@ bool supersedes(const Member& update, const Member& current) {
 
 bool attributes_differ(const Member& a, const Member& b) {
   return a.name != b.name || a.address != b.address || a.ring_status != b.ring_status ||
-         a.vnode_count != b.vnode_count || a.protocol_version != b.protocol_version;
+         a.vnode_count != b.vnode_count || a.protocol_version != b.protocol_version ||
+         a.rack != b.rack;
 }
 
 uint64_t initial_incarnation(uint32_t generation) {
@@ -86,7 +89,18 @@ std::expected<void, std::string> validate_member(const Member& member) {
   }
   if (member.vnode_count > kVnodeCountMax) return std::unexpected("vnode count above 4096");
   if (member.incarnation > kIncarnationMax) return std::unexpected("incarnation above 2^63");
+  if (!is_valid_rack(member.rack)) {
+    return std::unexpected("rack must be at most 64 bytes of [A-Za-z0-9._:-]");
+  }
   return {};
+}
+
+bool is_valid_rack(std::string_view rack) {
+  if (rack.size() > kRackBytesMax) return false;
+  return std::all_of(rack.begin(), rack.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == ':' || c == '-';
+  });
 }
 
 std::string id_to_hex(std::string_view id) {

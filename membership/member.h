@@ -32,6 +32,8 @@ namespace ringkv::membership {
 inline constexpr std::size_t kNodeIdBytes = 16;
 inline constexpr std::size_t kNameBytesMax = 128;
 inline constexpr std::size_t kAddressBytesMax = 256;
+// A rack name: at most this many bytes of [A-Za-z0-9._:-]; empty is the default rack.
+inline constexpr std::size_t kRackBytesMax = 64;
 // Bound on Config::settings, the cluster-wide settings carried by push-pulls.
 inline constexpr std::size_t kSettingsBytesMax = 256;
 // Protocol versions this build speaks; datagrams outside the range are dropped and counted.
@@ -74,6 +76,10 @@ struct Member {
   RingStatus ring_status = RingStatus::kJoining;
   uint32_t vnode_count = 0;
   uint32_t protocol_version = kProtocolVersion;
+  // Failure domain for placement (node/core/ring.h); "" is the default rack. Fixed for the
+  // life of a node id: a record changing it is refused (swim_state.cc), since a new rack
+  // would move data silently.
+  std::string rack;
 
   bool operator==(const Member&) const = default;
 };
@@ -98,8 +104,11 @@ uint64_t initial_incarnation(uint32_t generation);
 uint64_t next_incarnation(uint64_t current);
 
 // Checks the shape of a record: id length, name and address sizes, "HOST:PORT" form, vnode
-// count and incarnation within their bounds.
+// count and incarnation within their bounds, rack name valid.
 std::expected<void, std::string> validate_member(const Member& member);
+
+// At most kRackBytesMax bytes of [A-Za-z0-9._:-] (empty allowed: the default rack).
+bool is_valid_rack(std::string_view rack);
 
 // "HOST:PORT" with a non-empty host and a port in 1..65535 (IPv6 hosts in brackets).
 bool is_valid_address(std::string_view address);

@@ -292,6 +292,10 @@ std::vector<ClockWarning> Swim::take_clock_warnings() {
   return std::exchange(clock_warnings_, {});
 }
 
+std::vector<RackConflict> Swim::take_rack_conflicts() {
+  return std::exchange(rack_conflicts_, {});
+}
+
 std::vector<SettingsMismatch> Swim::take_settings_mismatches() {
   return std::exchange(settings_mismatches_, {});
 }

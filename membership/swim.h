@@ -103,6 +103,13 @@ struct Event {
   Member member;  // the record after the change
 };
 
+// A newer record of a known member that names another rack: refused (a member's rack is fixed
+// for the life of its id, since a new one would move data silently; see member.h).
+struct RackConflict {
+  Member known;              // the record we hold
+  std::string claimed_rack;  // the rack the refused record names
+};
+
 // A member whose clock is off by more than Config::max_clock_offset_ms beyond doubt.
 struct ClockWarning {
   Member member;
@@ -161,6 +168,8 @@ struct Stats {
   // Claims by one member about another that no honest node makes (see "Trust" in swim.h).
   uint64_t claims_refused_incarnation = 0;
   uint64_t claims_refused_left = 0;
+  // Newer records of a known member naming another rack (RackConflict).
+  uint64_t claims_refused_rack = 0;
   uint64_t members_refused_table_full = 0;
   uint64_t members_told_directly = 0;
   uint64_t clock_offset_samples = 0;
@@ -208,6 +217,8 @@ class Swim {
   std::vector<PushPullRequest> take_push_pull_requests();
   std::vector<Event> take_events();
   std::vector<ClockWarning> take_clock_warnings();
+  // Records refused for changing a member's rack (at most outgoing_max kept).
+  std::vector<RackConflict> take_rack_conflicts();
   // Push-pulls refused because the peer's settings differ (at most outgoing_max kept).
   std::vector<SettingsMismatch> take_settings_mismatches();
 
@@ -385,6 +396,7 @@ class Swim {
   std::vector<PushPullRequest> push_pull_requests_;
   std::vector<Event> events_;
   std::vector<ClockWarning> clock_warnings_;
+  std::vector<RackConflict> rack_conflicts_;
   std::vector<SettingsMismatch> settings_mismatches_;
   Stats stats_;
 };

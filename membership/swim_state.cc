@@ -64,6 +64,17 @@ bool Swim::apply(const Member& claim, std::string_view origin_id, Source source,
   if (source == Source::kPushPull && claim.liveness == Liveness::kDead) {
     effective.liveness = Liveness::kSuspect;
   }
+  if (claim.rack != state->record.rack) {
+    // Only newer knowledge is worth a warning; an old record repeated is ignored as usual.
+    if (supersedes(effective, state->record)) {
+      ++stats_.claims_refused_rack;
+      if (rack_conflicts_.size() >= config_.outgoing_max) rack_conflicts_.erase(rack_conflicts_.begin());
+      rack_conflicts_.push_back(RackConflict{state->record, claim.rack});
+    } else {
+      ++stats_.updates_ignored;
+    }
+    return false;
+  }
   if (!supersedes(effective, state->record)) {
     const bool confirms = effective.liveness == Liveness::kSuspect &&
                           state->record.liveness == Liveness::kSuspect &&

@@ -31,6 +31,9 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--vnodes", flags.vnodes, "virtual nodes per node (default 1024)")
       ->check(CLI::Range(1, static_cast<int>(core::kVnodesMax)));
+  app.add_option("--rack", flags.rack,
+                 "failure domain (rack, zone) for placement: a key's replicas go to distinct racks as far "
+                 "as there are racks; default: one rack for all. Fixed for the life of the node's data");
   app.add_option("--probe-interval-ms", flags.probe_interval_ms, "SWIM protocol period")
       ->check(CLI::Range(10, 60000))->capture_default_str();
   app.add_option("--probe-timeout-ms", flags.probe_timeout_ms, "direct ping timeout (default: period/2)")
@@ -150,6 +153,11 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
       std::fprintf(stderr, "kvnode: --metrics-listen must differ from --listen and --resp-listen\n");
       return 2;
     }
+  }
+  if (!membership::is_valid_rack(flags.rack)) {
+    std::fprintf(stderr, "kvnode: --rack must be at most %zu bytes of [A-Za-z0-9._:-]: '%s'\n",
+                 membership::kRackBytesMax, flags.rack.c_str());
+    return 2;
   }
   for (const auto& seed : flags.seeds) {
     if (auto address = wire::parse_address(seed); !address) {

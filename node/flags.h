@@ -23,6 +23,9 @@ struct Flags {
   // node (cluster_settings.h; a node with others cannot join).
   core::ClusterSettings settings;
   int vnodes = 0;  // 0: core::kDefaultVnodes
+  // Failure domain for placement (node/core/ring.h); empty: the default rack. Kept in the
+  // node's meta at first start; a restart naming another rack is refused.
+  std::string rack;
   int probe_interval_ms = 1000;
   // Membership knobs; 0 derives them from the probe interval (memberlist's
   // LAN ratios: timeout 1/2, gossip 1/5, push-pull and reconnect 30x).

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
       .metrics_listen = flags.metrics_listen,
       .sync = flags.sync,
       .vnodes = flags.vnodes ? static_cast<uint32_t>(flags.vnodes) : ringkv::core::kDefaultVnodes,
+      .rack = flags.rack,
       .membership = ringkv::node::membership_config(flags),
       .node = ringkv::node::node_config(flags),
       .trust = {.keyring_path = flags.keyring,

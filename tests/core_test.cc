@@ -169,6 +169,20 @@ TEST_CASE("known members round-trip through their text form and garbage is refus
   CHECK(core::decode_known_members("")->empty());
 }
 
+TEST_CASE("known members keep their racks; a list without racks is the default rack") {
+  std::vector<core::RingNode> nodes{{std::string(16, '\x01'), "node2", "127.0.0.2:7000", 1024, "east"},
+                                    {std::string(16, '\xfe'), "node3", "127.0.0.3:7000", 8}};
+  const std::string text = core::encode_known_members(nodes);
+  CHECK(core::decode_known_members(text) == nodes);
+  CHECK(text.find("\teast\n") != std::string::npos);
+  // The second line has the four fields of builds before racks.
+  CHECK(text.substr(text.find('\n') + 1) == "fefefefefefefefefefefefefefefefe\tnode3\t127.0.0.3:7000\t8\n");
+  const std::string id(32, '0');
+  CHECK_FALSE(core::decode_known_members(id + "\tn\t127.0.0.1:1\t1\tbad rack\n").has_value());
+  CHECK_FALSE(core::decode_known_members(id + "\tn\t127.0.0.1:1\t1\tr\textra\n").has_value());
+  CHECK(core::decode_known_members(id + "\tn\t127.0.0.1:1\t1\tr-1\n")->at(0).rack == "r-1");
+}
+
 TEST_CASE("a restarted node keeps its old members in the ring and refuses QUORUM until they are back") {
   storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
   core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});

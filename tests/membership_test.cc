@@ -1359,4 +1359,60 @@ TEST_CASE("a push-pull of five fields (before settings) still decodes, with no s
   CHECK(decoded->members == state.members);
 }
 
+TEST_CASE("a member's rack travels in updates and push-pulls; records without one keep the old layout") {
+  Member racked = member_of(3, 42);
+  racked.rack = "rack-1.a:b_c";
+  auto packet = decode_packet(datagram(1, Gossip{}, {Update{racked, id_of(4)}}), 1400);
+  REQUIRE(packet.has_value());
+  REQUIRE(packet->updates.size() == 1);
+  CHECK(packet->updates[0].member.rack == "rack-1.a:b_c");
+  std::vector<Member> members = alive_members(1, 3);
+  members[1].rack = "r2";
+  auto state = decode_push_pull(encode_push_pull(PushPull{kProtocolVersion, "ringkv", id_of(1), false, members}),
+                                1 << 20, 100);
+  REQUIRE(state.has_value());
+  CHECK(state->members == members);
+  // A record of the default rack is the 9-field update (8-field member) of builds before racks.
+  const std::string plain = encode_update(Update{member_of(3, 42), id_of(4)});
+  CHECK(static_cast<uint8_t>(plain[0]) == 0x99);
+  CHECK(static_cast<uint8_t>(encode_update(Update{racked, id_of(4)})[0]) == 0x9a);
+}
+
+TEST_CASE("a rack name that is too long or has other characters is refused at decode") {
+  for (const std::string& rack : {std::string(kRackBytesMax + 1, 'a'), std::string("rack 1"), std::string("r/1")}) {
+    Member claim = member_of(3, 1ull << 32);
+    claim.rack = rack;
+    CHECK_FALSE(validate_member(claim).has_value());
+    Swim swim = make_swim(1);
+    CHECK_FALSE(swim.handle_datagram(address_of(9), forged({claim}), kStart).has_value());
+    CHECK_FALSE(swim.member(id_of(3)).has_value());
+  }
+  Member fine = member_of(3, 1ull << 32);
+  fine.rack = std::string(kRackBytesMax, 'z');
+  CHECK(validate_member(fine).has_value());
+}
+
+TEST_CASE("a newer record that moves a known member to another rack is refused, counted and reported") {
+  Swim swim = make_swim(1);
+  std::vector<Member> members = alive_members(2, 3);
+  members[1].rack = "east";
+  teach(swim, 2, members, kStart);
+  REQUIRE(swim.member(id_of(3))->rack == "east");
+  Member moved = member_of(3, (1ull << 32) + 5);
+  moved.rack = "west";
+  CHECK(swim.handle_datagram(address_of(3), forged({moved}), kStart).has_value());
+  CHECK(swim.member(id_of(3))->rack == "east");
+  CHECK(swim.member(id_of(3))->incarnation == 1ull << 32);
+  CHECK(swim.stats().claims_refused_rack == 1);
+  const auto conflicts = swim.take_rack_conflicts();
+  REQUIRE(conflicts.size() == 1);
+  CHECK(conflicts[0].known.rack == "east");
+  CHECK(conflicts[0].claimed_rack == "west");
+  // The same rack at a newer incarnation is applied as usual.
+  moved.rack = "east";
+  CHECK(swim.handle_datagram(address_of(3), forged({moved}), kStart).has_value());
+  CHECK(swim.member(id_of(3))->incarnation == (1ull << 32) + 5);
+  CHECK(swim.stats().claims_refused_rack == 1);
+}
+
 }  // namespace ringkv::membership

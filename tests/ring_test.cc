@@ -15,11 +15,14 @@
 
 #include "membership/member.h"
 #include "storage/storage_key.h"
+#include "tests/ring_samples.h"
 
 using namespace ringkv;
 using core::Ring;
 using core::RingNode;
 using core::TokenRange;
+using test::ids_of;
+using test::sample_positions;
 
 namespace {
 
@@ -53,26 +56,6 @@ std::vector<std::string> reference_preference(const Ring& ring, uint64_t positio
     if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
   }
   return out;
-}
-
-std::vector<std::string> ids_of(const std::vector<const RingNode*>& nodes) {
-  std::vector<std::string> ids;
-  for (const RingNode* node : nodes) ids.push_back(node->id);
-  return ids;
-}
-
-// Random positions plus every token and its neighbours, where off-by-one mistakes live, plus
-// both ends of the position space.
-std::vector<uint64_t> sample_positions(const Ring& ring, size_t random_count, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint64_t> positions{0, 1, kLastPosition - 1, kLastPosition};
-  for (size_t i = 0; i < random_count; ++i) positions.push_back(rng());
-  for (uint64_t token : ring.tokens()) {
-    positions.push_back(token - 1);
-    positions.push_back(token);
-    positions.push_back(token + 1);
-  }
-  return positions;
 }
 
 bool in_any(const std::vector<TokenRange>& ranges, uint64_t position) {

@@ -260,6 +260,32 @@ TEST_CASE("a member's clock offset survives a round trip, and replies without it
   CHECK_FALSE(members[0].clock_offset_ms.has_value());
 }
 
+TEST_CASE("racks survive a round trip in status, endpoints and ring replies; the default rack adds no field") {
+  StatusReply status;
+  status.node_name = "node1";
+  status.members.push_back({"node1", std::string(16, '\x01'), "127.0.0.1:7000", "alive", "normal", 1, 64});
+  status.members.push_back(
+      {"node2", std::string(16, '\x02'), "127.0.0.2:7000", "alive", "normal", 1, 64, std::nullopt, "east"});
+  auto decoded = std::get<StatusReply>(round_trip({4, status}).body);
+  REQUIRE(decoded.members.size() == 2);
+  CHECK(decoded.members[0].rack.empty());
+  CHECK(decoded.members[1].rack == "east");
+  CHECK_FALSE(decoded.members[1].clock_offset_ms.has_value());
+
+  auto endpoints = std::get<EndpointsReply>(
+      round_trip({5, EndpointsReply{7, {{"a", "127.0.0.1:1", "r1"}, {"b", "127.0.0.2:1"}}}}).body);
+  REQUIRE(endpoints.endpoints.size() == 2);
+  CHECK(endpoints.endpoints[0].rack == "r1");
+  CHECK(endpoints.endpoints[1].rack.empty());
+  auto ring = std::get<RingReply>(round_trip({6, RingReply{3, {{"a", "127.0.0.1:1", 256, 1, 2, "r2"}}}}).body);
+  REQUIRE(ring.members.size() == 1);
+  CHECK(ring.members[0].rack == "r2");
+
+  // A rack longer than membership allows is refused, not truncated.
+  status.members[1].rack = std::string(65, 'r');
+  CHECK_FALSE(decode(encode(Message{4, status}), Limits{}).has_value());
+}
+
 TEST_CASE("a status reply with a malformed member entry is refused") {
   const auto type = static_cast<uint64_t>(MessageType::kStatusReply);
   std::vector<std::vector<uint64_t>> bad_members{{1, 2, 3}};

@@ -39,7 +39,10 @@ std::string encode_known_members(const std::vector<RingNode>& nodes) {
       text += kHex[c >> 4];
       text += kHex[c & 15];
     }
-    text += '\t' + node.name + '\t' + node.address + '\t' + std::to_string(node.vnodes) + '\n';
+    text += '\t' + node.name + '\t' + node.address + '\t' + std::to_string(node.vnodes);
+    // The rack only when set, so lists without racks keep the layout older builds read.
+    if (!node.rack.empty()) text += '\t' + node.rack;
+    text += '\n';
   }
   return text;
 }
@@ -49,14 +52,17 @@ std::optional<std::vector<RingNode>> decode_known_members(std::string_view text)
   for (std::string_view line : split(text, '\n')) {
     if (line.empty()) continue;
     const auto fields = split(line, '\t');
-    if (fields.size() != 4) return std::nullopt;
+    if (fields.size() != 4 && fields.size() != 5) return std::nullopt;
+    const std::string_view rack = fields.size() == 5 ? fields[4] : std::string_view();
+    if (!membership::is_valid_rack(rack)) return std::nullopt;
     auto id = from_hex(fields[0]);
     uint32_t vnodes = 0;
     const auto [end, ec] = std::from_chars(fields[3].data(), fields[3].data() + fields[3].size(), vnodes);
     if (!id || id->size() != membership::kNodeIdBytes || ec != std::errc() || vnodes > kVnodesMax) {
       return std::nullopt;
     }
-    nodes.push_back(RingNode{std::move(*id), std::string(fields[1]), std::string(fields[2]), vnodes});
+    nodes.push_back(RingNode{std::move(*id), std::string(fields[1]), std::string(fields[2]), vnodes,
+                             std::string(rack)});
   }
   return nodes;
 }

@@ -21,7 +21,8 @@ namespace ringkv::core {
 // `meta` entry holding the encoded list.
 inline constexpr std::string_view kKnownMembersMeta = "known_members";
 
-// One line per node: hex id, name, address, vnodes, separated by tabs.
+// One line per node: hex id, name, address, vnodes and, when not the default rack, the rack,
+// separated by tabs.
 std::string encode_known_members(const std::vector<RingNode>& nodes);
 // nullopt when the text is malformed (then it is ignored, not trusted).
 std::optional<std::vector<RingNode>> decode_known_members(std::string_view text);

@@ -458,12 +458,13 @@ wire::Body NodeCore::status() {
         std::string(membership::to_string(member.ring_status == membership::RingStatus::kWaiting
                                               ? membership::RingStatus::kJoining
                                               : member.ring_status)),
-        member.incarnation, member.vnode_count, clock_offset_ms(member.id)});
+        member.incarnation, member.vnode_count, clock_offset_ms(member.id), member.rack});
   }
   // Members remembered from before a restart that membership has not heard
   // from yet: still in the ring (counted down), so listed, as dead.
   for (const RingNode& node : remembered_) {
-    reply.members.push_back(wire::MemberStatus{node.name, node.id, node.address, "dead", "normal", 0, node.vnodes});
+    reply.members.push_back(wire::MemberStatus{node.name, node.id, node.address, "dead", "normal", 0,
+                                               node.vnodes, std::nullopt, node.rack});
   }
   const storage::Stats stats = store_.engine().stats();
   reply.keys = stats.data_keys_estimate;
@@ -476,7 +477,7 @@ wire::Body NodeCore::endpoints(const wire::EndpointsRequest& request) const {
   wire::EndpointsReply reply;
   reply.position = storage::ring_position(request.key);
   for (const RingNode* node : coordinator_.natural_replicas(request.key)) {
-    reply.endpoints.push_back(wire::Endpoint{node->name, node->address});
+    reply.endpoints.push_back(wire::Endpoint{node->name, node->address, node->rack});
   }
   return reply;
 }
@@ -490,7 +491,7 @@ wire::Body NodeCore::ring_summary() const {
   for (size_t i = 0; i < nodes.size(); ++i) {
     reply.members.push_back(wire::RingMember{nodes[i].name, nodes[i].address, nodes[i].vnodes,
                                              static_cast<uint64_t>(replicated[i] * 1e6),
-                                             static_cast<uint64_t>(primary[i] * 1e6)});
+                                             static_cast<uint64_t>(primary[i] * 1e6), nodes[i].rack});
   }
   return reply;
 }
@@ -522,6 +523,7 @@ wire::Body NodeCore::stats(Now now) const {
   admission_.add_stats(reply.values);
   add("client_refused_not_ready", client_refused_not_ready_);
   add("clock_offset_warnings", swim_.stats().clock_offset_warnings);
+  add("membership_claims_refused_rack", swim_.stats().claims_refused_rack);
   add("settings_mismatches", settings_mismatches_);
   for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
     add(std::string(name) + "_latency_p50_us", histogram->percentile(0.50));

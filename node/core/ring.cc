@@ -105,10 +105,77 @@ class DistinctNodes {
   std::vector<bool> seen_;
 };
 
+// The racks met so far on a walk: a bit mask up to 64 racks, a bitmap beyond.
+class RackSet {
+ public:
+  explicit RackSet(size_t rack_count) {
+    if (rack_count > 64) wide_.assign(rack_count, false);
+  }
+
+  // True when `rack` was not met before (and records it).
+  bool insert(uint32_t rack) {
+    if (wide_.empty()) {
+      const uint64_t bit = uint64_t{1} << rack;
+      if ((mask_ & bit) != 0) return false;
+      mask_ |= bit;
+      return true;
+    }
+    if (wide_[rack]) return false;
+    wide_[rack] = true;
+    return true;
+  }
+
+ private:
+  uint64_t mask_ = 0;
+  std::vector<bool> wide_;
+};
+
+// Node indexes in order: the first 16 in place, more on the heap.
+class SmallNodeList {
+ public:
+  size_t size() const { return small_count_ + more_.size(); }
+  uint32_t operator[](size_t i) const { return i < small_count_ ? small_[i] : more_[i - small_count_]; }
+  void push_back(uint32_t node) {
+    if (small_count_ < small_.size() && more_.empty()) {
+      small_[small_count_++] = node;
+    } else {
+      more_.push_back(node);
+    }
+  }
+
+ private:
+  std::array<uint32_t, 16> small_{};
+  size_t small_count_ = 0;
+  std::vector<uint32_t> more_;
+};
+
+// Appends `range`, the next one clockwise, to `ranges`, merged into the last one when adjacent.
+void extend_ranges(std::vector<TokenRange>& ranges, const TokenRange& range) {
+  if (!ranges.empty() && ranges.back().end_inclusive == range.start_exclusive) {
+    ranges.back().end_inclusive = range.end_inclusive;
+  } else {
+    ranges.push_back(range);
+  }
+}
+
+// Finishes ranges gathered clockwise by extend_ranges: the last one may continue into the
+// first across the wrap; then ordered by end. A run that went all the way round ends where it
+// started: the whole ring, which is also what start == end means.
+std::vector<TokenRange> close_ranges(std::vector<TokenRange> ranges) {
+  if (ranges.size() > 1 && ranges.back().end_inclusive == ranges.front().start_exclusive) {
+    ranges.front().start_exclusive = ranges.back().start_exclusive;
+    ranges.pop_back();
+  }
+  std::sort(ranges.begin(), ranges.end(), [](const TokenRange& a, const TokenRange& b) {
+    return a.end_inclusive < b.end_inclusive;
+  });
+  return ranges;
+}
+
 }  // namespace
 
 RingNode to_ring_node(const membership::Member& member) {
-  return RingNode{member.id, member.name, member.address, member.vnode_count};
+  return RingNode{member.id, member.name, member.address, member.vnode_count, member.rack};
 }
 
 uint64_t token_of(std::string_view node_id, uint32_t vnode_index) {
@@ -181,6 +248,21 @@ Ring Ring::build(std::vector<RingNode> nodes) {
     ring.tokens_.push_back(entry.token);
     ring.token_nodes_.push_back(entry.node);
   }
+  // Racks are numbered in name order among the nodes with tokens; a node without tokens is
+  // never met on a walk, so its rack does not count.
+  std::vector<std::string> racks;
+  for (const RingNode& node : nodes) {
+    if (node.vnodes > 0) racks.push_back(node.rack);
+  }
+  std::sort(racks.begin(), racks.end());
+  racks.erase(std::unique(racks.begin(), racks.end()), racks.end());
+  ring.rack_count_ = racks.size();
+  ring.node_racks_.reserve(nodes.size());
+  for (const RingNode& node : nodes) {
+    const auto it = std::lower_bound(racks.begin(), racks.end(), node.rack);
+    const bool counted = it != racks.end() && *it == node.rack;
+    ring.node_racks_.push_back(counted ? static_cast<uint32_t>(it - racks.begin()) : 0);
+  }
   ring.nodes_ = std::move(nodes);
   return ring;
 }
@@ -212,14 +294,38 @@ void Ring::walk_from(size_t start, size_t distinct_max, Visit&& visit) const {
   if (wanted == 0) return;
   DistinctNodes met(nodes_.size());
   size_t found = 0;
+  // Rack bookkeeping (unused with one rack, where every distinct node is taken as met): the
+  // racks taken so far, and the nodes passed over because their rack was, in clockwise order.
+  // Only the first `wanted` skipped nodes can ever be taken, so no more are kept. Both live on
+  // the stack for the usual walk (n replicas, at most 64 racks): a walk runs per token in
+  // ownership() and ranges_of(), where an allocation each was most of the cost.
+  RackSet rack_used(rack_count_ > 1 ? rack_count_ : 0);
+  size_t racks_used = rack_count_ > 1 ? 0 : rack_count_;
+  SmallNodeList skipped;
+  auto take = [&](uint32_t node) {
+    ++found;
+    return visit(node) && found < wanted;
+  };
   // One lap at most: after tokens_.size() steps every node with tokens has been met.
   for (size_t step = 0, index = start; step < tokens_.size(); ++step) {
     const uint32_t node = token_nodes_[index];
-    if (met.insert(node)) {
-      ++found;
-      if (!visit(node) || found == wanted) return;
-    }
     if (++index == tokens_.size()) index = 0;
+    if (!met.insert(node)) continue;
+    if (racks_used == rack_count_) {
+      if (!take(node)) return;
+      continue;
+    }
+    if (!rack_used.insert(node_racks_[node])) {
+      if (skipped.size() < wanted) skipped.push_back(node);
+      continue;
+    }
+    if (!take(node)) return;
+    if (++racks_used == rack_count_) {
+      // Every rack has a node now: the nodes passed over come next, nearest first.
+      for (size_t i = 0; i < skipped.size(); ++i) {
+        if (!take(skipped[i])) return;
+      }
+    }
   }
   assert(false && "a lap of the ring meets every node with tokens");
 }
@@ -251,6 +357,7 @@ std::vector<TokenRange> Ring::ranges_of(std::string_view node_id, size_t n) cons
   if (node == nullptr || node->vnodes == 0 || n == 0 || tokens_.empty()) return {};
   if (n >= nodes_with_tokens_) return {TokenRange{0, 0}};
   const auto wanted = static_cast<uint32_t>(node - nodes_.data());
+  if (rack_count_ > 1) return ranges_of_by_walks(wanted, n);
   const size_t count = tokens_.size();
 
   // A walk starting at token index s meets `wanted` among its first n distinct nodes exactly
@@ -277,23 +384,27 @@ std::vector<TokenRange> Ring::ranges_of(std::string_view node_id, size_t n) cons
     const TokenRange range{tokens_[before_first], tokens_[k]};
     // A token tied with a lower id's token at the same position has an empty range.
     if (range.is_full()) continue;
-    if (!ranges.empty() && ranges.back().end_inclusive == range.start_exclusive) {
-      ranges.back().end_inclusive = range.end_inclusive;
-    } else {
-      ranges.push_back(range);
-    }
+    extend_ranges(ranges, range);
   }
-  // The last range may continue into the first across the wrap.
-  if (ranges.size() > 1 && ranges.back().end_inclusive == ranges.front().start_exclusive) {
-    ranges.front().start_exclusive = ranges.back().start_exclusive;
-    ranges.pop_back();
+  return close_ranges(std::move(ranges));
+}
+
+std::vector<TokenRange> Ring::ranges_of_by_walks(uint32_t wanted, size_t n) const {
+  // With racks a node may be skipped by a walk that passes it, so the backward walk of
+  // ranges_of does not apply: the preference list of every token interval is computed, as
+  // ownership() does, and the intervals holding `wanted` are merged in clockwise order.
+  std::vector<TokenRange> ranges;
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    if (i > 0 && tokens_[i] == tokens_[i - 1]) continue;  // a tied token owns nothing
+    bool holds = false;
+    walk_from(i, n, [&](uint32_t node) {
+      holds = node == wanted;
+      return !holds;
+    });
+    if (!holds) continue;
+    extend_ranges(ranges, TokenRange{tokens_[i == 0 ? tokens_.size() - 1 : i - 1], tokens_[i]});
   }
-  // A run that went all the way round ends where it started: the whole ring, which is also
-  // what start == end means.
-  std::sort(ranges.begin(), ranges.end(), [](const TokenRange& a, const TokenRange& b) {
-    return a.end_inclusive < b.end_inclusive;
-  });
-  return ranges;
+  return close_ranges(std::move(ranges));
 }
 
 std::vector<double> Ring::ownership(size_t n) const {

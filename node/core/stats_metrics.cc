@@ -57,6 +57,8 @@ constexpr std::array kStatMetrics{
             "Push-pulls refused because the other node runs with other cluster settings."),
     counter("clock_offset_warnings", "ringkv_clock_offset_warnings_total",
             "Warnings about a member whose clock is off by more than --max-clock-offset-ms."),
+    counter("membership_claims_refused_rack", "ringkv_membership_claims_refused_rack_total",
+            "Newer records of a known member naming another rack, refused (a node's rack never changes)."),
     hidden("write_latency_p50_us"),
     hidden("write_latency_p99_us"),
     hidden("write_latency_p999_us"),

@@ -127,6 +127,12 @@ void GossipDriver::pump() {
                  warning.member.name, warning.member.address, warning.offset.offset_us / 1000.0,
                  warning.offset.uncertainty_us / 1000.0);
   }
+  for (const auto& conflict : swim.take_rack_conflicts()) {
+    spdlog::warn("member {} ({}) is in rack '{}' but a newer record names rack '{}': refused (a "
+                 "node's rack never changes; decommission it and join again to move it)",
+                 conflict.known.name, conflict.known.address, conflict.known.rack,
+                 conflict.claimed_rack);
+  }
   const membership::TimeMs now = clock_().monotonic_ms;
   const membership::TimeMs delay = std::max<membership::TimeMs>(0, swim.next_deadline() - now);
   uv_timer_start(&timer_, on_timer, static_cast<uint64_t>(delay), 0);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <cstring>
+#include <expected>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -51,6 +52,40 @@ std::string random_node_id() {
   return id;
 }
 
+struct RackRefusal {
+  std::string message;
+  int exit_code;
+};
+
+// The rack is part of a node's identity: its first start stores it in meta ("rack"); a later
+// start naming another one is refused, since the ring would move the node's data without
+// streaming it. A node from before racks (identity older than this start, no "rack" stored)
+// was in the default rack.
+std::expected<void, RackRefusal> settle_rack(storage::Engine& engine,
+                                             const storage::Identity& identity,
+                                             const std::string& rack) {
+  auto stored = engine.meta_get("rack");
+  if (!stored) {
+    return std::unexpected(RackRefusal{"cannot read the node's rack: " + stored.error().message, 1});
+  }
+  const std::string known = stored->has_value() ? **stored : std::string();
+  if (stored->has_value() || identity.generation > 1) {
+    if (known == rack) return {};
+    auto shown = [](const std::string& name) {
+      return name.empty() ? std::string("(the default rack)") : "'" + name + "'";
+    };
+    return std::unexpected(RackRefusal{
+        "--rack " + shown(rack) + " differs from this node's rack " + shown(known) +
+            ": changing a running node's rack would move its data silently; to move it, "
+            "decommission it and join again with an empty data directory and the new --rack",
+        2});
+  }
+  if (auto put = engine.meta_put("rack", rack); !put) {
+    return std::unexpected(RackRefusal{"cannot store the node's rack: " + put.error().message, 1});
+  }
+  return {};
+}
+
 uint64_t tiebreak_from(std::string_view node_id) {
   uint64_t tiebreak = 0;
   std::memcpy(&tiebreak, node_id.data(), std::min<size_t>(8, node_id.size()));
@@ -90,8 +125,14 @@ int run_node_process(const NodeSettings& flags) {
     return 1;
   }
 
+  if (auto rack = settle_rack(**engine, *identity, flags.rack); !rack) {
+    spdlog::error("{}", rack.error().message);
+    return rack.error().exit_code;
+  }
+
   membership::Member self;
   self.id = identity->node_id;
+  self.rack = flags.rack;
   self.name = flags.name;
   self.address = flags.listen;
   // A node with no other seed founds the cluster and owns the ring at once;

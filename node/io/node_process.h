@@ -32,6 +32,7 @@ struct NodeSettings {
   std::string metrics_listen;
   bool sync = false;
   uint32_t vnodes = core::kDefaultVnodes;
+  std::string rack;  // "" is the default rack
   membership::Config membership;
   core::NodeConfig node;
   TrustSettings trust;

@@ -5,6 +5,8 @@
 
 #include <msgpack.hpp>
 
+#include "membership/member.h"
+
 #include <cassert>
 #include <cstring>
 
@@ -15,6 +17,8 @@ using Packer = msgpack::packer<msgpack::sbuffer>;
 
 // User names, passwords and role names: far beyond any real one.
 constexpr size_t kAuthFieldBytesMax = 4096;
+// Rack names, as membership bounds them (only the constant is used: no link dependency).
+constexpr size_t kRackBytesMax = membership::kRackBytesMax;
 
 void pack_bytes(Packer& pk, std::string_view bytes) {
   pk.pack_bin(static_cast<uint32_t>(bytes.size()));
@@ -104,7 +108,7 @@ void pack_fields(Packer& pk, const StatusReply& m) {
   pk.pack(m.node_name);
   pk.pack_array(static_cast<uint32_t>(m.members.size()));
   for (const MemberStatus& member : m.members) {
-    pk.pack_array(8);
+    pk.pack_array(member.rack.empty() ? 8 : 9);
     pk.pack(member.name);
     pack_bytes(pk, member.id);
     pk.pack(member.address);
@@ -117,6 +121,7 @@ void pack_fields(Packer& pk, const StatusReply& m) {
     } else {
       pk.pack_nil();
     }
+    if (!member.rack.empty()) pk.pack(member.rack);
   }
   pk.pack(m.keys);
   pk.pack(m.bytes);
@@ -202,9 +207,10 @@ void pack_fields(Packer& pk, const EndpointsReply& m) {
   pk.pack(m.position);
   pk.pack_array(static_cast<uint32_t>(m.endpoints.size()));
   for (const Endpoint& endpoint : m.endpoints) {
-    pk.pack_array(2);
+    pk.pack_array(endpoint.rack.empty() ? 2 : 3);
     pk.pack(endpoint.name);
     pk.pack(endpoint.address);
+    if (!endpoint.rack.empty()) pk.pack(endpoint.rack);
   }
 }
 void pack_fields(Packer&, const RingRequest&) {}
@@ -212,12 +218,13 @@ void pack_fields(Packer& pk, const RingReply& m) {
   pk.pack(m.replicas);
   pk.pack_array(static_cast<uint32_t>(m.members.size()));
   for (const RingMember& member : m.members) {
-    pk.pack_array(5);
+    pk.pack_array(member.rack.empty() ? 5 : 6);
     pk.pack(member.name);
     pk.pack(member.address);
     pk.pack(member.vnodes);
     pk.pack(member.ownership_ppm);
     pk.pack(member.primary_ownership_ppm);
+    if (!member.rack.empty()) pk.pack(member.rack);
   }
 }
 void pack_fields(Packer&, const StatsRequest&) {}
@@ -397,7 +404,7 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
               f.bytes(member.address, 256, "address") && f.bytes(member.liveness, 16, "liveness") &&
               f.bytes(member.ring_status, 16, "ring status") && f.u64(member.incarnation) &&
               f.u32(member.vnodes) && (f.remaining() == 0 || f.optional_i64(member.clock_offset_ms)) &&
-              f.finish();
+              (f.remaining() == 0 || f.bytes(member.rack, kRackBytesMax, "rack")) && f.finish();
           if (!list.adopt(f)) break;
           m.members.push_back(std::move(member));
         }
@@ -449,7 +456,8 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
           Endpoint endpoint;
           FieldReader f(nullptr, 0, limits);
           if (!list.nested(f)) break;
-          f.bytes(endpoint.name, 256, "name") && f.bytes(endpoint.address, 256, "address") && f.finish();
+          f.bytes(endpoint.name, 256, "name") && f.bytes(endpoint.address, 256, "address") &&
+              (f.remaining() == 0 || f.bytes(endpoint.rack, kRackBytesMax, "rack")) && f.finish();
           if (!list.adopt(f)) break;
           m.endpoints.push_back(std::move(endpoint));
         }
@@ -471,7 +479,8 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
           if (!list.nested(f)) break;
           f.bytes(member.name, 256, "name") && f.bytes(member.address, 256, "address") &&
               f.u32(member.vnodes) && f.u64(member.ownership_ppm) &&
-              f.u64(member.primary_ownership_ppm) && f.finish();
+              f.u64(member.primary_ownership_ppm) &&
+              (f.remaining() == 0 || f.bytes(member.rack, kRackBytesMax, "rack")) && f.finish();
           if (!list.adopt(f)) break;
           m.members.push_back(std::move(member));
         }

@@ -164,6 +164,8 @@ struct MemberStatus {
   // (membership/clock_offset.h); absent for the answering node itself, for a member not yet
   // measured, and in replies from nodes before this field (it is appended, may be nil).
   std::optional<int64_t> clock_offset_ms;
+  // The member's rack ("" = the default rack); appended after clock_offset_ms, only when set.
+  std::string rack;
 };
 
 // The answering node's view of the cluster and its own storage figures.
@@ -225,6 +227,7 @@ struct ReplicaReadReply {
 struct Endpoint {
   std::string name;
   std::string address;
+  std::string rack;  // "" = the default rack; a trailing field, sent only when set
 };
 
 struct EndpointsRequest {
@@ -251,6 +254,7 @@ struct RingMember {
   // wire carries integers only).
   uint64_t ownership_ppm = 0;
   uint64_t primary_ownership_ppm = 0;
+  std::string rack;  // "" = the default rack; a trailing field, sent only when set
 };
 
 struct RingReply {

@@ -87,9 +87,10 @@ struct Totals {
 
 std::string replay_command(uint64_t seed, int nodes, int duration_s, bool duration_given,
                            cs::Plant plant, const cs::Tolerances& tolerances,
-                           cs::TopologyMode topology, bool storage_faults) {
+                           cs::TopologyMode topology, bool storage_faults, int racks) {
   std::string command = "cluster_sim --seed " + std::to_string(seed) + " --seeds 1";
   if (nodes > 0) command += " --nodes " + std::to_string(nodes);
+  if (racks > 0) command += " --racks " + std::to_string(racks);
   if (topology != cs::TopologyMode::kNone) {
     command += " --topology " + std::string(cs::topology_mode_name(topology));
   }
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
   std::string tolerate_text = "none";
   std::string trace_key;
   std::string topology_text = "none";
+  int racks = 0;
   app.add_option("--seed", first_seed, "first seed");
   app.add_option("--seeds", seed_count, "how many consecutive seeds to run");
   app.add_option("--nodes", nodes, "cluster size (default: from each seed, 3..7)")
@@ -145,6 +147,9 @@ int main(int argc, char** argv) {
       })
       ->capture_default_str();
   app.add_option("--trace-key", trace_key, "trace every request about this key");
+  app.add_option("--racks", racks,
+                 "rack-aware placement: node i (joiners too) in rack i mod RACKS (default: one rack)")
+      ->check(CLI::Range(1, 7));
   app.add_option("--topology", topology_text,
                  "topology changes under load: none, join (a node joins), leave (a node is "
                  "decommissioned), remove (a node is killed and removed), mixed (two or three "
@@ -178,7 +183,8 @@ int main(int argc, char** argv) {
                                 .tolerances = tolerances,
                                 .trace_key = trace_key,
                                 .topology = topology,
-                                .storage_faults = storage_faults};
+                                .storage_faults = storage_faults,
+                                .racks = racks};
     cs::ScenarioResult result = cs::run_scenario(options);
     if (check_determinism && cs::run_scenario(options).fingerprint != result.fingerprint) {
       result.passed = false;
@@ -205,7 +211,7 @@ int main(int argc, char** argv) {
     }
     std::printf("replay: %s\n", replay_command(seed, nodes, duration_s,
                                                duration_option->count() > 0, plant, tolerances,
-                                               topology, storage_faults)
+                                               topology, storage_faults, racks)
                                     .c_str());
     if (!keep_going) break;
   }

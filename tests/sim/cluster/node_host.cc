@@ -55,6 +55,7 @@ bool NodeHost::start() {
   self.ring_status =
       settings_.founder ? membership::RingStatus::kNormal : membership::RingStatus::kWaiting;
   self.vnode_count = settings_.vnodes;
+  self.rack = settings_.rack;
   const core::Now t = now();
   auto swim =
       membership::Swim::create(settings_.membership, self, static_cast<uint32_t>(generation_),

@@ -48,6 +48,7 @@ struct NodeSettings {
   core::NodeConfig node;
   core::HintLimits hint_limits;
   uint32_t vnodes = 16;
+  std::string rack;  // "" is the default rack
   std::vector<std::string> seed_addresses;
   int64_t wall_skew_us = 0;
   membership::TimeMs monotonic_offset_ms = 0;

@@ -263,6 +263,7 @@ void run(const ScenarioOptions& options, ScenarioResult& result) {
     node.membership.settings = node.node.settings.encode();  // every push-pull carries them
     node.node.topology.stream.batch_bytes = setup.topology.stream_batch_bytes;
     node.vnodes = setup.vnodes;
+    if (options.racks > 1) node.rack = "r" + std::to_string(i % options.racks);
     node.founder = i < founders;
     // A founder's seeds: the first three founders; a joiner's: every founder (some may be
     // gone by the time it starts).

@@ -49,6 +49,8 @@ struct ScenarioOptions {
   TopologyMode topology = TopologyMode::kNone;
   // Every node's engine fails at seeded rates during the fault phase (faulty_engine.h).
   bool storage_faults = false;
+  // Node i (joiners too) is in rack "r" + i % racks; 0 or 1: every node in the default rack.
+  int racks = 0;
 };
 
 struct OpCounts {
