@@ -11,6 +11,9 @@
 // - write() is last-write-wins: afterwards the key holds whichever of the
 //   stored and the written record has the greater Version, regardless of
 //   arrival order. Equal versions keep the stored one. No read is needed.
+//   One write() is one atomic batch and one WAL record, however many
+//   records it holds: the node applies all the replica writes of a loop
+//   iteration with one call (node/core/replica_store.h).
 // - A write that returned ok is durable against a killed process once a
 //   later flush_wal() returned ok; with `sync` that flush also fsyncs
 //   (survives power loss). Callers flush once per batch of requests, before
@@ -167,6 +170,10 @@ class Engine {
   virtual Status write(const std::vector<std::pair<std::string, Record>>& batch) = 0;
   // The stored record (tombstones included), or nullopt when absent.
   virtual Result<std::optional<Record>> read(std::string_view user_key) = 0;
+  // read() of each key, in the order given (a key may repeat), as one
+  // batched lookup (RocksDB's MultiGet): the node reads the keys of one loop
+  // iteration together. Any key's failure fails the whole call.
+  virtual Result<std::vector<std::optional<Record>>> read_many(const std::vector<std::string>& user_keys) = 0;
   // Up to `max_entries` entries (and about `max_bytes`) of `range`, in
   // storage-key order. Tombstones are included (streaming must carry them).
   // A batch counts storage key + encoded record bytes and stops once it

@@ -34,6 +34,13 @@ Result<std::optional<Record>> MemoryEngine::read(std::string_view user_key) {
   return it->second;
 }
 
+Result<std::vector<std::optional<Record>>> MemoryEngine::read_many(const std::vector<std::string>& user_keys) {
+  std::vector<std::optional<Record>> records;
+  records.reserve(user_keys.size());
+  for (const std::string& user_key : user_keys) records.push_back(*read(user_key));
+  return records;
+}
+
 Result<ScanBatch> MemoryEngine::scan(const ScanRange& range, size_t max_entries, size_t max_bytes) {
   assert_scan_arguments(range, max_entries);
   const std::optional<std::string> upper = scan_upper_bound(range);

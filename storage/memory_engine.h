@@ -28,6 +28,7 @@ class MemoryEngine : public Engine {
 
   Status write(const std::vector<std::pair<std::string, Record>>& batch) override;
   Result<std::optional<Record>> read(std::string_view user_key) override;
+  Result<std::vector<std::optional<Record>>> read_many(const std::vector<std::string>& user_keys) override;
   Result<ScanBatch> scan(const ScanRange& range, size_t max_entries, size_t max_bytes) override;
   Status delete_range(uint64_t begin, uint64_t end) override;
 

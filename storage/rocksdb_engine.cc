@@ -324,6 +324,7 @@ class RocksDbEngine final : public Engine {
 
   Status write(const std::vector<std::pair<std::string, Record>>& batch) override;
   Result<std::optional<Record>> read(std::string_view user_key) override;
+  Result<std::vector<std::optional<Record>>> read_many(const std::vector<std::string>& user_keys) override;
   Result<ScanBatch> scan(const ScanRange& range, size_t max_entries, size_t max_bytes) override;
   Status delete_range(uint64_t begin, uint64_t end) override;
 
@@ -537,6 +538,26 @@ Result<std::optional<Record>> RocksDbEngine::read(std::string_view user_key) {
   Record record;
   if (!decode_record(**value, record)) return std::unexpected(corruption("malformed record"));
   return record;
+}
+
+Result<std::vector<std::optional<Record>>> RocksDbEngine::read_many(const std::vector<std::string>& user_keys) {
+  std::vector<std::string> keys;
+  keys.reserve(user_keys.size());
+  for (const std::string& user_key : user_keys) keys.push_back(storage_key(user_key));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), data_, keys.size(), slices.data(), values.data(), statuses.data());
+  std::vector<std::optional<Record>> records(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return std::unexpected(to_error(statuses[i]));
+    records[i].emplace();
+    if (!decode_record(values[i].ToStringView(), *records[i])) {
+      return std::unexpected(corruption("malformed record"));
+    }
+  }
+  return records;
 }
 
 Result<ScanBatch> RocksDbEngine::scan(const ScanRange& range, size_t max_entries,

@@ -17,6 +17,8 @@ std::string node_id(char c) { return std::string(16, c); }
 
 constexpr uint64_t kWallBase = 1'000'000'000'000;
 
+Now at(int64_t ms) { return Now{static_cast<uint64_t>(ms) * 1000 + kWallBase, ms}; }
+
 struct Cluster {
   storage::MemoryEngine engine{storage::Options{.clock_us = [] { return uint64_t{0}; }}};
   core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
@@ -42,8 +44,23 @@ struct Cluster {
   storage::Record record(uint64_t timestamp, std::string value) {
     return storage::Record{{kWallBase + timestamp, 1}, false, std::move(value)};
   }
-  // The peer requests emitted so far, by destination address.
-  std::vector<core::PeerRequest> take() { return coordinator.take_peer_requests(); }
+  // Serves this node's own replica requests as NodeCore does (one group
+  // commit of the store, replies through handle_reply), then returns the
+  // peer requests emitted so far.
+  std::vector<core::PeerRequest> take(Now now = at(0)) {
+    for (auto local = coordinator.take_local_requests(); !local.empty(); local = coordinator.take_local_requests()) {
+      for (core::PeerRequest& request : local) {
+        const core::ReplyTo to{.coordinator = true, .token = request.token};
+        if (auto* write = std::get_if<wire::ReplicaWriteRequest>(&request.body)) {
+          store.stage(to, *write, now.wall_us);
+        } else {
+          store.stage(to, std::get<wire::ReplicaReadRequest>(request.body));
+        }
+      }
+      for (auto& [to, body] : store.commit()) coordinator.handle_reply(to.token, wire::Message{0, body}, now);
+    }
+    return coordinator.take_peer_requests();
+  }
   void ack(const core::PeerRequest& request, Now now) {
     coordinator.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now);
   }
@@ -65,8 +82,6 @@ struct Cluster {
     coordinator.handle_reply(request.token, std::unexpected("connection reset"), now);
   }
 };
-
-Now at(int64_t ms) { return Now{static_cast<uint64_t>(ms) * 1000 + kWallBase, ms}; }
 
 }  // namespace
 

@@ -437,12 +437,16 @@ TEST_CASE("puts over the admission cap before the node drained its replies are r
                      core::Now{1000, 1});
   auto out = node.take_outgoing();
   REQUIRE(out.size() == 4);
+  // Replies leave in the order they were made (the writes' after their group commit).
+  std::sort(out.begin(), out.end(), [](const core::Outgoing& a, const core::Outgoing& b) {
+    return a.message.request_id < b.message.request_id;
+  });
   CHECK(std::holds_alternative<wire::WriteReply>(out[0].message.body));
   CHECK(std::holds_alternative<wire::WriteReply>(out[1].message.body));
   const auto& refused = std::get<wire::ErrorReply>(out[2].message.body);
   CHECK(refused.code == wire::ErrorCode::kBusy);
   CHECK(refused.message.find("--max-inflight-requests") != std::string::npos);
-  CHECK(std::get<wire::GetReply>(out[3].message.body).found);
+  CHECK(std::get<wire::GetReply>(out[3].message.body).found);  // it sees the write staged before it
   CHECK_FALSE(engine.read("k3").value().has_value());  // nothing of a refused request is done
   auto notices = node.take_notices();
   REQUIRE(notices.size() == 1);
@@ -462,4 +466,135 @@ TEST_CASE("puts over the admission cap before the node drained its replies are r
     if (name == "requests_shed_busy") shed = value;
   }
   CHECK(shed == 1);
+}
+
+namespace {
+
+// A MemoryEngine whose WAL flush fails while `flush_fails`, and which counts
+// its write() calls (group commits).
+class FlakyFlushEngine : public storage::MemoryEngine {
+ public:
+  FlakyFlushEngine() : storage::MemoryEngine(storage::Options{.clock_us = [] { return uint64_t{0}; }}) {}
+  storage::Status write(const std::vector<std::pair<std::string, storage::Record>>& batch) override {
+    ++writes;
+    return storage::MemoryEngine::write(batch);
+  }
+  storage::Status flush_wal() override {
+    if (flush_fails) return std::unexpected(storage::Error{storage::ErrorKind::kIo, "injected flush failure"});
+    return storage::MemoryEngine::flush_wal();
+  }
+  bool flush_fails = false;
+  int writes = 0;
+};
+
+// One loop iteration: three client puts, a peer's replica write and a
+// client's own-copy read, then the replies.
+std::vector<core::Outgoing> one_iteration(core::NodeCore& node, const std::string& prefix, uint64_t now_us) {
+  const core::Now now{now_us, static_cast<membership::TimeMs>(now_us / 1000)};
+  for (uint64_t id = 1; id <= 3; ++id) {
+    node.handle_client(1, "client", core::Channel::kClient,
+                       wire::Message{id, wire::PutRequest{prefix + std::to_string(id), "v"}}, now);
+  }
+  node.handle_client(2, "127.0.0.9:5555", core::Channel::kPeer,
+                     wire::Message{4, wire::ReplicaWriteRequest{prefix + "peer", {now_us, 9, false, "p"}, ""}}, now);
+  node.handle_client(1, "client", core::Channel::kClient,
+                     wire::Message{5, wire::GetRequest{prefix + "1", wire::Consistency::kQuorum, /*local=*/true}}, now);
+  return node.take_outgoing();
+}
+
+bool acknowledges_a_write(const core::Outgoing& reply) {
+  return std::holds_alternative<wire::WriteReply>(reply.message.body) ||
+         std::holds_alternative<wire::ReplicaWriteReply>(reply.message.body);
+}
+
+}  // namespace
+
+TEST_CASE("the writes of one iteration are one group commit, and the reads see them") {
+  FlakyFlushEngine engine;
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  core::NodeCore node{core::NodeConfig{}, store, 7, make_swim("node1", 1), core::Now{1000, 1}};
+  auto out = one_iteration(node, "a", 2000);
+  REQUIRE(out.size() == 5);
+  CHECK(std::count_if(out.begin(), out.end(), acknowledges_a_write) == 4);
+  CHECK(engine.writes == 1);
+  for (const auto& reply : out) {
+    if (reply.message.request_id == 5) CHECK(std::get<wire::GetReply>(reply.message.body).value == "v");
+  }
+  CHECK(engine.read("apeer").value().has_value());
+}
+
+TEST_CASE("no write of a batch is acknowledged when its group commit or its WAL flush fails") {
+  FlakyFlushEngine engine;
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  core::NodeCore node{core::NodeConfig{}, store, 7, make_swim("node1", 1), core::Now{1000, 1}};
+
+  engine.fail_writes_with(storage::ErrorKind::kNoSpace);  // the batch's one write fails
+  auto out = one_iteration(node, "a", 2000);
+  REQUIRE(out.size() == 5);
+  CHECK(std::none_of(out.begin(), out.end(), acknowledges_a_write));
+  for (const auto& reply : out) {
+    if (reply.message.request_id == 5) continue;  // the read: found nothing
+    CHECK(std::get<wire::ErrorReply>(reply.message.body).message.find("storage full") != std::string::npos);
+  }
+  CHECK_FALSE(engine.read("a1").value().has_value());
+  CHECK_FALSE(engine.read("apeer").value().has_value());
+
+  engine.fail_writes_with(std::nullopt);
+  engine.flush_fails = true;  // written, but the WAL flush fails: still not acknowledged
+  out = one_iteration(node, "b", 3000);
+  REQUIRE(out.size() == 5);
+  CHECK(std::none_of(out.begin(), out.end(), acknowledges_a_write));
+
+  engine.flush_fails = false;
+  out = one_iteration(node, "c", 4000);
+  CHECK(std::count_if(out.begin(), out.end(), acknowledges_a_write) == 4);
+}
+
+TEST_CASE("a replica write older than what the key holds, stored or staged before it, is not applied") {
+  FlakyFlushEngine engine;
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  REQUIRE(engine.write({{"stored", storage::Record{{500, 1}, false, "newest"}}}));
+  auto write = [](std::string key, uint64_t timestamp_us, std::string value) {
+    return wire::ReplicaWriteRequest{std::move(key), {timestamp_us, 1, false, std::move(value)}, ""};
+  };
+  store.stage(core::ReplyTo{.request_id = 1}, write("stored", 400, "older"), 0);
+  store.stage(core::ReplyTo{.request_id = 2}, write("staged", 700, "first"), 0);
+  store.stage(core::ReplyTo{.request_id = 3}, write("staged", 600, "older than the first"), 0);
+  store.stage(core::ReplyTo{.request_id = 4}, wire::ReplicaReadRequest{"staged"});
+  const int writes_before = engine.writes;
+  auto replies = store.commit();
+  REQUIRE(replies.size() == 4);
+  CHECK(engine.writes == writes_before + 1);
+  CHECK(std::get<wire::ReplicaWriteReply>(replies[0].second).newer_timestamp_us == 500);
+  CHECK(std::get<wire::ReplicaWriteReply>(replies[1].second).newer_timestamp_us == 0);
+  CHECK(std::get<wire::ReplicaWriteReply>(replies[2].second).newer_timestamp_us == 700);
+  CHECK(std::get<wire::ReplicaReadReply>(replies[3].second).record.value == "first");
+  CHECK(engine.read("stored").value()->value == "newest");
+  CHECK_FALSE(store.has_staged());
+}
+
+TEST_CASE("a staged read sees the writes staged before it and none staged after it") {
+  FlakyFlushEngine engine;
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  auto write = [](uint64_t timestamp_us, std::string value) {
+    return wire::ReplicaWriteRequest{"k", {timestamp_us, 1, false, std::move(value)}, ""};
+  };
+  store.stage(core::ReplyTo{.request_id = 1}, wire::ReplicaReadRequest{"k"});
+  store.stage(core::ReplyTo{.request_id = 2}, write(100, "one"), 0);
+  store.stage(core::ReplyTo{.request_id = 3}, wire::ReplicaReadRequest{"k"});
+  store.stage(core::ReplyTo{.request_id = 4}, write(200, "two"), 0);
+  auto replies = store.commit();
+  REQUIRE(replies.size() == 4);
+  CHECK_FALSE(std::get<wire::ReplicaReadReply>(replies[0].second).found);
+  CHECK(std::get<wire::ReplicaReadReply>(replies[2].second).record.value == "one");
+  CHECK(engine.read("k").value()->value == "two");
+  // When the batch's write fails, a read that saw one of its writes fails too.
+  engine.fail_writes_with(storage::ErrorKind::kIo);
+  store.stage(core::ReplyTo{.request_id = 5}, wire::ReplicaReadRequest{"k"});
+  store.stage(core::ReplyTo{.request_id = 6}, write(300, "three"), 0);
+  store.stage(core::ReplyTo{.request_id = 7}, wire::ReplicaReadRequest{"k"});
+  replies = store.commit();
+  CHECK(std::get<wire::ReplicaReadReply>(replies[0].second).record.value == "two");
+  CHECK(std::get<wire::ErrorReply>(replies[1].second).code == wire::ErrorCode::kInternal);
+  CHECK(std::get<wire::ErrorReply>(replies[2].second).code == wire::ErrorCode::kInternal);
 }

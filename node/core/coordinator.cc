@@ -133,32 +133,10 @@ bool Coordinator::start_write(Operation op, Now now) {
 
   const uint64_t op_id = next_op_id_++;
   auto& stored = operations_.emplace(op_id, std::move(op)).first->second;
-  // Every replica of a write is contacted; mark them all first so one that
-  // answers synchronously (this node) does not look like the last one.
-  for (Replica& replica : stored.replicas) replica.contacted = true;
+  // Every replica of a write is contacted (this node too: take_local_requests).
   for (size_t i = 0; i < stored.replicas.size(); ++i) {
-    const Replica& replica = stored.replicas[i];
-    const std::string& hint_target = replica.hint_target;
-    if (replica.id == view_.self_id) {
-      Result result;
-      if (hint_target.empty()) {
-        auto applied = store_.apply_reporting_newer(stored.key, stored.record);
-        result.ok = applied.has_value();
-        if (applied) result.newer = *applied;
-        if (!applied) result.storage_failure = result.failure = describe(applied.error());
-      } else {
-        auto hinted = kPlantedBug == PlantedBug::kDropHints
-                          ? std::expected<bool, storage::Error>(true)
-                          : store_.store_hint(hint_target, stored.key, stored.record, now.wall_us);
-        result.ok = hinted.has_value() && *hinted;
-        if (!result.ok) result.failure = hinted ? "hint refused" : describe(hinted.error());
-        if (result.ok) ++counters_.hints_written;
-      }
-      on_replica_result(op_id, i, std::move(result), now);
-    } else {
-      send(op_id, i, wire::ReplicaWriteRequest{stored.key, to_wire(stored.record), hint_target});
-    }
-    if (!operations_.contains(op_id)) break;  // finished synchronously
+    stored.replicas[i].contacted = true;
+    send(op_id, i, wire::ReplicaWriteRequest{stored.key, to_wire(stored.record), stored.replicas[i].hint_target});
   }
   return true;
 }
@@ -267,35 +245,22 @@ void Coordinator::read(ClientId client, uint64_t request_id, const std::string& 
                         [&](const Replica& r) { return r.id == view_.self_id; });
   const uint64_t op_id = next_op_id_++;
   const uint32_t first_wave = op.required;
-  // Marked before any is asked, so this node's synchronous answer does not
-  // look like the last one.
-  for (size_t i = 0; i < first_wave; ++i) op.replicas[i].contacted = true;
   operations_.emplace(op_id, std::move(op));
-  for (size_t i = 0; i < first_wave; ++i) {
-    contact_for_read(op_id, i, now);
-    if (!operations_.contains(op_id)) return;
-  }
+  for (size_t i = 0; i < first_wave; ++i) contact_for_read(op_id, i);
 }
 
-void Coordinator::contact_for_read(uint64_t op_id, size_t index, Now now) {
+void Coordinator::contact_for_read(uint64_t op_id, size_t index) {
   Operation& op = operations_.at(op_id);
   op.replicas[index].contacted = true;
-  if (op.replicas[index].id == view_.self_id) {
-    auto local = store_.read(op.key);
-    Result result{.ok = local.has_value()};
-    if (local) result.read = *local;
-    if (!local) result.failure = describe(local.error());
-    on_replica_result(op_id, index, std::move(result), now);
-  } else {
-    send(op_id, index, wire::ReplicaReadRequest{op.key});
-  }
+  send(op_id, index, wire::ReplicaReadRequest{op.key});
 }
 
 void Coordinator::send(uint64_t op_id, size_t replica_index, wire::Body body) {
   const uint64_t token = next_token_++;
   tokens_.emplace(token, std::pair{op_id, replica_index});
-  peer_requests_.push_back(
-      PeerRequest{token, operations_.at(op_id).replicas[replica_index].address, std::move(body)});
+  const Replica& replica = operations_.at(op_id).replicas[replica_index];
+  (replica.id == view_.self_id ? local_requests_ : peer_requests_)
+      .push_back(PeerRequest{token, replica.address, std::move(body)});
 }
 
 void Coordinator::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
@@ -319,6 +284,8 @@ void Coordinator::handle_reply(uint64_t token, const std::expected<wire::Message
     }
     const auto* refused = reply ? std::get_if<wire::ErrorReply>(&reply->body) : nullptr;
     if (refused != nullptr && refused->code == wire::ErrorCode::kInternal) result.storage_failure = refused->message;
+    const Replica& replica = operations_.at(op_id).replicas[index];
+    if (result.ok && !replica.hint_target.empty() && replica.id == view_.self_id) ++counters_.hints_written;
   } else {
     const auto* read = reply ? std::get_if<wire::ReplicaReadReply>(&reply->body) : nullptr;
     result.ok = read != nullptr;
@@ -348,10 +315,9 @@ void Coordinator::on_replica_result(uint64_t op_id, size_t index, Result result,
   if (!op.is_write && !result.ok) {
     for (size_t next = 0; next < op.replicas.size(); ++next) {
       if (op.replicas[next].contacted) continue;
-      contact_for_read(op_id, next, now);
+      contact_for_read(op_id, next);
       break;
     }
-    if (!operations_.contains(op_id)) return;
   }
   progress(op_id, now);
 }
@@ -510,5 +476,6 @@ std::optional<membership::TimeMs> Coordinator::next_deadline() const {
 
 std::vector<Outgoing> Coordinator::take_replies() { return std::exchange(replies_, {}); }
 std::vector<PeerRequest> Coordinator::take_peer_requests() { return std::exchange(peer_requests_, {}); }
+std::vector<PeerRequest> Coordinator::take_local_requests() { return std::exchange(local_requests_, {}); }
 
 }  // namespace ringkv::core

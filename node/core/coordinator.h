@@ -53,8 +53,12 @@
 //
 // Pure state machine: inputs are requests, replica replies and ticks with
 // the current time; outputs (client replies, peer requests) are drained by
-// the caller. Replica work for this node itself is applied synchronously
-// through the local ReplicaStore. Single-threaded.
+// the caller. Replica work for this node itself is a request like any other
+// (take_local_requests), which the caller serves through the ReplicaStore's
+// group commit and answers with handle_reply: this node's own copy counts
+// toward the level only once its batch was written, like a peer's. Read
+// repair and hints kept for others are applied to the store at once (best
+// effort, nobody waits on them). Single-threaded.
 #pragma once
 
 #include <cstdint>
@@ -121,6 +125,10 @@ class Coordinator {
 
   std::vector<Outgoing> take_replies();
   std::vector<PeerRequest> take_peer_requests();
+  // Replica requests for this node itself (ReplicaWriteRequest,
+  // ReplicaReadRequest; the address is unused): serve them and answer each
+  // with handle_reply, as for a peer.
+  std::vector<PeerRequest> take_local_requests();
   const CoordinatorCounters& counters() const { return counters_; }
   // Replicas this node would contact for `key` (for `kv endpoints`).
   std::vector<const RingNode*> natural_replicas(const std::string& key) const;
@@ -175,7 +183,7 @@ class Coordinator {
   bool start_write(Operation op, Now now);
   void restamp(uint64_t op_id, Now now);
   void send(uint64_t op_id, size_t replica_index, wire::Body body);
-  void contact_for_read(uint64_t op_id, size_t replica_index, Now now);
+  void contact_for_read(uint64_t op_id, size_t replica_index);
   void on_replica_result(uint64_t op_id, size_t replica_index, Result result, Now now);
   void progress(uint64_t op_id, Now now);
   void finish(uint64_t op_id, Now now);
@@ -205,6 +213,7 @@ class Coordinator {
   std::map<uint64_t, std::pair<uint64_t, size_t>> tokens_;
   std::vector<Outgoing> replies_;
   std::vector<PeerRequest> peer_requests_;
+  std::vector<PeerRequest> local_requests_;
   CoordinatorCounters counters_;
 };
 

@@ -98,8 +98,9 @@ class NodeCore {
   // keeps its own deadline (membership().next_deadline()).
   membership::TimeMs next_deadline() const;
 
-  // Replies, after flushing the WAL so every write they acknowledge is
-  // durable (a failed flush turns those acknowledgements into errors). Their
+  // Replies, after serving this iteration's replica requests with one group
+  // commit and flushing the WAL, so every write they acknowledge is durable
+  // (a failed flush turns those acknowledgements into errors). Their
   // requests stop counting as in flight for admission (admission.h).
   std::vector<Outgoing> take_outgoing();
   std::vector<PeerRequest> take_peer_requests();
@@ -196,10 +197,11 @@ class NodeCore {
   void remember_members();
   void collect_replies(Now now);
   void flush_quietly();
-  wire::Body replica_write(const wire::ReplicaWriteRequest& request, Now now);
-  wire::Body replica_read(const wire::ReplicaReadRequest& request);
+  // Serves the replica requests of this iteration (peers' and the
+  // coordinator's own) with one group commit (replica_store.h), routing the
+  // replies to the coordinator and to outgoing_.
+  void serve_replica_requests();
   wire::Body range_digest_of(const wire::RangeDigestRequest& request, Now now);
-  wire::Body local_read(const wire::GetRequest& request, Now now);
   wire::Body push_pull(std::string_view peer_address, const wire::PushPullRequest& request, Now now);
   wire::Body status();
   // The member's clock offset from ours for `kv status`, in whole milliseconds.

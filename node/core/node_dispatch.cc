@@ -112,7 +112,8 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
     coordinator_.write(client, id, del->key, std::move(record), del->consistency, now);
   } else if (get != nullptr && get->local) {
-    answer(local_read(*get, now));
+    // Served with the iteration's replica reads (one batched lookup).
+    store_.stage(ReplyTo{.client = client, .request_id = id, .own_copy_read = true}, wire::ReplicaReadRequest{get->key});
   } else if (get != nullptr) {
     pending_[{client, id}] = Pending{now.wall_us, ClientOp::kGet, get->consistency};
     coordinator_.read(client, id, get->key, get->consistency, now);
@@ -139,10 +140,15 @@ void NodeCore::handle_internode_request(ClientId client, std::string_view peer_a
   auto answer = [&](wire::Body body) {
     outgoing_.push_back(Outgoing{client, wire::Message{request.request_id, std::move(body)}});
   };
+  // Replica requests are served by the iteration's group commit (take_outgoing).
+  const ReplyTo to{.client = client, .request_id = request.request_id};
   if (auto* write = std::get_if<wire::ReplicaWriteRequest>(&request.body)) {
-    answer(replica_write(*write, now));
+    clock_.observe(write->record.timestamp_us, now.wall_us);
+    // A hint meant for this very node is simply its data.
+    if (write->hint_target == view_.self_id) write->hint_target.clear();
+    store_.stage(to, *write, now.wall_us);
   } else if (auto* read = std::get_if<wire::ReplicaReadRequest>(&request.body)) {
-    answer(replica_read(*read));
+    store_.stage(to, *read);
   } else if (auto* push_pull_request = std::get_if<wire::PushPullRequest>(&request.body)) {
     answer(push_pull(peer_address, *push_pull_request, now));
   } else if (auto* stream = std::get_if<wire::StreamReadRequest>(&request.body)) {

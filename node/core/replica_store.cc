@@ -1,6 +1,10 @@
 #include "node/core/replica_store.h"
 
 #include <algorithm>
+#include <cassert>
+#include <unordered_map>
+
+#include "node/core/planted_bug.h"
 
 namespace ringkv::core {
 
@@ -34,18 +38,99 @@ storage::Status ReplicaStore::apply(const std::string& key, const storage::Recor
   return engine_->write({{key, record}});
 }
 
-storage::Result<std::optional<storage::Version>> ReplicaStore::apply_reporting_newer(
-    const std::string& key, const storage::Record& record) {
-  auto stored = engine_->read(key);
-  if (!stored) return std::unexpected(stored.error());
-  // A hidden write would change nothing: leave storage alone.
-  if (*stored && record.version < (*stored)->version) return (*stored)->version;
-  if (auto applied = engine_->write({{key, record}}); !applied) return std::unexpected(applied.error());
-  return std::nullopt;
-}
-
 storage::Result<std::optional<storage::Record>> ReplicaStore::read(const std::string& key) {
   return engine_->read(key);
+}
+
+void ReplicaStore::stage(ReplyTo to, const wire::ReplicaWriteRequest& request, uint64_t now_wall_us) {
+  if (request.hint_target.empty()) {
+    staged_.push_back(Staged{to, Staged::Kind::kWrite, request.key, from_wire(request.record), {}});
+    return;
+  }
+  // Hints are rare (a replica is down): stored now, one by one.
+  wire::Body reply = wire::ReplicaWriteReply{};
+  if constexpr (kPlantedBug != PlantedBug::kDropHints) {
+    auto stored = store_hint(request.hint_target, request.key, from_wire(request.record), now_wall_us);
+    if (!stored) {
+      reply = wire::ErrorReply{wire::ErrorCode::kInternal, describe(stored.error())};
+    } else if (!*stored) {
+      reply = wire::ErrorReply{wire::ErrorCode::kUnavailable, "hint refused: target's hint cap or TTL reached"};
+    }
+  }
+  staged_.push_back(Staged{to, Staged::Kind::kAnswered, {}, {}, std::move(reply)});
+}
+
+void ReplicaStore::stage(ReplyTo to, const wire::ReplicaReadRequest& request) {
+  staged_.push_back(Staged{to, Staged::Kind::kRead, request.key, {}, {}});
+}
+
+std::vector<std::pair<ReplyTo, wire::Body>> ReplicaStore::commit() {
+  std::vector<std::optional<wire::Body>> replies(staged_.size());
+  serve_staged(replies);
+  std::vector<std::pair<ReplyTo, wire::Body>> out;
+  out.reserve(staged_.size());
+  for (size_t i = 0; i < staged_.size(); ++i) {
+    Staged& staged = staged_[i];
+    out.emplace_back(staged.to, staged.kind == Staged::Kind::kAnswered ? std::move(staged.reply) : std::move(*replies[i]));
+  }
+  staged_.clear();
+  return out;
+}
+
+void ReplicaStore::serve_staged(std::vector<std::optional<wire::Body>>& replies) {
+  // Every key written or read, each once (a hot key is one lookup).
+  std::unordered_map<std::string_view, size_t> index;
+  std::vector<std::string> keys;
+  for (const Staged& staged : staged_) {
+    if (staged.kind != Staged::Kind::kAnswered && index.try_emplace(staged.key, keys.size()).second) {
+      keys.push_back(staged.key);
+    }
+  }
+  if (keys.empty()) return;
+  auto fail = [&](const storage::Error& error, auto&& concerned) {
+    for (size_t i = 0; i < staged_.size(); ++i) {
+      if (concerned(i)) replies[i] = wire::ErrorReply{wire::ErrorCode::kInternal, describe(error)};
+    }
+  };
+  auto stored = engine_->read_many(keys);
+  if (!stored) return fail(stored.error(), [&](size_t i) { return staged_[i].kind != Staged::Kind::kAnswered; });
+  // What each key holds as the requests are served in staging order: a read
+  // sees the writes staged before it, never one staged after it.
+  std::vector<std::optional<storage::Record>>& holds = *stored;
+  std::vector<bool> written(keys.size(), false);
+  std::vector<bool> saw_batch(staged_.size(), false);  // reads that returned a write of this batch
+  std::vector<std::pair<std::string, storage::Record>> batch;
+  for (size_t i = 0; i < staged_.size(); ++i) {
+    Staged& staged = staged_[i];
+    if (staged.kind == Staged::Kind::kAnswered) continue;
+    const size_t key = index[staged.key];
+    std::optional<storage::Record>& held = holds[key];
+    if (staged.kind == Staged::Kind::kRead) {
+      replies[i] = held ? wire::ReplicaReadReply{true, to_wire(*held)} : wire::ReplicaReadReply{};
+      saw_batch[i] = written[key];
+      continue;
+    }
+    if (held && staged.record.version < held->version) {
+      // Last write wins hides this write: leave storage alone and say so.
+      replies[i] = wire::ReplicaWriteReply{held->version.timestamp_us, held->version.tiebreak};
+      continue;
+    }
+    if (!held || held->version < staged.record.version) {  // an equal version keeps the stored one
+      held = staged.record;
+      written[key] = true;
+    }
+    batch.emplace_back(staged.key, staged.record);
+  }
+  if (batch.empty()) return;
+  if (auto applied = engine_->write(batch); !applied) {
+    // Neither the writes nor what reads saw of them landed.
+    return fail(applied.error(), [&](size_t i) {
+      return (staged_[i].kind == Staged::Kind::kWrite && !replies[i]) || saw_batch[i];
+    });
+  }
+  for (size_t i = 0; i < staged_.size(); ++i) {
+    if (staged_[i].kind == Staged::Kind::kWrite && !replies[i]) replies[i] = wire::ReplicaWriteReply{};
+  }
 }
 
 storage::Result<bool> ReplicaStore::store_hint(const std::string& target, const std::string& key,

@@ -7,6 +7,17 @@
 // deleted data after its tombstone was purged). Hint sequences come from a
 // hybrid clock, so they keep increasing across restarts.
 //
+// Group commit: the replica requests this node serves (from peers and from
+// its own coordinator) are staged during a loop iteration and served together
+// by commit(): one batched lookup of every key they write or read, then one
+// engine write (one WriteBatch, one WAL record) of every write that last
+// write wins lets through; each request is answered as if served alone, in
+// staging order. The caller flushes the
+// WAL before any reply commit() returned leaves this node, so nothing is
+// acknowledged before its batch is durable. The staged requests are those
+// of one iteration, bounded by the admission bounds (admission.h) and by
+// what peers may have in flight.
+//
 // Pure: the engine is the only I/O, time is passed in. Single-threaded.
 #pragma once
 
@@ -33,18 +44,42 @@ std::string describe(const storage::Error& error);
 storage::Record from_wire(const wire::WireRecord& record);
 wire::WireRecord to_wire(const storage::Record& record);
 
+using ClientId = uint64_t;
+
+// Whom the reply to a staged request goes to; ReplicaStore carries it untouched.
+struct ReplyTo {
+  bool coordinator = false;  // this node's coordinator, by its request token
+  uint64_t token = 0;
+  ClientId client = 0;       // otherwise a connection's request
+  uint64_t request_id = 0;
+  bool own_copy_read = false;  // a client's `get --local`: answered as a GetReply
+};
+
 class ReplicaStore {
  public:
   // Loads the per-target hint counts (one pass over the hints at start-up).
   static storage::Result<ReplicaStore> open(storage::Engine& engine, HintLimits limits);
 
+  // Writes one record now (read repair: best effort, nobody is answered).
   storage::Status apply(const std::string& key, const storage::Record& record);
-  // Applies a replica write like apply(), and returns the version the key
-  // already held when that one is newer than the write's: last write wins then
-  // hides the write, which its coordinator must not acknowledge as is.
-  storage::Result<std::optional<storage::Version>> apply_reporting_newer(const std::string& key,
-                                                                        const storage::Record& record);
   storage::Result<std::optional<storage::Record>> read(const std::string& key);
+
+  // Stages a replica write this node serves, answered by commit(): a hint
+  // for request.hint_target when set (stored now, within the target's
+  // bounds: a refusal answers ErrorReply kUnavailable), else a data write.
+  // REQUIRES: hint_target is not this node's id (that write is data).
+  void stage(ReplyTo to, const wire::ReplicaWriteRequest& request, uint64_t now_wall_us);
+  void stage(ReplyTo to, const wire::ReplicaReadRequest& request);
+  bool has_staged() const { return !staged_.empty(); }
+  // Serves what was staged, in staging order. A data write older than the
+  // version the key holds (stored, or staged before it) is not applied: its
+  // ReplicaWriteReply names that newer version, which its coordinator must
+  // not acknowledge as is (it re-stamps). A read sees the writes staged
+  // before it and none staged after it. A storage failure answers the
+  // requests it concerned with ErrorReply kInternal (a failed write: its
+  // writes and the reads that saw them). REQUIRES: the caller flushes the WAL before any
+  // of these replies leaves the node.
+  std::vector<std::pair<ReplyTo, wire::Body>> commit();
 
   // Stores a hint for `target`; false (and nothing stored) when the target's
   // cap is reached or the write is already older than the hint TTL.
@@ -67,8 +102,20 @@ class ReplicaStore {
                std::map<std::string, uint64_t> bytes)
       : engine_(&engine), limits_(limits), hint_counts_(std::move(counts)), hint_bytes_(std::move(bytes)) {}
 
+  struct Staged {
+    ReplyTo to;
+    enum class Kind : uint8_t { kWrite, kRead, kAnswered } kind;
+    std::string key;
+    storage::Record record;  // kWrite
+    wire::Body reply;        // kAnswered (a hint)
+  };
+  // Fills the replies of the staged writes and reads, by staging position:
+  // one read_many of their keys, one write of the writes that apply.
+  void serve_staged(std::vector<std::optional<wire::Body>>& replies);
+
   storage::Engine* engine_;
   HintLimits limits_;
+  std::vector<Staged> staged_;
   HybridClock sequence_clock_;
   std::map<std::string, uint64_t> hint_counts_;
   std::map<std::string, uint64_t> hint_bytes_;

@@ -24,6 +24,9 @@ struct TcpServer::State : ConnectionState {
   core::Channel channel = core::Channel::kClient;
   std::optional<trust::Session> session;  // a sealed peer session
   std::string unsealed;  // replies framed, waiting to be sealed as one batch
+  // A client connection read while the node was shedding: not read again
+  // until the next drain (flush_all), as on the RESP port.
+  bool yielded = false;
 
   explicit State(const wire::Limits& limits) : reader(limits) {}
 };
@@ -125,7 +128,16 @@ void TcpServer::received(Connection& connection, std::string_view bytes) {
     }
   }
   state.reader.release_spare();
+  if (state.channel == core::Channel::kClient && !connection.closing && core_.shedding()) {
+    state.yielded = true;
+    listener_.mark_dirty(connection);  // flush_all() lifts it
+    listener_.update_reading(connection);
+  }
   after_input_();
+}
+
+bool TcpServer::wants_input(const Connection& connection) const {
+  return !static_cast<const State&>(*connection.state).yielded;
 }
 
 void TcpServer::handle_message(Connection& connection, State& state, std::string_view payload) {
@@ -223,7 +235,11 @@ void TcpServer::deliver(core::Outgoing& reply) {
 }
 
 void TcpServer::flush_all() {
-  for (Connection* connection : listener_.take_dirty()) flush(*connection);
+  for (Connection* connection : listener_.take_dirty()) {
+    flush(*connection);
+    if (connection->closing || !std::exchange(state_of(*connection).yielded, false)) continue;
+    listener_.update_reading(*connection);
+  }
 }
 
 }  // namespace ringkv::io

@@ -22,6 +22,11 @@
 // error reply. The frame size limit is the same for sealed frames (their
 // 16-byte tag fits in the limit's slack above the largest key and value).
 //
+// Load shedding (core/admission.h): a client connection read while the node
+// sheds is not read again until the next drain (flush_all), so one loop
+// iteration takes at most one read from each (as on the RESP port); peer
+// connections are never paused (internode traffic is not shed).
+//
 // Accept, buffers, backpressure, the connection cap, the idle timeout and
 // close are the shared Listener's (listener.h); this file is the msgpack
 // protocol on top of it. Every closed connection reaches closed() once.
@@ -90,6 +95,7 @@ class TcpServer : private Listener::Protocol {
   std::unique_ptr<ConnectionState> opened(Connection& connection) override;
   void received(Connection& connection, std::string_view bytes) override;
   void ended(Connection& connection) override;
+  bool wants_input(const Connection& connection) const override;
   std::string over_cap_reply(size_t connections_max) const override;
   void closed(Connection& connection) override;
   // Closes sealed sessions whose cluster key was removed, once quiet.

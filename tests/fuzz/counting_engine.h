@@ -21,6 +21,10 @@ class CountingEngine : public storage::Engine {
   storage::Result<std::optional<storage::Record>> read(std::string_view user_key) override {
     return inner_.read(user_key);
   }
+  storage::Result<std::vector<std::optional<storage::Record>>> read_many(
+      const std::vector<std::string>& user_keys) override {
+    return inner_.read_many(user_keys);
+  }
   storage::Result<storage::ScanBatch> scan(const storage::ScanRange& range, size_t max_entries,
                                            size_t max_bytes) override {
     return inner_.scan(range, max_entries, max_bytes);

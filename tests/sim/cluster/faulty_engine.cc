@@ -37,6 +37,12 @@ storage::Result<std::optional<storage::Record>> FaultyEngine::read(std::string_v
   return disk_.read(user_key);
 }
 
+storage::Result<std::vector<std::optional<storage::Record>>> FaultyEngine::read_many(
+    const std::vector<std::string>& user_keys) {
+  if (auto failed = draw_read_error("read_many"); !failed) return std::unexpected(failed.error());
+  return disk_.read_many(user_keys);
+}
+
 storage::Result<storage::ScanBatch> FaultyEngine::scan(const storage::ScanRange& range,
                                                        size_t max_entries, size_t max_bytes) {
   if (auto failed = draw_read_error("scan"); !failed) return std::unexpected(failed.error());

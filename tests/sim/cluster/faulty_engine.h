@@ -9,7 +9,7 @@
 // - flush errors: flush_wal (with changes since the last flush) returns kIo and flushes
 //   nothing; those changes stay unflushed, so a crash before the next successful flush loses
 //   them (RocksDbEngine after DB::Resume() likewise makes them durable only then);
-// - read errors: read, hints_for, scan return kIo;
+// - read errors: read, read_many, hints_for, scan return kIo;
 // - a crash between write and flush: flush_wal fails as above and asks for the process to be
 //   killed (StorageFaults::crash_requested, run later from an event of its own), before any
 //   flush covers the writes behind it.
@@ -61,6 +61,8 @@ class FaultyEngine final : public storage::Engine {
 
   storage::Status write(const std::vector<std::pair<std::string, storage::Record>>& batch) override;
   storage::Result<std::optional<storage::Record>> read(std::string_view user_key) override;
+  storage::Result<std::vector<std::optional<storage::Record>>> read_many(
+      const std::vector<std::string>& user_keys) override;
   storage::Result<storage::ScanBatch> scan(const storage::ScanRange& range, size_t max_entries,
                                            size_t max_bytes) override;
   storage::Status delete_range(uint64_t begin, uint64_t end) override {
