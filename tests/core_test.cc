@@ -281,6 +281,9 @@ TEST_CASE("the client list: data and admin requests are client requests, replica
   CHECK_FALSE(core::client_role_needed(wire::PushPullRequest{}));
   CHECK_FALSE(core::client_role_needed(wire::StreamReadRequest{}));
   CHECK_FALSE(core::client_role_needed(wire::GetReply{}));
+  CHECK(core::client_role_needed(wire::ScanRequest{}) == trust::Role::kRead);
+  CHECK(core::client_role_needed(wire::DbSizeRequest{}) == trust::Role::kRead);
+  CHECK_FALSE(core::client_role_needed(wire::RangeKeysRequest{}));
 }
 
 TEST_CASE("internode messages on a client connection are refused and counted, even after authentication") {

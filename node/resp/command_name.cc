@@ -18,7 +18,8 @@ constexpr std::array<std::pair<std::string_view, CommandName>, kKnownCommandCoun
     {"setex", CommandName::kSetex},   {"psetex", CommandName::kPsetex},
     {"expire", CommandName::kExpire}, {"pexpire", CommandName::kPexpire},
     {"ttl", CommandName::kTtl},       {"pttl", CommandName::kPttl},
-    {"persist", CommandName::kPersist},
+    {"persist", CommandName::kPersist}, {"scan", CommandName::kScan},
+    {"keys", CommandName::kKeys},     {"dbsize", CommandName::kDbsize},
 }};
 
 }  // namespace
