@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
-from stream_rate import free_port, kv_json  # noqa: E402  (bench/ helpers)
+from stream_rate import free_port, kv_json, stop_all  # noqa: E402  (bench/ helpers)
 
 
 def timed_scan(kv, address, level):
@@ -76,13 +76,7 @@ def main():
             if lines != args.keys:
                 sys.exit(f"kv scan listed {lines} keys, {args.keys} were written")
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 
