@@ -6,7 +6,8 @@ KEYS and DBSIZE (node/core/scan_coordinator.h, node/resp/keyspace_commands.h).
                               300 deleted: `kv scan` (plain and --json, --prefix,
                               --limit) returns exactly the live keys; redis-py's
                               scan_iter (with and without MATCH), keys and dbsize
-                              agree; a cursor from one node resumes on another
+                              and redis-cli --scan agree; a cursor from one node
+                              resumes on another
   node_killed_mid_scan        a paged SCAN (COUNT 50) through node1; node3 is
                               kill -9'd after a few pages and the scan goes on
                               through node2: every live key is returned (repeats
@@ -21,6 +22,8 @@ Run: python3 tests/process/test_scan.py --kvnode PATH --kv PATH [-k NAME]
 
 import base64
 import os
+import shutil
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # keep the source tree clean
@@ -127,6 +130,13 @@ def scan_returns_the_live_set(ctx):
     size = r.dbsize()
     check(len(live) / 2 <= size <= len(live) * 2, f"DBSIZE {size} is an estimate near {len(live)}")
     print(f"  redis-py scan_iter/keys agree; DBSIZE estimate {size} for {len(live)} live keys")
+
+    binary = shutil.which("redis-cli")
+    check(binary is not None, "redis-cli is not installed (scripts/setup.sh installs redis-tools)")
+    listed = subprocess.run([binary, "-h", nodes[0].host, "-p", str(nodes[0].resp_port), "--scan", "--pattern",
+                             "user:*"], capture_output=True, timeout=KV_S, check=True).stdout
+    check_eq(set(listed.split(b"\n")) - {b""}, {k for k in live if k.startswith(b"user:")},
+             "redis-cli --scan --pattern 'user:*'")
 
     # A cursor is a ring position: a scan begun on node1 resumes on node3.
     cursor, first = client(nodes[0]).scan(0, count=100)
