@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "node/core/client_access.h"
 #include "node/core/hybrid_clock.h"
@@ -437,4 +438,21 @@ TEST_CASE("puts over the admission cap before the node drained its replies are r
     if (name == "requests_shed_busy") shed = value;
   }
   CHECK(shed == 1);
+}
+
+TEST_CASE("a single node scans its own store for a client and serves replica key ranges only to peers") {
+  Fixture f;
+  for (const char* key : {"a", "b", "c"}) {
+    REQUIRE(std::holds_alternative<wire::WriteReply>(f.call(wire::PutRequest{key, "v"}, 1000, 1, core::Channel::kClient)));
+  }
+  REQUIRE(std::holds_alternative<wire::WriteReply>(f.call(wire::DeleteRequest{"b"}, 2000, 1, core::Channel::kClient)));
+  auto page = std::get<wire::ScanReply>(f.call(wire::ScanRequest{0, "", 10, wire::Consistency::kQuorum}, 3000, 1,
+                                               core::Channel::kClient));
+  CHECK(page.cursor == 0);  // one node, one span: done in one page
+  CHECK(std::set<std::string>(page.keys.begin(), page.keys.end()) == std::set<std::string>{"a", "c"});
+  CHECK(std::get<wire::DbSizeReply>(f.call(wire::DbSizeRequest{}, 3000, 1, core::Channel::kClient)).nodes == 1);
+  // The replica side is internode: refused on a client connection, served to a peer.
+  const wire::RangeKeysRequest range{0, UINT64_MAX, "", 10};
+  CHECK(std::get<wire::ErrorReply>(f.call(range, 4000, 1, core::Channel::kClient)).code == wire::ErrorCode::kForbidden);
+  CHECK(std::get<wire::RangeKeysReply>(f.call(range, 4000)).entries.size() == 3);  // the tombstone too
 }

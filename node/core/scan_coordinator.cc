@@ -166,13 +166,13 @@ void ScanCoordinator::ask_more(uint64_t op_id, Now now) {
       on_answer(op_id, i, &local, "");
       continue;
     }
-    send(op_id, replica, op.is_dbsize ? wire::Body{wire::StatusRequest{}} : wire::Body{op.range}, now);
+    send(replica, op.is_dbsize ? wire::Body{wire::StatusRequest{}} : wire::Body{op.range}, now);
     tokens_[replica.token] = {op_id, i};
   }
   progress(op_id, now);
 }
 
-void ScanCoordinator::send(uint64_t, Replica& replica, wire::Body body, Now now) {
+void ScanCoordinator::send(Replica& replica, wire::Body body, Now now) {
   replica.state = Asked::kWaiting;
   replica.token = kTokenBit | next_token_++;
   replica.deadline_ms = now.monotonic_ms + config_.replica_timeout_ms;

@@ -132,7 +132,7 @@ class ScanCoordinator {
   };
 
   void ask_more(uint64_t op_id, Now now);
-  void send(uint64_t op_id, Replica& replica, wire::Body body, Now now);
+  void send(Replica& replica, wire::Body body, Now now);
   // Records one replica's outcome (reply, or a failure when reply is null).
   void on_answer(uint64_t op_id, size_t index, const wire::Message* reply, std::string failure);
   void progress(uint64_t op_id, Now now);
