@@ -369,3 +369,25 @@ TEST_CASE("DBSIZE estimates the keys of the cluster from every member's count an
   CHECK(partial.keys > 450);
   CHECK(partial.keys < 750);
 }
+
+TEST_CASE("a ring rebuilt between pages or under a page in flight changes nothing a scan returns") {
+  Cluster c(4);
+  const auto keys = keys_named("k", 200);
+  for (const auto& key : keys) c.put(key, live(10));
+  auto rebuild = [&] {  // the same members, a new Ring object (as a membership event makes)
+    std::vector<core::RingNode> nodes(c.view.ring->nodes().begin(), c.view.ring->nodes().end());
+    c.view.ring = std::make_shared<const core::Ring>(core::Ring::build(std::move(nodes)));
+  };
+  auto found = c.scan_all("", 10, [&](int page) {
+    if (page % 3 == 0) rebuild();
+  });
+  CHECK(as_set(found) == as_set(keys));
+  // In flight: the page keeps the ring its replicas came from.
+  c.scans.scan(1, 8, wire::ScanRequest{0, "", 1000, wire::Consistency::kAll}, at(c.now_ms));
+  rebuild();
+  c.deliver();
+  auto replies = c.scans.take_replies();
+  REQUIRE(replies.size() == 1);
+  const auto& page = std::get<wire::ScanReply>(replies[0].message.body);
+  CHECK_FALSE(page.keys.empty());
+}

@@ -97,12 +97,13 @@ bool ScanCoordinator::busy(ClientId client, uint64_t request_id) {
 void ScanCoordinator::scan(ClientId client, uint64_t request_id, const wire::ScanRequest& request, Now now) {
   if (busy(client, request_id)) return;
   ++pages_;
-  const ScanSpan span = span_at(*view_.ring, request.cursor, config_.replicas, config_.span_intervals_max);
+  const ScanSpan& span = span_for(request.cursor);
   const uint64_t op_id = next_op_id_++;
   Operation& op = operations_[op_id];
   op.client = client;
   op.request_id = request_id;
-  op.range = wire::RangeKeysRequest{span.begin, span.end_inclusive, request.pattern,
+  op.ring = span_ring_;
+  op.range = wire::RangeKeysRequest{request.cursor, span.end_inclusive, request.pattern,
                                     std::clamp<uint32_t>(request.count, 1, wire::kScanCountMax)};
   op.required = required_for(request.consistency, static_cast<uint32_t>(span.replicas.size()));
   op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
@@ -116,9 +117,19 @@ void ScanCoordinator::scan(ClientId client, uint64_t request_id, const wire::Sca
   if (span.replicas.empty() || static_cast<uint32_t>(up) < op.required) {
     return reply(op_id, error(wire::ErrorCode::kUnavailable,
                               "scan needs " + std::to_string(op.required) + " replicas of the range at position " +
-                                  std::to_string(span.begin) + ", " + std::to_string(up) + " are up"));
+                                  std::to_string(request.cursor) + ", " + std::to_string(up) + " are up"));
   }
   ask_more(op_id, now);
+}
+
+const ScanSpan& ScanCoordinator::span_for(uint64_t cursor) {
+  const bool inside = span_ring_ == view_.ring && !span_.replicas.empty() && cursor >= span_.begin &&
+                      cursor <= span_.end_inclusive;
+  if (!inside) {
+    span_ring_ = view_.ring;
+    span_ = span_at(*span_ring_, cursor, config_.replicas, config_.span_intervals_max);
+  }
+  return span_;
 }
 
 void ScanCoordinator::dbsize(ClientId client, uint64_t request_id, Now now) {
@@ -129,7 +140,8 @@ void ScanCoordinator::dbsize(ClientId client, uint64_t request_id, Now now) {
   op.request_id = request_id;
   op.is_dbsize = true;
   op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
-  const Ring& ring = *view_.ring;
+  op.ring = view_.ring;
+  const Ring& ring = *op.ring;
   const auto shares = ring.ownership(config_.replicas);
   const auto nodes = ring.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {

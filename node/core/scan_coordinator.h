@@ -48,6 +48,7 @@
 #include <cstdint>
 #include <expected>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,7 +111,7 @@ class ScanCoordinator {
  private:
   enum class Asked : uint8_t { kNot, kWaiting, kAnswered, kFailed };
   struct Replica {
-    const RingNode* node;
+    const RingNode* node;  // in Operation::ring
     Asked state = Asked::kNot;
     uint64_t token = 0;
     membership::TimeMs deadline_ms = 0;
@@ -119,6 +120,7 @@ class ScanCoordinator {
     ClientId client = 0;
     uint64_t request_id = 0;
     bool is_dbsize = false;
+    std::shared_ptr<const Ring> ring;  // the ring the replicas were taken from, kept alive
     wire::RangeKeysRequest range;  // pages
     uint32_t required = 0;         // pages: answers needed
     std::vector<Replica> replicas;
@@ -131,6 +133,10 @@ class ScanCoordinator {
     std::string last_failure;
   };
 
+  // span_at, remembered: consecutive pages of a scan fall in the span the
+  // last page computed (one span is the whole ring of a 3-node cluster, whose
+  // computation walks all its 3,072 intervals: ~2 ms).
+  const ScanSpan& span_for(uint64_t cursor);
   void ask_more(uint64_t op_id, Now now);
   void send(Replica& replica, wire::Body body, Now now);
   // Records one replica's outcome (reply, or a failure when reply is null).
@@ -150,6 +156,10 @@ class ScanCoordinator {
   std::vector<Outgoing> replies_;
   std::vector<PeerRequest> peer_requests_;
   uint64_t pages_ = 0;
+  // The last span computed and the ring it was computed on (kept alive, as
+  // the span points into it). Any cursor inside it has the same replicas.
+  std::shared_ptr<const Ring> span_ring_;
+  ScanSpan span_;
 };
 
 }  // namespace ringkv::core
