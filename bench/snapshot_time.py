@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
-from stream_rate import free_port, kv_json  # noqa: E402  (bench/ helpers: a free TCP port, kv --json)
+from stream_rate import free_port, kv_json, stop_all  # noqa: E402  (bench/ helpers: a free TCP port, kv --json)
 
 
 def du_bytes(path):
@@ -113,12 +113,8 @@ def main():
         print(f"restarted on the restored data: {member['keys']} keys, {member['bytes'] / 1e9:.2f} GB "
               f"(estimates)", flush=True)
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if proc is not None:
+            stop_all([proc])
         shutil.rmtree(work, ignore_errors=True)
 
 

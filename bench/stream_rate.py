@@ -39,6 +39,18 @@ def kv_json(kv, host, *args):
     return json.loads(out.stdout) if out.returncode == 0 else None
 
 
+def stop_all(procs):
+    """SIGTERM each process (by its Popen, so by PID), then SIGKILL any still there after 20 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run(args, keyring):
     """One founder + joiner measurement; returns the joiner's stream rate in MB/s."""
     keys = int(args.gib * (1 << 30) / args.value_size)
@@ -100,13 +112,7 @@ def run(args, keyring):
               f"sealed sessions {sessions}", flush=True)
         return rate
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 

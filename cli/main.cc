@@ -8,6 +8,7 @@
 #include "cli/bench.h"
 #include "cli/cluster_info.h"
 #include "cli/data_commands.h"
+#include "cli/scan_command.h"
 #include "cli/keys.h"
 #include "cli/keys_command.h"
 #include "cli/local_cluster.h"
@@ -70,6 +71,12 @@ int main(int argc, char** argv) {
   get->add_flag("--local", local, "read this node's own copy, without coordination");
   auto* del = app.add_subcommand("del", "delete KEY");
   del->add_option("key", key, "key")->required();
+
+  std::string scan_prefix;
+  uint64_t scan_limit = 0;
+  auto* scan = app.add_subcommand("scan", "every live key of the cluster, one per line (paged by a ring cursor)");
+  scan->add_option("--prefix", scan_prefix, "only keys starting with these bytes");
+  scan->add_option("--limit", scan_limit, "stop after this many keys (0: all)")->capture_default_str();
 
   auto* status = app.add_subcommand("status", "members with liveness, ring status, incarnation and storage");
   auto* endpoints = app.add_subcommand("endpoints", "the natural replicas of KEY in preference order");
@@ -198,6 +205,7 @@ int main(int argc, char** argv) {
   }
   if (get->parsed()) return ringkv::cli::run_get(options, key, local);
   if (del->parsed()) return ringkv::cli::run_delete(options, key);
+  if (scan->parsed()) return ringkv::cli::run_scan(options, scan_prefix, scan_limit);
   if (status->parsed()) return ringkv::cli::run_status(options);
   if (endpoints->parsed()) return ringkv::cli::run_endpoints(options, key);
   if (ring->parsed()) return ringkv::cli::run_ring(options);

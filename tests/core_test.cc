@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "node/core/client_access.h"
 #include "node/core/hybrid_clock.h"
@@ -309,6 +310,9 @@ TEST_CASE("the client list: data and admin requests are client requests, replica
   CHECK_FALSE(core::client_role_needed(wire::PushPullRequest{}));
   CHECK_FALSE(core::client_role_needed(wire::StreamReadRequest{}));
   CHECK_FALSE(core::client_role_needed(wire::GetReply{}));
+  CHECK(core::client_role_needed(wire::ScanRequest{}) == trust::Role::kRead);
+  CHECK(core::client_role_needed(wire::DbSizeRequest{}) == trust::Role::kRead);
+  CHECK_FALSE(core::client_role_needed(wire::RangeKeysRequest{}));
 }
 
 TEST_CASE("internode messages on a client connection are refused and counted, even after authentication") {
@@ -597,4 +601,21 @@ TEST_CASE("a staged read sees the writes staged before it and none staged after 
   CHECK(std::get<wire::ReplicaReadReply>(replies[0].second).record.value == "two");
   CHECK(std::get<wire::ErrorReply>(replies[1].second).code == wire::ErrorCode::kInternal);
   CHECK(std::get<wire::ErrorReply>(replies[2].second).code == wire::ErrorCode::kInternal);
+}
+
+TEST_CASE("a single node scans its own store for a client and serves replica key ranges only to peers") {
+  Fixture f;
+  for (const char* key : {"a", "b", "c"}) {
+    REQUIRE(std::holds_alternative<wire::WriteReply>(f.call(wire::PutRequest{key, "v"}, 1000, 1, core::Channel::kClient)));
+  }
+  REQUIRE(std::holds_alternative<wire::WriteReply>(f.call(wire::DeleteRequest{"b"}, 2000, 1, core::Channel::kClient)));
+  auto page = std::get<wire::ScanReply>(f.call(wire::ScanRequest{0, "", 10, wire::Consistency::kQuorum}, 3000, 1,
+                                               core::Channel::kClient));
+  CHECK(page.cursor == 0);  // one node, one span: done in one page
+  CHECK(std::set<std::string>(page.keys.begin(), page.keys.end()) == std::set<std::string>{"a", "c"});
+  CHECK(std::get<wire::DbSizeReply>(f.call(wire::DbSizeRequest{}, 3000, 1, core::Channel::kClient)).nodes == 1);
+  // The replica side is internode: refused on a client connection, served to a peer.
+  const wire::RangeKeysRequest range{0, UINT64_MAX, "", 10};
+  CHECK(std::get<wire::ErrorReply>(f.call(range, 4000, 1, core::Channel::kClient)).code == wire::ErrorCode::kForbidden);
+  CHECK(std::get<wire::RangeKeysReply>(f.call(range, 4000)).entries.size() == 3);  // the tombstone too
 }

@@ -7,6 +7,7 @@
 
 #include "node/wire/address.h"
 #include "node/wire/codec.h"
+#include "node/wire/glob.h"
 
 using namespace ringkv::wire;
 
@@ -421,4 +422,81 @@ TEST_CASE("snapshot messages round-trip, and an unknown action or an oversized t
   CHECK_FALSE(decode(encode({5, SnapshotRequest{static_cast<SnapshotAction>(9), ""}}), Limits{}).has_value());
   CHECK_FALSE(decode(encode({6, SnapshotRequest{SnapshotAction::kCreate, std::string(300, 'x')}}), Limits{})
                   .has_value());
+}
+
+TEST_CASE("scan messages round-trip with binary keys, and bad counts or ranges are refused") {
+  const std::string binary("k\x00\xff", 3);
+  auto request = std::get<ScanRequest>(round_trip({1, ScanRequest{UINT64_MAX, "a*", 1000, Consistency::kAll}}).body);
+  CHECK(request.cursor == UINT64_MAX);
+  CHECK(request.pattern == "a*");
+  CHECK(request.count == 1000);
+  CHECK(request.consistency == Consistency::kAll);
+  auto reply = std::get<ScanReply>(round_trip({2, ScanReply{42, {"a", binary}}}).body);
+  CHECK(reply.cursor == 42);
+  CHECK(reply.keys == std::vector<std::string>{"a", binary});
+  auto range = std::get<RangeKeysRequest>(round_trip({3, RangeKeysRequest{5, 9, "", 10}}).body);
+  CHECK(range.begin == 5);
+  CHECK(range.end_inclusive == 9);
+  CHECK(range.max_entries == 10);
+  auto keys = std::get<RangeKeysReply>(
+      round_trip({4, RangeKeysReply{{{binary, 7, 8, true, 9}, {"b", 1, 2, false, 0}}, 99}}).body);
+  REQUIRE(keys.entries.size() == 2);
+  CHECK(keys.entries[0].key == binary);
+  CHECK(keys.entries[0].timestamp_us == 7);
+  CHECK(keys.entries[0].tiebreak == 8);
+  CHECK(keys.entries[0].tombstone);
+  CHECK(keys.entries[0].expires_at_us == 9);
+  CHECK_FALSE(keys.entries[1].tombstone);
+  CHECK(keys.covered_through == 99);
+  auto size = std::get<DbSizeReply>(round_trip({5, DbSizeReply{2000, 2, 3}}).body);
+  CHECK(size.keys == 2000);
+  CHECK(size.nodes_answered == 2);
+  CHECK(size.nodes == 3);
+  CHECK(std::holds_alternative<DbSizeRequest>(round_trip({6, DbSizeRequest{}}).body));
+
+  CHECK_FALSE(decode(encode({7, ScanRequest{0, "", 0, Consistency::kOne}}), Limits{}).has_value());
+  CHECK_FALSE(decode(encode({8, ScanRequest{0, "", kScanCountMax + 1, Consistency::kOne}}), Limits{}).has_value());
+  CHECK_FALSE(decode(encode({9, ScanRequest{0, std::string(kScanPatternBytesMax + 1, '*'), 10, Consistency::kOne}}),
+                     Limits{}).has_value());
+  CHECK_FALSE(decode(encode({10, RangeKeysRequest{9, 5, "", 10}}), Limits{}).has_value());
+  CHECK_FALSE(decode(encode({11, RangeKeysRequest{5, 9, "", 0}}), Limits{}).has_value());
+  CHECK_FALSE(decode(encode({12, ScanReply{1, {""}}}), Limits{}).has_value());
+}
+
+TEST_CASE("glob patterns match as Redis's do") {
+  CHECK(glob_matches("", "anything"));
+  CHECK(glob_matches("*", ""));
+  CHECK(glob_matches("h?llo", "hello"));
+  CHECK_FALSE(glob_matches("h?llo", "hllo"));
+  CHECK(glob_matches("h*llo", "hllo"));
+  CHECK(glob_matches("h*llo", "heeeello"));
+  CHECK(glob_matches("h[ae]llo", "hallo"));
+  CHECK_FALSE(glob_matches("h[ae]llo", "hillo"));
+  CHECK(glob_matches("h[^e]llo", "hallo"));
+  CHECK_FALSE(glob_matches("h[^e]llo", "hello"));
+  CHECK(glob_matches("h[a-b]llo", "hbllo"));
+  CHECK(glob_matches("h[b-a]llo", "hallo"));  // a reversed range, as Redis allows
+  CHECK_FALSE(glob_matches("h[a-b]llo", "hcllo"));
+  CHECK(glob_matches("a\\*b", "a*b"));
+  CHECK_FALSE(glob_matches("a\\*b", "axb"));
+  CHECK(glob_matches("[\\]]", "]"));
+  CHECK(glob_matches("*a*b*c*", "xxaxxbxxcxx"));
+  CHECK_FALSE(glob_matches("*a*b*c*", "xxaxxcxxbxx"));
+  CHECK(glob_matches("user:*:name", "user:42:name"));
+  CHECK_FALSE(glob_matches("user:*:name", "user:42:names"));
+  CHECK(glob_matches("[abc", "b"));  // an unclosed class ends with the pattern
+  CHECK(glob_matches("k*", std::string("k\x00\xff", 3)));
+  CHECK(glob_matches("?", std::string(1, '\0')));
+  // Many stars against a long key: iterative, so this is quick.
+  CHECK_FALSE(glob_matches(std::string(500, '*') + "b", std::string(60000, 'a')));
+}
+
+TEST_CASE("a prefix becomes a pattern that matches exactly the keys starting with it") {
+  CHECK(prefix_pattern("") == "");
+  CHECK(prefix_pattern("user:") == "user:*");
+  const std::string tricky = "a*[?]\\";
+  CHECK(glob_matches(prefix_pattern(tricky), tricky));
+  CHECK(glob_matches(prefix_pattern(tricky), tricky + "rest"));
+  CHECK_FALSE(glob_matches(prefix_pattern(tricky), "a*[x]\\"));
+  CHECK_FALSE(glob_matches(prefix_pattern(tricky), "axx"));
 }

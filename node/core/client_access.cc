@@ -11,6 +11,8 @@ std::optional<trust::Role> client_role_needed(const wire::Body& body) {
     case MessageType::kEndpointsRequest:
     case MessageType::kRingRequest:
     case MessageType::kStatsRequest:
+    case MessageType::kScanRequest:
+    case MessageType::kDbSizeRequest:
       return trust::Role::kRead;
     case MessageType::kPutRequest:
     case MessageType::kDeleteRequest:
@@ -43,6 +45,8 @@ std::string_view request_name(const wire::Body& body) {
     case MessageType::kEndpointsRequest: return "endpoints";
     case MessageType::kRingRequest: return "ring";
     case MessageType::kStatsRequest: return "stats";
+    case MessageType::kScanRequest: return "scan";
+    case MessageType::kDbSizeRequest: return "dbsize";
     case MessageType::kPutRequest: return "put";
     case MessageType::kDeleteRequest: return "del";
     case MessageType::kKeysRequest: return "keys";

@@ -3,7 +3,8 @@
 // peer channel (channel.h), whatever credentials a client presented.
 //
 //   read       GetRequest, StatusRequest, EndpointsRequest, RingRequest,
-//              StatsRequest (and AuthRequest, which any connection may send)
+//              StatsRequest, ScanRequest, DbSizeRequest (and AuthRequest, which
+//              any connection may send)
 //   readwrite  PutRequest, DeleteRequest
 //   admin      TopologyRequest decommission | removenode | cleanup, KeysRequest,
 //              SnapshotRequest

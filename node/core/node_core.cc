@@ -37,6 +37,7 @@ constexpr size_t kSettingsNoticePeersMax = 1024;
 NodeConfig with_settings(NodeConfig config) {
   const ClusterSettings& s = config.settings;
   config.coordinator.replicas = s.replicas;
+  config.scan.replicas = s.replicas;
   config.coordinator.hint_window_ms = static_cast<membership::TimeMs>(s.hint_window_s) * 1000;
   config.topology.replicas = s.replicas;
   config.repair.replicas = s.replicas;
@@ -58,6 +59,7 @@ NodeCore::NodeCore(NodeConfig config, ReplicaStore& store, uint64_t tiebreak, me
       swim_(std::move(swim)),
       view_{.self_id = swim_.self().id},
       coordinator_(config_.coordinator, view_, store_, clock_),
+      scans_(config_.scan, view_, store_),
       replayer_(config_.hint_replay, view_, store_),
       topology_(config_.topology, view_, store_, swim_, now),
       repair_(config_.repair, view_, store_),
@@ -105,7 +107,10 @@ std::vector<std::string> NodeCore::remembered_addresses() const {
 void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
                                  Now now) {
   last_wall_us_ = now.wall_us;
-  if ((token & KeyringAdmin::kTokenBit) && !(token & (HintReplayer::kTokenBit | Topology::kTokenBit |
+  if (ScanCoordinator::owns(token)) {
+    scans_.handle_reply(token, reply, now);
+    collect_replies(now);
+  } else if ((token & KeyringAdmin::kTokenBit) && !(token & (HintReplayer::kTokenBit | Topology::kTokenBit |
                                                         AntiEntropy::kTokenBit | Streamer::kTokenBit))) {
     keyring_admin_.handle_reply(token, reply, now);
   } else if (token & HintReplayer::kTokenBit) {
@@ -136,6 +141,7 @@ void NodeCore::tick(Now now) {
   last_now_ms_ = now.monotonic_ms;
   last_wall_us_ = now.wall_us;
   coordinator_.tick(now);
+  scans_.tick(now);
   collect_replies(now);
   if (!remembered_.empty() && now.monotonic_ms >= remember_dead_at_ms_) {
     for (const RingNode& node : remembered_) {
@@ -173,8 +179,11 @@ void NodeCore::flush_quietly() {
 }
 
 membership::TimeMs NodeCore::next_deadline() const {
-  const auto requests = coordinator_.next_deadline();
-  return requests ? std::min(*requests, next_hint_scan_ms_) : next_hint_scan_ms_;
+  membership::TimeMs next = next_hint_scan_ms_;
+  for (const auto deadline : {coordinator_.next_deadline(), scans_.next_deadline()}) {
+    if (deadline) next = std::min(next, *deadline);
+  }
+  return next;
 }
 
 void NodeCore::collect_replies(Now now) {
@@ -199,6 +208,7 @@ void NodeCore::collect_replies(Now now) {
     }
     outgoing_.push_back(std::move(reply));
   }
+  for (auto& reply : scans_.take_replies()) outgoing_.push_back(std::move(reply));
 }
 
 void NodeCore::serve_replica_requests() {
@@ -249,6 +259,7 @@ std::vector<PeerRequest> NodeCore::take_peer_requests() {
       replica_sent_[request.token] = ReplicaSent{is_write, last_wall_us_};
     }
   }
+  for (auto& request : scans_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : topology_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : repair_.take_peer_requests()) requests.push_back(std::move(request));
@@ -503,6 +514,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("writes_superseded", counters.writes_superseded);
   add("read_repairs", counters.read_repairs);
   add("read_repair_failures", counters.read_repair_failures);
+  add("scan_pages", scans_.pages());
   add("storage_errors", storage_errors_);
   add("hint_storage_errors", replayer_.storage_errors());
   add("auth_failures", auth_failures_);

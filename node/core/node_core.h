@@ -35,6 +35,7 @@
 #include "node/core/known_members.h"
 #include "node/core/latency_histogram.h"
 #include "node/core/replica_store.h"
+#include "node/core/scan_coordinator.h"
 #include "node/core/topology.h"
 #include "node/metrics/exposition.h"
 #include "node/trust/users.h"
@@ -54,6 +55,8 @@ struct NodeConfig {
   HintReplayConfig hint_replay;
   TopologyConfig topology;
   RepairConfig repair;
+  // kv scan, RESP SCAN/KEYS/DBSIZE (scan_coordinator.h).
+  ScanConfig scan;
   // How often hinted handoff looks for targets that came back; topology
   // changes step at the same pace.
   membership::TimeMs hint_scan_interval_ms = 200;
@@ -219,6 +222,7 @@ class NodeCore {
   ClusterView view_;
   HybridClock clock_;  // before coordinator_, which re-stamps writes with it
   Coordinator coordinator_;
+  ScanCoordinator scans_;
   HintReplayer replayer_;
   Topology topology_;
   AntiEntropy repair_;

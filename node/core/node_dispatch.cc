@@ -6,6 +6,7 @@
 #include "node/core/client_access.h"
 #include "node/core/expiry.h"
 #include "node/core/node_core.h"
+#include "node/core/range_keys.h"
 #include "node/core/snapshot_admin.h"
 
 namespace ringkv::core {
@@ -69,9 +70,11 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
                                std::string(trust::role_name(needed)) + ")"));
     }
   }
+  const bool keyspace_request = std::holds_alternative<wire::ScanRequest>(request.body) ||
+                                std::holds_alternative<wire::DbSizeRequest>(request.body);
   const bool data_request = std::holds_alternative<wire::PutRequest>(request.body) ||
                             std::holds_alternative<wire::DeleteRequest>(request.body) ||
-                            std::holds_alternative<wire::GetRequest>(request.body);
+                            std::holds_alternative<wire::GetRequest>(request.body) || keyspace_request;
   const auto* get = std::get_if<wire::GetRequest>(&request.body);
   const bool own_copy_read = get != nullptr && get->local;
   // Until it has exchanged whole member tables with a member, a node knows the
@@ -95,7 +98,7 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
     return answer(error(wire::ErrorCode::kUnavailable, "this node is " + std::string(to_string(phase)) +
                                                            " the ring, not an owner yet; send requests to another node"));
   }
-  if (data_request && !own_copy_read) {
+  if (data_request && !own_copy_read && !keyspace_request) {
     const auto* put = std::get_if<wire::PutRequest>(&request.body);
     const uint64_t bytes = put ? put->key.size() + put->value.size()
                            : get ? get->key.size()
@@ -117,6 +120,10 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
   } else if (get != nullptr) {
     pending_[{client, id}] = Pending{now.wall_us, ClientOp::kGet, get->consistency};
     coordinator_.read(client, id, get->key, get->consistency, now);
+  } else if (auto* scan = std::get_if<wire::ScanRequest>(&request.body)) {
+    scans_.scan(client, id, *scan, now);  // bounded by its own in-flight cap, not admission
+  } else if (std::holds_alternative<wire::DbSizeRequest>(request.body)) {
+    scans_.dbsize(client, id, now);
   } else if (std::holds_alternative<wire::StatusRequest>(request.body)) {
     answer(status());
   } else if (auto* endpoints_request = std::get_if<wire::EndpointsRequest>(&request.body)) {
@@ -155,6 +162,8 @@ void NodeCore::handle_internode_request(ClientId client, std::string_view peer_a
     answer(stream_read(*stream));
   } else if (auto* batch = std::get_if<wire::StreamWriteRequest>(&request.body)) {
     answer(stream_write(*batch));
+  } else if (auto* range_keys = std::get_if<wire::RangeKeysRequest>(&request.body)) {
+    answer(read_range_keys(store_.engine(), *range_keys));
   } else if (auto* digest = std::get_if<wire::RangeDigestRequest>(&request.body)) {
     answer(range_digest_of(*digest, now));
   } else if (auto* keyring = std::get_if<wire::KeyringRequest>(&request.body)) {

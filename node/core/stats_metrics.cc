@@ -27,6 +27,7 @@ constexpr std::string_view kIdle = "Connections closed after sending nothing for
 constexpr std::array kStatMetrics{
     counter("writes", "ringkv_coordinator_writes_total", "Writes (put, delete) this node coordinated."),
     counter("reads", "ringkv_coordinator_reads_total", "Reads this node coordinated."),
+    counter("scan_pages", "ringkv_scan_pages_total", "Scan pages (SCAN, KEYS, kv scan) this node coordinated."),
     counter("unavailable", "ringkv_coordinator_unavailable_total",
             "Requests answered UNAVAILABLE: too few replicas alive to try."),
     counter("timeouts", "ringkv_coordinator_timeouts_total",

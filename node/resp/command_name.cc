@@ -20,6 +20,8 @@ constexpr std::array<std::pair<std::string_view, CommandName>, kKnownCommandCoun
     {"ttl", CommandName::kTtl},       {"pttl", CommandName::kPttl},
     {"persist", CommandName::kPersist}, {"expireat", CommandName::kExpireat},
     {"pexpireat", CommandName::kPexpireat}, {"getex", CommandName::kGetex},
+    {"scan", CommandName::kScan},     {"keys", CommandName::kKeys},
+    {"dbsize", CommandName::kDbsize},
 }};
 
 }  // namespace

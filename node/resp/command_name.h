@@ -34,13 +34,16 @@ enum class CommandName {
   kExpireat,
   kPexpireat,
   kGetex,
+  kScan,
+  kKeys,
+  kDbsize,
 };
 
 // kUnknown for anything not listed above.
 CommandName command_of(std::string_view name);
 
 // The number of commands command_of() recognises (COMMAND COUNT).
-inline constexpr int kKnownCommandCount = 26;
+inline constexpr int kKnownCommandCount = 29;
 
 // True when `text` equals `lower_case` ignoring ASCII case.
 bool equals_ignoring_case(std::string_view text, std::string_view lower_case);

@@ -1,11 +1,13 @@
 #include "node/resp/session.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <optional>
 
 #include "node/resp/command_name.h"
 #include "node/resp/info.h"
+#include "node/resp/keyspace_commands.h"
 #include "node/resp/reply_encoder.h"
 
 namespace ringkv::resp {
@@ -285,6 +287,31 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
     case CommandName::kAuth:
       return authenticate(slot, args);
 
+    case CommandName::kScan: {
+      auto parsed = parse_scan(args, level);
+      if (auto* ready = std::get_if<std::string>(&parsed)) return finish_ready(slot, std::move(*ready));
+      slot.kind = Kind::kScan;
+      send(slot, 0, std::get<wire::ScanRequest>(std::move(parsed)));
+      return;
+    }
+
+    case CommandName::kKeys:
+      if (argc != 2) return finish_ready(slot, wrong_arity(args[0]));
+      if (args[1].size() > wire::kScanPatternBytesMax) {
+        return finish_ready(slot, encoded_error("ERR pattern longer than " +
+                                                std::to_string(wire::kScanPatternBytesMax) + " bytes"));
+      }
+      slot.kind = Kind::kKeys;
+      slot.pattern = args[1] == "*" ? std::string() : std::move(args[1]);
+      send(slot, 0, wire::ScanRequest{0, slot.pattern, wire::kScanCountMax, level});
+      return;
+
+    case CommandName::kDbsize:
+      if (argc != 1) return finish_ready(slot, wrong_arity(args[0]));
+      slot.kind = Kind::kDbSize;
+      send(slot, 0, wire::DbSizeRequest{});
+      return;
+
     case CommandName::kHello:
       return finish_ready(slot, hello_reply(args, identity_));
 
@@ -364,6 +391,25 @@ void Session::complete_expiry(Slot& slot) {
   send(slot, 1, std::move(put));
 }
 
+void Session::keys_page(Slot& slot, wire::ScanReply& page) {
+  for (std::string& key : page.keys) {
+    slot.count += static_cast<int64_t>(key.size());
+    slot.keys.push_back(std::move(key));
+  }
+  if (slot.keys.size() > kKeysReplyKeysMax || static_cast<size_t>(slot.count) > kKeysReplyBytesMax) {
+    slot.keys.clear();
+    slot.error = keys_refusal();
+    return;
+  }
+  if (page.cursor == 0) return;
+  if (slot.part_end >= kPartMask) {
+    slot.keys.clear();
+    slot.error = "ERR KEYS took more pages than a command may; use SCAN";
+    return;
+  }
+  send(slot, slot.part_end, wire::ScanRequest{page.cursor, slot.pattern, wire::kScanCountMax, config_.consistency});
+}
+
 void Session::handle_reply(wire::Message& reply) {
   if (slots_.empty()) return;
   const uint64_t sequence = reply.request_id >> kPartBits;
@@ -422,6 +468,25 @@ void Session::handle_reply(wire::Message& reply) {
           slot.stats = std::make_unique<wire::StatsReply>(std::move(*stats));
         }
         break;
+      case Kind::kScan:
+      case Kind::kKeys:
+        if (auto* page = std::get_if<wire::ScanReply>(&reply.body)) {
+          if (slot.kind == Kind::kScan) {
+            slot.reply = scan_reply(*page);
+          } else {
+            keys_page(slot, *page);
+          }
+        } else if (!slot.error) {
+          slot.error = "ERR unexpected reply from the coordinator";
+        }
+        break;
+      case Kind::kDbSize:
+        if (auto* size = std::get_if<wire::DbSizeReply>(&reply.body)) {
+          slot.count = static_cast<int64_t>(std::min<uint64_t>(size->keys, INT64_MAX));
+        } else if (!slot.error) {
+          slot.error = "ERR unexpected reply from the coordinator";
+        }
+        break;
       case Kind::kAuth:
         if (auto* auth = std::get_if<wire::AuthReply>(&reply.body)) {
           authenticated_ = true;
@@ -447,8 +512,20 @@ void Session::complete(Slot& slot) {
   }
   switch (slot.kind) {
     case Kind::kGet:
-      slot.done = true;  // the bulk string is already in slot.reply
+    case Kind::kScan:
+      slot.done = true;  // the reply is already in slot.reply
       return;
+    case Kind::kKeys: {
+      std::string out;
+      append_array_header(out, slot.keys.size());
+      for (const std::string& key : slot.keys) append_bulk_string(out, key);
+      return finish_ready(slot, std::move(out));
+    }
+    case Kind::kDbSize: {
+      std::string out;
+      append_integer(out, slot.count);
+      return finish_ready(slot, std::move(out));
+    }
     case Kind::kWrite:
     case Kind::kAuth: {
       std::string out;

@@ -21,6 +21,8 @@
 //   DEL). TTL/PTTL answer -2 (absent), -1 (no expiry) or the time left.
 //   SET takes EX/PX/EXAT/PXAT; NX, XX, GET and KEEPTTL are refused. Parsing
 //   and Redis's rules: expiry_commands.h.
+// - SCAN, KEYS and DBSIZE cover the whole cluster (keyspace_commands.h);
+//   DBSIZE is an estimate.
 // - Errors from the cluster keep their name as the code word:
 //   "-UNAVAILABLE ...", "-TIMEOUT ..." (the write may still land), "-BUSY ..."
 //   (the node shed the request: nothing was done; node/core/admission.h).
@@ -108,7 +110,10 @@ class Session {
   size_t commands_in_flight() const { return slots_.size(); }
 
  private:
-  enum class Kind : uint8_t { kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo, kAuth, kWaitingForAuth, kExpiry };
+  enum class Kind : uint8_t {
+    kReady, kGet, kWrite, kMget, kExists, kDelete, kInfo, kAuth, kWaitingForAuth, kExpiry,
+    kScan, kKeys, kDbSize,  // keyspace_commands.h; KEYS sends one page after another
+  };
   // kExpiry: a read of one key, then for EXPIRE, PERSIST and GETEX a write of its value.
 
   // One command's place in the reply order.
@@ -121,10 +126,11 @@ class Session {
     // Parts of the current phase's requests lie in [part_first, part_end).
     uint32_t part_first = 0;
     uint32_t part_end = 0;
-    int64_t count = 0;                               // EXISTS, DEL; INFO: uptime
+    int64_t count = 0;                               // EXISTS, DEL, DBSIZE; INFO: uptime; KEYS: bytes
     std::string reply;                               // the encoded reply once done
     std::optional<std::string> error;                // the first error, which becomes the reply
-    std::vector<std::string> keys;                   // DEL: keys to delete; INFO: [section]
+    std::vector<std::string> keys;                   // DEL: keys to delete; INFO: [section]; KEYS: found
+    std::string pattern;                             // KEYS
     std::vector<std::optional<std::string>> values;  // MGET
     std::unique_ptr<wire::StatusReply> status;       // INFO
     std::unique_ptr<wire::StatsReply> stats;         // INFO
@@ -149,6 +155,8 @@ class Session {
   // (complete() does the rest).
   void start_expiry(Slot& slot, Command& args);
   void complete_expiry(Slot& slot);
+  // KEYS: takes one page, then asks for the next unless done or over the bound.
+  void keys_page(Slot& slot, wire::ScanReply& page);
 
   const SessionConfig& config_;
   ConnectionIdentity identity_;

@@ -63,6 +63,12 @@ size_t field_count(const KeyringRequest&) { return 5; }
 size_t field_count(const KeyringReply&) { return 4; }
 size_t field_count(const SnapshotRequest&) { return 2; }
 size_t field_count(const SnapshotReply&) { return 2; }
+size_t field_count(const ScanRequest&) { return 4; }
+size_t field_count(const ScanReply&) { return 2; }
+size_t field_count(const RangeKeysRequest&) { return 4; }
+size_t field_count(const RangeKeysReply&) { return 2; }
+size_t field_count(const DbSizeRequest&) { return 0; }
+size_t field_count(const DbSizeReply&) { return 3; }
 
 void pack_fields(Packer& pk, const ErrorReply& m) {
   pk.pack(static_cast<uint32_t>(m.code));
@@ -174,6 +180,42 @@ void pack_fields(Packer& pk, const SnapshotReply& m) {
     pk.pack(snapshot.created_us);
     pk.pack(snapshot.bytes);
   }
+}
+
+void pack_fields(Packer& pk, const ScanRequest& m) {
+  pk.pack(m.cursor);
+  pack_bytes(pk, m.pattern);
+  pk.pack(m.count);
+  pk.pack(static_cast<uint32_t>(m.consistency));
+}
+void pack_fields(Packer& pk, const ScanReply& m) {
+  pk.pack(m.cursor);
+  pk.pack_array(static_cast<uint32_t>(m.keys.size()));
+  for (const std::string& key : m.keys) pack_bytes(pk, key);
+}
+void pack_fields(Packer& pk, const RangeKeysRequest& m) {
+  pk.pack(m.begin);
+  pk.pack(m.end_inclusive);
+  pack_bytes(pk, m.pattern);
+  pk.pack(m.max_entries);
+}
+void pack_fields(Packer& pk, const RangeKeysReply& m) {
+  pk.pack_array(static_cast<uint32_t>(m.entries.size()));
+  for (const KeyVersion& entry : m.entries) {
+    pk.pack_array(5);
+    pack_bytes(pk, entry.key);
+    pk.pack(entry.timestamp_us);
+    pk.pack(entry.tiebreak);
+    pk.pack(entry.tombstone);
+    pk.pack(entry.expires_at_us);
+  }
+  pk.pack(m.covered_through);
+}
+void pack_fields(Packer&, const DbSizeRequest&) {}
+void pack_fields(Packer& pk, const DbSizeReply& m) {
+  pk.pack(m.keys);
+  pk.pack(m.nodes_answered);
+  pk.pack(m.nodes);
 }
 
 void pack_record(Packer& pk, const WireRecord& record) {
@@ -654,6 +696,67 @@ bool read_body(MessageType type, FieldReader& r, Body& body, const Limits& limit
       body = std::move(m);
       break;
     }
+    case MessageType::kScanRequest: {
+      ScanRequest m;
+      if (r.u64(m.cursor) && r.bytes(m.pattern, kScanPatternBytesMax, "pattern") && r.u32(m.count) &&
+          r.consistency(m.consistency) && (m.count == 0 || m.count > kScanCountMax)) {
+        r.fail("scan count must be 1.." + std::to_string(kScanCountMax));
+      }
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kScanReply: {
+      ScanReply m;
+      FieldReader list(nullptr, 0, limits);
+      if (r.u64(m.cursor) && r.nested(list)) {
+        m.keys.reserve(list.remaining());
+        while (list.remaining() > 0) {
+          std::string key;
+          if (!list.key(key)) break;
+          m.keys.push_back(std::move(key));
+        }
+        r.adopt(list);
+      }
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kRangeKeysRequest: {
+      RangeKeysRequest m;
+      if (r.u64(m.begin) && r.u64(m.end_inclusive) && r.bytes(m.pattern, kScanPatternBytesMax, "pattern") &&
+          r.u32(m.max_entries) && (m.begin > m.end_inclusive || m.max_entries == 0 || m.max_entries > kScanCountMax)) {
+        r.fail("range keys request needs begin <= end and 1.." + std::to_string(kScanCountMax) + " entries");
+      }
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kRangeKeysReply: {
+      RangeKeysReply m;
+      FieldReader list(nullptr, 0, limits);
+      if (r.nested(list)) {
+        m.entries.reserve(list.remaining());
+        while (list.remaining() > 0) {
+          KeyVersion entry;
+          FieldReader f(nullptr, 0, limits);
+          if (!list.nested(f)) break;
+          f.key(entry.key) && f.u64(entry.timestamp_us) && f.u64(entry.tiebreak) && f.boolean(entry.tombstone) &&
+              f.u64(entry.expires_at_us) && f.finish();
+          if (!list.adopt(f)) break;
+          m.entries.push_back(std::move(entry));
+        }
+        r.adopt(list) && r.u64(m.covered_through);
+      }
+      body = std::move(m);
+      break;
+    }
+    case MessageType::kDbSizeRequest:
+      body = DbSizeRequest{};
+      break;
+    case MessageType::kDbSizeReply: {
+      DbSizeReply m;
+      r.u64(m.keys) && r.u32(m.nodes_answered) && r.u32(m.nodes);
+      body = m;
+      break;
+    }
     default:
       return false;
   }
@@ -667,9 +770,9 @@ bool known_type(uint32_t raw) {
                     raw <= static_cast<uint32_t>(MessageType::kAuthReply);
   const bool keys = raw >= static_cast<uint32_t>(MessageType::kKeysRequest) &&
                     raw <= static_cast<uint32_t>(MessageType::kKeyringReply);
-  const bool snapshots = raw >= static_cast<uint32_t>(MessageType::kSnapshotRequest) &&
-                         raw <= static_cast<uint32_t>(MessageType::kSnapshotReply);
-  return core || auth || keys || snapshots;
+  const bool later = raw >= static_cast<uint32_t>(MessageType::kSnapshotRequest) &&
+                     raw <= static_cast<uint32_t>(MessageType::kDbSizeReply);
+  return core || auth || keys || later;
 }
 
 }  // namespace

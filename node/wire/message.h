@@ -54,6 +54,12 @@ enum class MessageType : uint32_t {
   kKeyringReply = 43,
   kSnapshotRequest = 44,
   kSnapshotReply = 45,
+  kScanRequest = 46,
+  kScanReply = 47,
+  kRangeKeysRequest = 48,
+  kRangeKeysReply = 49,
+  kDbSizeRequest = 50,
+  kDbSizeReply = 51,
 };
 
 enum class Consistency : uint32_t { kOne = 1, kQuorum = 2, kAll = 3, kAny = 4 };
@@ -451,6 +457,76 @@ struct SnapshotReply {
   std::vector<SnapshotEntry> snapshots;
 };
 
+// Bounds of a scan (node/core/scan_coordinator.h): a page holds about
+// `count` keys (a hint, as in Redis), at most kScanCountMax; a MATCH pattern
+// is at most kScanPatternBytesMax bytes (matching costs pattern x key).
+constexpr uint32_t kScanCountMax = 1000;
+constexpr size_t kScanPatternBytesMax = 1024;
+
+// Client -> node (`kv scan`, RESP SCAN/KEYS): the live keys at ring positions
+// from `cursor` on, whose key matches the Redis glob `pattern` (empty: all).
+// `cursor` is a ring position, 0 to start; the reply's cursor resumes the scan
+// on any node, and 0 there means the scan is done.
+struct ScanRequest {
+  static constexpr MessageType kType = MessageType::kScanRequest;
+  uint64_t cursor = 0;
+  std::string pattern;
+  uint32_t count = 10;
+  Consistency consistency = Consistency::kQuorum;
+};
+
+// A page of keys (user keys, each once, in ring order) and the next cursor.
+struct ScanReply {
+  static constexpr MessageType kType = MessageType::kScanReply;
+  uint64_t cursor = 0;
+  std::vector<std::string> keys;
+};
+
+// Node -> replica (a scan's page): the records at positions [begin,
+// end_inclusive] whose key matches `pattern`, in storage-key order, without
+// values, tombstones and expired ones included (the coordinator merges by
+// last write wins). About `max_entries` entries at most, always whole
+// positions (every key of the last position returned is in the reply).
+struct RangeKeysRequest {
+  static constexpr MessageType kType = MessageType::kRangeKeysRequest;
+  uint64_t begin = 0;
+  uint64_t end_inclusive = 0;
+  std::string pattern;
+  uint32_t max_entries = 0;
+};
+
+// One record's key and version as a scan needs them (no value).
+struct KeyVersion {
+  std::string key;
+  uint64_t timestamp_us = 0;
+  uint64_t tiebreak = 0;
+  bool tombstone = false;
+  uint64_t expires_at_us = 0;  // 0: never
+};
+
+// Every record of the range at positions [begin, covered_through] that
+// matches is in `entries`; the replica stopped there (covered_through ==
+// end_inclusive: the whole range).
+struct RangeKeysReply {
+  static constexpr MessageType kType = MessageType::kRangeKeysReply;
+  std::vector<KeyVersion> entries;
+  uint64_t covered_through = 0;
+};
+
+// Client -> node (RESP DBSIZE): an estimate of the live keys of the cluster.
+struct DbSizeRequest {
+  static constexpr MessageType kType = MessageType::kDbSizeRequest;
+};
+
+// `keys` is an estimate (storage estimates of the nodes that answered, each
+// divided by its share of the ring's replicas); `nodes_answered` of `nodes`.
+struct DbSizeReply {
+  static constexpr MessageType kType = MessageType::kDbSizeReply;
+  uint64_t keys = 0;
+  uint32_t nodes_answered = 0;
+  uint32_t nodes = 0;
+};
+
 using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetReply, DeleteRequest,
                           PushPullRequest, PushPullReply, StatusRequest, StatusReply,
                           ReplicaWriteRequest, ReplicaWriteReply, ReplicaReadRequest,
@@ -458,7 +534,9 @@ using Body = std::variant<ErrorReply, PutRequest, WriteReply, GetRequest, GetRep
                           StatsRequest, StatsReply, StreamReadRequest, StreamReadReply,
                           StreamWriteRequest, StreamWriteReply, TopologyRequest, TopologyReply,
                           RangeDigestRequest, RangeDigestReply, AuthRequest, AuthReply, KeysRequest,
-                          KeysReply, KeyringRequest, KeyringReply, SnapshotRequest, SnapshotReply>;
+                          KeysReply, KeyringRequest, KeyringReply, SnapshotRequest, SnapshotReply,
+                          ScanRequest, ScanReply, RangeKeysRequest, RangeKeysReply, DbSizeRequest,
+                          DbSizeReply>;
 
 struct Message {
   uint64_t request_id = 0;

@@ -83,6 +83,14 @@ std::vector<std::pair<std::string, wire::Body>> sample_bodies() {
       {"keys_reply", wire::KeysReply{{{"node1", true, "", {"0011223344556677"}, 2}}}},
       {"keyring_sync", wire::KeyringRequest{wire::KeyAction::kSync, std::string(32, 'k'), 3, "", ""}},
       {"keyring_reply", wire::KeyringReply{true, "", {"0011223344556677"}, 3}},
+      {"scan", wire::ScanRequest{12345, "user:*", 100, wire::Consistency::kQuorum}},
+      {"scan_reply", wire::ScanReply{77, {"user:1", std::string("b\0in", 4)}}},
+      {"range_keys", wire::RangeKeysRequest{12345, 99999, "[a-c]?x*", 100}},
+      {"range_keys_reply", wire::RangeKeysReply{{{"key", 1'700'000'000'000'000, 7, false, 0},
+                                                 {"gone", 5, 1, true, 1'800'000'000'000'000}},
+                                                99999}},
+      {"dbsize", wire::DbSizeRequest{}},
+      {"dbsize_reply", wire::DbSizeReply{2000, 3, 3}},
   };
 }
 

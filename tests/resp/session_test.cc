@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "node/resp/keyspace_commands.h"
 #include "node/resp/session.h"
 
 using namespace ringkv;
@@ -425,7 +426,7 @@ TEST_CASE("COMMAND and CONFIG GET answer what redis-cli and redis-benchmark ask"
   h.command({"CONFIG", "GET", "appendonly"});
   h.command({"CONFIG", "GET", "maxmemory"});
   h.command({"CONFIG", "SET", "save", ""});
-  CHECK(h.ready() == "*0\r\n:26\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+  CHECK(h.ready() == "*0\r\n:29\r\n*0\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
                      "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n*0\r\n-ERR ringkv answers CONFIG GET only\r\n");
 }
 
@@ -615,4 +616,69 @@ TEST_CASE("with users, HELLO is answered before AUTH but CLIENT needs it") {
   std::string out;
   session.take_ready(out);
   CHECK(out == "-NOPROTO sorry, this protocol version is not supported\r\n-NOAUTH Authentication required.\r\n");
+}
+
+TEST_CASE("SCAN becomes a scan request and answers [cursor, keys] as Redis does") {
+  Harness h;
+  h.command({"SCAN", "18446744073709551615", "MATCH", "user:*", "COUNT", "5000"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 1);
+  const auto& scan = std::get<wire::ScanRequest>(requests[0].body);
+  CHECK(scan.cursor == UINT64_MAX);
+  CHECK(scan.pattern == "user:*");
+  CHECK(scan.count == wire::kScanCountMax);  // COUNT is a hint, capped
+  h.reply(requests[0].request_id, wire::ScanReply{42, {"a", std::string("b\0", 2)}});
+  CHECK(h.ready() == std::string("*2\r\n$2\r\n42\r\n*2\r\n$1\r\na\r\n$2\r\nb\0\r\n", 31));
+
+  h.command({"scan", "0", "TYPE", "hash"});  // every value is a string
+  h.command({"SCAN", "-1"});
+  h.command({"SCAN", "0", "COUNT", "0"});
+  h.command({"SCAN", "0", "COUNT", "x"});
+  h.command({"SCAN", "0", "NOPE", "1"});
+  h.command({"SCAN", "0", "MATCH"});
+  CHECK(h.requests().empty());
+  CHECK(h.ready() ==
+        "*2\r\n$1\r\n0\r\n*0\r\n-ERR invalid cursor\r\n-ERR syntax error\r\n"
+        "-ERR value is not an integer or out of range\r\n-ERR syntax error\r\n"
+        "-ERR wrong number of arguments for 'scan' command\r\n");
+}
+
+TEST_CASE("KEYS pages through the whole scan and answers every key at once") {
+  Harness h;
+  h.command({"KEYS", "*"});
+  auto first = h.requests();
+  REQUIRE(first.size() == 1);
+  CHECK(std::get<wire::ScanRequest>(first[0].body).pattern.empty());
+  h.reply(first[0].request_id, wire::ScanReply{100, {"a", "b"}});
+  CHECK(h.ready().empty());
+  auto second = h.requests();
+  REQUIRE(second.size() == 1);
+  CHECK(std::get<wire::ScanRequest>(second[0].body).cursor == 100);
+  h.reply(second[0].request_id, wire::ScanReply{0, {"c"}});
+  CHECK(h.ready() == "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+}
+
+TEST_CASE("KEYS beyond its bound is refused, naming SCAN; an error of a page is the answer") {
+  Harness h;
+  h.command({"KEYS", "k*"});
+  auto request = h.requests();
+  std::vector<std::string> many(kKeysReplyKeysMax + 1, "k");
+  h.reply(request[0].request_id, wire::ScanReply{5, many});
+  CHECK(h.requests().empty());  // no further page
+  CHECK(h.ready() == "-" + keys_refusal() + "\r\n");
+
+  h.command({"KEYS", "k*"});
+  request = h.requests();
+  h.reply(request[0].request_id, wire::ErrorReply{wire::ErrorCode::kUnavailable, "scan needs 2 replicas"});
+  CHECK(h.ready() == "-UNAVAILABLE scan needs 2 replicas\r\n");
+}
+
+TEST_CASE("DBSIZE answers the cluster's estimate as an integer") {
+  Harness h;
+  h.command({"DBSIZE"});
+  auto requests = h.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(std::holds_alternative<wire::DbSizeRequest>(requests[0].body));
+  h.reply(requests[0].request_id, wire::DbSizeReply{1234, 3, 3});
+  CHECK(h.ready() == ":1234\r\n");
 }
