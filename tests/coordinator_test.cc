@@ -45,11 +45,11 @@ struct Cluster {
   // The peer requests emitted so far, by destination address.
   std::vector<core::PeerRequest> take() { return coordinator.take_peer_requests(); }
   void ack(const core::PeerRequest& request, Now now) {
-    coordinator.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now);
+    coordinator.handle_reply(request.route.id, wire::Message{0, wire::ReplicaWriteReply{}}, now);
   }
   // The replica already held `newer`: the write is hidden there.
   void ack_newer(const core::PeerRequest& request, storage::Version newer, Now now) {
-    coordinator.handle_reply(request.token,
+    coordinator.handle_reply(request.route.id,
                              wire::Message{0, wire::ReplicaWriteReply{newer.timestamp_us, newer.tiebreak}}, now);
   }
   // This node's ring was `before` until a moment ago (a joint quorum follows).
@@ -62,7 +62,7 @@ struct Cluster {
     view.previous_until_ms = 30'000;
   }
   void fail(const core::PeerRequest& request, Now now) {
-    coordinator.handle_reply(request.token, std::unexpected("connection reset"), now);
+    coordinator.handle_reply(request.route.id, std::unexpected("connection reset"), now);
   }
 };
 
@@ -176,11 +176,11 @@ TEST_CASE("a QUORUM read asks this node and one other, and replaces one that fai
   c.coordinator.read(1, 20, "k", wire::Consistency::kQuorum, at(0));
   auto requests = c.take();
   REQUIRE(requests.size() == 1);
-  c.coordinator.handle_reply(requests[0].token, std::unexpected("connection reset"), at(1));
+  c.coordinator.handle_reply(requests[0].route.id, std::unexpected("connection reset"), at(1));
   auto retry = c.take();
   REQUIRE(retry.size() == 1);
   CHECK(retry[0].address != requests[0].address);
-  c.coordinator.handle_reply(retry[0].token,
+  c.coordinator.handle_reply(retry[0].route.id,
                              wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 5, 1, false, "v"}}}, at(2));
   auto replies = c.coordinator.take_replies();
   REQUIRE(replies.size() == 1);
@@ -193,11 +193,11 @@ TEST_CASE("a read returns the newest version and repairs the stale replicas") {
   c.coordinator.read(1, 20, "k", wire::Consistency::kAll, at(0));
   auto requests = c.take();
   REQUIRE(requests.size() == 2);
-  c.coordinator.handle_reply(requests[0].token,
+  c.coordinator.handle_reply(requests[0].route.id,
                              wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 9, 1, false, "new"}}}, at(1));
   CHECK(c.coordinator.take_replies().empty());
   // The last replica has nothing: it and this node get the newest version.
-  c.coordinator.handle_reply(requests[1].token, wire::Message{0, wire::ReplicaReadReply{}}, at(2));
+  c.coordinator.handle_reply(requests[1].route.id, wire::Message{0, wire::ReplicaReadReply{}}, at(2));
   auto replies = c.coordinator.take_replies();
   REQUIRE(replies.size() == 1);
   const auto& got = std::get<wire::GetReply>(replies[0].message.body);
@@ -218,7 +218,7 @@ TEST_CASE("a read of a deleted key is not found even when another replica is sta
   c.coordinator.read(1, 20, "k", wire::Consistency::kAll, at(0));
   auto requests = c.take();
   for (const auto& request : requests) {
-    c.coordinator.handle_reply(request.token,
+    c.coordinator.handle_reply(request.route.id,
                                wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 5, 1, false, "old"}}}, at(1));
   }
   auto replies = c.coordinator.take_replies();

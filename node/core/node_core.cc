@@ -1,6 +1,7 @@
 #include "node/core/node_core.h"
 
 #include <algorithm>
+#include <cassert>
 #include <limits>
 #include <utility>
 
@@ -102,41 +103,55 @@ std::vector<std::string> NodeCore::remembered_addresses() const {
   return addresses;
 }
 
-void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+void NodeCore::handle_peer_reply(PeerRoute route, const std::expected<wire::Message, std::string>& reply,
                                  Now now) {
-  last_wall_us_ = now.wall_us;
-  if ((token & KeyringAdmin::kTokenBit) && !(token & (HintReplayer::kTokenBit | Topology::kTokenBit |
-                                                        AntiEntropy::kTokenBit | Streamer::kTokenBit))) {
-    keyring_admin_.handle_reply(token, reply, now);
-  } else if (token & HintReplayer::kTokenBit) {
-    replayer_.handle_reply(token, reply, now);
-  } else if (token & Topology::kTokenBit) {
-    topology_.handle_reply(token, reply, now);
-  } else if (token & AntiEntropy::kTokenBit) {
-    repair_.handle_reply(token, reply, now);
-  } else {
-    if (reply) {
-      // Replica replies carry no timestamps of their own; reads do.
-      if (const auto* read = std::get_if<wire::ReplicaReadReply>(&reply->body); read && read->found) {
-        clock_.observe(read->record.timestamp_us, now.wall_us);
-      }
-    }
-    if (auto sent = replica_sent_.find(token); sent != replica_sent_.end()) {
-      const uint64_t micros = now.wall_us > sent->second.sent_wall_us ? now.wall_us - sent->second.sent_wall_us : 0;
-      (sent->second.is_write ? replica_write_latency_ : replica_read_latency_).record(micros);
-      replica_sent_.erase(sent);
-    }
-    coordinator_.handle_reply(token, reply, now);
-    collect_replies(now);
+  bool awaited = false;
+  switch (route.owner) {
+    case PeerOwner::kCoordinator:
+      awaited = coordinator_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kHintReplayer:
+      awaited = replayer_.handle_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kTopology:
+      awaited = topology_.handle_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kTopologyStream:
+      awaited = topology_.handle_stream_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kRepair:
+      awaited = repair_.handle_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kRepairStream:
+      awaited = repair_.handle_stream_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kKeyringAdmin:
+      awaited = keyring_admin_.handle_reply(route.id, reply, now);
+      break;
+  }
+  if (!awaited) {
+    ++peer_replies_dropped_;
+    return;
   }
   flush_quietly();
 }
 
+bool NodeCore::coordinator_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now) {
+  if (!coordinator_.handle_reply(id, reply, now)) return false;
+  if (reply) {
+    // Replica replies carry no timestamps of their own; reads do.
+    if (const auto* read = std::get_if<wire::ReplicaReadReply>(&reply->body); read && read->found) {
+      clock_.observe(read->record.timestamp_us, now.wall_us);
+    }
+  }
+  collect_replies();
+  return true;
+}
+
 void NodeCore::tick(Now now) {
   last_now_ms_ = now.monotonic_ms;
-  last_wall_us_ = now.wall_us;
   coordinator_.tick(now);
-  collect_replies(now);
+  collect_replies();
   if (!remembered_.empty() && now.monotonic_ms >= remember_dead_at_ms_) {
     for (const RingNode& node : remembered_) {
       membership::Member member{.id = node.id, .name = node.name, .address = node.address,
@@ -177,18 +192,8 @@ membership::TimeMs NodeCore::next_deadline() const {
   return requests ? std::min(*requests, next_hint_scan_ms_) : next_hint_scan_ms_;
 }
 
-void NodeCore::collect_replies(Now now) {
-  for (auto& reply : coordinator_.take_replies()) {
-    auto it = pending_.find({reply.client, reply.message.request_id});
-    if (it != pending_.end()) {
-      const Pending& pending = it->second;
-      const uint64_t micros = now.wall_us > pending.started_wall_us ? now.wall_us - pending.started_wall_us : 0;
-      (pending.op == ClientOp::kGet ? read_latency_ : write_latency_).record(micros);
-      client_latency_[{pending.op, pending.consistency}].record(micros);
-      pending_.erase(it);
-    }
-    outgoing_.push_back(std::move(reply));
-  }
+void NodeCore::collect_replies() {
+  for (auto& reply : coordinator_.take_replies()) outgoing_.push_back(std::move(reply));
 }
 
 std::vector<Outgoing> NodeCore::take_outgoing() {
@@ -211,12 +216,6 @@ std::vector<Outgoing> NodeCore::take_outgoing() {
 
 std::vector<PeerRequest> NodeCore::take_peer_requests() {
   auto requests = coordinator_.take_peer_requests();
-  for (const PeerRequest& request : requests) {
-    const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(request.body);
-    if (is_write || std::holds_alternative<wire::ReplicaReadRequest>(request.body)) {
-      replica_sent_[request.token] = ReplicaSent{is_write, last_wall_us_};
-    }
-  }
   for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : topology_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : repair_.take_peer_requests()) requests.push_back(std::move(request));
@@ -514,6 +513,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("read_repairs", counters.read_repairs);
   add("read_repair_failures", counters.read_repair_failures);
   add("storage_errors", storage_errors_);
+  add("peer_replies_dropped", peer_replies_dropped_);
   add("hint_storage_errors", replayer_.storage_errors());
   add("auth_failures", auth_failures_);
   add("client_refused_noauth", client_refused_noauth_);
@@ -523,7 +523,8 @@ wire::Body NodeCore::stats(Now now) const {
   add("client_refused_not_ready", client_refused_not_ready_);
   add("clock_offset_warnings", swim_.stats().clock_offset_warnings);
   add("settings_mismatches", settings_mismatches_);
-  for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
+  const RequestLatencies& latencies = coordinator_.latencies();
+  for (auto [name, histogram] : {std::pair{"write", &latencies.writes}, std::pair{"read", &latencies.reads}}) {
     add(std::string(name) + "_latency_p50_us", histogram->percentile(0.50));
     add(std::string(name) + "_latency_p99_us", histogram->percentile(0.99));
     add(std::string(name) + "_latency_p999_us", histogram->percentile(0.999));

@@ -23,7 +23,6 @@ wire::ErrorReply error(wire::ErrorCode code, std::string message) {
 void NodeCore::handle_client(ClientId client, std::string_view peer_address, Channel channel,
                              wire::Message request, Now now) {
   last_now_ms_ = now.monotonic_ms;
-  last_wall_us_ = now.wall_us;
   // A connection that authenticated as a client is one, whatever the channel:
   // a client credential never opens the internode requests.
   const auto state = clients_.find(client);
@@ -42,7 +41,7 @@ void NodeCore::handle_client(ClientId client, std::string_view peer_address, Cha
                                                               "an internode message (or a reply) is refused "
                                                               "on a client connection")}});
   }
-  collect_replies(now);
+  collect_replies();
 }
 
 void NodeCore::handle_client_request(ClientId client, std::string_view peer_address, wire::Message& request,
@@ -95,19 +94,16 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
     if (auto bound = admission_.admit(client, id, bytes)) return answer(shed(*bound, now));
   }
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kPut, put->consistency};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};
     record.expires_at_us = expiry_of(*put, record.version.timestamp_us);
-    coordinator_.write(client, id, put->key, std::move(record), put->consistency, now);
+    coordinator_.write(client, id, std::move(put->key), std::move(record), put->consistency, now);
   } else if (auto* del = std::get_if<wire::DeleteRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kDelete, del->consistency};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
-    coordinator_.write(client, id, del->key, std::move(record), del->consistency, now);
+    coordinator_.write(client, id, std::move(del->key), std::move(record), del->consistency, now);
   } else if (get != nullptr && get->local) {
     answer(local_read(*get, now));
   } else if (get != nullptr) {
-    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kGet, get->consistency};
-    coordinator_.read(client, id, get->key, get->consistency, now);
+    coordinator_.read(client, id, std::move(get->key), get->consistency, now);
   } else if (std::holds_alternative<wire::StatusRequest>(request.body)) {
     answer(status());
   } else if (auto* endpoints_request = std::get_if<wire::EndpointsRequest>(&request.body)) {
