@@ -86,6 +86,31 @@ TEST_CASE("a QUORUM write answers after two of three replicas, this node being o
   CHECK(c.coordinator.take_replies().empty());  // answered once only
 }
 
+TEST_CASE("the coordinator times each request from arrival to reply and each replica round trip") {
+  Cluster c(3);
+  c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kQuorum, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 2);
+  CHECK(c.coordinator.replica_requests_in_flight() == 2);
+  c.ack(requests[0], at(5));
+  const core::RequestLatencies& latencies = c.coordinator.latencies();
+  CHECK(latencies.writes.count() == 1);
+  CHECK(latencies.writes.sum_micros() == 5000);
+  CHECK(latencies.reads.count() == 0);
+  REQUIRE(latencies.by_op.size() == 1);
+  CHECK(latencies.by_op.begin()->first == std::pair{core::ClientOp::kPut, wire::Consistency::kQuorum});
+  CHECK(latencies.replica_writes.count() == 1);
+  c.ack(requests[1], at(7));
+  CHECK(latencies.replica_writes.count() == 2);
+  CHECK(latencies.replica_writes.sum_micros() == 5000 + 7000);
+  CHECK(latencies.writes.count() == 1);  // the client was answered once
+  CHECK(c.coordinator.replica_requests_in_flight() == 0);
+  // A reply to a request already answered, or never sent, is not awaited.
+  CHECK_FALSE(c.coordinator.handle_reply(requests[1].route.id, wire::Message{0, wire::ReplicaWriteReply{}}, at(8)));
+  CHECK_FALSE(c.coordinator.handle_reply(999, wire::Message{0, wire::ReplicaWriteReply{}}, at(8)));
+  CHECK(latencies.replica_writes.count() == 2);
+}
+
 TEST_CASE("ALL with a replica down is UNAVAILABLE and writes nothing anywhere") {
   Cluster c(3);
   c.view.down_since_ms[node_id('b')] = 0;
