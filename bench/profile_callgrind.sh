@@ -61,10 +61,12 @@ callgrind_control -i off "$profiled" >/dev/null 2>&1
 kill "$profiled"; wait "$profiled" 2>/dev/null || true
 total=$(callgrind_annotate "$work/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); if (!seen) print $1; seen = 1}')
 echo "mode $mode: $total Ir over $((2 * requests)) requests = $((total / (2 * requests))) Ir/request"
-echo "--- top inclusive"
-callgrind_annotate --inclusive=yes "$work/callgrind.out" 2>/dev/null | grep -A 25 'file:function' | tail -n +2
-echo "--- top self"
-callgrind_annotate "$work/callgrind.out" 2>/dev/null | grep -A 25 'file:function' | tail -n +2
-echo "--- top self in ringkv's own code and the allocator"
-callgrind_annotate "$work/callgrind.out" 2>/dev/null | grep -E 'ringkv::|malloc|free|operator new' | head -25
 if [ -n "$keep" ]; then mkdir -p "$keep"; cp "$work/callgrind.out" "$keep/callgrind.$mode.out"; fi
+# awk, not head: a reader that stops early would fail the pipeline (pipefail).
+top() { awk -v n="$1" 'NR <= n'; }
+echo "--- top inclusive"
+callgrind_annotate --inclusive=yes "$work/callgrind.out" 2>/dev/null | grep -A 25 'file:function' | tail -n +2 | top 25
+echo "--- top self"
+callgrind_annotate "$work/callgrind.out" 2>/dev/null | grep -A 25 'file:function' | tail -n +2 | top 25
+echo "--- top self in ringkv's own code and the allocator"
+callgrind_annotate "$work/callgrind.out" 2>/dev/null | grep -E 'ringkv::|malloc|free|operator new' | top 25

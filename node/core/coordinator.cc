@@ -85,6 +85,9 @@ bool Coordinator::start_write(Operation op, Now now) {
   const auto natural = view_.ring->preference_list(position, config_.replicas);
   op.required = required_for(op.level, static_cast<uint32_t>(natural.size()));
   op.replicas.clear();
+  // Room for the natural replicas and as many stand-ins or pending owners:
+  // growing the vector would move every Replica (four strings) each time.
+  op.replicas.reserve(2 * natural.size());
   std::vector<const RingNode*> down;
   for (const RingNode* node : natural) {
     if (view_.is_up(node->id)) {
@@ -251,6 +254,7 @@ void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wi
                .level = level, .started_wall_us = now.wall_us};
   op.required = required_for(level, static_cast<uint32_t>(natural.size()));
   op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
+  op.replicas.reserve(natural.size());
   for (const RingNode* node : natural) {
     if (view_.is_up(node->id)) op.replicas.push_back(Replica{node->id, node->address});
   }
