@@ -43,12 +43,16 @@ case "$mode" in
     start_node n1 127.0.0.1 3 "" yes; first=$node_addr; first_resp=$resp_addr
     wait_ping 127.0.0.1 "${first_resp#*:}"
     start_node n2 127.0.0.2 3 "$first" no; start_node n3 127.0.0.3 3 "$first" no
+    # Ready once the coordinator sees all three alive and owning their ranges
+    # (a joiner's writes would otherwise fail QUORUM, and redis-benchmark stops).
     for _ in $(seq 1 600); do
-      alive=$("$kv" --host "$first" --json status 2>/dev/null | grep -o '"liveness": *"alive"' | wc -l || true)
-      [ "$alive" = 3 ] && break
+      status=$("$kv" --host "$first" --json status 2>/dev/null || true)
+      alive=$(grep -o '"liveness": *"alive"' <<<"$status" | wc -l)
+      normal=$(grep -o '"ring_status": *"normal"' <<<"$status" | wc -l)
+      [ "$alive" = 3 ] && [ "$normal" = 3 ] && break
       sleep 0.1
     done
-    [ "$alive" = 3 ] || { echo "the 3-node cluster never converged" >&2; exit 1; }
+    [ "$alive" = 3 ] && [ "$normal" = 3 ] || { echo "the 3-node cluster never converged" >&2; exit 1; }
     resp_addr=$first_resp ;;
   *) echo "mode is single or cluster" >&2; exit 2 ;;
 esac
