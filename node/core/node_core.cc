@@ -1,7 +1,6 @@
 #include "node/core/node_core.h"
 
 #include <algorithm>
-#include <cassert>
 #include <limits>
 #include <utility>
 
