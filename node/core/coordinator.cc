@@ -268,8 +268,11 @@ void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wi
   }
   // Ask only as many replicas as the level needs, this node first (its copy
   // costs no message); a replica that fails is replaced by the next one.
-  std::stable_partition(op.replicas.begin(), op.replicas.end(),
-                        [&](const Replica& r) { return r.id == view_.self_id; });
+  // (This node is listed once at most; rotating it to the front keeps the
+  // others in order without the buffer a stable_partition allocates.)
+  const auto self = std::find_if(op.replicas.begin(), op.replicas.end(),
+                                 [&](const Replica& r) { return r.id == view_.self_id; });
+  if (self != op.replicas.end()) std::rotate(op.replicas.begin(), self, self + 1);
   const uint64_t op_id = next_op_id_++;
   const uint32_t first_wave = op.required;
   // Marked before any is asked, so this node's synchronous answer does not
