@@ -25,6 +25,7 @@
 # its PID on exit (never by name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh  # free_port, wait_ping, use_scratch (run from the repository root)
 requests=${1:-200000}
 overload_s=${OVERLOAD_S:-40}
 overload_after_s=${OVERLOAD_AFTER_S:-30}
@@ -34,16 +35,8 @@ kvnode=build/node/kvnode
 for tool in redis-server redis-cli redis-benchmark "$kv" "$kvnode"; do
   command -v "$tool" >/dev/null || { echo "missing $tool (run scripts/setup.sh and scripts/build.sh)" >&2; exit 2; }
 done
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+use_scratch
 
-. bench/lib.sh  # free_port, wait_ping (the script runs from the repository root)
 # Sets node_addr and resp_addr; runs in this shell (not in a $(...) or
 # <(...) subshell), or $! would never reach pids and the node would outlive us.
 start_node() {  # name host replicas [seed [kvnode flags...]]

@@ -24,3 +24,21 @@ wait_ping() {
   done
   echo "$1:$2 never answered PING" >&2; return 1
 }
+
+# A scratch directory ($work) and a list of started processes ($pids; append
+# each $! to it), both cleaned up when the script exits: processes stopped by
+# PID (never by name), logs in $work tailed if the script failed.
+use_scratch() {
+  work=$(mktemp -d)
+  pids=()
+  trap cleanup_scratch EXIT
+}
+cleanup_scratch() {
+  local status=$?
+  if [ "$status" != 0 ]; then
+    for log in "$work"/*.log; do [ -s "$log" ] && { echo "== $log"; tail -5 "$log"; }; done >&2
+  fi
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}

@@ -16,6 +16,7 @@
 # Every process started here is stopped by its PID on exit (never by name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh  # free_port, wait_ping, use_scratch (run from the repository root)
 requests=${1:-50000}
 rounds=${2:-3}
 clients=50
@@ -24,20 +25,8 @@ kvnode=${KVNODE:-build/node/kvnode}  # KVNODE=build-asan/node/kvnode for a sanit
 for tool in redis-benchmark redis-cli "$kv" "$kvnode"; do
   command -v "$tool" >/dev/null || { echo "missing $tool (run scripts/setup.sh and scripts/build.sh)" >&2; exit 2; }
 done
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  status=$?
-  if [ "$status" != 0 ]; then
-    for log in "$work"/*.log; do [ -s "$log" ] && { echo "== $log"; tail -5 "$log"; }; done >&2
-  fi
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+use_scratch
 
-. bench/lib.sh  # free_port, wait_ping (the script runs from the repository root)
 # Sets node_addr and resp_addr (no subshell: $! must reach pids).
 start_node() {  # name host seed|"" extra-flags...
   local name=$1 host=$2 seed=$3; shift 3

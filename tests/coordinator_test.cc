@@ -50,23 +50,23 @@ struct Cluster {
   std::vector<core::PeerRequest> take(Now now = at(0)) {
     for (auto local = coordinator.take_local_requests(); !local.empty(); local = coordinator.take_local_requests()) {
       for (core::PeerRequest& request : local) {
-        const core::ReplyTo to{.coordinator = true, .token = request.token};
+        const core::ReplyTo to{.coordinator = true, .route_id = request.route.id};
         if (auto* write = std::get_if<wire::ReplicaWriteRequest>(&request.body)) {
           store.stage(to, *write, now.wall_us);
         } else {
           store.stage(to, std::get<wire::ReplicaReadRequest>(request.body));
         }
       }
-      for (auto& [to, body] : store.commit()) coordinator.handle_reply(to.token, wire::Message{0, body}, now);
+      for (auto& [to, body] : store.commit()) coordinator.handle_reply(to.route_id, wire::Message{0, body}, now);
     }
     return coordinator.take_peer_requests();
   }
   void ack(const core::PeerRequest& request, Now now) {
-    coordinator.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now);
+    coordinator.handle_reply(request.route.id, wire::Message{0, wire::ReplicaWriteReply{}}, now);
   }
   // The replica already held `newer`: the write is hidden there.
   void ack_newer(const core::PeerRequest& request, storage::Version newer, Now now) {
-    coordinator.handle_reply(request.token,
+    coordinator.handle_reply(request.route.id,
                              wire::Message{0, wire::ReplicaWriteReply{newer.timestamp_us, newer.tiebreak}}, now);
   }
   // This node's ring was `before` until a moment ago (a joint quorum follows).
@@ -79,7 +79,7 @@ struct Cluster {
     view.previous_until_ms = 30'000;
   }
   void fail(const core::PeerRequest& request, Now now) {
-    coordinator.handle_reply(request.token, std::unexpected("connection reset"), now);
+    coordinator.handle_reply(request.route.id, std::unexpected("connection reset"), now);
   }
 };
 
@@ -99,6 +99,31 @@ TEST_CASE("a QUORUM write answers after two of three replicas, this node being o
   CHECK((*c.store.read("k"))->value == "v");
   c.ack(requests[1], at(2));
   CHECK(c.coordinator.take_replies().empty());  // answered once only
+}
+
+TEST_CASE("the coordinator times each request from arrival to reply and each replica round trip") {
+  Cluster c(3);
+  c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kQuorum, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 2);
+  CHECK(c.coordinator.replica_requests_in_flight() == 2);
+  c.ack(requests[0], at(5));
+  const core::RequestLatencies& latencies = c.coordinator.latencies();
+  CHECK(latencies.writes.count() == 1);
+  CHECK(latencies.writes.sum_micros() == 5000);
+  CHECK(latencies.reads.count() == 0);
+  REQUIRE(latencies.by_op.size() == 1);
+  CHECK(latencies.by_op.begin()->first == std::pair{core::ClientOp::kPut, wire::Consistency::kQuorum});
+  CHECK(latencies.replica_writes.count() == 1);
+  c.ack(requests[1], at(7));
+  CHECK(latencies.replica_writes.count() == 2);
+  CHECK(latencies.replica_writes.sum_micros() == 5000 + 7000);
+  CHECK(latencies.writes.count() == 1);  // the client was answered once
+  CHECK(c.coordinator.replica_requests_in_flight() == 0);
+  // A reply to a request already answered, or never sent, is not awaited.
+  CHECK_FALSE(c.coordinator.handle_reply(requests[1].route.id, wire::Message{0, wire::ReplicaWriteReply{}}, at(8)));
+  CHECK_FALSE(c.coordinator.handle_reply(999, wire::Message{0, wire::ReplicaWriteReply{}}, at(8)));
+  CHECK(latencies.replica_writes.count() == 2);
 }
 
 TEST_CASE("ALL with a replica down is UNAVAILABLE and writes nothing anywhere") {
@@ -191,11 +216,11 @@ TEST_CASE("a QUORUM read asks this node and one other, and replaces one that fai
   c.coordinator.read(1, 20, "k", wire::Consistency::kQuorum, at(0));
   auto requests = c.take();
   REQUIRE(requests.size() == 1);
-  c.coordinator.handle_reply(requests[0].token, std::unexpected("connection reset"), at(1));
+  c.coordinator.handle_reply(requests[0].route.id, std::unexpected("connection reset"), at(1));
   auto retry = c.take();
   REQUIRE(retry.size() == 1);
   CHECK(retry[0].address != requests[0].address);
-  c.coordinator.handle_reply(retry[0].token,
+  c.coordinator.handle_reply(retry[0].route.id,
                              wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 5, 1, false, "v"}}}, at(2));
   auto replies = c.coordinator.take_replies();
   REQUIRE(replies.size() == 1);
@@ -208,11 +233,11 @@ TEST_CASE("a read returns the newest version and repairs the stale replicas") {
   c.coordinator.read(1, 20, "k", wire::Consistency::kAll, at(0));
   auto requests = c.take();
   REQUIRE(requests.size() == 2);
-  c.coordinator.handle_reply(requests[0].token,
+  c.coordinator.handle_reply(requests[0].route.id,
                              wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 9, 1, false, "new"}}}, at(1));
   CHECK(c.coordinator.take_replies().empty());
   // The last replica has nothing: it and this node get the newest version.
-  c.coordinator.handle_reply(requests[1].token, wire::Message{0, wire::ReplicaReadReply{}}, at(2));
+  c.coordinator.handle_reply(requests[1].route.id, wire::Message{0, wire::ReplicaReadReply{}}, at(2));
   auto replies = c.coordinator.take_replies();
   REQUIRE(replies.size() == 1);
   const auto& got = std::get<wire::GetReply>(replies[0].message.body);
@@ -233,7 +258,7 @@ TEST_CASE("a read of a deleted key is not found even when another replica is sta
   c.coordinator.read(1, 20, "k", wire::Consistency::kAll, at(0));
   auto requests = c.take();
   for (const auto& request : requests) {
-    c.coordinator.handle_reply(request.token,
+    c.coordinator.handle_reply(request.route.id,
                                wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 5, 1, false, "old"}}}, at(1));
   }
   auto replies = c.coordinator.take_replies();

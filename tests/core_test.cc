@@ -619,3 +619,46 @@ TEST_CASE("a single node scans its own store for a client and serves replica key
   CHECK(std::get<wire::ErrorReply>(f.call(range, 4000, 1, core::Channel::kClient)).code == wire::ErrorCode::kForbidden);
   CHECK(std::get<wire::RangeKeysReply>(f.call(range, 4000)).entries.size() == 3);  // the tombstone too
 }
+
+TEST_CASE("a peer reply reaches only the unit its route names; unknown and repeated routes are dropped and counted") {
+  Fixture f;
+  membership::Swim other = make_swim("node2", 2);
+  other.join({"127.0.0.1:7001"}, 0);
+  REQUIRE(std::holds_alternative<wire::PushPullReply>(
+      f.call(wire::PushPullRequest{other.take_push_pull_requests().at(0).bytes}, 1000)));
+  (void)f.core.take_membership_events(core::Now{1000, 1});
+  REQUIRE(f.core.view().ring->node_count() == 2);
+  // QUORUM of the two replicas: this node's copy and one peer request.
+  f.core.handle_client(1, "client", core::Channel::kClient, wire::Message{5, wire::PutRequest{"k", "v"}},
+                       core::Now{2000, 2});
+  CHECK(f.core.take_outgoing().empty());
+  auto requests = f.core.take_peer_requests();
+  REQUIRE(requests.size() == 1);
+  const core::PeerRoute route = requests[0].route;
+  CHECK(route.owner == core::PeerOwner::kCoordinator);
+  CHECK(std::holds_alternative<wire::ReplicaWriteRequest>(requests[0].body));
+  const wire::Message ack{0, wire::ReplicaWriteReply{}};
+
+  // The same id under every other owner, and an owner byte no unit has: no unit awaits them.
+  uint64_t dropped = 0;
+  for (uint8_t owner = 0; owner <= 7; ++owner) {
+    if (static_cast<core::PeerOwner>(owner) == route.owner) continue;
+    f.core.handle_peer_reply(core::PeerRoute{static_cast<core::PeerOwner>(owner), route.id}, ack, core::Now{3000, 3});
+    CHECK(f.core.peer_replies_dropped() == ++dropped);
+  }
+  CHECK(f.core.take_outgoing().empty());
+
+  f.core.handle_peer_reply(route, ack, core::Now{4000, 4});
+  CHECK(f.core.peer_replies_dropped() == dropped);
+  auto replies = f.core.take_outgoing();
+  REQUIRE(replies.size() == 1);
+  CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
+
+  // Delivered twice (the I/O layer promises once; a late or forged copy): dropped.
+  f.core.handle_peer_reply(route, ack, core::Now{5000, 5});
+  CHECK(f.core.peer_replies_dropped() == dropped + 1);
+  CHECK(f.core.take_outgoing().empty());
+  auto stats = std::get<wire::StatsReply>(f.call(wire::StatsRequest{}, 6000)).values;
+  CHECK(std::find(stats.begin(), stats.end(), std::pair<std::string, uint64_t>{"peer_replies_dropped", dropped + 1}) !=
+        stats.end());
+}

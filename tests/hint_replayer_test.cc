@@ -59,7 +59,7 @@ TEST_CASE("hints replay in windows and are deleted as the target acknowledges th
   size_t delivered = 0;
   while (!requests.empty()) {
     for (const auto& request : requests) {
-      f.replayer.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now());
+      f.replayer.handle_reply(request.route.id, wire::Message{0, wire::ReplicaWriteReply{}}, now());
       ++delivered;
     }
     requests = f.replayer.take_peer_requests();
@@ -79,13 +79,13 @@ TEST_CASE("a failed delivery keeps the hint and it is sent again") {
   f.replayer.tick(now());
   auto first = f.replayer.take_peer_requests();
   REQUIRE(first.size() == 1);
-  f.replayer.handle_reply(first[0].token, std::unexpected("connection reset"), now());
+  f.replayer.handle_reply(first[0].route.id, std::unexpected("connection reset"), now());
   CHECK(f.stored() == 1);
   f.replayer.tick(now());  // no pause: membership says when a target is down
   auto again = f.replayer.take_peer_requests();
   REQUIRE(again.size() == 1);
   CHECK(std::get<wire::ReplicaWriteRequest>(again[0].body).key == "key0");
-  f.replayer.handle_reply(again[0].token, wire::Message{0, wire::ReplicaWriteReply{}}, now());
+  f.replayer.handle_reply(again[0].route.id, wire::Message{0, wire::ReplicaWriteReply{}}, now());
   CHECK(f.stored() == 0);
   CHECK(f.replayer.stats().at(f.target).backoffs == 0);
 }
@@ -108,7 +108,7 @@ TEST_CASE("a target whose storage keeps refusing hints is retried ever less ofte
     }
     if (round > 0) pauses.push_back(t - failed_at);
     CHECK(requests.size() == 3);  // the window, once per pause: no hot loop
-    for (const auto& request : requests) f.replayer.handle_reply(request.token, full, now(t));
+    for (const auto& request : requests) f.replayer.handle_reply(request.route.id, full, now(t));
   }
   CHECK(pauses == std::vector<membership::TimeMs>{250, 500, 1000, 2000, 4000, 8000, 8000});
   CHECK(f.replayer.stats().at(f.target).backoffs == 8);
@@ -118,9 +118,9 @@ TEST_CASE("a target whose storage keeps refusing hints is retried ever less ofte
   f.replayer.tick(now(t));
   auto requests = f.replayer.take_peer_requests();
   REQUIRE(requests.size() == 3);
-  f.replayer.handle_reply(requests[0].token, wire::Message{0, wire::ReplicaWriteReply{}}, now(t));
-  f.replayer.handle_reply(requests[1].token, full, now(t));
-  f.replayer.handle_reply(requests[2].token, full, now(t));
+  f.replayer.handle_reply(requests[0].route.id, wire::Message{0, wire::ReplicaWriteReply{}}, now(t));
+  f.replayer.handle_reply(requests[1].route.id, full, now(t));
+  f.replayer.handle_reply(requests[2].route.id, full, now(t));
   // One delivery reset the pause: the next failure pauses for the initial 250 ms.
   f.replayer.tick(now(t + 250));
   CHECK(f.replayer.take_peer_requests().size() == 2);
@@ -136,7 +136,7 @@ TEST_CASE("a hint delivered but not deleted (a full disk here) is delivered agai
   REQUIRE(requests.size() == 2);
   f.engine.fail_writes_with(storage::ErrorKind::kNoSpace);
   for (const auto& request : requests) {
-    f.replayer.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now());
+    f.replayer.handle_reply(request.route.id, wire::Message{0, wire::ReplicaWriteReply{}}, now());
   }
   CHECK(f.stored() == 2);
   CHECK(f.replayer.storage_errors() == 2);
@@ -147,7 +147,7 @@ TEST_CASE("a hint delivered but not deleted (a full disk here) is delivered agai
   auto again = f.replayer.take_peer_requests();
   REQUIRE(again.size() == 2);
   for (const auto& request : again) {
-    f.replayer.handle_reply(request.token, wire::Message{0, wire::ReplicaWriteReply{}}, now(250));
+    f.replayer.handle_reply(request.route.id, wire::Message{0, wire::ReplicaWriteReply{}}, now(250));
   }
   CHECK(f.stored() == 0);
 }

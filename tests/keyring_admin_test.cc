@@ -96,12 +96,12 @@ struct Fixture {
                                                bool ok = true) {
     std::vector<wire::KeyringRequest> seen;
     for (auto& request : admin->take_peer_requests()) {
-      CHECK((request.token & core::KeyringAdmin::kTokenBit) != 0);
+      CHECK(request.route.owner == core::PeerOwner::kKeyringAdmin);
       CHECK(request.address == "127.0.0.1:7002");
       seen.push_back(std::get<wire::KeyringRequest>(request.body));
-      admin->handle_reply(request.token,
-                          wire::Message{1, wire::KeyringReply{ok, ok ? "" : "refused", fingerprints, version}},
-                          core::Now{});
+      CHECK(admin->handle_reply(request.route.id,
+                                wire::Message{1, wire::KeyringReply{ok, ok ? "" : "refused", fingerprints, version}},
+                                core::Now{}));
     }
     return seen;
   }
@@ -147,7 +147,7 @@ TEST_CASE("a member that fails or cannot be reached gets its own failed line") {
   f.keys(wire::KeyAction::kList);
   auto requests = f.admin->take_peer_requests();
   REQUIRE(requests.size() == 1);
-  f.admin->handle_reply(requests[0].token, std::unexpected(std::string("connection refused")), core::Now{});
+  f.admin->handle_reply(requests[0].route.id, std::unexpected(std::string("connection refused")), core::Now{});
   auto reply = std::get<wire::KeysReply>(f.take_answer());
   REQUIRE(reply.nodes.size() == 3);
   CHECK_FALSE(reply.nodes[1].ok);
@@ -197,7 +197,7 @@ TEST_CASE("use carries a version above every known one, and the new primary is c
       CHECK(body.fingerprint == "fpb");
       CHECK(body.version == 5);
     }
-    f.admin->handle_reply(request.token, wire::Message{1, wire::KeyringReply{true, "", {"fpb", "fpa"}, 5}},
+    f.admin->handle_reply(request.route.id, wire::Message{1, wire::KeyringReply{true, "", {"fpb", "fpa"}, 5}},
                           core::Now{});
   }
   CHECK(saw_use);

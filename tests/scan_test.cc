@@ -97,7 +97,7 @@ struct Cluster {
         continue;
       }
       if (fault == Fault::kConnectionRefused) {
-        scans.handle_reply(request.token, std::unexpected(std::string("connection refused")), at(now_ms));
+        scans.handle_reply(request.route.id, std::unexpected(std::string("connection refused")), at(now_ms));
         continue;
       }
       Node& node = by_address(request.address);
@@ -110,7 +110,7 @@ struct Cluster {
         status.keys = node.engine.stats().data_keys_estimate;
         body = status;
       }
-      scans.handle_reply(request.token, wire::Message{0, std::move(body)}, at(now_ms));
+      scans.handle_reply(request.route.id, wire::Message{0, std::move(body)}, at(now_ms));
     }
   }
 
@@ -294,7 +294,7 @@ TEST_CASE("a replica dies mid-scan: the scan asks another and still returns ever
     CHECK(as_set(found) == as_set(keys));
     CHECK_FALSE(c.held.empty());
     // Their late answers change nothing.
-    for (auto& request : c.held) c.scans.handle_reply(request.token, wire::Message{0, wire::RangeKeysReply{}}, at(c.now_ms));
+    for (auto& request : c.held) c.scans.handle_reply(request.route.id, wire::Message{0, wire::RangeKeysReply{}}, at(c.now_ms));
     CHECK(c.scans.take_replies().empty());
   }
 }

@@ -96,7 +96,7 @@ struct StreamFixture {
   Side here, peer;
   core::ClusterView view;
   core::Streamer streamer{core::StreamConfig{.window = 2, .batch_bytes = 2000, .retry_ms = 100}, view,
-                          here.store};
+                          here.store, core::PeerOwner::kTopologyStream};
   membership::TimeMs now_ms = 1;
   int requests = 0;
 
@@ -130,7 +130,7 @@ struct StreamFixture {
             reply = wire::Message{1, wire::StreamWriteReply{}};
           }
         }
-        streamer.handle_reply(request.token, reply, now());
+        streamer.handle_reply(request.route.id, reply, now());
       }
     }
     REQUIRE(streamer.done());

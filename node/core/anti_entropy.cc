@@ -41,7 +41,7 @@ storage::Result<wire::RangeDigestReply> range_digest(storage::Engine& engine, Po
 }
 
 AntiEntropy::AntiEntropy(RepairConfig config, const ClusterView& view, ReplicaStore& store)
-    : config_(config), view_(view), store_(store), streamer_(config.stream, view, store) {}
+    : config_(config), view_(view), store_(store), streamer_(config.stream, view, store, PeerOwner::kRepairStream) {}
 
 void AntiEntropy::tick(Now now, bool may_run) {
   streamer_.tick(now);
@@ -81,21 +81,17 @@ void AntiEntropy::fill(Now now) {
     items_.pop_back();
     const RingNode* peer = view_.ring->find(item.peer);
     if (peer == nullptr || !view_.is_up(item.peer)) continue;  // the next round catches up
-    const uint64_t token = kTokenBit | next_token_++;
-    peer_requests_.push_back(PeerRequest{token, peer->address,
+    const PeerRoute route = ids_.next();
+    peer_requests_.push_back(PeerRequest{route, peer->address,
                                          wire::RangeDigestRequest{item.range.begin, item.range.end}});
-    in_flight_.emplace(token, std::move(item));
+    in_flight_.emplace(route.id, std::move(item));
   }
 }
 
-void AntiEntropy::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+bool AntiEntropy::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply,
                                Now now) {
-  if (token & Streamer::kTokenBit) {
-    streamer_.handle_reply(token & ~kTokenBit, reply, now);
-    return;
-  }
-  auto it = in_flight_.find(token);
-  if (it == in_flight_.end()) return;
+  auto it = in_flight_.find(id);
+  if (it == in_flight_.end()) return false;
   Item item = std::move(it->second);
   in_flight_.erase(it);
   const auto* remote = reply ? std::get_if<wire::RangeDigestReply>(&reply->body) : nullptr;
@@ -110,13 +106,11 @@ void AntiEntropy::handle_reply(uint64_t token, const std::expected<wire::Message
     }
   }
   fill(now);
+  return true;
 }
 
 std::vector<PeerRequest> AntiEntropy::take_peer_requests() {
-  for (PeerRequest& request : streamer_.take_peer_requests()) {
-    request.token |= kTokenBit;
-    peer_requests_.push_back(std::move(request));
-  }
+  for (PeerRequest& request : streamer_.take_peer_requests()) peer_requests_.push_back(std::move(request));
   return std::exchange(peer_requests_, {});
 }
 

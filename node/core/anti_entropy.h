@@ -14,7 +14,7 @@
 // digests (compaction purges them at different times on each replica).
 //
 // Pure state machine: inputs ticks and replies with the current time;
-// outputs PeerRequests (tokens with kTokenBit set). Single-threaded.
+// outputs PeerRequests (routed as peer_route.h says). Single-threaded.
 #pragma once
 
 #include <algorithm>
@@ -50,8 +50,6 @@ storage::Result<wire::RangeDigestReply> range_digest(storage::Engine& engine, Po
 
 class AntiEntropy {
  public:
-  static constexpr uint64_t kTokenBit = 1ull << 60;
-
   AntiEntropy(RepairConfig config, const ClusterView& view, ReplicaStore& store);
 
   // `may_run`: this node is normal and nothing is changing.
@@ -64,7 +62,13 @@ class AntiEntropy {
   }
   // Rounds whose comparisons and pulls all finished.
   uint64_t rounds_completed() const { return rounds_completed_; }
-  void handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now);
+  // Replies by route id (peer_route.h): to its digest requests
+  // (PeerOwner::kRepair) and to its streamer's pulls (kRepairStream); false
+  // when it awaits no such reply.
+  bool handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now);
+  bool handle_stream_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now) {
+    return streamer_.handle_reply(id, reply, now);
+  }
   std::vector<PeerRequest> take_peer_requests();
 
   void add_stats(std::vector<std::pair<std::string, uint64_t>>& values) const;
@@ -86,8 +90,8 @@ class AntiEntropy {
   Streamer streamer_;
   membership::TimeMs next_round_ms_ = 0;
   std::vector<Item> items_;  // this round's comparisons still to start
-  std::map<uint64_t, Item> in_flight_;
-  uint64_t next_token_ = 1;
+  std::map<uint64_t, Item> in_flight_;  // route id -> comparison
+  PeerIds ids_{PeerOwner::kRepair};
   uint64_t rounds_ = 0;
   uint64_t rounds_completed_ = 0;
   bool round_running_ = false;

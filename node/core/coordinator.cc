@@ -69,11 +69,11 @@ std::optional<RingNode> Coordinator::stand_in_for(uint64_t position,
   return found;
 }
 
-void Coordinator::write(ClientId client, uint64_t request_id, const std::string& key,
-                        storage::Record record, wire::Consistency level, Now now) {
+void Coordinator::write(ClientId client, uint64_t request_id, std::string key, storage::Record record,
+                        wire::Consistency level, Now now) {
   ++counters_.writes;
-  Operation op{.is_write = true, .client = client, .request_id = request_id, .key = key,
-               .level = level};
+  Operation op{.is_write = true, .client = client, .request_id = request_id, .key = std::move(key),
+               .level = level, .started_wall_us = now.wall_us};
   op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
   op.record = std::move(record);
   op.have_record = true;
@@ -85,6 +85,9 @@ bool Coordinator::start_write(Operation op, Now now) {
   const auto natural = view_.ring->preference_list(position, config_.replicas);
   op.required = required_for(op.level, static_cast<uint32_t>(natural.size()));
   op.replicas.clear();
+  // Room for the natural replicas and as many stand-ins or pending owners:
+  // growing the vector would move every Replica (four strings) each time.
+  op.replicas.reserve(2 * natural.size());
   std::vector<const RingNode*> down;
   for (const RingNode* node : natural) {
     if (view_.is_up(node->id)) {
@@ -105,7 +108,7 @@ bool Coordinator::start_write(Operation op, Now now) {
              : "") +
         " alive, " + std::to_string(up) +
         " are; nothing was written" +
-        (op.restamps > 0 ? " (this time: the write landed before its re-stamp)" : "")));
+        (op.restamps > 0 ? " (this time: the write landed before its re-stamp)" : "")), now);
     return false;
   }
   // Every natural replica that is down gets a stand-in holding a hint for
@@ -136,7 +139,8 @@ bool Coordinator::start_write(Operation op, Now now) {
   // Every replica of a write is contacted (this node too: take_local_requests).
   for (size_t i = 0; i < stored.replicas.size(); ++i) {
     stored.replicas[i].contacted = true;
-    send(op_id, i, wire::ReplicaWriteRequest{stored.key, to_wire(stored.record), stored.replicas[i].hint_target});
+    send(op_id, i, wire::ReplicaWriteRequest{stored.key, to_wire(stored.record), stored.replicas[i].hint_target},
+         now);
   }
   return true;
 }
@@ -148,7 +152,8 @@ void Coordinator::restamp(uint64_t op_id, Now now) {
   auto node = operations_.extract(op_id);
   Operation& old = node.mapped();
   Operation next{.is_write = true, .client = old.client, .request_id = old.request_id,
-                 .key = std::move(old.key), .level = old.level, .deadline_ms = old.deadline_ms};
+                 .key = std::move(old.key), .level = old.level, .deadline_ms = old.deadline_ms,
+                 .started_wall_us = old.started_wall_us};
   next.record = std::move(old.record);
   next.have_record = true;
   next.restamps = old.restamps + 1;
@@ -220,56 +225,80 @@ void Coordinator::add_previous_owners(Operation& op, uint64_t position,
   }
 }
 
-void Coordinator::read(ClientId client, uint64_t request_id, const std::string& key,
-                       wire::Consistency level, Now now) {
+void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wire::Consistency level,
+                       Now now) {
   ++counters_.reads;
   const auto natural = natural_replicas(key);
-  Operation op{.is_write = false, .client = client, .request_id = request_id, .key = key,
-               .level = level};
+  Operation op{.is_write = false, .client = client, .request_id = request_id, .key = std::move(key),
+               .level = level, .started_wall_us = now.wall_us};
   op.required = required_for(level, static_cast<uint32_t>(natural.size()));
   op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
+  op.replicas.reserve(natural.size());
   for (const RingNode* node : natural) {
     if (view_.is_up(node->id)) op.replicas.push_back(Replica{node->id, node->address});
   }
   const uint32_t up = static_cast<uint32_t>(op.replicas.size());
   if (natural.empty() || up < op.required) {
     ++counters_.unavailable;
-    replies_.push_back({client, {request_id, error(wire::ErrorCode::kUnavailable,
+    reply(op, error(wire::ErrorCode::kUnavailable,
         level_name(level) + " needs " + std::to_string(op.required) + " of " +
-        std::to_string(natural.size()) + " replicas alive, " + std::to_string(up) + " are")}});
+        std::to_string(natural.size()) + " replicas alive, " + std::to_string(up) + " are"), now);
     return;
   }
   // Ask only as many replicas as the level needs, this node first (its copy
   // costs no message); a replica that fails is replaced by the next one.
-  std::stable_partition(op.replicas.begin(), op.replicas.end(),
-                        [&](const Replica& r) { return r.id == view_.self_id; });
+  // (This node is listed once at most; rotating it to the front keeps the
+  // others in order without the buffer a stable_partition allocates.)
+  const auto self = std::find_if(op.replicas.begin(), op.replicas.end(),
+                                 [&](const Replica& r) { return r.id == view_.self_id; });
+  if (self != op.replicas.end()) std::rotate(op.replicas.begin(), self, self + 1);
   const uint64_t op_id = next_op_id_++;
   const uint32_t first_wave = op.required;
   operations_.emplace(op_id, std::move(op));
-  for (size_t i = 0; i < first_wave; ++i) contact_for_read(op_id, i);
+  for (size_t i = 0; i < first_wave; ++i) contact_for_read(op_id, i, now);
 }
 
-void Coordinator::contact_for_read(uint64_t op_id, size_t index) {
+void Coordinator::contact_for_read(uint64_t op_id, size_t index, Now now) {
   Operation& op = operations_.at(op_id);
   op.replicas[index].contacted = true;
-  send(op_id, index, wire::ReplicaReadRequest{op.key});
+  send(op_id, index, wire::ReplicaReadRequest{op.key}, now);
 }
 
-void Coordinator::send(uint64_t op_id, size_t replica_index, wire::Body body) {
-  const uint64_t token = next_token_++;
-  tokens_.emplace(token, std::pair{op_id, replica_index});
+void Coordinator::send(uint64_t op_id, size_t replica_index, wire::Body body, Now now) {
   const Replica& replica = operations_.at(op_id).replicas[replica_index];
-  (replica.id == view_.self_id ? local_requests_ : peer_requests_)
-      .push_back(PeerRequest{token, replica.address, std::move(body)});
+  if (replica.id != view_.self_id) {
+    send_peer(op_id, replica_index, replica.address, std::move(body), now);
+    return;
+  }
+  // This node's own copy: served in the caller's group commit
+  // (take_local_requests) and answered through handle_reply like a peer's.
+  const PeerRoute route = ids_.next();
+  const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(body);
+  sent_.emplace(route.id, Sent{op_id, replica_index, is_write, now.wall_us, /*local=*/true});
+  local_requests_.push_back(PeerRequest{route, replica.address, std::move(body)});
 }
 
-void Coordinator::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+void Coordinator::send_peer(uint64_t op_id, size_t replica_index, const std::string& address, wire::Body body,
+                            Now now) {
+  const PeerRoute route = ids_.next();
+  const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(body);
+  sent_.emplace(route.id, Sent{op_id, replica_index, is_write, now.wall_us});
+  peer_requests_.push_back(PeerRequest{route, address, std::move(body)});
+}
+
+bool Coordinator::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply,
                                Now now) {
-  auto it = tokens_.find(token);
-  if (it == tokens_.end()) return;
-  const auto [op_id, index] = it->second;
-  tokens_.erase(it);
-  if (!operations_.contains(op_id)) return;  // a read repair, or an operation already done
+  auto it = sent_.find(id);
+  if (it == sent_.end()) return false;
+  const Sent sent = it->second;
+  sent_.erase(it);
+  if (!sent.local) {  // replica round trips are the peers'
+    const uint64_t micros = now.wall_us > sent.sent_wall_us ? now.wall_us - sent.sent_wall_us : 0;
+    (sent.is_write ? latencies_.replica_writes : latencies_.replica_reads).record(micros);
+  }
+  const uint64_t op_id = sent.op_id;
+  const size_t index = sent.replica_index;
+  if (!operations_.contains(op_id)) return true;  // a read repair, or an operation already done
   auto failure = [&] {
     if (!reply) return reply.error();
     if (const auto* refused = std::get_if<wire::ErrorReply>(&reply->body)) return refused->message;
@@ -293,6 +322,7 @@ void Coordinator::handle_reply(uint64_t token, const std::expected<wire::Message
   }
   if (!result.ok) result.failure = failure();
   on_replica_result(op_id, index, std::move(result), now);
+  return true;
 }
 
 void Coordinator::on_replica_result(uint64_t op_id, size_t index, Result result, Now now) {
@@ -305,9 +335,9 @@ void Coordinator::on_replica_result(uint64_t op_id, size_t index, Result result,
   replica.failure = std::move(result.failure);
   if (op.is_write && result.newer && (!op.newer || *op.newer < *result.newer)) op.newer = result.newer;
   if (!op.is_write && result.ok) {
-    replica.read_result = std::move(result.read);
-    if (replica.read_result && (!op.have_record || op.record.version < replica.read_result->version)) {
-      op.record = *replica.read_result;
+    if (result.read) replica.read_version = result.read->version;
+    if (result.read && (!op.have_record || op.record.version < result.read->version)) {
+      op.record = std::move(*result.read);
       op.have_record = true;
     }
   }
@@ -315,7 +345,7 @@ void Coordinator::on_replica_result(uint64_t op_id, size_t index, Result result,
   if (!op.is_write && !result.ok) {
     for (size_t next = 0; next < op.replicas.size(); ++next) {
       if (op.replicas[next].contacted) continue;
-      contact_for_read(op_id, next);
+      contact_for_read(op_id, next, now);
       break;
     }
   }
@@ -355,15 +385,15 @@ void Coordinator::progress(uint64_t op_id, Now now) {
                     "replicas kept holding newer versions of the key (re-stamped " +
                         std::to_string(op.restamps) +
                         " times): concurrent writers, or clocks far apart; the write may have landed "
-                        "under an older version"));
+                        "under an older version"), now);
   }
   if (!op.replied && succeeded) {
     if (op.is_write) {
-      reply(op, wire::WriteReply{op.record.version.timestamp_us, op.record.version.tiebreak});
+      reply(op, wire::WriteReply{op.record.version.timestamp_us, op.record.version.tiebreak}, now);
     } else if (op.have_record) {
-      reply(op, get_reply(op.record, now.wall_us));
+      reply(op, get_reply(op.record, now.wall_us), now);
     } else {
-      reply(op, wire::GetReply{});
+      reply(op, wire::GetReply{}, now);
     }
   } else if (!op.replied && failed) {
     // A replica's storage refused (disk full, I/O error): say so plainly.
@@ -372,7 +402,7 @@ void Coordinator::progress(uint64_t op_id, Now now) {
       reply(op, error(wire::ErrorCode::kInternal,
                       replica.storage_failure + " (on " + (replica.id == view_.self_id ? std::string("this node")
                                                                                          : replica.address) +
-                          ")" + (counted > 0 ? "; the write landed on some replicas" : "")));
+                          ")" + (counted > 0 ? "; the write landed on some replicas" : "")), now);
       break;
     }
   }
@@ -394,7 +424,7 @@ void Coordinator::progress(uint64_t op_id, Now now) {
                                    " required replicas of the previous ring succeeded"
                              : std::to_string(counted) + " of " + std::to_string(op.required) +
                                    " required replicas succeeded") +
-                        " (" + why + ")" + (op.is_write ? "; the write may still have landed" : "")));
+                        " (" + why + ")" + (op.is_write ? "; the write may still have landed" : "")), now);
   }
   if (all_answered) finish(op_id, now);
 }
@@ -406,16 +436,13 @@ void Coordinator::finish(uint64_t op_id, Now now) {
     // (or nothing) up to the newest.
     for (const Replica& replica : op.replicas) {
       if (!replica.answered || !replica.succeeded) continue;
-      if (replica.read_result && !(replica.read_result->version < op.record.version)) continue;
+      if (replica.read_version && !(*replica.read_version < op.record.version)) continue;
       ++counters_.read_repairs;
       if (replica.id == view_.self_id) {
         // Best effort, like every repair; a failure is counted (kv stats).
         if (!store_.apply(op.key, op.record)) ++counters_.read_repair_failures;
       } else {
-        const uint64_t token = next_token_++;
-        tokens_.emplace(token, std::pair{uint64_t{0}, size_t{0}});
-        peer_requests_.push_back(PeerRequest{token, replica.address,
-                                             wire::ReplicaWriteRequest{op.key, to_wire(op.record), ""}});
+        send_peer(0, 0, replica.address, wire::ReplicaWriteRequest{op.key, to_wire(op.record), ""}, now);
       }
     }
   }
@@ -439,8 +466,12 @@ void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now 
   if (stored && *stored) ++counters_.hints_written;
 }
 
-void Coordinator::reply(Operation& op, wire::Body body) {
+void Coordinator::reply(Operation& op, wire::Body body, Now now) {
   op.replied = true;
+  const uint64_t micros = now.wall_us > op.started_wall_us ? now.wall_us - op.started_wall_us : 0;
+  const ClientOp client_op = !op.is_write ? ClientOp::kGet : op.record.tombstone ? ClientOp::kDelete : ClientOp::kPut;
+  (op.is_write ? latencies_.writes : latencies_.reads).record(micros);
+  latencies_.by_op[{client_op, op.level}].record(micros);
   replies_.push_back(Outgoing{op.client, wire::Message{op.request_id, std::move(body)}});
 }
 
@@ -463,7 +494,7 @@ void Coordinator::tick(Now now) {
                       "only " + std::to_string(counted) + " of " + std::to_string(op.required) +
                           " required replicas answered within " +
                           std::to_string(config_.request_timeout_ms) + " ms" +
-                          (op.is_write ? "; the write may still have landed" : "")));
+                          (op.is_write ? "; the write may still have landed" : "")), now);
     }
     finish(op_id, now);
   }

@@ -70,6 +70,7 @@
 
 #include "node/core/cluster_view.h"
 #include "node/core/hybrid_clock.h"
+#include "node/core/latency_histogram.h"
 #include "node/core/peer_request.h"
 #include "node/core/replica_store.h"
 #include "node/wire/message.h"
@@ -93,6 +94,19 @@ struct CoordinatorConfig {
   uint32_t max_restamps = 3;
 };
 
+enum class ClientOp : uint8_t { kGet, kPut, kDelete };
+
+// What the coordinator times (kv stats, /metrics): client requests from
+// arrival to reply, and the replica requests it sent, from sending to the
+// replica's answer. Bounded: fixed-size histograms, at most 3 x 4 by_op.
+struct RequestLatencies {
+  LatencyHistogram writes;
+  LatencyHistogram reads;
+  std::map<std::pair<ClientOp, wire::Consistency>, LatencyHistogram> by_op;
+  LatencyHistogram replica_writes;
+  LatencyHistogram replica_reads;
+};
+
 struct CoordinatorCounters {
   uint64_t writes = 0;
   uint64_t reads = 0;
@@ -113,12 +127,12 @@ class Coordinator {
   Coordinator(CoordinatorConfig config, const ClusterView& view, ReplicaStore& store,
               HybridClock& clock);
 
-  void write(ClientId client, uint64_t request_id, const std::string& key, storage::Record record,
+  void write(ClientId client, uint64_t request_id, std::string key, storage::Record record,
              wire::Consistency level, Now now);
-  void read(ClientId client, uint64_t request_id, const std::string& key, wire::Consistency level,
-            Now now);
-  // The outcome of a PeerRequest this coordinator emitted (token matched).
-  void handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now);
+  void read(ClientId client, uint64_t request_id, std::string key, wire::Consistency level, Now now);
+  // The outcome of a PeerRequest this coordinator emitted, by its route id
+  // (peer_route.h); false when it awaits no such reply.
+  bool handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now);
   // Expires requests past their deadline.
   void tick(Now now);
   std::optional<membership::TimeMs> next_deadline() const;
@@ -130,6 +144,9 @@ class Coordinator {
   // with handle_reply, as for a peer.
   std::vector<PeerRequest> take_local_requests();
   const CoordinatorCounters& counters() const { return counters_; }
+  const RequestLatencies& latencies() const { return latencies_; }
+  // Replica requests sent and not answered yet (read repairs included).
+  size_t replica_requests_in_flight() const { return sent_.size(); }
   // Replicas this node would contact for `key` (for `kv endpoints`).
   std::vector<const RingNode*> natural_replicas(const std::string& key) const;
 
@@ -146,7 +163,9 @@ class Coordinator {
     bool succeeded = false;
     std::string storage_failure;  // set when the replica's storage refused the write
     std::string failure;          // why the replica failed (connection, error reply)
-    std::optional<storage::Record> read_result;  // reads only
+    // Reads: the version the replica holds (none: it has no record); the
+    // newest record itself is kept in the operation.
+    std::optional<storage::Version> read_version;
   };
   struct Operation {
     bool is_write = true;
@@ -164,6 +183,15 @@ class Coordinator {
     std::optional<storage::Version> newer;
     uint32_t restamps = 0;
     std::vector<Replica> replicas;
+    uint64_t started_wall_us = 0;  // latency figures only; a clock step skews one sample
+  };
+  // A replica request in flight.
+  struct Sent {
+    uint64_t op_id = 0;  // 0: a read repair, which no operation waits for
+    size_t replica_index = 0;
+    bool is_write = false;
+    uint64_t sent_wall_us = 0;
+    bool local = false;  // to this node itself (take_local_requests)
   };
 
   uint32_t required_for(wire::Consistency level, uint32_t replicas) const;
@@ -182,12 +210,14 @@ class Coordinator {
   // and sends it; false when too few replicas are up (UNAVAILABLE replied).
   bool start_write(Operation op, Now now);
   void restamp(uint64_t op_id, Now now);
-  void send(uint64_t op_id, size_t replica_index, wire::Body body);
-  void contact_for_read(uint64_t op_id, size_t replica_index);
+  void send(uint64_t op_id, size_t replica_index, wire::Body body, Now now);
+  void send_peer(uint64_t op_id, size_t replica_index, const std::string& address, wire::Body body, Now now);
+  void contact_for_read(uint64_t op_id, size_t replica_index, Now now);
   void on_replica_result(uint64_t op_id, size_t replica_index, Result result, Now now);
   void progress(uint64_t op_id, Now now);
   void finish(uint64_t op_id, Now now);
-  void reply(Operation& op, wire::Body body);
+  // Answers the client and times the request (latencies()).
+  void reply(Operation& op, wire::Body body, Now now);
   void hint_locally(const Operation& op, const Replica& replica, Now now);
   // Adds the up pending owners of a change in progress and raises
   // `required` for each pending owner; returns the down ones (hinted later).
@@ -205,12 +235,12 @@ class Coordinator {
   ReplicaStore& store_;
   HybridClock& clock_;
   uint64_t next_op_id_ = 1;
-  uint64_t next_token_ = 1;
+  PeerIds ids_{PeerOwner::kCoordinator};
   // By id; ids grow with time and every operation gets the same timeout, so
   // this is also deadline order.
   std::map<uint64_t, Operation> operations_;
-  // token -> (operation id, replica index); tokens of read repairs map to no operation.
-  std::map<uint64_t, std::pair<uint64_t, size_t>> tokens_;
+  std::map<uint64_t, Sent> sent_;  // by route id
+  RequestLatencies latencies_;
   std::vector<Outgoing> replies_;
   std::vector<PeerRequest> peer_requests_;
   std::vector<PeerRequest> local_requests_;

@@ -82,23 +82,23 @@ void HintReplayer::fill(const std::string& target, const std::string& address, N
       ++stats_[target].expired;
       continue;
     }
-    const uint64_t token = kTokenBit | next_token_++;
+    const PeerRoute route = ids_.next();
     sent.insert(hint.sequence);
     peer_requests_.push_back(PeerRequest{
-        token, address, wire::ReplicaWriteRequest{hint.user_key, to_wire(hint.record), ""}});
-    in_flight_.emplace(token, std::move(hint));
+        route, address, wire::ReplicaWriteRequest{hint.user_key, to_wire(hint.record), ""}});
+    in_flight_.emplace(route.id, std::move(hint));
   }
 }
 
-void HintReplayer::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+bool HintReplayer::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply,
                                 Now now) {
-  auto it = in_flight_.find(token);
-  if (it == in_flight_.end()) return;
+  auto it = in_flight_.find(id);
+  if (it == in_flight_.end()) return false;
   storage::Hint hint = std::move(it->second);
   in_flight_.erase(it);
   sent_[hint.target].erase(hint.sequence);
   if (reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
-    if (!drop(hint, now)) return;
+    if (!drop(hint, now)) return true;
     ++stats_[hint.target].replayed;
     backoff_.erase(hint.target);
     const RingNode* node = view_.find(hint.target);
@@ -111,6 +111,7 @@ void HintReplayer::handle_reply(uint64_t token, const std::expected<wire::Messag
     const auto* refused = reply ? std::get_if<wire::ErrorReply>(&reply->body) : nullptr;
     if (refused != nullptr && refused->code == wire::ErrorCode::kInternal) back_off(hint.target, now);
   }
+  return true;
 }
 
 std::vector<PeerRequest> HintReplayer::take_peer_requests() {

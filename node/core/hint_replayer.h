@@ -49,15 +49,14 @@ struct HintTargetStats {
 
 class HintReplayer {
  public:
-  // Tokens this replayer emits have this bit set (the coordinator's never do).
-  static constexpr uint64_t kTokenBit = 1ull << 63;
-
   HintReplayer(HintReplayConfig config, const ClusterView& view, ReplicaStore& store);
 
   void tick(Now now);
   // Deletes a delivered hint; refills the target's window once half of it
   // has drained.
-  void handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now);
+  // `id`: the route id of a request this replayer emitted (peer_route.h);
+  // false when it awaits no such reply (the reply is ignored).
+  bool handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now);
   std::vector<PeerRequest> take_peer_requests();
 
   const std::map<std::string, HintTargetStats>& stats() const { return stats_; }
@@ -86,8 +85,8 @@ class HintReplayer {
   HintReplayConfig config_;
   const ClusterView& view_;
   ReplicaStore& store_;
-  uint64_t next_token_ = 1;
-  std::map<uint64_t, storage::Hint> in_flight_;          // token -> hint
+  PeerIds ids_{PeerOwner::kHintReplayer};
+  std::map<uint64_t, storage::Hint> in_flight_;          // route id -> hint
   std::map<std::string, std::set<uint64_t>> sent_;  // target -> sequences in flight
   // target -> highest sequence read so far: the next read starts after it
   // (reset to 0 after a failed delivery, so that hint is read again).

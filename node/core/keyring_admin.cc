@@ -96,11 +96,10 @@ void KeyringAdmin::answer(wire::Body body) {
   operation_.reset();
 }
 
-uint64_t KeyringAdmin::emit(Route route, const std::string& address, wire::Body body, std::string seal_with) {
-  const uint64_t token = kTokenBit | next_token_++;
-  routes_.emplace(token, std::move(route));
-  peer_requests_.push_back(PeerRequest{token, address, std::move(body), std::move(seal_with)});
-  return token;
+void KeyringAdmin::emit(Route route, const std::string& address, wire::Body body, std::string seal_with) {
+  const PeerRoute peer_route = ids_.next();
+  routes_.emplace(peer_route.id, std::move(route));
+  peer_requests_.push_back(PeerRequest{peer_route, address, std::move(body), std::move(seal_with)});
 }
 
 wire::KeysNodeResult KeyringAdmin::own_line(bool ok, std::string message) const {
@@ -288,15 +287,15 @@ wire::Body KeyringAdmin::handle_keyring(const wire::KeyringRequest& request, Now
   return reply_of(own_line(false, "unknown action"));
 }
 
-void KeyringAdmin::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now) {
-  auto node = routes_.extract(token);
-  if (node.empty()) return;
+bool KeyringAdmin::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now) {
+  auto node = routes_.extract(id);
+  if (node.empty()) return false;
   const Route route = std::move(node.mapped());
   const auto* keyring = reply ? std::get_if<wire::KeyringReply>(&reply->body) : nullptr;
   if (keyring != nullptr && !keyring->fingerprints.empty()) {
     record(route.member_id, Confirmation{keyring->fingerprints.front(), keyring->version}, /*fresh=*/true);
   }
-  if (route.kind != RouteKind::kFanOut || !operation_) return;
+  if (route.kind != RouteKind::kFanOut || !operation_) return true;
   Operation& operation = *operation_;
   wire::KeysNodeResult line;
   const auto member = swim_.member(route.member_id);
@@ -315,8 +314,9 @@ void KeyringAdmin::handle_reply(uint64_t token, const std::expected<wire::Messag
   }
   operation.results[route.member_id] = std::move(line);
   assert(operation.waiting > 0 && "a fan-out reply belongs to a request still waiting");
-  if (--operation.waiting > 0) return;
+  if (--operation.waiting > 0) return true;
   operation.checking ? after_check(now) : finish_fan_out();
+  return true;
 }
 
 void KeyringAdmin::on_old_key_seen(std::string_view sender_id, std::string_view key, Now now) {

@@ -38,7 +38,7 @@
 // per sync_push_interval_ms.
 //
 // Pure: inputs are method calls with the time, outputs are drained (replies,
-// peer requests with tokens carrying kTokenBit, log notices). PeerClient
+// peer requests routed to PeerOwner::kKeyringAdmin, log notices). PeerClient
 // answers every peer request exactly once (reply, failure or timeout), so
 // an operation always completes. Single-threaded.
 #pragma once
@@ -77,8 +77,6 @@ struct Confirmation {
 
 class KeyringAdmin {
  public:
-  static constexpr uint64_t kTokenBit = 1ull << 59;
-
   // `port` may be null (no keyring: every request is refused with a reason).
   // Loads the persisted confirmations from `engine`.
   KeyringAdmin(KeyringAdminConfig config, const ClusterView& view, const membership::Swim& swim, KeyringPort* port,
@@ -88,8 +86,9 @@ class KeyringAdmin {
   void handle_keys(ClientId client, uint64_t request_id, const wire::KeysRequest& request, Now now);
   // A member's KeyringRequest (sealed channel only): the answer.
   wire::Body handle_keyring(const wire::KeyringRequest& request, Now now);
-  // The outcome of a request this unit emitted (token & kTokenBit).
-  void handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now);
+  // The outcome of a request this unit emitted, by route id (peer_route.h);
+  // false when it awaits no such reply.
+  bool handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now);
   // Traffic from member `sender_id` opened with installed key `key` (raw
   // bytes), not this node's primary: push the primary to it (rate-limited).
   void on_old_key_seen(std::string_view sender_id, std::string_view key, Now now);
@@ -138,7 +137,7 @@ class KeyringAdmin {
   void adopted(uint64_t version, const char* how);
   std::vector<membership::Member> live_members() const;
   void answer(wire::Body body);
-  uint64_t emit(Route route, const std::string& address, wire::Body body, std::string seal_with = "");
+  void emit(Route route, const std::string& address, wire::Body body, std::string seal_with = "");
   void persist_confirmations();
 
   KeyringAdminConfig config_;
@@ -149,8 +148,8 @@ class KeyringAdmin {
   std::map<std::string, Confirmation> confirmations_;       // member id -> what it confirmed
   std::map<std::string, membership::TimeMs> last_push_ms_;  // member id -> last sync push
   std::optional<Operation> operation_;
-  std::map<uint64_t, Route> routes_;  // token -> what the reply is for
-  uint64_t next_token_ = 1;
+  std::map<uint64_t, Route> routes_;  // route id -> what the reply is for
+  PeerIds ids_{PeerOwner::kKeyringAdmin};
   std::vector<Outgoing> replies_;
   std::vector<PeerRequest> peer_requests_;
   std::vector<std::string> notices_;

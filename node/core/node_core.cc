@@ -104,37 +104,54 @@ std::vector<std::string> NodeCore::remembered_addresses() const {
   return addresses;
 }
 
-void NodeCore::handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+void NodeCore::handle_peer_reply(PeerRoute route, const std::expected<wire::Message, std::string>& reply,
                                  Now now) {
   last_wall_us_ = now.wall_us;
-  if (ScanCoordinator::owns(token)) {
-    scans_.handle_reply(token, reply, now);
-    collect_replies(now);
-  } else if ((token & KeyringAdmin::kTokenBit) && !(token & (HintReplayer::kTokenBit | Topology::kTokenBit |
-                                                        AntiEntropy::kTokenBit | Streamer::kTokenBit))) {
-    keyring_admin_.handle_reply(token, reply, now);
-  } else if (token & HintReplayer::kTokenBit) {
-    replayer_.handle_reply(token, reply, now);
-  } else if (token & Topology::kTokenBit) {
-    topology_.handle_reply(token, reply, now);
-  } else if (token & AntiEntropy::kTokenBit) {
-    repair_.handle_reply(token, reply, now);
-  } else {
-    if (reply) {
-      // Replica replies carry no timestamps of their own; reads do.
-      if (const auto* read = std::get_if<wire::ReplicaReadReply>(&reply->body); read && read->found) {
-        clock_.observe(read->record.timestamp_us, now.wall_us);
-      }
-    }
-    if (auto sent = replica_sent_.find(token); sent != replica_sent_.end()) {
-      const uint64_t micros = now.wall_us > sent->second.sent_wall_us ? now.wall_us - sent->second.sent_wall_us : 0;
-      (sent->second.is_write ? replica_write_latency_ : replica_read_latency_).record(micros);
-      replica_sent_.erase(sent);
-    }
-    coordinator_.handle_reply(token, reply, now);
-    collect_replies(now);
+  bool awaited = false;
+  switch (route.owner) {
+    case PeerOwner::kCoordinator:
+      awaited = coordinator_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kHintReplayer:
+      awaited = replayer_.handle_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kTopology:
+      awaited = topology_.handle_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kTopologyStream:
+      awaited = topology_.handle_stream_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kRepair:
+      awaited = repair_.handle_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kRepairStream:
+      awaited = repair_.handle_stream_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kKeyringAdmin:
+      awaited = keyring_admin_.handle_reply(route.id, reply, now);
+      break;
+    case PeerOwner::kScan:
+      awaited = scans_.handle_reply(route.id, reply, now);
+      if (awaited) collect_replies(now);
+      break;
+  }
+  if (!awaited) {
+    ++peer_replies_dropped_;
+    return;
   }
   flush_quietly();
+}
+
+bool NodeCore::coordinator_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now) {
+  if (!coordinator_.handle_reply(id, reply, now)) return false;
+  if (reply) {
+    // Replica replies carry no timestamps of their own; reads do.
+    if (const auto* read = std::get_if<wire::ReplicaReadReply>(&reply->body); read && read->found) {
+      clock_.observe(read->record.timestamp_us, now.wall_us);
+    }
+  }
+  collect_replies(now);
+  return true;
 }
 
 void NodeCore::tick(Now now) {
@@ -190,24 +207,14 @@ void NodeCore::collect_replies(Now now) {
   // The coordinator's requests to this node's own copy join the iteration's
   // group commit in the order they were made, among the peers' requests.
   for (PeerRequest& request : coordinator_.take_local_requests()) {
-    const ReplyTo to{.coordinator = true, .token = request.token};
+    const ReplyTo to{.coordinator = true, .route_id = request.route.id};
     if (auto* write = std::get_if<wire::ReplicaWriteRequest>(&request.body)) {
       store_.stage(to, *write, now.wall_us);
     } else {
       store_.stage(to, std::get<wire::ReplicaReadRequest>(request.body));
     }
   }
-  for (auto& reply : coordinator_.take_replies()) {
-    auto it = pending_.find({reply.client, reply.message.request_id});
-    if (it != pending_.end()) {
-      const Pending& pending = it->second;
-      const uint64_t micros = now.wall_us > pending.started_wall_us ? now.wall_us - pending.started_wall_us : 0;
-      (pending.op == ClientOp::kGet ? read_latency_ : write_latency_).record(micros);
-      client_latency_[{pending.op, pending.consistency}].record(micros);
-      pending_.erase(it);
-    }
-    outgoing_.push_back(std::move(reply));
-  }
+  for (auto& reply : coordinator_.take_replies()) outgoing_.push_back(std::move(reply));
   for (auto& reply : scans_.take_replies()) outgoing_.push_back(std::move(reply));
 }
 
@@ -221,7 +228,7 @@ void NodeCore::serve_replica_requests() {
         ++storage_errors_;
       }
       if (to.coordinator) {
-        coordinator_.handle_reply(to.token, wire::Message{0, std::move(body)}, now);
+        coordinator_.handle_reply(to.route_id, wire::Message{0, std::move(body)}, now);
       } else if (const auto* read = std::get_if<wire::ReplicaReadReply>(&body); read && to.own_copy_read) {
         outgoing_.push_back(Outgoing{to.client, wire::Message{to.request_id, read->found ? get_reply(from_wire(read->record), now.wall_us)
                                                                                          : wire::Body{wire::GetReply{}}}});
@@ -253,12 +260,6 @@ std::vector<Outgoing> NodeCore::take_outgoing() {
 
 std::vector<PeerRequest> NodeCore::take_peer_requests() {
   auto requests = coordinator_.take_peer_requests();
-  for (const PeerRequest& request : requests) {
-    const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(request.body);
-    if (is_write || std::holds_alternative<wire::ReplicaReadRequest>(request.body)) {
-      replica_sent_[request.token] = ReplicaSent{is_write, last_wall_us_};
-    }
-  }
   for (auto& request : scans_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : replayer_.take_peer_requests()) requests.push_back(std::move(request));
   for (auto& request : topology_.take_peer_requests()) requests.push_back(std::move(request));
@@ -516,6 +517,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("read_repair_failures", counters.read_repair_failures);
   add("scan_pages", scans_.pages());
   add("storage_errors", storage_errors_);
+  add("peer_replies_dropped", peer_replies_dropped_);
   add("hint_storage_errors", replayer_.storage_errors());
   add("auth_failures", auth_failures_);
   add("client_refused_noauth", client_refused_noauth_);
@@ -526,7 +528,8 @@ wire::Body NodeCore::stats(Now now) const {
   add("clock_offset_warnings", swim_.stats().clock_offset_warnings);
   add("membership_claims_refused_rack", swim_.stats().claims_refused_rack);
   add("settings_mismatches", settings_mismatches_);
-  for (auto [name, histogram] : {std::pair{"write", &write_latency_}, std::pair{"read", &read_latency_}}) {
+  const RequestLatencies& latencies = coordinator_.latencies();
+  for (auto [name, histogram] : {std::pair{"write", &latencies.writes}, std::pair{"read", &latencies.reads}}) {
     add(std::string(name) + "_latency_p50_us", histogram->percentile(0.50));
     add(std::string(name) + "_latency_p99_us", histogram->percentile(0.99));
     add(std::string(name) + "_latency_p999_us", histogram->percentile(0.999));

@@ -33,7 +33,6 @@
 #include "node/core/hybrid_clock.h"
 #include "node/core/keyring_admin.h"
 #include "node/core/known_members.h"
-#include "node/core/latency_histogram.h"
 #include "node/core/replica_store.h"
 #include "node/core/scan_coordinator.h"
 #include "node/core/topology.h"
@@ -94,7 +93,10 @@ class NodeCore {
   // The connection `client` closed: forget what it authenticated as (the
   // I/O layer calls this for every closed client, which bounds clients_).
   void client_closed(ClientId client) { clients_.erase(client); }
-  void handle_peer_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+  // The outcome of a PeerRequest, handed to the unit its route names
+  // (peer_route.h). A reply no unit awaits (late, or a route never issued)
+  // changes nothing and is counted (stats peer_replies_dropped).
+  void handle_peer_reply(PeerRoute route, const std::expected<wire::Message, std::string>& reply,
                          Now now);
   void tick(Now now);
   // When tick() next has work (request deadlines, hint scans); membership
@@ -141,6 +143,8 @@ class NodeCore {
     keyring_admin_.on_old_key_from_host(host, key, now);
   }
   const KeyringAdmin& keyring_admin() const { return keyring_admin_; }
+  // Peer replies no unit awaited (also in stats).
+  uint64_t peer_replies_dropped() const { return peer_replies_dropped_; }
   // Why this node cannot join (shown by `kv status`), from the I/O layer.
   void set_trust_problem_source(std::function<std::string()> source) { trust_problem_ = std::move(source); }
 
@@ -163,18 +167,6 @@ class NodeCore {
   void write_metrics(metrics::Exposition& out, Now now);
 
  private:
-  enum class ClientOp : uint8_t { kGet, kPut, kDelete };
-  struct Pending {
-    uint64_t started_wall_us;  // latency figures only; a clock step skews one sample
-    ClientOp op;
-    wire::Consistency consistency;
-  };
-  // A replica request the coordinator sent, for its round-trip time.
-  struct ReplicaSent {
-    bool is_write;
-    uint64_t sent_wall_us;
-  };
-
   // What a client connection authenticated as; an entry exists only for a
   // connection that authenticated or was refused (one per open connection).
   struct ClientState {
@@ -198,6 +190,9 @@ class NodeCore {
   wire::Body stream_read(const wire::StreamReadRequest& request);
   wire::Body stream_write(const wire::StreamWriteRequest& request);
   void remember_members();
+  bool coordinator_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now);
+  // Stages the coordinator's requests to this node's own copy for the
+  // iteration's group commit and moves client replies to outgoing_.
   void collect_replies(Now now);
   void flush_quietly();
   // Serves the replica requests of this iteration (peers' and the
@@ -227,20 +222,10 @@ class NodeCore {
   Topology topology_;
   AntiEntropy repair_;
   membership::TimeMs next_hint_scan_ms_ = 0;
-  // Client requests in flight, for latency figures: (client, request id) -> start.
-  std::map<std::pair<ClientId, uint64_t>, Pending> pending_;
-  LatencyHistogram write_latency_;
-  LatencyHistogram read_latency_;
-  // The same samples per operation and consistency level (at most 3 x 4).
-  std::map<std::pair<ClientOp, wire::Consistency>, LatencyHistogram> client_latency_;
-  // Replica requests in flight by token; each gets one outcome, which
-  // removes it (peer_request.h), so this is bounded by what is in flight.
-  std::map<uint64_t, ReplicaSent> replica_sent_;
-  LatencyHistogram replica_write_latency_;
-  LatencyHistogram replica_read_latency_;
-  // The wall clock of the latest input (peer requests leave after it).
-  uint64_t last_wall_us_ = 0;
   uint64_t storage_errors_ = 0;
+  uint64_t peer_replies_dropped_ = 0;
+  // The wall clock of the latest input (the group commit stamps with it).
+  uint64_t last_wall_us_ = 0;
   StatsSource extra_stats_;
   std::optional<trust::UserTable> users_;
   std::map<ClientId, ClientState> clients_;

@@ -106,20 +106,17 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
     if (auto bound = admission_.admit(client, id, bytes)) return answer(shed(*bound, now));
   }
   if (auto* put = std::get_if<wire::PutRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kPut, put->consistency};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, false, std::move(put->value)};
     record.expires_at_us = expiry_of(*put, now.wall_us);
-    coordinator_.write(client, id, put->key, std::move(record), put->consistency, now);
+    coordinator_.write(client, id, std::move(put->key), std::move(record), put->consistency, now);
   } else if (auto* del = std::get_if<wire::DeleteRequest>(&request.body)) {
-    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kDelete, del->consistency};
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
-    coordinator_.write(client, id, del->key, std::move(record), del->consistency, now);
+    coordinator_.write(client, id, std::move(del->key), std::move(record), del->consistency, now);
   } else if (get != nullptr && get->local) {
     // Served with the iteration's replica reads (one batched lookup).
     store_.stage(ReplyTo{.client = client, .request_id = id, .own_copy_read = true}, wire::ReplicaReadRequest{get->key});
   } else if (get != nullptr) {
-    pending_[{client, id}] = Pending{now.wall_us, ClientOp::kGet, get->consistency};
-    coordinator_.read(client, id, get->key, get->consistency, now);
+    coordinator_.read(client, id, std::move(get->key), get->consistency, now);
   } else if (auto* scan = std::get_if<wire::ScanRequest>(&request.body)) {
     scans_.scan(client, id, *scan, now);  // bounded by its own in-flight cap, not admission
   } else if (std::holds_alternative<wire::DbSizeRequest>(request.body)) {

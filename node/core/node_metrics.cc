@@ -54,19 +54,20 @@ void NodeCore::write_metrics(metrics::Exposition& out, Now now) {
 
   constexpr std::string_view kClientHelp =
       "Client requests this node coordinated, from arrival to reply, per operation and consistency level.";
-  for (const auto& [key, histogram] : client_latency_) {
+  const RequestLatencies& latencies = coordinator_.latencies();
+  for (const auto& [key, histogram] : latencies.by_op) {
     out.histogram("ringkv_request_duration_seconds", kClientHelp, to_sample(histogram),
                   {{"op", op_name(static_cast<int>(key.first))},
                    {"consistency", std::string(wire::consistency_name(key.second))}});
   }
   constexpr std::string_view kReplicaHelp =
       "Replica requests this node's coordinator sent, from sending to the replica's answer.";
-  out.histogram("ringkv_replica_request_duration_seconds", kReplicaHelp, to_sample(replica_read_latency_),
+  out.histogram("ringkv_replica_request_duration_seconds", kReplicaHelp, to_sample(latencies.replica_reads),
                 {{"op", "read"}});
-  out.histogram("ringkv_replica_request_duration_seconds", kReplicaHelp, to_sample(replica_write_latency_),
+  out.histogram("ringkv_replica_request_duration_seconds", kReplicaHelp, to_sample(latencies.replica_writes),
                 {{"op", "write"}});
   out.gauge("ringkv_replica_requests_in_flight", "Replica requests sent and not yet answered.",
-            static_cast<double>(replica_sent_.size()));
+            static_cast<double>(coordinator_.replica_requests_in_flight()));
 
   // Hints: their bytes, and how old the oldest one is, per target (its
   // sequence is the hybrid-clock time it was stored, in µs).

@@ -48,8 +48,8 @@ using ClientId = uint64_t;
 
 // Whom the reply to a staged request goes to; ReplicaStore carries it untouched.
 struct ReplyTo {
-  bool coordinator = false;  // this node's coordinator, by its request token
-  uint64_t token = 0;
+  bool coordinator = false;  // this node's coordinator, by its request's route id
+  uint64_t route_id = 0;
   ClientId client = 0;       // otherwise a connection's request
   uint64_t request_id = 0;
   bool own_copy_read = false;  // a client's `get --local`: answered as a GetReply

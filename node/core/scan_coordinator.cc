@@ -179,25 +179,27 @@ void ScanCoordinator::ask_more(uint64_t op_id, Now now) {
       continue;
     }
     send(replica, op.is_dbsize ? wire::Body{wire::StatusRequest{}} : wire::Body{op.range}, now);
-    tokens_[replica.token] = {op_id, i};
+    asked_[replica.route_id] = {op_id, i};
   }
   progress(op_id, now);
 }
 
 void ScanCoordinator::send(Replica& replica, wire::Body body, Now now) {
   replica.state = Asked::kWaiting;
-  replica.token = kTokenBit | next_token_++;
+  const PeerRoute route = ids_.next();
+  replica.route_id = route.id;
   replica.deadline_ms = now.monotonic_ms + config_.replica_timeout_ms;
-  peer_requests_.push_back(PeerRequest{replica.token, replica.node->address, std::move(body), {}});
+  peer_requests_.push_back(PeerRequest{route, replica.node->address, std::move(body), {}});
 }
 
-void ScanCoordinator::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now) {
-  auto found = tokens_.find(token);
-  if (found == tokens_.end()) return;  // late: the replica was given up on
+bool ScanCoordinator::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now) {
+  auto found = asked_.find(id);
+  if (found == asked_.end()) return false;  // late: the replica was given up on
   const auto [op_id, index] = found->second;
-  tokens_.erase(found);
+  asked_.erase(found);
   on_answer(op_id, index, reply ? &*reply : nullptr, reply ? "" : reply.error());
   ask_more(op_id, now);  // replaces a replica that failed, then answers if it can
+  return true;
 }
 
 void ScanCoordinator::on_answer(uint64_t op_id, size_t index, const wire::Message* reply, std::string failure) {
@@ -265,7 +267,7 @@ void ScanCoordinator::reply(uint64_t op_id, wire::Body body) {
   auto it = operations_.find(op_id);
   assert(it != operations_.end() && "a reply for an operation in flight");
   for (const Replica& r : it->second.replicas) {
-    if (r.state == Asked::kWaiting) tokens_.erase(r.token);
+    if (r.state == Asked::kWaiting) asked_.erase(r.route_id);
   }
   replies_.push_back(Outgoing{it->second.client, wire::Message{it->second.request_id, std::move(body)}});
   operations_.erase(it);
@@ -292,7 +294,7 @@ void ScanCoordinator::tick(Now now) {
     for (Replica& replica : op.replicas) {
       if (replica.state != Asked::kWaiting || now.monotonic_ms < replica.deadline_ms) continue;
       replica.state = Asked::kFailed;
-      tokens_.erase(replica.token);
+      asked_.erase(replica.route_id);
       op.last_failure = replica.node->name + ": no answer within " + std::to_string(config_.replica_timeout_ms) + " ms";
       gave_up = true;
     }

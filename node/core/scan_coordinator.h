@@ -91,16 +91,14 @@ std::vector<std::string> merge_page(const std::vector<wire::RangeKeysReply>& ans
 
 class ScanCoordinator {
  public:
-  // Tokens of this module's peer requests: this bit and no higher one.
-  static constexpr uint64_t kTokenBit = 1ull << 58;
-  static bool owns(uint64_t token) { return (token >> 58) == 1; }
-
   // `view` and `store` outlive the coordinator.
   ScanCoordinator(ScanConfig config, const ClusterView& view, ReplicaStore& store);
 
   void scan(ClientId client, uint64_t request_id, const wire::ScanRequest& request, Now now);
   void dbsize(ClientId client, uint64_t request_id, Now now);
-  void handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now);
+  // The reply to one of this module's peer requests (route id); false when
+  // none was waited for (late: the replica was given up on).
+  bool handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now);
   void tick(Now now);
   std::optional<membership::TimeMs> next_deadline() const;
 
@@ -113,7 +111,7 @@ class ScanCoordinator {
   struct Replica {
     const RingNode* node;  // in Operation::ring
     Asked state = Asked::kNot;
-    uint64_t token = 0;
+    uint64_t route_id = 0;  // of the request it was asked with
     membership::TimeMs deadline_ms = 0;
   };
   struct Operation {
@@ -150,9 +148,9 @@ class ScanCoordinator {
   const ClusterView& view_;
   ReplicaStore& store_;
   uint64_t next_op_id_ = 1;
-  uint64_t next_token_ = 1;
+  PeerIds ids_{PeerOwner::kScan};
   std::map<uint64_t, Operation> operations_;
-  std::map<uint64_t, std::pair<uint64_t, size_t>> tokens_;  // token -> (operation, replica index)
+  std::map<uint64_t, std::pair<uint64_t, size_t>> asked_;  // route id -> (operation, replica index)
   std::vector<Outgoing> replies_;
   std::vector<PeerRequest> peer_requests_;
   uint64_t pages_ = 0;

@@ -40,6 +40,8 @@ constexpr std::array kStatMetrics{
     counter("read_repairs", "ringkv_read_repairs_total", "Stale replicas a read wrote the newest version back to."),
     counter("read_repair_failures", "ringkv_read_repair_failures_total", "Read repair writes that failed."),
     counter("storage_errors", "ringkv_storage_errors_total", "Storage errors on the request path."),
+    counter("peer_replies_dropped", "ringkv_peer_replies_dropped_total",
+            "Replies from other nodes that no request awaited any more (late or unknown), dropped."),
     counter("hint_storage_errors", "ringkv_hint_storage_errors_total", "Storage errors of hinted handoff."),
     counter("auth_failures", "ringkv_auth_failures_total", "Client authentications that failed."),
     counter("client_refused_noauth", "ringkv_client_refusals_total", kRefusals, "reason", "not_authenticated"),

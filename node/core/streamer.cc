@@ -1,6 +1,7 @@
 #include "node/core/streamer.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "storage/storage_key.h"
 
@@ -52,8 +53,8 @@ storage::Status apply_stream_batch(storage::Engine& engine, const std::vector<wi
   return engine.write(batch);
 }
 
-Streamer::Streamer(StreamConfig config, const ClusterView& view, ReplicaStore& store)
-    : config_(config), view_(view), store_(store) {}
+Streamer::Streamer(StreamConfig config, const ClusterView& view, ReplicaStore& store, PeerOwner owner)
+    : config_(config), view_(view), store_(store), ids_(owner) {}
 
 void Streamer::add(std::vector<StreamTask> tasks, Now now) {
   if (remaining_ == 0) {
@@ -72,10 +73,9 @@ void Streamer::add(std::vector<StreamTask> tasks, Now now) {
 
 void Streamer::clear() {
   tasks_.clear();
-  tokens_.clear();
+  in_flight_tasks_.clear();
   remaining_ = 0;
   in_flight_ = 0;
-  ++generation_;
 }
 
 void Streamer::tick(Now now) {
@@ -121,11 +121,11 @@ void Streamer::send(size_t index, Now now) {
     }
     body = wire::StreamWriteRequest{std::move(batch->entries)};
   }
-  const uint64_t token = kTokenBit | next_token_++;
-  tokens_.emplace(token, std::pair{generation_, index});
+  const PeerRoute route = ids_.next();
+  in_flight_tasks_.emplace(route.id, index);
   task.in_flight = true;
   ++in_flight_;
-  peer_requests_.push_back(PeerRequest{token, peer->address, std::move(body)});
+  peer_requests_.push_back(PeerRequest{route, peer->address, std::move(body)});
 }
 
 void Streamer::fail(size_t index, Now now) {
@@ -171,17 +171,17 @@ void Streamer::complete(size_t index, Now now) {
   if (--remaining_ == 0) stats_.finished_ms = now.monotonic_ms;
 }
 
-void Streamer::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
+bool Streamer::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply,
                             Now now) {
-  auto it = tokens_.find(token);
-  if (it == tokens_.end()) return;
-  const auto [generation, index] = it->second;
-  tokens_.erase(it);
-  if (generation != generation_ || index >= tasks_.size()) return;
+  auto it = in_flight_tasks_.find(id);
+  if (it == in_flight_tasks_.end()) return false;
+  const size_t index = it->second;
+  in_flight_tasks_.erase(it);
+  assert(index < tasks_.size() && "a batch in flight belongs to a task");
   Task& task = tasks_[index];
   task.in_flight = false;
   --in_flight_;
-  if (task.done) return;  // abandoned meanwhile
+  if (task.done) return true;  // abandoned meanwhile
   if (task.spec.kind == StreamTask::Kind::kPull) {
     const auto* batch = reply ? std::get_if<wire::StreamReadReply>(&reply->body) : nullptr;
     if (batch == nullptr || !apply_stream_batch(store_.engine(), batch->entries)) {
@@ -215,6 +215,7 @@ void Streamer::handle_reply(uint64_t token, const std::expected<wire::Message, s
   }
   // Keep the pipe full: the next batch of this task (or another) goes now.
   tick(now);
+  return true;
 }
 
 std::vector<PeerRequest> Streamer::take_peer_requests() { return std::exchange(peer_requests_, {}); }

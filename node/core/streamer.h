@@ -15,7 +15,8 @@
 // done() is true only once every task's last batch was applied/acknowledged.
 //
 // Pure state machine: inputs are tasks, ticks and replies with the current
-// time; outputs are PeerRequests (tokens with kTokenBit set). Storage through
+// time; outputs are PeerRequests (routed to the owner it was made for,
+// peer_route.h). Storage through
 // the ReplicaStore's engine only. Single-threaded.
 #pragma once
 
@@ -74,11 +75,9 @@ storage::Status apply_stream_batch(storage::Engine& engine, const std::vector<wi
 
 class Streamer {
  public:
-  // Tokens of this streamer's requests have this bit set (the coordinator's
-  // and the hint replayer's never do).
-  static constexpr uint64_t kTokenBit = 1ull << 62;
-
-  Streamer(StreamConfig config, const ClusterView& view, ReplicaStore& store);
+  // `owner`: whom this streamer's requests are routed to (the unit holding
+  // it: topology or anti-entropy), which hands their replies back here.
+  Streamer(StreamConfig config, const ClusterView& view, ReplicaStore& store, PeerOwner owner);
 
   // Adds tasks; they start on the next tick.
   void add(std::vector<StreamTask> tasks, Now now);
@@ -87,7 +86,9 @@ class Streamer {
   bool done() const { return remaining_ == 0; }
 
   void tick(Now now);
-  void handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now);
+  // `id`: the route id of a batch this streamer sent; false when it awaits
+  // no such reply (sent before clear(), or never).
+  bool handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now);
   std::vector<PeerRequest> take_peer_requests();
 
   const StreamStats& stats() const { return stats_; }
@@ -122,9 +123,10 @@ class Streamer {
   std::vector<Task> tasks_;
   size_t remaining_ = 0;
   size_t in_flight_ = 0;
-  uint64_t generation_ = 0;  // bumped by clear(): older replies are ignored
-  uint64_t next_token_ = 1;
-  std::map<uint64_t, std::pair<uint64_t, size_t>> tokens_;  // token -> (generation, task)
+  PeerIds ids_;
+  // Batches in flight: route id -> task index (emptied by clear(), so older
+  // replies are ignored).
+  std::map<uint64_t, size_t> in_flight_tasks_;
   std::vector<PeerRequest> peer_requests_;
   StreamStats stats_;
 };

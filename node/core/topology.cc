@@ -32,7 +32,7 @@ std::string_view to_string(Phase phase) {
 
 Topology::Topology(TopologyConfig config, ClusterView& view, ReplicaStore& store, membership::Swim& swim,
                    Now now)
-    : config_(config), view_(view), store_(store), swim_(swim), streamer_(config.stream, view, store) {
+    : config_(config), view_(view), store_(store), swim_(swim), streamer_(config.stream, view, store, PeerOwner::kTopologyStream) {
   auto state = store_.engine().meta_get(kRingStateMeta);
   const std::string remembered = state && *state ? **state : "";
   if (remembered == "left") {
@@ -65,8 +65,6 @@ void Topology::persist(std::string_view state) {
     errors_.record("persisting ring state " + std::string(state), put.error());
   }
 }
-
-uint64_t Topology::token() { return kTokenBit | next_token_++; }
 
 std::string Topology::change_in_progress(bool for_join, std::string_view except_id) const {
   for (const membership::Member& m : swim_.members()) {
@@ -191,16 +189,16 @@ void Topology::confirm_tick(Now now) {
   for (const auto& [id, address] : everyone) {
     if (id == view_.self_id || confirmed_[id]) continue;
     all = false;
-    const bool asked = std::any_of(status_tokens_.begin(), status_tokens_.end(),
+    const bool asked = std::any_of(status_asked_.begin(), status_asked_.end(),
                                    [&](const auto& entry) { return entry.second == id; });
     if (asked) continue;
-    const uint64_t t = token();
-    status_tokens_.emplace(t, id);
+    const PeerRoute route = ids_.next();
+    status_asked_.emplace(route.id, id);
     if (phase_ == Phase::kLeft) {
       peer_requests_.push_back(PeerRequest{
-          t, address, wire::TopologyRequest{wire::TopologyAction::kLeft, membership::id_to_hex(view_.self_id)}});
+          route, address, wire::TopologyRequest{wire::TopologyAction::kLeft, membership::id_to_hex(view_.self_id)}});
     } else {
-      peer_requests_.push_back(PeerRequest{t, address, wire::StatusRequest{}});
+      peer_requests_.push_back(PeerRequest{route, address, wire::StatusRequest{}});
     }
   }
   if (!all) return;
@@ -348,11 +346,11 @@ void Topology::hand_over_hints(Now now) {
       }
       const bool direct = view_.is_up(target);
       if (!direct && heir == nullptr) continue;
-      const uint64_t t = token();
+      const PeerRoute route = ids_.next();
       peer_requests_.push_back(PeerRequest{
-          t, direct ? owner->address : heir->address,
+          route, direct ? owner->address : heir->address,
           wire::ReplicaWriteRequest{hint.user_key, to_wire(hint.record), direct ? "" : target}});
-      hints_in_flight_.emplace(t, std::move(hint));
+      hints_in_flight_.emplace(route.id, std::move(hint));
     }
   }
   if (any) return;
@@ -490,30 +488,25 @@ void Topology::tick(Now now) {
   streamer_.tick(now);
 }
 
-void Topology::handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply,
-                            Now now) {
-  if (token & Streamer::kTokenBit) {
-    streamer_.handle_reply(token & ~kTokenBit, reply, now);
-    return;
-  }
-  if (auto it = status_tokens_.find(token); it != status_tokens_.end()) {
+bool Topology::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now) {
+  if (auto it = status_asked_.find(id); it != status_asked_.end()) {
     const std::string member = it->second;
-    status_tokens_.erase(it);
+    status_asked_.erase(it);
     if (const auto* status = reply ? std::get_if<wire::StatusReply>(&reply->body) : nullptr) {
       on_status(member, *status);
     } else if (reply && std::holds_alternative<wire::TopologyReply>(reply->body)) {
       confirmed_[member] = true;  // told that this node left
     }
-    return;
+    return true;
   }
-  if (auto it = removal_tokens_.find(token); it != removal_tokens_.end()) {
+  if (auto it = removal_asked_.find(id); it != removal_asked_.end()) {
     const std::string member = it->second;
-    removal_tokens_.erase(it);
+    removal_asked_.erase(it);
     const auto* answer = reply ? std::get_if<wire::TopologyReply>(&reply->body) : nullptr;
     if (answer != nullptr && (removal_announcing_ || answer->message == "done")) removal_done_[member] = true;
-    return;
+    return true;
   }
-  if (auto it = hints_in_flight_.find(token); it != hints_in_flight_.end()) {
+  if (auto it = hints_in_flight_.find(id); it != hints_in_flight_.end()) {
     storage::Hint hint = std::move(it->second);
     hints_in_flight_.erase(it);
     if (reply && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
@@ -523,14 +516,13 @@ void Topology::handle_reply(uint64_t token, const std::expected<wire::Message, s
         errors_.record("deleting a hint handed over for " + hint.target, dropped.error());
       }
     }
+    return true;
   }
+  return false;
 }
 
 std::vector<PeerRequest> Topology::take_peer_requests() {
-  for (PeerRequest& request : streamer_.take_peer_requests()) {
-    request.token |= kTokenBit;
-    peer_requests_.push_back(std::move(request));
-  }
+  for (PeerRequest& request : streamer_.take_peer_requests()) peer_requests_.push_back(std::move(request));
   return std::exchange(peer_requests_, {});
 }
 

@@ -38,8 +38,9 @@
 //
 // Pure state machine: inputs are requests, membership events, replies and
 // ticks with the current time (the owner ticks it at least every few hundred
-// ms: that paces confirmations, retries and cleanup); outputs are PeerRequests (tokens with kTokenBit
-// set) and ring status changes through Swim. Single-threaded.
+// ms: that paces confirmations, retries and cleanup); outputs are PeerRequests
+// (routed as peer_route.h says) and ring status changes through Swim.
+// Single-threaded.
 #pragma once
 
 #include <cstdint>
@@ -83,8 +84,6 @@ inline constexpr std::string_view kRemovingMeta = "removing";  // hex id, on a r
 
 class Topology {
  public:
-  static constexpr uint64_t kTokenBit = 1ull << 61;
-
   // Reads the persisted ring state; a node that remembers `normal` publishes
   // it, one without a state keeps the ring status it was created with
   // (normal for a founder, waiting for a node that joins).
@@ -101,7 +100,13 @@ class Topology {
   // before them (removals start their pulls here).
   void on_membership(const std::vector<membership::Event>& events, const Ring& ring_before, Now now);
   void tick(Now now);
-  void handle_reply(uint64_t token, const std::expected<wire::Message, std::string>& reply, Now now);
+  // Replies by route id (peer_route.h): to this unit's own requests
+  // (PeerOwner::kTopology) and to its streamer's (kTopologyStream); false
+  // when it awaits no such reply.
+  bool handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now);
+  bool handle_stream_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply, Now now) {
+    return streamer_.handle_reply(id, reply, now);
+  }
   std::vector<PeerRequest> take_peer_requests();
 
   // True once after this node's own ring status changed (the ring needs a rebuild).
@@ -153,7 +158,6 @@ class Topology {
   // This node becomes the operator of the removal of `id` (from its first step).
   void drive_removal(const std::string& id, Now now);
   void start_removal_pulls(const std::string& id, Now now);
-  uint64_t token();
   void persist(std::string_view state);
   // Clears the removal operator's marker in meta (kRemovingMeta); a failed
   // clear is retried every tick until it succeeds: a marker left behind would
@@ -170,8 +174,8 @@ class Topology {
   bool decommissioned_ = false;
   bool ring_status_changed_ = false;
   bool repair_wanted_ = false;
-  // Confirmation: member id -> confirmed; a member asked but not answered has
-  // a token in asked_.
+  // Confirmation: member id -> confirmed; a member asked but not answered is
+  // in status_asked_.
   std::map<std::string, bool> confirmed_;
   std::map<std::string, std::string> members_elsewhere_;  // id -> address, from status replies
   std::set<std::string> members_live_elsewhere_;          // ids some reply listed alive or suspect
@@ -185,10 +189,10 @@ class Topology {
   // The rings the current join or decommission plan was made from.
   std::shared_ptr<const Ring> planned_ring_;
   std::shared_ptr<const Ring> planned_future_;
-  // Hints handed over: token -> hint.
+  // Hints handed over: route id -> hint.
   std::map<uint64_t, storage::Hint> hints_in_flight_;
   uint64_t hints_handed_over_ = 0;
-  std::map<uint64_t, std::string> status_tokens_;  // token -> member id
+  std::map<uint64_t, std::string> status_asked_;  // route id -> member id
   // removenode, on every member: ids being removed, and those whose gains
   // this node pulled (or still has to plan, on the next tick).
   std::set<std::string> removing_;
@@ -205,8 +209,8 @@ class Topology {
   std::set<std::string> removal_gave_up_on_;  // members held dead no longer waited for
   membership::TimeMs next_removal_ms_ = 0;
   std::map<std::string, bool> removal_done_;
-  std::map<uint64_t, std::string> removal_tokens_;
-  uint64_t next_token_ = 1;
+  std::map<uint64_t, std::string> removal_asked_;  // route id -> member id
+  PeerIds ids_{PeerOwner::kTopology};
   std::optional<membership::TimeMs> cleanup_due_ms_;
   uint64_t cleanup_ranges_dropped_ = 0;
   std::string waiting_for_;  // logged reason the join waits (for stats/status)

@@ -155,7 +155,7 @@ void Topology::removal_tick(Now now) {
       notices_.push_back("removenode: " + (target ? target->name : target_hex) +
                          " has left (another member completed its removal)");
       removal_target_.clear();
-      removal_tokens_.clear();
+      removal_asked_.clear();
       clear_removal_marker();
       return;
     }
@@ -184,13 +184,13 @@ void Topology::removal_tick(Now now) {
     }
     if (removal_done_[m.id]) continue;
     all = false;
-    const bool asked = std::any_of(removal_tokens_.begin(), removal_tokens_.end(),
+    const bool asked = std::any_of(removal_asked_.begin(), removal_asked_.end(),
                                    [&](const auto& entry) { return entry.second == m.id; });
     if (asked) continue;
-    const uint64_t t = token();
-    removal_tokens_.emplace(t, m.id);
+    const PeerRoute route = ids_.next();
+    removal_asked_.emplace(route.id, m.id);
     const auto action = removal_announcing_ ? wire::TopologyAction::kLeft : wire::TopologyAction::kRemoving;
-    peer_requests_.push_back(PeerRequest{t, m.address, wire::TopologyRequest{action, target_hex}});
+    peer_requests_.push_back(PeerRequest{route, m.address, wire::TopologyRequest{action, target_hex}});
   }
   if (removal_announcing_ && (all || now.monotonic_ms >= removal_deadline_ms_)) {
     notices_.push_back(all ? "removenode: every member knows the node left"

@@ -57,11 +57,11 @@ void CoreDriver::pump() {
 
 void CoreDriver::send_peer_requests() {
   for (auto& request : core_.take_peer_requests()) {
-    const uint64_t token = request.token;
+    const core::PeerRoute route = request.route;
     peers_.send(request.address, std::move(request.body),
-                [this, token](std::expected<wire::Message, std::string> reply) {
+                [this, route](std::expected<wire::Message, std::string> reply) {
                   if (!running_) return;
-                  core_.handle_peer_reply(token, reply, clock_());
+                  core_.handle_peer_reply(route, reply, clock_());
                   request_pump();
                 },
                 request.seal_with);

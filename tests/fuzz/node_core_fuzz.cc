@@ -49,6 +49,8 @@ constexpr uint64_t kHarnessIdBase = uint64_t{1} << 62;
 // Unanswered peer requests the harness keeps to reply to; older ones are never answered (the
 // core's deadlines deal with them).
 constexpr size_t kPendingPeerRequestsMax = 256;
+// Route ids from here on are never issued in a run (each owner counts from 1).
+constexpr uint64_t kForgedIdBase = uint64_t{1} << 40;
 // Heap allowed beyond what was in use after setup: a fixed slack plus this much per input byte.
 constexpr size_t kHeapSlackBytes = 16 << 20;
 constexpr size_t kHeapBytesPerInputByte = 512;
@@ -217,17 +219,26 @@ class Harness {
     return true;
   }
 
+  // The outcome of a request the node sent; with the top bit of `arg` set, a
+  // reply on a route never issued (any owner byte, an id beyond any issued),
+  // which must be dropped and counted.
   void peer_reply(uint8_t arg, std::string_view payload) {
+    auto decoded = wire::decode(payload, kWireLimits);
+    const std::expected<wire::Message, std::string> reply =
+        decoded ? std::expected<wire::Message, std::string>(std::move(*decoded))
+                : std::unexpected(std::string("connection refused"));
+    if (arg & 0x80) {
+      const core::PeerRoute forged{static_cast<core::PeerOwner>(arg & 0x7f), kForgedIdBase + payload.size()};
+      const uint64_t dropped = core_->peer_replies_dropped();
+      core_->handle_peer_reply(forged, reply, now_);
+      FUZZ_CHECK(core_->peer_replies_dropped() == dropped + 1, "a reply on a route never issued is dropped");
+      return;
+    }
     if (pending_.empty()) return;
     const size_t index = arg % pending_.size();
-    const uint64_t token = pending_[index];
+    const core::PeerRoute route = pending_[index];
     pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(index));
-    auto decoded = wire::decode(payload, kWireLimits);
-    if (decoded) {
-      core_->handle_peer_reply(token, *decoded, now_);
-    } else {
-      core_->handle_peer_reply(token, std::unexpected(std::string("connection refused")), now_);
-    }
+    core_->handle_peer_reply(route, reply, now_);
   }
 
   void close(core::ClientId client) {
@@ -251,7 +262,7 @@ class Harness {
     }
     for (core::PeerRequest& request : core_->take_peer_requests()) {
       check_decodes(wire::Message{1, request.body});
-      pending_.push_back(request.token);
+      pending_.push_back(request.route);
       if (pending_.size() > kPendingPeerRequestsMax) pending_.pop_front();
     }
     for (const auto& datagram : core_->membership().take_outgoing()) {
@@ -282,7 +293,7 @@ class Harness {
   uint64_t next_id_ = kHarnessIdBase;
   std::map<uint64_t, Issued> issued_;
   std::map<uint64_t, wire::Body> step_replies_;
-  std::deque<uint64_t> pending_;
+  std::deque<core::PeerRoute> pending_;
   size_t heap_baseline_ = 0;
   size_t consumed_bytes_ = 0;
 };

@@ -152,10 +152,10 @@ void NodeHost::pump() {
     }
     for (auto& request : core_->take_peer_requests()) {
       any = true;
-      const uint64_t token = request.token;
+      const core::PeerRoute route = request.route;
       transport_.send_request(index_, request.address, std::move(request.body),
-                              [this, token](const Reply& reply) {
-                                core_->handle_peer_reply(token, reply, now());
+                              [this, route](const Reply& reply) {
+                                core_->handle_peer_reply(route, reply, now());
                                 pump();
                               });
     }
