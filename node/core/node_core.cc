@@ -486,15 +486,21 @@ wire::Body NodeCore::endpoints(const wire::EndpointsRequest& request) const {
 wire::Body NodeCore::ring_summary() const {
   wire::RingReply reply;
   reply.replicas = config_.settings.replicas;
-  const auto replicated = view_.ring->ownership(config_.settings.replicas);
-  const auto primary = view_.ring->ownership(1);
-  const auto nodes = view_.ring->nodes();
+  const auto& [ring, replicated, primary] = ownership();
+  const auto nodes = ring->nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
     reply.members.push_back(wire::RingMember{nodes[i].name, nodes[i].address, nodes[i].vnodes,
                                              static_cast<uint64_t>(replicated[i] * 1e6),
                                              static_cast<uint64_t>(primary[i] * 1e6), nodes[i].rack});
   }
   return reply;
+}
+
+const NodeCore::Ownership& NodeCore::ownership() const {
+  if (ownership_.ring != view_.ring) {
+    ownership_ = Ownership{view_.ring, view_.ring->ownership(config_.settings.replicas), view_.ring->ownership(1)};
+  }
+  return ownership_;
 }
 
 std::string NodeCore::name_of(const std::string& id) const {

@@ -209,6 +209,15 @@ class NodeCore {
   wire::Body stats(Now now) const;
   // A member's name by id ("unknown" for one the ring does not hold).
   std::string name_of(const std::string& id) const;
+  // Each ring node's share of the positions (nodes() order), as any replica
+  // and as primary: computed once per ring, as `kv ring` and every /metrics
+  // scrape ask (with racks, ~0.2 s on a 1000-node ring).
+  struct Ownership {
+    std::shared_ptr<const Ring> ring;
+    std::vector<double> replicated;
+    std::vector<double> primary;
+  };
+  const Ownership& ownership() const;
 
   NodeConfig config_;
   ReplicaStore& store_;
@@ -224,6 +233,7 @@ class NodeCore {
   membership::TimeMs next_hint_scan_ms_ = 0;
   uint64_t storage_errors_ = 0;
   uint64_t peer_replies_dropped_ = 0;
+  mutable Ownership ownership_;  // a cache: see ownership()
   // The wall clock of the latest input (the group commit stamps with it).
   uint64_t last_wall_us_ = 0;
   StatsSource extra_stats_;

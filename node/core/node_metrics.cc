@@ -127,9 +127,8 @@ void NodeCore::write_metrics(metrics::Exposition& out, Now now) {
     out.gauge("ringkv_ring_state", "This node's ring state (1 for the current one).", state == phase ? 1 : 0,
               {{"state", std::string(to_string(state))}});
   }
-  const auto nodes = view_.ring->nodes();
-  const auto replicated = view_.ring->ownership(config_.coordinator.replicas);
-  const auto primary = view_.ring->ownership(1);
+  const auto& [ring, replicated, primary] = ownership();
+  const auto nodes = ring->nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (nodes[i].id != swim_.self().id) continue;
     constexpr std::string_view kOwnershipHelp =
