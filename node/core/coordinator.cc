@@ -266,24 +266,17 @@ void Coordinator::contact_for_read(uint64_t op_id, size_t index, Now now) {
 
 void Coordinator::send(uint64_t op_id, size_t replica_index, wire::Body body, Now now) {
   const Replica& replica = operations_.at(op_id).replicas[replica_index];
-  if (replica.id != view_.self_id) {
-    send_peer(op_id, replica_index, replica.address, std::move(body), now);
-    return;
-  }
-  // This node's own copy: served in the caller's group commit
-  // (take_local_requests) and answered through handle_reply like a peer's.
-  const PeerRoute route = ids_.next();
-  const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(body);
-  sent_.emplace(route.id, Sent{op_id, replica_index, is_write, now.wall_us, /*local=*/true});
-  local_requests_.push_back(PeerRequest{route, replica.address, std::move(body)});
+  send_to(op_id, replica_index, replica.address, replica.id == view_.self_id, std::move(body), now);
 }
 
-void Coordinator::send_peer(uint64_t op_id, size_t replica_index, const std::string& address, wire::Body body,
-                            Now now) {
+void Coordinator::send_to(uint64_t op_id, size_t replica_index, const std::string& address, bool local,
+                          wire::Body body, Now now) {
   const PeerRoute route = ids_.next();
   const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(body);
-  sent_.emplace(route.id, Sent{op_id, replica_index, is_write, now.wall_us});
-  peer_requests_.push_back(PeerRequest{route, address, std::move(body)});
+  sent_.emplace(route.id, Sent{op_id, replica_index, is_write, now.wall_us, local});
+  // This node's own copy is served in the caller's group commit
+  // (take_local_requests) and answered through handle_reply like a peer's.
+  (local ? local_requests_ : peer_requests_).push_back(PeerRequest{route, address, std::move(body)});
 }
 
 bool Coordinator::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply,
@@ -442,7 +435,7 @@ void Coordinator::finish(uint64_t op_id, Now now) {
         // Best effort, like every repair; a failure is counted (kv stats).
         if (!store_.apply(op.key, op.record)) ++counters_.read_repair_failures;
       } else {
-        send_peer(0, 0, replica.address, wire::ReplicaWriteRequest{op.key, to_wire(op.record), ""}, now);
+        send_to(0, 0, replica.address, /*local=*/false, wire::ReplicaWriteRequest{op.key, to_wire(op.record), ""}, now);
       }
     }
   }

@@ -210,8 +210,11 @@ class Coordinator {
   // and sends it; false when too few replicas are up (UNAVAILABLE replied).
   bool start_write(Operation op, Now now);
   void restamp(uint64_t op_id, Now now);
+  // To replica `replica_index` of the operation (this node's own copy included).
   void send(uint64_t op_id, size_t replica_index, wire::Body body, Now now);
-  void send_peer(uint64_t op_id, size_t replica_index, const std::string& address, wire::Body body, Now now);
+  // `local`: to this node itself (take_local_requests); op_id 0: a read repair.
+  void send_to(uint64_t op_id, size_t replica_index, const std::string& address, bool local, wire::Body body,
+               Now now);
   void contact_for_read(uint64_t op_id, size_t replica_index, Now now);
   void on_replica_result(uint64_t op_id, size_t replica_index, Result result, Now now);
   void progress(uint64_t op_id, Now now);
