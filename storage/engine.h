@@ -168,6 +168,15 @@ class Engine {
   // Applies each (user key, record) with last-write-wins, atomically as a
   // batch. REQUIRES: keys are non-empty.
   virtual Status write(const std::vector<std::pair<std::string, Record>>& batch) = 0;
+  // write() of records the caller knows to be newer than what their keys
+  // hold: it read each key (read/read_many) after the key's last write, and
+  // nothing writes between that read and this call (one thread uses an
+  // Engine). Those are the key's whole state, so RocksDbEngine stores them
+  // as plain values, which later reads and writes need not merge with older
+  // operands (group commit decides last-write-wins itself: replica_store.h).
+  // Several records of one key apply in order. REQUIRES: each record is
+  // newer than the one its key holds (or the one before it in the batch).
+  virtual Status write_newer(const std::vector<std::pair<std::string, Record>>& batch) { return write(batch); }
   // The stored record (tombstones included), or nullopt when absent.
   virtual Result<std::optional<Record>> read(std::string_view user_key) = 0;
   // read() of each key, in the order given (a key may repeat), as one

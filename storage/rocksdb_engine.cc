@@ -4,7 +4,9 @@
 // Layout on disk:
 // - `data`: storage key -> encoded Record (record.h). Writes are Merge
 //   operands; the LastWriteWins merge operator keeps the operand with the
-//   greatest Version, so a write never reads first. Tombstones past their
+//   greatest Version, so a write never reads first. Records the caller
+//   already found newer (write_newer: group commit read the key) are plain
+//   Puts, the key's whole state, which reads then find without merging. Tombstones past their
 //   grace are dropped by the TombstonePurge compaction filter.
 // - `hints`: hints encoded as hint_codec.h states, so one target's hints are
 //   contiguous and in sequence order.
@@ -322,7 +324,10 @@ class RocksDbEngine final : public Engine {
   static Result<std::unique_ptr<Engine>> open(const Options& options);
   ~RocksDbEngine() override;
 
-  Status write(const std::vector<std::pair<std::string, Record>>& batch) override;
+  Status write(const std::vector<std::pair<std::string, Record>>& batch) override { return apply(batch, false); }
+  Status write_newer(const std::vector<std::pair<std::string, Record>>& batch) override {
+    return apply(batch, true);
+  }
   Result<std::optional<Record>> read(std::string_view user_key) override;
   Result<std::vector<std::optional<Record>>> read_many(const std::vector<std::string>& user_keys) override;
   Result<ScanBatch> scan(const ScanRange& range, size_t max_entries, size_t max_bytes) override;
@@ -354,6 +359,8 @@ class RocksDbEngine final : public Engine {
   // DB::Resume() (at most one per kResumeIntervalUs) cleared it. Else the
   // latched error, without touching RocksDB.
   Status writable();
+  // write() (merge operands) or write_newer() (plain values) of `batch`.
+  Status apply(const std::vector<std::pair<std::string, Record>>& batch, bool newer);
   // True when the disk has room for the memtables Resume() would write out
   // (or when free space cannot be known: then trying is the only way).
   bool room_to_resume();
@@ -465,12 +472,15 @@ Result<std::optional<std::string>> RocksDbEngine::get(rocksdb::ColumnFamilyHandl
   return value.ToString();
 }
 
-Status RocksDbEngine::write(const std::vector<std::pair<std::string, Record>>& batch) {
+Status RocksDbEngine::apply(const std::vector<std::pair<std::string, Record>>& batch, bool newer) {
   rocksdb::WriteBatch write_batch;
   for (const auto& [user_key, record] : batch) {
     assert(!user_key.empty() && "user keys are non-empty");
-    const rocksdb::Status status =
-        write_batch.Merge(data_, storage_key(user_key), encode_record(record));
+    const std::string key = storage_key(user_key);
+    const std::string value = encode_record(record);
+    // A record newer than the key's whole state replaces it (write_newer);
+    // otherwise it is an operand LastWriteWins merges.
+    const rocksdb::Status status = newer ? write_batch.Put(data_, key, value) : write_batch.Merge(data_, key, value);
     if (!status.ok()) return std::unexpected(to_error(status));
   }
   if (auto open = writable(); !open) return open;

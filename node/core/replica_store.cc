@@ -118,11 +118,10 @@ void ReplicaStore::serve_staged(std::vector<std::optional<wire::Body>>& replies)
     if (!held || held->version < staged.record.version) {  // an equal version keeps the stored one
       held = staged.record;
       written[key] = true;
+      batch.emplace_back(staged.key, staged.record);  // newer than all the key held: write_newer
     }
-    batch.emplace_back(staged.key, staged.record);
   }
-  if (batch.empty()) return;
-  if (auto applied = engine_->write(batch); !applied) {
+  if (auto applied = batch.empty() ? storage::Status{} : engine_->write_newer(batch); !applied) {
     // Neither the writes nor what reads saw of them landed.
     return fail(applied.error(), [&](size_t i) {
       return (staged_[i].kind == Staged::Kind::kWrite && !replies[i]) || saw_batch[i];
