@@ -157,6 +157,7 @@ if [ "$overload_s" != 0 ]; then
   echo "overload: 2000 connections, pipelines of 128 SETs, 4000-byte values, ${overload_s} s" \
     "(bench/overload_flood.py); RSS after = ${overload_after_s} s after the flood"
   start_node flood 127.0.0.1 1 "" --max-connections 4096; flood_resp=$resp_addr; flood_pid=${pids[-1]}
+  flood_node=$node_addr
   wait_ping 127.0.0.1 "${flood_resp#*:}"
   printf '%-22s %8s %8s %8s %10s %10s %8s %8s %9s\n' system rss0_MiB max_MiB after_MiB admitted/s \
     refused p50_ms p99_ms ping_max
@@ -177,6 +178,13 @@ if r["errors"] or r["connections_closed"]:
     print(f"  {r['errors']} other errors, {r['connections_closed']} connections closed: {r['first_error']}")
 PY
   done
+  # Where an admitted request's time goes: inside the node (the coordinator
+  # times each write from admission to its reply) against the flood's own
+  # figure above (from the pipeline's send to the reply's arrival, which
+  # includes the time the request waited unread in its socket).
+  stats=$("$kv" --host "$flood_node" --json stats)
+  echo "ringkv inside the node: admitted writes p50 $(json_field "$stats" write_latency_p50_us) us," \
+    "p99 $(json_field "$stats" write_latency_p99_us) us (kv stats, since the node started)"
 fi
 
 echo
