@@ -10,6 +10,7 @@
 
 #include "node/data_layout.h"
 #include "node/flags.h"
+#include "node/heap.h"
 #include "node/io/node_process.h"
 #include "node/log_setup.h"
 #include "node/trust/users_file.h"
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
       .storage_memory = {.block_cache_bytes = static_cast<uint64_t>(flags.rocksdb_block_cache_mib) << 20,
                          .write_buffers_bytes = static_cast<uint64_t>(flags.rocksdb_write_buffers_mib) << 20},
       .users = std::move(users),
+      .release_free_heap = ringkv::node::release_free_heap,
   };
   return ringkv::io::run_node_process(settings);
 }

@@ -292,7 +292,12 @@ int run_node_process(const NodeSettings& flags) {
     return 1;
   }
   driver.start();
-  uv_timer_start(&trim_timer, [](uv_timer_t*) { malloc_trim(0); }, kTrimIntervalMs, kTrimIntervalMs);
+  std::function<void()> release_free_heap =
+      flags.release_free_heap ? flags.release_free_heap : [] { malloc_trim(0); };
+  trim_timer.data = &release_free_heap;
+  uv_timer_start(
+      &trim_timer, [](uv_timer_t* timer) { (*static_cast<std::function<void()>*>(timer->data))(); },
+      kTrimIntervalMs, kTrimIntervalMs);
   spdlog::info("node {} id {} generation {} listening on {} (data {}, sync {})", flags.name,
                membership::id_to_hex(identity->node_id), identity->generation, flags.listen, flags.data, flags.sync);
   if (resp) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,10 @@ struct NodeSettings {
   storage::MemoryBudget storage_memory;  // RocksDB's block cache and memtables
   // Client credentials (kvnode --users); nullopt: clients need none.
   std::optional<std::vector<trust::User>> users;
+  // Hands freed heap memory back to the system; the loop calls it every 5 s
+  // so RSS falls after a burst. Default: glibc's malloc_trim (kvnode runs on
+  // mimalloc and passes its own: node/heap.h).
+  std::function<void()> release_free_heap;
 };
 
 // The process exit code: 0 after a clean stop, 1 when storage or the port
