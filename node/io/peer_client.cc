@@ -9,6 +9,7 @@
 #include "node/trust/session.h"
 #include "node/wire/address.h"
 #include "node/wire/codec.h"
+#include "node/wire/spare_capacity.h"
 
 namespace ringkv::io {
 
@@ -27,6 +28,7 @@ struct PeerClient::Peer {
   bool retiring = false;  // its key was removed: out of peers_, closes when idle
   std::optional<trust::Session> session;  // when this node seals
   std::string queued;  // framed messages not yet written (encoded straight here)
+  size_t last_write_bytes = 0;  // what the last flush wrote (queued reserves as much)
   struct Pending {
     uint64_t id;
     Callback done;  // empty once answered
@@ -95,6 +97,7 @@ void PeerClient::send(const std::string& address, wire::Body body, Callback done
     }
   }
   const uint64_t id = next_request_id_++;
+  wire::reserve_like_last(peer->queued, peer->last_write_bytes);
   wire::encode_frame(wire::Message{id, std::move(body)}, peer->queued);
   peer->pending.push_back(Peer::Pending{id, std::move(done), now_ms() + request_timeout_ms_});
   if (peer->ready && !peer->dirty) {
@@ -188,6 +191,7 @@ void PeerClient::on_connected(Peer& peer) {
 
 void PeerClient::flush(Peer& peer) {
   if (peer.queued.empty() || !peer.ready) return;
+  peer.last_write_bytes = peer.queued.size();
   if (peer.session) {
     std::string sealed;
     trust::append_sealed_batch(sealed, *peer.session, peer.queued, limits_.frame_bytes_max);
