@@ -95,41 +95,42 @@ io::TrustContext plaintext_trust() {
   return std::move(*trust);
 }
 
-// Runs the loop until every request sent got its callback, then closes all.
+// Sends ReplicaReadRequests for "a", "b" and "c" to a FakePeer answering
+// with `answer`, runs the loop until each got its callback, then closes all.
 struct Run {
   uv_loop_t loop;
   FakePeer peer;
   std::map<std::string, std::vector<std::string>> outcomes;  // by key: what each callback got
-  size_t sent = 0;
-  size_t done = 0;
 
-  Run() { uv_loop_init(&loop); }
-  ~Run() { uv_loop_close(&loop); }
-
-  void send(io::PeerClient& client, const std::string& address, const std::string& key) {
-    ++sent;
-    client.send(address, wire::ReplicaReadRequest{key}, [this, key](std::expected<wire::Message, std::string> got) {
-      outcomes[key].push_back(got ? std::get<wire::ReplicaReadReply>(got->body).record.value : "error: " + got.error());
-      ++done;
-    });
-  }
-  void run_until_done(io::PeerClient& client) {
-    while (done < sent && uv_run(&loop, UV_RUN_ONCE) != 0) {
+  Run(std::function<std::string(const std::vector<wire::Message>&)> answer, uint64_t request_timeout_ms) {
+    uv_loop_init(&loop);
+    io::TrustContext trust = plaintext_trust();
+    const std::string address = peer.listen(&loop);
+    peer.expected = 3;
+    peer.answer = std::move(answer);
+    io::PeerClient client(&loop, "127.0.0.1", wire::Limits{}, trust, request_timeout_ms);
+    size_t done = 0;
+    for (std::string key : {"a", "b", "c"}) {
+      client.send(address, wire::ReplicaReadRequest{key}, [&, key](std::expected<wire::Message, std::string> got) {
+        outcomes[key].push_back(got ? std::get<wire::ReplicaReadReply>(got->body).record.value
+                                    : "error: " + got.error());
+        ++done;
+      });
+    }
+    client.flush_all();
+    while (done < 3 && uv_run(&loop, UV_RUN_ONCE) != 0) {
     }
     client.close();
     peer.close();
     uv_run(&loop, UV_RUN_DEFAULT);
   }
+  ~Run() { uv_loop_close(&loop); }
 };
 
 }  // namespace
 
 TEST_CASE("replies in any order reach their own requests once; duplicates and unknown ids are dropped") {
-  io::TrustContext trust = plaintext_trust();
-  Run run;
-  const std::string address = run.peer.listen(&run.loop);
-  run.peer.expected = 3;
-  run.peer.answer = [](const std::vector<wire::Message>& requests) {
+  Run run([](const std::vector<wire::Message>& requests) {
     std::string out;
     reply(out, requests[2]);
     reply(out, requests[0]);
@@ -137,30 +138,18 @@ TEST_CASE("replies in any order reach their own requests once; duplicates and un
     wire::encode_frame(wire::Message{999'999, wire::ReplicaReadReply{}}, out);  // never sent: dropped
     reply(out, requests[1]);
     return out;
-  };
-  io::PeerClient client(&run.loop, "127.0.0.1", wire::Limits{}, trust);
-  for (const char* key : {"a", "b", "c"}) run.send(client, address, key);
-  client.flush_all();
-  run.run_until_done(client);
+  }, 5000);
   CHECK(run.outcomes == std::map<std::string, std::vector<std::string>>{
                             {"a", {"for a"}}, {"b", {"for b"}}, {"c", {"for c"}}});
 }
 
 TEST_CASE("a request left unanswered between answered ones fails once its time is up") {
-  io::TrustContext trust = plaintext_trust();
-  Run run;
-  const std::string address = run.peer.listen(&run.loop);
-  run.peer.expected = 3;
-  run.peer.answer = [](const std::vector<wire::Message>& requests) {
+  Run run([](const std::vector<wire::Message>& requests) {
     std::string out;
     reply(out, requests[2]);
     reply(out, requests[0]);
     return out;  // the second is never answered
-  };
-  io::PeerClient client(&run.loop, "127.0.0.1", wire::Limits{}, trust, /*request_timeout_ms=*/300);
-  for (const char* key : {"a", "b", "c"}) run.send(client, address, key);
-  client.flush_all();
-  run.run_until_done(client);
+  }, /*request_timeout_ms=*/300);
   REQUIRE(run.outcomes["b"].size() == 1);
   CHECK(run.outcomes["b"][0].find("no reply in time") != std::string::npos);
   CHECK(run.outcomes["a"] == std::vector<std::string>{"for a"});
