@@ -133,6 +133,7 @@ TEST_CASE("replies in any order reach their own requests once; duplicates and un
   Run run([](const std::vector<wire::Message>& requests) {
     std::string out;
     reply(out, requests[2]);
+    reply(out, requests[2]);  // a duplicate (of one still behind an unanswered request): dropped
     reply(out, requests[0]);
     reply(out, requests[0]);  // a duplicate: dropped
     wire::encode_frame(wire::Message{999'999, wire::ReplicaReadReply{}}, out);  // never sent: dropped
