@@ -84,7 +84,8 @@ void PeerClient::send(const std::string& address, wire::Body body, Callback done
     return;
   }
   const bool own_key = !seal_with.empty() && trust_.seals();
-  const std::string connection_key = own_key ? address + "#" + trust_.fingerprint(seal_with) : address;
+  const std::string keyed = own_key ? address + "#" + trust_.fingerprint(seal_with) : std::string();
+  const std::string& connection_key = own_key ? keyed : address;  // no copy of the address per request
   Peer* peer = nullptr;
   if (auto it = peers_.find(connection_key); it != peers_.end()) {
     peer = it->second;
