@@ -12,7 +12,9 @@
 # instructions per request (total Ir over 2 x REQUESTS) and the top
 # functions by inclusive and self cost, and ringkv's own by self cost; keeps callgrind.out in OUT_DIR
 # (default: a temporary directory, removed); KVNODE=path profiles another
-# build. Ports are picked free; every
+# build. PROFILE_NODE=2 (or 3) profiles that cluster node instead of the
+# first, i.e. a replica that does not coordinate (its Ir/request is still
+# over the client requests sent to the first). Ports are picked free; every
 # process started here is stopped by its PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,7 @@ mode=${1:?usage: bench/profile_callgrind.sh single|cluster [REQUESTS] [OUT_DIR]}
 requests=${2:-20000}
 keep=${3:-}
 kvnode=${KVNODE:-build/node/kvnode}
+profile_node=${PROFILE_NODE:-1}
 kv=build/cli/kv
 for tool in valgrind callgrind_control callgrind_annotate redis-benchmark redis-cli "$kvnode" "$kv"; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 2; }
@@ -40,9 +43,11 @@ start_node() {  # name host replicas seed profiled
 case "$mode" in
   single) start_node n1 127.0.0.1 1 "" yes; wait_ping 127.0.0.1 "${resp_addr#*:}" ;;
   cluster)
-    start_node n1 127.0.0.1 3 "" yes; first=$node_addr; first_resp=$resp_addr
+    case "$profile_node" in 1|2|3) ;; *) echo "PROFILE_NODE is 1, 2 or 3" >&2; exit 2 ;; esac
+    wraps() { [ "$profile_node" = "$1" ] && echo yes || echo no; }
+    start_node n1 127.0.0.1 3 "" "$(wraps 1)"; first=$node_addr; first_resp=$resp_addr
     wait_ping 127.0.0.1 "${first_resp#*:}"
-    start_node n2 127.0.0.2 3 "$first" no; start_node n3 127.0.0.3 3 "$first" no
+    start_node n2 127.0.0.2 3 "$first" "$(wraps 2)"; start_node n3 127.0.0.3 3 "$first" "$(wraps 3)"
     # Ready once the coordinator sees all three alive and owning their ranges
     # (a joiner's writes would otherwise fail QUORUM, and redis-benchmark stops).
     for _ in $(seq 1 600); do
@@ -58,9 +63,10 @@ case "$mode" in
 esac
 
 profiled=${pids[0]}
+[ "$mode" = cluster ] && profiled=${pids[$((profile_node - 1))]}
 callgrind_control -i on "$profiled" >/dev/null 2>&1
 redis-benchmark -h "${resp_addr%:*}" -p "${resp_addr#*:}" -c 8 -P 16 -n "$requests" -t set,get \
-  -d 100 -r 100000 -q 2>/dev/null | tr '\r' '\n' | grep -v '^$' | tail -2
+  -d 100 -r 100000 -q 2>"$work/bench.log" | tr '\r' '\n' | grep -v '^$' | tail -2
 callgrind_control -i off "$profiled" >/dev/null 2>&1
 kill "$profiled"; wait "$profiled" 2>/dev/null || true
 total=$(callgrind_annotate "$work/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); if (!seen) print $1; seen = 1}')

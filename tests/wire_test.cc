@@ -167,6 +167,76 @@ TEST_CASE("the frame reader splits a stream fed one byte at a time") {
   CHECK(reader.buffered_bytes() == 0);
 }
 
+TEST_CASE("a replica write is the same bytes as packed by hand, and a frame appends after what the buffer holds") {
+  // The wire format is the contract with other versions: packed here field by
+  // field with msgpack's own buffer, independently of the codec.
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  const std::string key("k\0y", 3);
+  const std::string value(300, 'v');
+  pk.pack_array(3 + 7);
+  pk.pack(uint64_t{kProtocolVersion});
+  pk.pack(uint32_t{11});  // ReplicaWriteRequest
+  pk.pack(uint64_t{77});
+  pk.pack_bin(3);
+  pk.pack_bin_body(key.data(), 3);
+  pk.pack(uint64_t{1'700'000'000'000'000});
+  pk.pack(uint64_t{42});
+  pk.pack(false);
+  pk.pack_bin(300);
+  pk.pack_bin_body(value.data(), 300);
+  pk.pack_bin(0);
+  pk.pack_bin_body("", 0);
+  pk.pack(uint64_t{1'800'000'000'000'000});
+  const std::string expected(buffer.data(), buffer.size());
+
+  ReplicaWriteRequest write;
+  write.key = key;
+  write.record.timestamp_us = 1'700'000'000'000'000;
+  write.record.tiebreak = 42;
+  write.record.value = value;
+  write.record.expires_at_us = 1'800'000'000'000'000;
+  const Message message{77, write};
+  CHECK(encode(message) == expected);
+  std::string stream = "earlier bytes";
+  encode_frame(message, stream);
+  encode_frame(message, stream);
+  const std::string framed = frame_bytes(static_cast<uint32_t>(expected.size()), expected);
+  CHECK(stream == "earlier bytes" + framed + framed);
+}
+
+TEST_CASE("decodes reuse their scratch: a refused or large message leaves nothing behind for the next") {
+  const Limits limits;
+  const std::string small = encode({5, ReplicaReadRequest{"key"}});
+  // A big array of keys (grows the decoder's scratch beyond its first chunk),
+  // then a refused one (thrown out of the parser midway), then the small one.
+  ScanReply scan;
+  scan.cursor = 9;
+  for (int i = 0; i < 5000; ++i) scan.keys.push_back("key-" + std::to_string(i));
+  const std::string big = encode({6, scan});
+  std::string nested(100'000, '\x91');  // arrays nested far too deep
+  for (int round = 0; round < 3; ++round) {
+    auto decoded_big = decode(big, limits);
+    REQUIRE(decoded_big.has_value());
+    const auto& keys = std::get<ScanReply>(decoded_big->body).keys;
+    REQUIRE(keys.size() == 5000);
+    CHECK(keys[4999] == "key-4999");
+    CHECK(decode(nested, limits).error().kind == DecodeErrorKind::kTooLarge);
+    CHECK(decode(big.substr(0, big.size() / 2), limits).error().kind == DecodeErrorKind::kMalformed);
+    auto decoded_small = decode(small, limits);
+    REQUIRE(decoded_small.has_value());
+    CHECK(decoded_small->request_id == 5);
+    CHECK(std::get<ReplicaReadRequest>(decoded_small->body).key == "key");
+  }
+  // What a Message holds is its own: the payload it came from can go.
+  std::string payload = encode({8, PutRequest{"a key", std::string(100, 'x')}});
+  auto decoded = decode(payload, limits);
+  payload.assign(payload.size(), '\0');
+  REQUIRE(decoded.has_value());
+  CHECK(std::get<PutRequest>(decoded->body).key == "a key");
+  CHECK(std::get<PutRequest>(decoded->body).value == std::string(100, 'x'));
+}
+
 TEST_CASE("a length header near 4 GiB is an error before any payload arrives") {
   FrameReader reader{Limits{}};
   reader.feed(frame_bytes(0xFFFFFFF0u, ""));

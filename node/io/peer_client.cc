@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 
 #include "node/trust/session.h"
 #include "node/wire/address.h"
 #include "node/wire/codec.h"
+#include "node/wire/spare_capacity.h"
 
 namespace ringkv::io {
 
@@ -25,12 +27,17 @@ struct PeerClient::Peer {
   bool dirty = false;  // listed in dirty_
   bool retiring = false;  // its key was removed: out of peers_, closes when idle
   std::optional<trust::Session> session;  // when this node seals
-  std::vector<std::string> queued;  // encoded messages not yet written
+  std::string queued;  // framed messages not yet written (encoded straight here)
+  size_t last_write_bytes = 0;  // what the last flush wrote (queued reserves as much)
   struct Pending {
-    Callback done;
+    uint64_t id;
+    Callback done;  // empty once answered
     uint64_t deadline_ms;
   };
-  std::map<uint64_t, Pending> pending;
+  // In the order sent: ids and deadlines ascend. Answered entries leave from
+  // the front, so the front (when any) is unanswered and has the earliest
+  // deadline.
+  std::deque<Pending> pending;
   char read_buffer[64 * 1024];
 
   Peer(PeerClient* client, std::string peer_address, const wire::Limits& limits)
@@ -77,7 +84,8 @@ void PeerClient::send(const std::string& address, wire::Body body, Callback done
     return;
   }
   const bool own_key = !seal_with.empty() && trust_.seals();
-  const std::string connection_key = own_key ? address + "#" + trust_.fingerprint(seal_with) : address;
+  const std::string keyed = own_key ? address + "#" + trust_.fingerprint(seal_with) : std::string();
+  const std::string& connection_key = own_key ? keyed : address;  // no copy of the address per request
   Peer* peer = nullptr;
   if (auto it = peers_.find(connection_key); it != peers_.end()) {
     peer = it->second;
@@ -90,8 +98,9 @@ void PeerClient::send(const std::string& address, wire::Body body, Callback done
     }
   }
   const uint64_t id = next_request_id_++;
-  peer->queued.push_back(wire::encode(wire::Message{id, std::move(body)}));
-  peer->pending.emplace(id, Peer::Pending{std::move(done), now_ms() + request_timeout_ms_});
+  wire::reserve_like_last(peer->queued, peer->last_write_bytes);
+  wire::encode_frame(wire::Message{id, std::move(body)}, peer->queued);
+  peer->pending.push_back(Peer::Pending{id, std::move(done), now_ms() + request_timeout_ms_});
   if (peer->ready && !peer->dirty) {
     peer->dirty = true;
     dirty_.push_back(peer);
@@ -183,16 +192,15 @@ void PeerClient::on_connected(Peer& peer) {
 
 void PeerClient::flush(Peer& peer) {
   if (peer.queued.empty() || !peer.ready) return;
-  std::string frames;
+  peer.last_write_bytes = peer.queued.size();
   if (peer.session) {
-    batch_.clear();
-    for (const std::string& message : peer.queued) append_frame(batch_, message);
-    trust::append_sealed_batch(frames, *peer.session, batch_, limits_.frame_bytes_max);
+    std::string sealed;
+    trust::append_sealed_batch(sealed, *peer.session, peer.queued, limits_.frame_bytes_max);
+    peer.queued.clear();
+    write_bytes(peer, std::move(sealed));
   } else {
-    for (const std::string& message : peer.queued) append_frame(frames, message);
+    write_bytes(peer, std::exchange(peer.queued, {}));  // the frames go out as they are
   }
-  peer.queued.clear();
-  write_bytes(peer, std::move(frames));
 }
 
 void PeerClient::write_bytes(Peer& peer, std::string bytes) {
@@ -268,10 +276,12 @@ void PeerClient::handle_reply(Peer& peer, std::string_view payload) {
     fail_peer(peer, "bad reply from peer: " + message.error().reason);
     return;
   }
-  auto it = peer.pending.find(message->request_id);
-  if (it == peer.pending.end()) return;  // its request already timed out
-  Callback done = std::move(it->second.done);
-  peer.pending.erase(it);
+  auto it = std::ranges::lower_bound(peer.pending, message->request_id, {}, &Peer::Pending::id);
+  // An id not pending here (never sent, or answered already) is dropped.
+  if (it == peer.pending.end() || it->id != message->request_id || !it->done) return;
+  Callback done = std::move(it->done);
+  it->done = nullptr;
+  while (!peer.pending.empty() && !peer.pending.front().done) peer.pending.pop_front();
   done(std::move(*message));
   if (peer.retiring && peer.pending.empty()) fail_peer(peer, "its cluster key was removed");
 }
@@ -284,7 +294,9 @@ void PeerClient::fail_peer(Peer& peer, const std::string& reason) {
   auto pending = std::move(peer.pending);
   peer.pending.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&peer.handle), [](uv_handle_t* h) { delete static_cast<Peer*>(h->data); });
-  for (auto& [id, request] : pending) request.done(std::unexpected(peer.address + ": " + reason));
+  for (Peer::Pending& request : pending) {
+    if (request.done) request.done(std::unexpected(peer.address + ": " + reason));
+  }
 }
 
 void PeerClient::retire_removed_keys() {
@@ -311,12 +323,7 @@ void PeerClient::on_sweep(uv_timer_t* timer) {
   const uint64_t now = now_ms();
   std::vector<Peer*> expired;
   auto check = [&](Peer* peer) {
-    for (const auto& [id, request] : peer->pending) {
-      if (request.deadline_ms <= now) {
-        expired.push_back(peer);
-        break;
-      }
-    }
+    if (!peer->pending.empty() && peer->pending.front().deadline_ms <= now) expired.push_back(peer);
   };
   for (auto& [address, peer] : client->peers_) check(peer);
   for (Peer* peer : client->retiring_) check(peer);

@@ -79,7 +79,6 @@ class PeerClient {
   std::string bind_host_;
   wire::Limits limits_;
   std::string opened_;  // the last sealed batch of replies opened (its buffer reused)
-  std::string batch_;   // requests framed before one sealed batch (its buffer reused)
   TrustContext& trust_;
   uint64_t request_timeout_ms_;
   uv_timer_t sweeper_;

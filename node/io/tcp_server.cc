@@ -8,6 +8,7 @@
 
 #include "node/trust/session.h"
 #include "node/wire/codec.h"
+#include "node/wire/spare_capacity.h"
 
 namespace ringkv::io {
 namespace {
@@ -24,6 +25,7 @@ struct TcpServer::State : ConnectionState {
   core::Channel channel = core::Channel::kClient;
   std::optional<trust::Session> session;  // a sealed peer session
   std::string unsealed;  // replies framed, waiting to be sealed as one batch
+  size_t last_write_bytes = 0;  // replies framed for the last flush (the next reserves as much)
   // A client connection read while the node was shedding: not read again
   // until the next drain (flush_all), as on the RESP port.
   bool yielded = false;
@@ -204,12 +206,17 @@ bool TcpServer::start_session(Connection& connection, State& state, std::string_
 
 void TcpServer::append_message(Connection& connection, const wire::Message& message) {
   State& state = state_of(connection);
-  // A sealed session's replies are sealed together in seal_batch().
-  wire::encode_frame(message, state.session ? state.unsealed : connection.pending);
+  // A sealed session's replies are sealed together in flush().
+  std::string& out = state.session ? state.unsealed : connection.pending;
+  wire::reserve_like_last(out, state.last_write_bytes);
+  wire::encode_frame(message, out);
 }
 
 void TcpServer::flush(Connection& connection) {
   State& state = state_of(connection);
+  if (const size_t framed = (state.session ? state.unsealed : connection.pending).size(); framed > 0) {
+    state.last_write_bytes = framed;
+  }
   if (state.session && !state.unsealed.empty()) {
     trust::append_sealed_batch(connection.pending, *state.session, state.unsealed, limits_.frame_bytes_max);
     state.unsealed.clear();

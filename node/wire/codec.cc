@@ -13,7 +13,30 @@
 namespace ringkv::wire {
 namespace {
 
-using Packer = msgpack::packer<msgpack::sbuffer>;
+// The packer's stream: appends to a string the caller owns, so a message is
+// packed straight where it goes (a peer's or a connection's output buffer)
+// instead of into a temporary buffer that is then copied.
+struct AppendTo {
+  std::string& out;
+  void write(const char* data, size_t size) { out.append(data, size); }
+};
+using Packer = msgpack::packer<AppendTo>;
+
+// Strings and binaries are read in place: the payload outlives the decode
+// (FieldReader copies what the Message keeps), so the zone holds only arrays.
+bool read_in_place(msgpack::type::object_type, size_t, void*) { return true; }
+
+// One zone per thread, reused by every decode and cleared after it: no
+// allocation per message beyond what the Message keeps. clear() frees every
+// chunk but the first (8 KiB), so a large message's arrays are not kept.
+msgpack::zone& decode_zone() {
+  thread_local msgpack::zone zone;
+  return zone;
+}
+struct ClearOnExit {
+  msgpack::zone& zone;
+  ~ClearOnExit() { zone.clear(); }
+};
 
 // User names, passwords and role names: far beyond any real one.
 constexpr size_t kAuthFieldBytesMax = 4096;
@@ -778,32 +801,35 @@ bool known_type(uint32_t raw) {
 }  // namespace
 
 void encode_frame(const Message& message, std::string& out) {
-  msgpack::sbuffer buffer;
-  Packer pk(buffer);
+  const size_t start = out.size();
+  out.append(4, '\0');  // the length, written once the message is packed
+  AppendTo stream{out};
+  Packer pk(stream);
   pack_message(pk, message);
-  const uint32_t size = static_cast<uint32_t>(buffer.size());
-  const char header[4] = {static_cast<char>(size >> 24), static_cast<char>(size >> 16),
-                          static_cast<char>(size >> 8), static_cast<char>(size)};
-  out.append(header, 4);
-  out.append(buffer.data(), buffer.size());
+  const size_t size = out.size() - start - 4;
+  for (size_t i = 0; i < 4; ++i) out[start + i] = static_cast<char>(size >> (24 - 8 * i));
 }
 
 std::string encode(const Message& message) {
-  msgpack::sbuffer buffer;
-  Packer pk(buffer);
+  std::string out;
+  AppendTo stream{out};
+  Packer pk(stream);
   pack_message(pk, message);
-  return std::string(buffer.data(), buffer.size());
+  return out;
 }
 
 std::expected<Message, DecodeError> decode(std::string_view payload, const Limits& limits) {
-  msgpack::object_handle handle;
+  msgpack::zone& zone = decode_zone();
+  const ClearOnExit clear_zone{zone};
+  msgpack::object root;
   try {
     size_t offset = 0;
     // str/bin limits: the largest legal field is a value.
     const msgpack::unpack_limit unpack_limits(limits.array_elements_max, limits.map_elements_max,
                                               limits.value_bytes_max, limits.value_bytes_max,
                                               /*ext=*/0, limits.depth_max);
-    handle = msgpack::unpack(payload.data(), payload.size(), offset, nullptr, nullptr, unpack_limits);
+    // A payload that does not parse leaves offset unmoved: refused below.
+    root = msgpack::unpack(zone, payload.data(), payload.size(), offset, read_in_place, nullptr, unpack_limits);
     if (offset != payload.size()) {
       return std::unexpected(DecodeError{DecodeErrorKind::kMalformed, "trailing bytes after message"});
     }
@@ -815,7 +841,6 @@ std::expected<Message, DecodeError> decode(std::string_view payload, const Limit
     return std::unexpected(DecodeError{DecodeErrorKind::kMalformed, std::string("not msgpack: ") + e.what()});
   }
 
-  const msgpack::object& root = handle.get();
   if (root.type != msgpack::type::ARRAY || root.via.array.size < 3) {
     return std::unexpected(DecodeError{DecodeErrorKind::kMalformed, "message is not an array of at least 3"});
   }
