@@ -51,8 +51,11 @@ std::string RespServer::over_cap_reply(size_t) const { return "-ERR max number o
 
 void RespServer::received(Connection& connection, std::string_view bytes) {
   State& state = state_of(connection);
-  state.parser.feed(bytes);
+  // Parsed in place: the commands are handed over (copied into requests)
+  // before `bytes` go away; only what they leave is copied into the parser.
+  state.parser.feed_in_place(bytes);
   process(connection);
+  state.parser.keep_unparsed();
   state.parser.release_spare();
   if (core_.shedding()) {
     // One read per drain while the node sheds: a flood of connections cannot

@@ -93,12 +93,12 @@ void Session::take_ready(std::string& out) {
   }
 }
 
-void Session::handle_command(Command& command, uint64_t uptime_s) {
+void Session::handle_command(const Command& command, uint64_t uptime_s) {
   assert(accepting() && has_room() && !command.empty());
   Slot& slot = open_slot();
   if (auth_in_flight_) {
     slot.kind = Kind::kWaitingForAuth;
-    slot.waiting = std::move(command);
+    slot.waiting.assign(command.begin(), command.end());
     slot.count = static_cast<int64_t>(uptime_s);
     return;
   }
@@ -109,7 +109,8 @@ void Session::run_waiting() {
   for (Slot& slot : slots_) {
     if (auth_in_flight_) return;
     if (slot.kind != Kind::kWaitingForAuth) continue;
-    Command command = std::move(slot.waiting);
+    const std::vector<std::string> waiting = std::move(slot.waiting);
+    const Command command(waiting.begin(), waiting.end());
     const auto uptime_s = static_cast<uint64_t>(slot.count);
     slot.kind = Kind::kReady;
     slot.count = 0;
@@ -135,18 +136,18 @@ std::optional<std::string> Session::refusal(const Command& args) const {
   return std::nullopt;
 }
 
-void Session::authenticate(Slot& slot, Command& args) {
+void Session::authenticate(Slot& slot, const Command& args) {
   const size_t argc = args.size();
   if (argc < 2) return finish_ready(slot, wrong_arity(args[0]));
   if (argc > 3) return finish_ready(slot, encoded_error("ERR syntax error"));
   if (argc == 2 && !config_.users_required) return finish_ready(slot, encoded_error(kAuthWithoutUsers));
   slot.kind = Kind::kAuth;
   auth_in_flight_ = true;
-  std::string user = argc == 3 ? std::move(args[1]) : std::string("default");
-  send(slot, 0, wire::AuthRequest{std::move(user), std::move(args[argc - 1])});
+  std::string user(argc == 3 ? args[1] : std::string_view("default"));
+  send(slot, 0, wire::AuthRequest{std::move(user), std::string(args[argc - 1])});
 }
 
-void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
+void Session::dispatch(Slot& slot, const Command& args, uint64_t uptime_s) {
   if (auto refused = refusal(args)) return finish_ready(slot, encoded_error(*refused));
   const size_t argc = args.size();
   const wire::Consistency level = config_.consistency;
@@ -181,7 +182,7 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
     case CommandName::kGet:
       if (argc != 2) return finish_ready(slot, wrong_arity(args[0]));
       slot.kind = Kind::kGet;
-      send(slot, 0, wire::GetRequest{std::move(args[1]), level, false});
+      send(slot, 0, wire::GetRequest{std::string(args[1]), level, false});
       return;
 
     case CommandName::kSet:
@@ -207,7 +208,7 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
       if (argc < 3 || argc % 2 == 0) return finish_ready(slot, wrong_arity(args[0]));
       slot.kind = Kind::kWrite;
       for (size_t i = 1; i < argc; i += 2) {
-        send(slot, static_cast<uint32_t>(i / 2), wire::PutRequest{std::move(args[i]), std::move(args[i + 1]), level});
+        send(slot, static_cast<uint32_t>(i / 2), wire::PutRequest{std::string(args[i]), std::string(args[i + 1]), level});
       }
       return;
 
@@ -217,7 +218,7 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
       slot.kind = command_of(args[0]) == CommandName::kMget ? Kind::kMget : Kind::kExists;
       if (slot.kind == Kind::kMget) slot.values.resize(argc - 1);
       for (size_t i = 1; i < argc; ++i) {
-        send(slot, static_cast<uint32_t>(i - 1), wire::GetRequest{std::move(args[i]), level, false});
+        send(slot, static_cast<uint32_t>(i - 1), wire::GetRequest{std::string(args[i]), level, false});
       }
       return;
 
@@ -238,7 +239,7 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
       }
       slot.kind = Kind::kInfo;
       slot.count = static_cast<int64_t>(uptime_s);
-      slot.keys.push_back(argc == 2 ? std::move(args[1]) : std::string());
+      slot.keys.emplace_back(argc == 2 ? args[1] : std::string_view());
       send(slot, 0, wire::StatusRequest{});
       send(slot, 1, wire::StatsRequest{});
       return;
@@ -257,7 +258,7 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
         for (size_t i = 2; i < argc; ++i) append_null_bulk(out);
       } else {
         return finish_ready(slot, encoded_error("ERR unknown COMMAND subcommand '" +
-                                                args[1].substr(0, kShownNameBytesMax) + "'"));
+                                                std::string(args[1].substr(0, kShownNameBytesMax)) + "'"));
       }
       return finish_ready(slot, std::move(out));
 
@@ -302,7 +303,7 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
                                                 std::to_string(wire::kScanPatternBytesMax) + " bytes"));
       }
       slot.kind = Kind::kKeys;
-      slot.pattern = args[1] == "*" ? std::string() : std::move(args[1]);
+      slot.pattern = args[1] == "*" ? std::string_view() : args[1];
       send(slot, 0, wire::ScanRequest{0, slot.pattern, wire::kScanCountMax, level});
       return;
 
@@ -321,26 +322,26 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
     case CommandName::kUnknown:
       break;
   }
-  finish_ready(slot, encoded_error("ERR unknown command '" + args[0].substr(0, kShownNameBytesMax) + "'"));
+  finish_ready(slot, encoded_error("ERR unknown command '" + std::string(args[0].substr(0, kShownNameBytesMax)) + "'"));
 }
 
-void Session::set(Slot& slot, Command& args) {
+void Session::set(Slot& slot, const Command& args) {
   const CommandName name = command_of(args[0]);
   auto expiry = parse_set_expiry(name, args);
   if (!expiry) return finish_ready(slot, std::move(expiry.error()));
   const size_t value_index = name == CommandName::kSet ? 2 : 3;  // SETEX key seconds value
-  wire::PutRequest put{std::move(args[1]), std::move(args[value_index]), config_.consistency};
+  wire::PutRequest put{std::string(args[1]), std::string(args[value_index]), config_.consistency};
   if (expiry->kind != NewExpiry::Kind::kKeep) apply(*expiry, put);
   slot.kind = Kind::kWrite;
   send(slot, 0, std::move(put));
 }
 
-void Session::start_expiry(Slot& slot, Command& args) {
+void Session::start_expiry(Slot& slot, const Command& args) {
   auto command = parse_expiry_command(command_of(args[0]), args);
   if (!command) return finish_ready(slot, std::move(command.error()));
   slot.expiry = std::move(*command);
   slot.kind = Kind::kExpiry;
-  slot.keys = {std::move(args[1])};
+  slot.keys.assign(1, std::string(args[1]));
   slot.values.resize(1);
   send(slot, 0, wire::GetRequest{slot.keys[0], config_.consistency, false});
 }

@@ -86,9 +86,9 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Accepts one parsed command (its strings are moved from). `uptime_s` is
-  // the node's uptime, for INFO. REQUIRES: accepting() and has_room().
-  void handle_command(Command& command, uint64_t uptime_s);
+  // Accepts one parsed command (its bytes are copied where they are kept).
+  // `uptime_s` is the node's uptime, for INFO. REQUIRES: accepting() and has_room().
+  void handle_command(const Command& command, uint64_t uptime_s);
   // Queues "-ERR Protocol error: <reason>" after every earlier reply; the
   // session accepts nothing more and finishes once that reply is taken.
   void fail_protocol(std::string_view reason);
@@ -134,7 +134,7 @@ class Session {
     std::vector<std::optional<std::string>> values;  // MGET
     std::unique_ptr<wire::StatusReply> status;       // INFO
     std::unique_ptr<wire::StatsReply> stats;         // INFO
-    Command waiting;                                 // kWaitingForAuth: the command (count: uptime)
+    std::vector<std::string> waiting;                // kWaitingForAuth: the command (count: uptime)
     ExpiryCommand expiry;                            // kExpiry: the parsed command
     CurrentExpiry current;                           // kExpiry: what the read found
   };
@@ -143,17 +143,17 @@ class Session {
   void finish_ready(Slot& slot, std::string reply);
   void send(Slot& slot, uint32_t part, wire::Body body);
   void complete(Slot& slot);
-  void dispatch(Slot& slot, Command& command, uint64_t uptime_s);
+  void dispatch(Slot& slot, const Command& command, uint64_t uptime_s);
   // Dispatches the commands that waited for an AUTH, until another AUTH waits.
   void run_waiting();
   // The reply that refuses `args` before it runs, if any (NOAUTH, NOPERM).
   std::optional<std::string> refusal(const Command& args) const;
-  void authenticate(Slot& slot, Command& args);
+  void authenticate(Slot& slot, const Command& args);
   // SET (with or without options), SETEX, PSETEX.
-  void set(Slot& slot, Command& args);
+  void set(Slot& slot, const Command& args);
   // EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, PERSIST, GETEX: the read
   // (complete() does the rest).
-  void start_expiry(Slot& slot, Command& args);
+  void start_expiry(Slot& slot, const Command& args);
   void complete_expiry(Slot& slot);
   // KEYS: takes one page, then asks for the next unless done or over the bound.
   void keys_page(Slot& slot, wire::ScanReply& page);
