@@ -121,7 +121,7 @@ bool RespServer::hand_over(Connection& connection) {
 void RespServer::deliver(core::Outgoing& reply) {
   Connection* connection = listener_.find(reply.client);
   if (connection == nullptr) return;  // client went away
-  state_of(*connection).session.handle_reply(reply.message);
+  state_of(*connection).session.handle_reply(reply.message, connection->pending);
   listener_.mark_dirty(*connection);
 }
 

@@ -25,6 +25,13 @@ constexpr std::string_view kAuthWithoutUsers =
 
 // Redis shows at most this much of an unknown command's name.
 constexpr size_t kShownNameBytesMax = 128;
+// A recycled slot keeps its reply buffer up to this capacity.
+constexpr size_t kKeptReplyBytesMax = 256;
+
+template <typename Container>
+void release(Container& container) {
+  if (container.capacity() != 0) container = Container();
+}
 
 }  // namespace
 
@@ -55,8 +62,29 @@ Session::Session(const SessionConfig& config, uint64_t client_id) : config_(conf
 
 Session::~Session() = default;
 
+void Session::Slot::recycle() {
+  kind = Kind::kReady;
+  done = second_phase = false;
+  outstanding = part_first = part_end = 0;
+  count = 0;
+  if (reply.capacity() > kKeptReplyBytesMax) {
+    reply = std::string();
+  } else {
+    reply.clear();
+  }
+  error.reset();
+  release(keys);
+  release(pattern);
+  release(values);
+  status.reset();
+  stats.reset();
+  release(waiting);
+  expiry = ExpiryCommand{};
+  current = CurrentExpiry{};
+}
+
 Session::Slot& Session::open_slot() {
-  Slot& slot = slots_.emplace_back();
+  Slot& slot = slots_.push_back();  // recycled: as recycle() left it
   slot.sequence = next_sequence_++;
   return slot;
 }
@@ -67,12 +95,16 @@ void Session::finish_ready(Slot& slot, std::string reply) {
   slot.done = true;
 }
 
-void Session::send(Slot& slot, uint32_t part, wire::Body body) {
+wire::Message& Session::new_request(Slot& slot, uint32_t part) {
   assert(part <= kPartMask && "request part fits its bits");
-  requests_.push_back(wire::Message{(slot.sequence << kPartBits) | part, std::move(body)});
+  wire::Message& request = requests_.emplace_back();
+  request.request_id = (slot.sequence << kPartBits) | part;
   if (slot.outstanding++ == 0) slot.part_first = part;
   slot.part_end = part + 1;
+  return request;
 }
+
+void Session::send(Slot& slot, uint32_t part, wire::Body body) { new_request(slot, part).body = std::move(body); }
 
 void Session::fail_protocol(std::string_view reason) {
   if (closing_) return;
@@ -82,6 +114,10 @@ void Session::fail_protocol(std::string_view reason) {
 }
 
 void Session::take_requests(std::vector<wire::Message>& out) {
+  if (out.empty()) {
+    out.swap(requests_);  // the caller's emptied vector comes back for the next requests
+    return;
+  }
   for (auto& request : requests_) out.push_back(std::move(request));
   requests_.clear();
 }
@@ -89,8 +125,10 @@ void Session::take_requests(std::vector<wire::Message>& out) {
 void Session::take_ready(std::string& out) {
   while (!slots_.empty() && slots_.front().done) {
     out.append(slots_.front().reply);
+    slots_.front().recycle();
     slots_.pop_front();
   }
+  slots_.release_spare(kSlotsKeptMax);
 }
 
 void Session::handle_command(const Command& command, uint64_t uptime_s) {
@@ -106,7 +144,8 @@ void Session::handle_command(const Command& command, uint64_t uptime_s) {
 }
 
 void Session::run_waiting() {
-  for (Slot& slot : slots_) {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = slots_[i];
     if (auth_in_flight_) return;
     if (slot.kind != Kind::kWaitingForAuth) continue;
     const std::vector<std::string> waiting = std::move(slot.waiting);
@@ -118,8 +157,7 @@ void Session::run_waiting() {
   }
 }
 
-std::optional<std::string> Session::refusal(const Command& args) const {
-  const CommandName name = command_of(args[0]);
+std::optional<std::string> Session::refusal(CommandName name, const Command& args) const {
   if (!config_.users_required || name == CommandName::kAuth || name == CommandName::kQuit ||
       name == CommandName::kHello || name == CommandName::kUnknown) {
     return std::nullopt;
@@ -148,11 +186,12 @@ void Session::authenticate(Slot& slot, const Command& args) {
 }
 
 void Session::dispatch(Slot& slot, const Command& args, uint64_t uptime_s) {
-  if (auto refused = refusal(args)) return finish_ready(slot, encoded_error(*refused));
+  const CommandName name = command_of(args[0]);
+  if (auto refused = refusal(name, args)) return finish_ready(slot, encoded_error(*refused));
   const size_t argc = args.size();
   const wire::Consistency level = config_.consistency;
   std::string out;
-  switch (command_of(args[0])) {
+  switch (name) {
     case CommandName::kPing:
       if (argc > 2) return finish_ready(slot, wrong_arity(args[0]));
       if (argc == 2) {
@@ -182,17 +221,17 @@ void Session::dispatch(Slot& slot, const Command& args, uint64_t uptime_s) {
     case CommandName::kGet:
       if (argc != 2) return finish_ready(slot, wrong_arity(args[0]));
       slot.kind = Kind::kGet;
-      send(slot, 0, wire::GetRequest{std::string(args[1]), level, false});
+      new_request(slot, 0).body.emplace<wire::GetRequest>(std::string(args[1]), level, false);
       return;
 
     case CommandName::kSet:
       if (argc < 3) return finish_ready(slot, wrong_arity(args[0]));
-      return set(slot, args);
+      return set(slot, name, args);
 
     case CommandName::kSetex:
     case CommandName::kPsetex:
       if (argc != 4) return finish_ready(slot, wrong_arity(args[0]));
-      return set(slot, args);
+      return set(slot, name, args);
 
     case CommandName::kExpire:
     case CommandName::kPexpire:
@@ -202,7 +241,7 @@ void Session::dispatch(Slot& slot, const Command& args, uint64_t uptime_s) {
     case CommandName::kPttl:
     case CommandName::kPersist:
     case CommandName::kGetex:
-      return start_expiry(slot, args);
+      return start_expiry(slot, name, args);
 
     case CommandName::kMset:
       if (argc < 3 || argc % 2 == 0) return finish_ready(slot, wrong_arity(args[0]));
@@ -215,7 +254,7 @@ void Session::dispatch(Slot& slot, const Command& args, uint64_t uptime_s) {
     case CommandName::kMget:
     case CommandName::kExists:
       if (argc < 2) return finish_ready(slot, wrong_arity(args[0]));
-      slot.kind = command_of(args[0]) == CommandName::kMget ? Kind::kMget : Kind::kExists;
+      slot.kind = name == CommandName::kMget ? Kind::kMget : Kind::kExists;
       if (slot.kind == Kind::kMget) slot.values.resize(argc - 1);
       for (size_t i = 1; i < argc; ++i) {
         send(slot, static_cast<uint32_t>(i - 1), wire::GetRequest{std::string(args[i]), level, false});
@@ -325,19 +364,19 @@ void Session::dispatch(Slot& slot, const Command& args, uint64_t uptime_s) {
   finish_ready(slot, encoded_error("ERR unknown command '" + std::string(args[0].substr(0, kShownNameBytesMax)) + "'"));
 }
 
-void Session::set(Slot& slot, const Command& args) {
-  const CommandName name = command_of(args[0]);
+void Session::set(Slot& slot, CommandName name, const Command& args) {
   auto expiry = parse_set_expiry(name, args);
   if (!expiry) return finish_ready(slot, std::move(expiry.error()));
   const size_t value_index = name == CommandName::kSet ? 2 : 3;  // SETEX key seconds value
-  wire::PutRequest put{std::string(args[1]), std::string(args[value_index]), config_.consistency};
-  if (expiry->kind != NewExpiry::Kind::kKeep) apply(*expiry, put);
   slot.kind = Kind::kWrite;
-  send(slot, 0, std::move(put));
+  // The key and value are copied once, from the parser's input into the request.
+  auto& put = new_request(slot, 0).body.emplace<wire::PutRequest>(std::string(args[1]), std::string(args[value_index]),
+                                                                   config_.consistency);
+  if (expiry->kind != NewExpiry::Kind::kKeep) apply(*expiry, put);
 }
 
-void Session::start_expiry(Slot& slot, const Command& args) {
-  auto command = parse_expiry_command(command_of(args[0]), args);
+void Session::start_expiry(Slot& slot, CommandName name, const Command& args) {
+  auto command = parse_expiry_command(name, args);
   if (!command) return finish_ready(slot, std::move(command.error()));
   slot.expiry = std::move(*command);
   slot.kind = Kind::kExpiry;
@@ -411,7 +450,7 @@ void Session::keys_page(Slot& slot, wire::ScanReply& page) {
   send(slot, slot.part_end, wire::ScanRequest{page.cursor, slot.pattern, wire::kScanCountMax, config_.consistency});
 }
 
-void Session::handle_reply(wire::Message& reply) {
+void Session::handle_reply(wire::Message& reply, std::string& out) {
   if (slots_.empty()) return;
   const uint64_t sequence = reply.request_id >> kPartBits;
   const uint64_t part = reply.request_id & kPartMask;
@@ -434,10 +473,12 @@ void Session::handle_reply(wire::Message& reply) {
       case Kind::kDelete:
         if (auto* get = std::get_if<wire::GetReply>(&reply.body)) {
           if (slot.kind == Kind::kGet) {
+            // At the head nothing precedes it: straight into the output.
+            std::string& target = &slot == &slots_.front() ? out : slot.reply;
             if (get->found) {
-              append_bulk_string(slot.reply, get->value);
+              append_bulk_string(target, get->value);
             } else {
-              append_null_bulk(slot.reply);
+              append_null_bulk(target);
             }
           } else if (slot.kind == Kind::kMget) {
             if (part < slot.values.size() && get->found) slot.values[part] = std::move(get->value);
@@ -503,6 +544,7 @@ void Session::handle_reply(wire::Message& reply) {
   }
   if (slot.outstanding == 0) complete(slot);
   if (answers_auth) run_waiting();
+  take_ready(out);
 }
 
 void Session::complete(Slot& slot) {

@@ -16,6 +16,7 @@ namespace {
 struct Harness {
   SessionConfig config;
   std::unique_ptr<Session> session;
+  std::string taken;
 
   Harness() {
     config.server = ServerInfo{"n1", "127.0.0.1:7000", "127.0.0.1:6379", 42};
@@ -30,15 +31,16 @@ struct Harness {
     return out;
   }
 
+  // Every reply finished at the head since the last call (handle_reply
+  // appends them to `taken`, take_ready the rest).
   std::string ready() {
-    std::string out;
-    session->take_ready(out);
-    return out;
+    session->take_ready(taken);
+    return std::exchange(taken, {});
   }
 
   void reply(uint64_t id, wire::Body body) {
     wire::Message message{id, std::move(body)};
-    session->handle_reply(message);
+    session->handle_reply(message, taken);
   }
 
   // A command that reads its key, then writes: answers the read with
