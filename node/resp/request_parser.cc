@@ -126,6 +126,17 @@ RequestParser::Status RequestParser::fail(std::string& error, std::string reason
   return Status::kError;
 }
 
+long long RequestParser::plain_header(std::string_view input) {
+  constexpr size_t kDigitsMax = 18;  // any such number fits a long long
+  const size_t digits_end = std::min(input.size(), consumed_ + 1 + kDigitsMax);
+  long long value = 0;
+  size_t at = consumed_ + 1;
+  for (; at < digits_end && input[at] >= '0' && input[at] <= '9'; ++at) value = value * 10 + (input[at] - '0');
+  if (at == consumed_ + 1 || at + 1 >= input.size() || input[at] != '\r' || input[at + 1] != '\n') return -1;
+  consumed_ = at + 2;
+  return value;
+}
+
 int RequestParser::header_line(std::string_view input, size_t bytes_max, std::string_view& line,
                                std::string& error) {
   const std::string_view rest = input.substr(consumed_);
@@ -184,12 +195,14 @@ RequestParser::Status RequestParser::parse(Command& command, std::string& error)
           return status;
         }
         const size_t start = consumed_;
-        std::string_view line;
-        const int found = header_line(input, kHeaderLineBytesMax, line, error);
-        if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
-        long long count = 0;
-        if (!parse_length(line.substr(1), count) || count < 0) {
-          return fail(error, "invalid multibulk length '" + std::string(line.substr(1)) + "'");
+        long long count = plain_header(input);
+        if (count < 0) {
+          std::string_view line;
+          const int found = header_line(input, kHeaderLineBytesMax, line, error);
+          if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
+          if (!parse_length(line.substr(1), count) || count < 0) {
+            return fail(error, "invalid multibulk length '" + std::string(line.substr(1)) + "'");
+          }
         }
         if (count == 0) continue;  // "*0\r\n": an empty request, skipped as Redis does
         if (static_cast<unsigned long long>(count) > limits_.arguments_max) {
@@ -199,6 +212,7 @@ RequestParser::Status RequestParser::parse(Command& command, std::string& error)
         arguments_expected_ = static_cast<size_t>(count);
         command_start_ = start;
         command_bytes_ = 0;
+        name_ = CommandName::kUnknown;
         spans_.clear();
         state_ = State::kBulkHeader;
         continue;
@@ -208,16 +222,16 @@ RequestParser::Status RequestParser::parse(Command& command, std::string& error)
         if (consumed_ == input.size()) return Status::kNeedMore;
         const char type = input[consumed_];
         if (type != '$') return fail(error, "expected '$', got " + describe_byte(type));
-        std::string_view line;
-        const int found = header_line(input, kHeaderLineBytesMax, line, error);
-        if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
-        long long length = 0;
-        if (!parse_length(line.substr(1), length) || length < 0) {
-          return fail(error, "invalid bulk length '" + std::string(line.substr(1)) + "'");
+        long long length = plain_header(input);
+        if (length < 0) {
+          std::string_view line;
+          const int found = header_line(input, kHeaderLineBytesMax, line, error);
+          if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
+          if (!parse_length(line.substr(1), length) || length < 0) {
+            return fail(error, "invalid bulk length '" + std::string(line.substr(1)) + "'");
+          }
         }
-        const std::string_view name =
-            spans_.empty() ? std::string_view() : input.substr(command_start_ + spans_[0].offset, spans_[0].length);
-        const size_t bound = argument_bytes_max(name, spans_.size(), limits_);
+        const size_t bound = argument_bytes_max(name_, spans_.size(), limits_);
         if (static_cast<unsigned long long>(length) > bound) {
           return fail(error, "bulk length " + std::to_string(length) + " of argument " +
                                  std::to_string(spans_.size()) + " exceeds its limit of " +
@@ -237,6 +251,7 @@ RequestParser::Status RequestParser::parse(Command& command, std::string& error)
         if (data[bulk_bytes_] != '\r' || data[bulk_bytes_ + 1] != '\n') {
           return fail(error, "bulk string not terminated by CRLF");
         }
+        if (spans_.empty()) name_ = command_of(std::string_view(data, bulk_bytes_));
         spans_.push_back(Span{consumed_ - command_start_, bulk_bytes_});
         consumed_ += bulk_bytes_ + 2;
         command_bytes_ += bulk_bytes_;

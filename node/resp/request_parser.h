@@ -39,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "node/resp/command_name.h"
 #include "node/resp/limits.h"
 
 namespace ringkv::resp {
@@ -100,6 +101,10 @@ class RequestParser {
   // Finds the line at consumed_ ending in CRLF within `bytes_max` bytes.
   // Returns 1 with `line` set, 0 when more bytes are needed, -1 on error.
   int header_line(std::string_view input, size_t bytes_max, std::string_view& line, std::string& error);
+  // The length in a well-formed "<type><digits>\r\n" line at consumed_,
+  // which it then consumes; -1 (nothing consumed) for anything else, which
+  // header_line() and its checks then take.
+  long long plain_header(std::string_view input);
 
   Limits limits_;
   State state_ = State::kStart;
@@ -114,6 +119,7 @@ class RequestParser {
   size_t arguments_expected_ = 0;
   size_t bulk_bytes_ = 0;
   size_t command_bytes_ = 0;
+  CommandName name_ = CommandName::kUnknown;  // of the multibulk command being parsed, once its name is in
   std::vector<Span> spans_;
   std::string failure_;
 };

@@ -25,6 +25,8 @@ constexpr std::string_view kAuthWithoutUsers =
 
 // Redis shows at most this much of an unknown command's name.
 constexpr size_t kShownNameBytesMax = 128;
+// append_simple_string(out, "OK"), the reply to every write.
+constexpr std::string_view kOkReply = "+OK\r\n";
 // A recycled slot keeps its reply buffer up to this capacity.
 constexpr size_t kKeptReplyBytesMax = 256;
 
@@ -570,11 +572,11 @@ void Session::complete(Slot& slot) {
       return finish_ready(slot, std::move(out));
     }
     case Kind::kWrite:
-    case Kind::kAuth: {
-      std::string out;
-      append_simple_string(out, "OK");
-      return finish_ready(slot, std::move(out));
-    }
+    case Kind::kAuth:
+      slot.reply.assign(kOkReply);  // into the recycled buffer
+      slot.kind = Kind::kReady;
+      slot.done = true;
+      return;
     case Kind::kMget: {
       std::string out;
       append_array_header(out, slot.values.size());

@@ -259,3 +259,13 @@ TEST_CASE("commands the caller did not take from lent bytes are kept for later")
   parser.keep_unparsed();
   CHECK(parser.buffered_bytes() == 0);
 }
+
+TEST_CASE("lengths with leading zeros or more digits than the fast path reads parse as before") {
+  RequestParser parser{Limits{}};
+  auto commands = parse_all(parser, "*01\r\n$04\r\nPING\r\n*1\r\n$0000000000000000004\r\nPING\r\n");
+  REQUIRE(commands.size() == 2);
+  CHECK(commands[0] == Words{"PING"});
+  CHECK(commands[1] == Words{"PING"});
+  CHECK(error_for("*1\r\n$4\rx\nPING\r\n").find("not terminated by CRLF") != std::string::npos);
+  CHECK(error_for("*1\r\n$+4\r\nPING\r\n").find("invalid bulk length") != std::string::npos);
+}
