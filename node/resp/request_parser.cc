@@ -137,6 +137,20 @@ long long RequestParser::plain_header(std::string_view input) {
   return value;
 }
 
+int RequestParser::length_line(std::string_view input, std::string_view what, long long& length,
+                               std::string& error) {
+  length = plain_header(input);
+  if (length >= 0) return 1;
+  std::string_view line;
+  const int found = header_line(input, kHeaderLineBytesMax, line, error);
+  if (found <= 0) return found;
+  if (!parse_length(line.substr(1), length) || length < 0) {
+    fail(error, "invalid " + std::string(what) + " length '" + std::string(line.substr(1)) + "'");
+    return -1;
+  }
+  return 1;
+}
+
 int RequestParser::header_line(std::string_view input, size_t bytes_max, std::string_view& line,
                                std::string& error) {
   const std::string_view rest = input.substr(consumed_);
@@ -195,15 +209,9 @@ RequestParser::Status RequestParser::parse(Command& command, std::string& error)
           return status;
         }
         const size_t start = consumed_;
-        long long count = plain_header(input);
-        if (count < 0) {
-          std::string_view line;
-          const int found = header_line(input, kHeaderLineBytesMax, line, error);
-          if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
-          if (!parse_length(line.substr(1), count) || count < 0) {
-            return fail(error, "invalid multibulk length '" + std::string(line.substr(1)) + "'");
-          }
-        }
+        long long count = 0;
+        const int found = length_line(input, "multibulk", count, error);
+        if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
         if (count == 0) continue;  // "*0\r\n": an empty request, skipped as Redis does
         if (static_cast<unsigned long long>(count) > limits_.arguments_max) {
           return fail(error, "too many arguments (" + std::to_string(count) + ", at most " +
@@ -222,15 +230,9 @@ RequestParser::Status RequestParser::parse(Command& command, std::string& error)
         if (consumed_ == input.size()) return Status::kNeedMore;
         const char type = input[consumed_];
         if (type != '$') return fail(error, "expected '$', got " + describe_byte(type));
-        long long length = plain_header(input);
-        if (length < 0) {
-          std::string_view line;
-          const int found = header_line(input, kHeaderLineBytesMax, line, error);
-          if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
-          if (!parse_length(line.substr(1), length) || length < 0) {
-            return fail(error, "invalid bulk length '" + std::string(line.substr(1)) + "'");
-          }
-        }
+        long long length = 0;
+        const int found = length_line(input, "bulk", length, error);
+        if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
         const size_t bound = argument_bytes_max(name_, spans_.size(), limits_);
         if (static_cast<unsigned long long>(length) > bound) {
           return fail(error, "bulk length " + std::to_string(length) + " of argument " +

@@ -105,6 +105,9 @@ class RequestParser {
   // which it then consumes; -1 (nothing consumed) for anything else, which
   // header_line() and its checks then take.
   long long plain_header(std::string_view input);
+  // Reads the "*<count>" or "$<length>" line at consumed_ into `length`
+  // (`what` names it in the error). Returns as header_line().
+  int length_line(std::string_view input, std::string_view what, long long& length, std::string& error);
 
   Limits limits_;
   State state_ = State::kStart;
