@@ -148,7 +148,9 @@ class Session {
     // Back to a new slot's state, keeping only small buffers for reuse.
     void recycle();
   };
-  static constexpr size_t kSlotsKeptMax = 64;
+  // An idle session keeps at most this many slots (a few KiB): enough for
+  // redis-benchmark -P 16 to allocate none between its batches.
+  static constexpr size_t kSlotsKeptMax = 16;
 
   Slot& open_slot();
   void finish_ready(Slot& slot, std::string reply);
