@@ -11,6 +11,7 @@ namespace ringkv::io {
 struct RespServer::State : ConnectionState {
   resp::RequestParser parser;
   resp::Session session;
+  resp::Command command;  // reused: the views of the command being handed over
   // Read while the node was shedding: not read again until the next drain.
   bool yielded = false;
 
@@ -86,7 +87,7 @@ bool RespServer::can_take_commands(const Connection& connection) const {
 
 bool RespServer::process(Connection& connection) {
   State& state = state_of(connection);
-  resp::Command command;
+  resp::Command& command = state.command;
   std::string error;
   const uint64_t uptime_s = static_cast<uint64_t>(clock_().monotonic_ms - started_ms_) / 1000;
   bool handled = false;
