@@ -11,6 +11,7 @@ namespace ringkv::io {
 struct RespServer::State : ConnectionState {
   resp::RequestParser parser;
   resp::Session session;
+  resp::Command command;  // reused: the views of the command being handed over
   // Read while the node was shedding: not read again until the next drain.
   bool yielded = false;
 
@@ -51,8 +52,11 @@ std::string RespServer::over_cap_reply(size_t) const { return "-ERR max number o
 
 void RespServer::received(Connection& connection, std::string_view bytes) {
   State& state = state_of(connection);
-  state.parser.feed(bytes);
+  // Parsed in place: the commands are handed over (copied into requests)
+  // before `bytes` go away; only what they leave is copied into the parser.
+  state.parser.feed_in_place(bytes);
   process(connection);
+  state.parser.keep_unparsed();
   state.parser.release_spare();
   if (core_.shedding()) {
     // One read per drain while the node sheds: a flood of connections cannot
@@ -83,7 +87,7 @@ bool RespServer::can_take_commands(const Connection& connection) const {
 
 bool RespServer::process(Connection& connection) {
   State& state = state_of(connection);
-  resp::Command command;
+  resp::Command& command = state.command;
   std::string error;
   const uint64_t uptime_s = static_cast<uint64_t>(clock_().monotonic_ms - started_ms_) / 1000;
   bool handled = false;
@@ -118,7 +122,7 @@ bool RespServer::hand_over(Connection& connection) {
 void RespServer::deliver(core::Outgoing& reply) {
   Connection* connection = listener_.find(reply.client);
   if (connection == nullptr) return;  // client went away
-  state_of(*connection).session.handle_reply(reply.message);
+  state_of(*connection).session.handle_reply(reply.message, connection->pending);
   listener_.mark_dirty(*connection);
 }
 

@@ -27,7 +27,7 @@ std::string ok() {
 
 }  // namespace
 
-std::string hello_reply(const std::vector<std::string>& args, const ConnectionIdentity& identity) {
+std::string hello_reply(const Command& args, const ConnectionIdentity& identity) {
   if (args.size() >= 2 && args[1] != "2") {
     return encoded_error("NOPROTO sorry, this protocol version is not supported");
   }
@@ -55,7 +55,7 @@ std::string hello_reply(const std::vector<std::string>& args, const ConnectionId
   return out;
 }
 
-std::string client_reply(const std::vector<std::string>& args, ConnectionIdentity& identity) {
+std::string client_reply(const Command& args, ConnectionIdentity& identity) {
   if (args.size() < 2) return wrong_arity("client");
   const std::string_view sub = args[1];
   std::string out;
@@ -84,14 +84,14 @@ std::string client_reply(const std::vector<std::string>& args, ConnectionIdentit
   if (equals_ignoring_case(sub, "setinfo")) {
     if (args.size() != 4) return wrong_arity("client|setinfo");
     if (!printable_without_spaces(args[3])) {
-      return encoded_error("ERR " + args[2].substr(0, 32) + " cannot contain spaces, newlines or special characters.");
+      return encoded_error("ERR " + std::string(args[2].substr(0, 32)) + " cannot contain spaces, newlines or special characters.");
     }
     if (equals_ignoring_case(args[2], "lib-name")) {
       identity.lib_name = args[3];
     } else if (equals_ignoring_case(args[2], "lib-ver")) {
       identity.lib_version = args[3];
     } else {
-      return encoded_error("ERR Unrecognized option '" + args[2].substr(0, 32) + "'");
+      return encoded_error("ERR Unrecognized option '" + std::string(args[2].substr(0, 32)) + "'");
     }
     return ok();
   }

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "node/resp/request_parser.h"
+
 namespace ringkv::resp {
 
 struct ConnectionIdentity {
@@ -28,9 +30,9 @@ struct ConnectionIdentity {
 };
 
 // The encoded reply to HELLO `args` (args[0] is "HELLO").
-std::string hello_reply(const std::vector<std::string>& args, const ConnectionIdentity& identity);
+std::string hello_reply(const Command& args, const ConnectionIdentity& identity);
 
 // The encoded reply to CLIENT `args` (args[0] is "CLIENT"); updates `identity`.
-std::string client_reply(const std::vector<std::string>& args, ConnectionIdentity& identity);
+std::string client_reply(const Command& args, ConnectionIdentity& identity);
 
 }  // namespace ringkv::resp

@@ -62,9 +62,9 @@ std::optional<TimeOption> time_option(std::string_view word) {
 // on a word it does not take; `refused` names it.
 struct TimeOptions {
   std::optional<TimeOption> option;
-  const std::string* time = nullptr;
+  const std::string_view* time = nullptr;
   bool persist = false;
-  const std::string* refused = nullptr;
+  const std::string_view* refused = nullptr;
 };
 TimeOptions time_options(const Command& args, size_t first, bool getex) {
   TimeOptions out;
@@ -88,7 +88,7 @@ TimeOptions time_options(const Command& args, size_t first, bool getex) {
 std::expected<uint8_t, std::string> expire_conditions(const Command& args) {
   uint8_t bits = 0;
   for (size_t i = 3; i < args.size(); ++i) {
-    const std::string& word = args[i];
+    const std::string_view word = args[i];
     if (equals_ignoring_case(word, "nx")) {
       bits |= kOnlyWithoutExpiry;
     } else if (equals_ignoring_case(word, "xx")) {
@@ -98,7 +98,7 @@ std::expected<uint8_t, std::string> expire_conditions(const Command& args) {
     } else if (equals_ignoring_case(word, "lt")) {
       bits |= kOnlyIfLess;
     } else {
-      return std::unexpected(encoded_error("ERR Unsupported option " + word));
+      return std::unexpected(encoded_error("ERR Unsupported option " + std::string(word)));
     }
   }
   if ((bits & kOnlyWithoutExpiry) && (bits & (kOnlyWithExpiry | kOnlyIfGreater | kOnlyIfLess))) {
@@ -179,7 +179,7 @@ std::expected<NewExpiry, std::string> parse_set_expiry(CommandName name, const C
   }
   // Syntax first, then the time, as Redis does.
   const TimeOptions options = time_options(args, 3, /*getex=*/false);
-  if (const std::string* word = options.refused) {
+  if (const std::string_view* word = options.refused) {
     const bool redis_has_it = equals_ignoring_case(*word, "nx") || equals_ignoring_case(*word, "xx") ||
                               equals_ignoring_case(*word, "get") || equals_ignoring_case(*word, "keepttl");
     return std::unexpected(encoded_error(redis_has_it ? kSetUnsupported : kSyntax));

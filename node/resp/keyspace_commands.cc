@@ -24,14 +24,14 @@ std::variant<wire::ScanRequest, std::string> parse_scan(const Command& args, wir
   if (!parse_decimal(args[1], request.cursor)) return encoded_error("ERR invalid cursor");
   bool strings_only_excluded = false;
   for (size_t i = 2; i + 1 < args.size(); i += 2) {
-    const std::string& option = args[i];
-    const std::string& value = args[i + 1];
+    const std::string_view option = args[i];
+    const std::string_view value = args[i + 1];
     if (equals_ignoring_case(option, "match")) {
       if (value.size() > wire::kScanPatternBytesMax) {
         return encoded_error("ERR MATCH pattern longer than " + std::to_string(wire::kScanPatternBytesMax) + " bytes");
       }
       // "*" matches everything: sent as no pattern at all.
-      request.pattern = value == "*" ? std::string() : value;
+      request.pattern = value == "*" ? std::string_view() : value;
     } else if (equals_ignoring_case(option, "count")) {
       int64_t count = 0;
       if (!parse_decimal(value, count)) return encoded_error("ERR value is not an integer or out of range");

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "node/resp/command_name.h"
 
 namespace ringkv::resp {
 
@@ -27,8 +26,12 @@ Limits limits_from(const wire::Limits& wire_limits) {
 }
 
 size_t argument_bytes_max(std::string_view name, size_t index, const Limits& limits) {
+  return argument_bytes_max(index == 0 ? CommandName::kUnknown : command_of(name), index, limits);
+}
+
+size_t argument_bytes_max(CommandName name, size_t index, const Limits& limits) {
   if (index == 0) return limits.key_bytes_max;
-  switch (command_of(name)) {
+  switch (name) {
     case CommandName::kSet:
       return index == 2 ? limits.value_bytes_max : limits.key_bytes_max;
     case CommandName::kMset:

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include "node/resp/command_name.h"
 #include "node/wire/limits.h"
 
 namespace ringkv::resp {
@@ -36,5 +37,7 @@ Limits limits_from(const wire::Limits& wire_limits);
 // get key_bytes_max, values value_bytes_max, everything else (names,
 // options, the arguments of unknown commands) key_bytes_max.
 size_t argument_bytes_max(std::string_view name, size_t index, const Limits& limits);
+// The same for a command already looked up (command_of).
+size_t argument_bytes_max(CommandName name, size_t index, const Limits& limits);
 
 }  // namespace ringkv::resp

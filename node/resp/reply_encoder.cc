@@ -46,11 +46,6 @@ void append_array_header(std::string& out, size_t count) {
   append_number_line(out, '*', static_cast<int64_t>(count));
 }
 
-void append_command(std::string& out, const std::vector<std::string>& args) {
-  append_array_header(out, args.size());
-  for (const std::string& arg : args) append_bulk_string(out, arg);
-}
-
 std::string encoded_error(std::string_view message) {
   std::string out;
   append_error(out, message);

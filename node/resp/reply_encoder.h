@@ -8,9 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ringkv::resp {
 
@@ -27,8 +27,16 @@ void append_bulk_string(std::string& out, std::string_view bytes);
 void append_null_bulk(std::string& out);
 // "*count\r\n"; the caller appends `count` values next.
 void append_array_header(std::string& out, size_t count);
-// A request: "*n\r\n" then each argument as a bulk string.
-void append_command(std::string& out, const std::vector<std::string>& args);
+// A request: "*n\r\n" then each argument as a bulk string (any container
+// of strings or string_views).
+template <typename Arguments>
+void append_command(std::string& out, const Arguments& args) {
+  append_array_header(out, args.size());
+  for (std::string_view arg : args) append_bulk_string(out, arg);
+}
+inline void append_command(std::string& out, std::initializer_list<std::string_view> args) {
+  append_command<std::initializer_list<std::string_view>>(out, args);
+}
 
 // One error reply on its own (append_error into a fresh string).
 std::string encoded_error(std::string_view message);

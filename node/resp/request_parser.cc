@@ -1,5 +1,6 @@
 #include "node/resp/request_parser.h"
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <cstdio>
@@ -11,8 +12,8 @@ namespace {
 
 // "*<n>" and "$<len>" lines: a type byte, an optional sign, at most 19 digits.
 constexpr size_t kHeaderLineBytesMax = 32;
-// Consumed bytes are dropped from the front of the buffer once they are at
-// least this many and half the buffer (amortised O(1) per byte).
+// Bytes no longer needed are dropped from the front of the buffer once they
+// are at least this many and half the buffer (amortised O(1) per byte).
 constexpr size_t kCompactBytesMin = 4096;
 
 std::string describe_byte(char c) {
@@ -43,29 +44,116 @@ RequestParser::RequestParser(const Limits& limits) : limits_(limits) {
 }
 
 void RequestParser::feed(std::string_view bytes) {
+  feed_in_place(bytes);
+  keep_unparsed();
+}
+
+void RequestParser::feed_in_place(std::string_view bytes) {
+  assert(!lent_ && lent_rest_.empty() && "the previous lent input was kept");
   if (state_ == State::kFailed) return;
-  if (consumed_ == buffer_.size()) {
+  if (kept_from() < buffer_.size()) {
+    lent_rest_ = bytes;  // buffered bytes come first (a partial command is topped up)
+    return;
+  }
+  buffer_.clear();
+  consumed_ = 0;
+  command_start_ = 0;
+  lent_ = true;
+  lent_input_ = bytes;
+}
+
+void RequestParser::keep_unparsed() {
+  if (state_ == State::kFailed) {  // nothing more is parsed: keep nothing
     buffer_.clear();
-    consumed_ = 0;
-  } else if (consumed_ >= kCompactBytesMin && consumed_ * 2 >= buffer_.size()) {
-    buffer_.erase(0, consumed_);
-    consumed_ = 0;
+    consumed_ = command_start_ = 0;
+    lent_ = false;
+    lent_input_ = lent_rest_ = {};
+    return;
+  }
+  if (lent_) {
+    const size_t from = kept_from();
+    buffer_.assign(lent_input_.substr(from));
+    consumed_ -= from;
+    command_start_ -= std::min(command_start_, from);
+    lent_ = false;
+    lent_input_ = {};
+  }
+  append_to_buffer(lent_rest_);
+  lent_rest_ = {};
+}
+
+void RequestParser::append_to_buffer(std::string_view bytes) {
+  if (bytes.empty()) return;
+  const size_t from = kept_from();
+  if (from == buffer_.size()) {
+    buffer_.clear();
+    consumed_ = command_start_ = 0;
+  } else if (from >= kCompactBytesMin && from * 2 >= buffer_.size()) {
+    buffer_.erase(0, from);
+    consumed_ -= from;
+    command_start_ -= std::min(command_start_, from);
   }
   buffer_.append(bytes);
 }
 
-void RequestParser::release_spare() { wire::release_spare(buffer_, consumed_); }
+void RequestParser::top_up() {
+  const std::string_view buffered = std::string_view(buffer_).substr(consumed_);
+  size_t take = lent_rest_.size();
+  if (state_ == State::kBulkBody) {
+    take = bulk_bytes_ + 2 - buffered.size();  // the body and its CRLF
+  } else if (const size_t newline = lent_rest_.find('\n'); newline != std::string_view::npos) {
+    take = newline + 1;  // the rest of a header or inline line
+  }
+  take = std::min(take, lent_rest_.size());
+  append_to_buffer(lent_rest_.substr(0, take));
+  lent_rest_.remove_prefix(take);
+}
+
+void RequestParser::release_spare() {
+  assert(!lent_ && lent_rest_.empty() && "lent input was kept first");
+  size_t from = kept_from();
+  const size_t before = from;
+  wire::release_spare(buffer_, from);
+  consumed_ -= before - from;
+  command_start_ -= std::min(command_start_, before - from);
+}
 
 RequestParser::Status RequestParser::fail(std::string& error, std::string reason) {
   state_ = State::kFailed;
   failure_ = std::move(reason);
   error = failure_;
-  args_.clear();
+  spans_.clear();
   return Status::kError;
 }
 
-int RequestParser::header_line(size_t bytes_max, std::string_view& line, std::string& error) {
-  const std::string_view rest(buffer_.data() + consumed_, buffer_.size() - consumed_);
+long long RequestParser::plain_header(std::string_view input) {
+  constexpr size_t kDigitsMax = 18;  // any such number fits a long long
+  const size_t digits_end = std::min(input.size(), consumed_ + 1 + kDigitsMax);
+  long long value = 0;
+  size_t at = consumed_ + 1;
+  for (; at < digits_end && input[at] >= '0' && input[at] <= '9'; ++at) value = value * 10 + (input[at] - '0');
+  if (at == consumed_ + 1 || at + 1 >= input.size() || input[at] != '\r' || input[at + 1] != '\n') return -1;
+  consumed_ = at + 2;
+  return value;
+}
+
+int RequestParser::length_line(std::string_view input, std::string_view what, long long& length,
+                               std::string& error) {
+  length = plain_header(input);
+  if (length >= 0) return 1;
+  std::string_view line;
+  const int found = header_line(input, kHeaderLineBytesMax, line, error);
+  if (found <= 0) return found;
+  if (!parse_length(line.substr(1), length) || length < 0) {
+    fail(error, "invalid " + std::string(what) + " length '" + std::string(line.substr(1)) + "'");
+    return -1;
+  }
+  return 1;
+}
+
+int RequestParser::header_line(std::string_view input, size_t bytes_max, std::string_view& line,
+                               std::string& error) {
+  const std::string_view rest = input.substr(consumed_);
   const size_t newline = rest.find('\n', 0);
   if (newline == std::string_view::npos || newline > bytes_max) {
     if (rest.size() > bytes_max) {
@@ -85,60 +173,70 @@ int RequestParser::header_line(size_t bytes_max, std::string_view& line, std::st
 
 RequestParser::Status RequestParser::next(Command& command, std::string& error) {
   while (true) {
+    if (!lent_ && consumed_ == buffer_.size() && state_ == State::kStart && !lent_rest_.empty()) {
+      // The buffered commands are all taken: parse the rest of the lent bytes in place.
+      buffer_.clear();
+      consumed_ = command_start_ = 0;
+      lent_ = true;
+      lent_input_ = lent_rest_;
+      lent_rest_ = {};
+    }
+    const Status status = parse(command, error);
+    if (status != Status::kNeedMore || lent_ || lent_rest_.empty()) return status;
+    top_up();
+  }
+}
+
+RequestParser::Status RequestParser::parse(Command& command, std::string& error) {
+  const std::string_view input = this->input();
+  while (true) {
     switch (state_) {
       case State::kFailed:
         error = failure_;
         return Status::kError;
 
       case State::kStart: {
-        if (consumed_ == buffer_.size()) return Status::kNeedMore;
-        const char first = buffer_[consumed_];
+        if (consumed_ == input.size()) return Status::kNeedMore;
+        const char first = input[consumed_];
         if (first != '*') {
           if (!is_letter(first) && first != ' ' && first != '\t' && first != '\r' && first != '\n') {
             return fail(error, "unexpected " + describe_byte(first) +
                                    " at the start of a command (expected '*' or an inline command)");
           }
           bool skipped = false;
-          const Status status = next_inline(command, error, skipped);
+          const Status status = next_inline(input, command, error, skipped);
           if (skipped) continue;
           return status;
         }
-        std::string_view line;
-        const int found = header_line(kHeaderLineBytesMax, line, error);
-        if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
+        const size_t start = consumed_;
         long long count = 0;
-        if (!parse_length(line.substr(1), count) || count < 0) {
-          return fail(error, "invalid multibulk length '" + std::string(line.substr(1)) + "'");
-        }
+        const int found = length_line(input, "multibulk", count, error);
+        if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
         if (count == 0) continue;  // "*0\r\n": an empty request, skipped as Redis does
         if (static_cast<unsigned long long>(count) > limits_.arguments_max) {
           return fail(error, "too many arguments (" + std::to_string(count) + ", at most " +
                                  std::to_string(limits_.arguments_max) + ")");
         }
         arguments_expected_ = static_cast<size_t>(count);
+        command_start_ = start;
         command_bytes_ = 0;
-        args_.clear();
-        args_.reserve(std::min<size_t>(arguments_expected_, 64));
+        name_ = CommandName::kUnknown;
+        spans_.clear();
         state_ = State::kBulkHeader;
         continue;
       }
 
       case State::kBulkHeader: {
-        if (consumed_ == buffer_.size()) return Status::kNeedMore;
-        const char type = buffer_[consumed_];
+        if (consumed_ == input.size()) return Status::kNeedMore;
+        const char type = input[consumed_];
         if (type != '$') return fail(error, "expected '$', got " + describe_byte(type));
-        std::string_view line;
-        const int found = header_line(kHeaderLineBytesMax, line, error);
-        if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
         long long length = 0;
-        if (!parse_length(line.substr(1), length) || length < 0) {
-          return fail(error, "invalid bulk length '" + std::string(line.substr(1)) + "'");
-        }
-        const std::string_view name = args_.empty() ? std::string_view() : std::string_view(args_[0]);
-        const size_t bound = argument_bytes_max(name, args_.size(), limits_);
+        const int found = length_line(input, "bulk", length, error);
+        if (found <= 0) return found == 0 ? Status::kNeedMore : Status::kError;
+        const size_t bound = argument_bytes_max(name_, spans_.size(), limits_);
         if (static_cast<unsigned long long>(length) > bound) {
           return fail(error, "bulk length " + std::to_string(length) + " of argument " +
-                                 std::to_string(args_.size()) + " exceeds its limit of " +
+                                 std::to_string(spans_.size()) + " exceeds its limit of " +
                                  std::to_string(bound) + " bytes");
         }
         if (command_bytes_ + static_cast<size_t>(length) > limits_.command_bytes_max) {
@@ -150,29 +248,31 @@ RequestParser::Status RequestParser::next(Command& command, std::string& error) 
       }
 
       case State::kBulkBody: {
-        if (buffer_.size() - consumed_ < bulk_bytes_ + 2) return Status::kNeedMore;
-        const char* data = buffer_.data() + consumed_;
+        if (input.size() - consumed_ < bulk_bytes_ + 2) return Status::kNeedMore;
+        const char* data = input.data() + consumed_;
         if (data[bulk_bytes_] != '\r' || data[bulk_bytes_ + 1] != '\n') {
           return fail(error, "bulk string not terminated by CRLF");
         }
-        args_.emplace_back(data, bulk_bytes_);
+        if (spans_.empty()) name_ = command_of(std::string_view(data, bulk_bytes_));
+        spans_.push_back(Span{consumed_ - command_start_, bulk_bytes_});
         consumed_ += bulk_bytes_ + 2;
         command_bytes_ += bulk_bytes_;
-        if (args_.size() < arguments_expected_) {
+        if (spans_.size() < arguments_expected_) {
           state_ = State::kBulkHeader;
           continue;
         }
         state_ = State::kStart;
-        command.swap(args_);
-        args_.clear();
+        command.clear();
+        for (const Span& span : spans_) command.push_back(input.substr(command_start_ + span.offset, span.length));
         return Status::kCommand;
       }
     }
   }
 }
 
-RequestParser::Status RequestParser::next_inline(Command& command, std::string& error, bool& skipped) {
-  const std::string_view rest(buffer_.data() + consumed_, buffer_.size() - consumed_);
+RequestParser::Status RequestParser::next_inline(std::string_view input, Command& command, std::string& error,
+                                                 bool& skipped) {
+  const std::string_view rest = input.substr(consumed_);
   const size_t newline = rest.find('\n');
   if (newline == std::string_view::npos || newline > limits_.inline_bytes_max) {
     if (rest.size() > limits_.inline_bytes_max) {
@@ -195,11 +295,11 @@ RequestParser::Status RequestParser::next_inline(Command& command, std::string& 
       return fail(error, "too many arguments in inline command (at most " +
                              std::to_string(limits_.arguments_max) + ")");
     }
-    const std::string_view name = command.empty() ? std::string_view() : std::string_view(command[0]);
+    const std::string_view name = command.empty() ? std::string_view() : command[0];
     if (end - at > argument_bytes_max(name, command.size(), limits_)) {
       return fail(error, "argument " + std::to_string(command.size()) + " of inline command too long");
     }
-    command.emplace_back(line.substr(at, end - at));
+    command.push_back(line.substr(at, end - at));
     at = end;
   }
   skipped = command.empty();

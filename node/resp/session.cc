@@ -25,6 +25,15 @@ constexpr std::string_view kAuthWithoutUsers =
 
 // Redis shows at most this much of an unknown command's name.
 constexpr size_t kShownNameBytesMax = 128;
+// append_simple_string(out, "OK"), the reply to every write.
+constexpr std::string_view kOkReply = "+OK\r\n";
+// A recycled slot keeps its reply buffer up to this capacity.
+constexpr size_t kKeptReplyBytesMax = 256;
+
+template <typename Container>
+void release(Container& container) {
+  if (container.capacity() != 0) container = Container();
+}
 
 }  // namespace
 
@@ -55,8 +64,29 @@ Session::Session(const SessionConfig& config, uint64_t client_id) : config_(conf
 
 Session::~Session() = default;
 
+void Session::Slot::recycle() {
+  kind = Kind::kReady;
+  done = second_phase = false;
+  outstanding = part_first = part_end = 0;
+  count = 0;
+  if (reply.capacity() > kKeptReplyBytesMax) {
+    reply = std::string();
+  } else {
+    reply.clear();
+  }
+  error.reset();
+  release(keys);
+  release(pattern);
+  release(values);
+  status.reset();
+  stats.reset();
+  release(waiting);
+  expiry = ExpiryCommand{};
+  current = CurrentExpiry{};
+}
+
 Session::Slot& Session::open_slot() {
-  Slot& slot = slots_.emplace_back();
+  Slot& slot = slots_.push_back();  // recycled: as recycle() left it
   slot.sequence = next_sequence_++;
   return slot;
 }
@@ -67,12 +97,16 @@ void Session::finish_ready(Slot& slot, std::string reply) {
   slot.done = true;
 }
 
-void Session::send(Slot& slot, uint32_t part, wire::Body body) {
+wire::Message& Session::new_request(Slot& slot, uint32_t part) {
   assert(part <= kPartMask && "request part fits its bits");
-  requests_.push_back(wire::Message{(slot.sequence << kPartBits) | part, std::move(body)});
+  wire::Message& request = requests_.emplace_back();
+  request.request_id = (slot.sequence << kPartBits) | part;
   if (slot.outstanding++ == 0) slot.part_first = part;
   slot.part_end = part + 1;
+  return request;
 }
+
+void Session::send(Slot& slot, uint32_t part, wire::Body body) { new_request(slot, part).body = std::move(body); }
 
 void Session::fail_protocol(std::string_view reason) {
   if (closing_) return;
@@ -82,6 +116,10 @@ void Session::fail_protocol(std::string_view reason) {
 }
 
 void Session::take_requests(std::vector<wire::Message>& out) {
+  if (out.empty()) {
+    out.swap(requests_);  // the caller's emptied vector comes back for the next requests
+    return;
+  }
   for (auto& request : requests_) out.push_back(std::move(request));
   requests_.clear();
 }
@@ -89,16 +127,18 @@ void Session::take_requests(std::vector<wire::Message>& out) {
 void Session::take_ready(std::string& out) {
   while (!slots_.empty() && slots_.front().done) {
     out.append(slots_.front().reply);
+    slots_.front().recycle();
     slots_.pop_front();
   }
+  slots_.release_spare(kSlotsKeptMax);
 }
 
-void Session::handle_command(Command& command, uint64_t uptime_s) {
+void Session::handle_command(const Command& command, uint64_t uptime_s) {
   assert(accepting() && has_room() && !command.empty());
   Slot& slot = open_slot();
   if (auth_in_flight_) {
     slot.kind = Kind::kWaitingForAuth;
-    slot.waiting = std::move(command);
+    slot.waiting.assign(command.begin(), command.end());
     slot.count = static_cast<int64_t>(uptime_s);
     return;
   }
@@ -106,10 +146,12 @@ void Session::handle_command(Command& command, uint64_t uptime_s) {
 }
 
 void Session::run_waiting() {
-  for (Slot& slot : slots_) {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = slots_[i];
     if (auth_in_flight_) return;
     if (slot.kind != Kind::kWaitingForAuth) continue;
-    Command command = std::move(slot.waiting);
+    const std::vector<std::string> waiting = std::move(slot.waiting);
+    const Command command(waiting.begin(), waiting.end());
     const auto uptime_s = static_cast<uint64_t>(slot.count);
     slot.kind = Kind::kReady;
     slot.count = 0;
@@ -117,8 +159,7 @@ void Session::run_waiting() {
   }
 }
 
-std::optional<std::string> Session::refusal(const Command& args) const {
-  const CommandName name = command_of(args[0]);
+std::optional<std::string> Session::refusal(CommandName name, const Command& args) const {
   if (!config_.users_required || name == CommandName::kAuth || name == CommandName::kQuit ||
       name == CommandName::kHello || name == CommandName::kUnknown) {
     return std::nullopt;
@@ -135,23 +176,24 @@ std::optional<std::string> Session::refusal(const Command& args) const {
   return std::nullopt;
 }
 
-void Session::authenticate(Slot& slot, Command& args) {
+void Session::authenticate(Slot& slot, const Command& args) {
   const size_t argc = args.size();
   if (argc < 2) return finish_ready(slot, wrong_arity(args[0]));
   if (argc > 3) return finish_ready(slot, encoded_error("ERR syntax error"));
   if (argc == 2 && !config_.users_required) return finish_ready(slot, encoded_error(kAuthWithoutUsers));
   slot.kind = Kind::kAuth;
   auth_in_flight_ = true;
-  std::string user = argc == 3 ? std::move(args[1]) : std::string("default");
-  send(slot, 0, wire::AuthRequest{std::move(user), std::move(args[argc - 1])});
+  std::string user(argc == 3 ? args[1] : std::string_view("default"));
+  send(slot, 0, wire::AuthRequest{std::move(user), std::string(args[argc - 1])});
 }
 
-void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
-  if (auto refused = refusal(args)) return finish_ready(slot, encoded_error(*refused));
+void Session::dispatch(Slot& slot, const Command& args, uint64_t uptime_s) {
+  const CommandName name = command_of(args[0]);
+  if (auto refused = refusal(name, args)) return finish_ready(slot, encoded_error(*refused));
   const size_t argc = args.size();
   const wire::Consistency level = config_.consistency;
   std::string out;
-  switch (command_of(args[0])) {
+  switch (name) {
     case CommandName::kPing:
       if (argc > 2) return finish_ready(slot, wrong_arity(args[0]));
       if (argc == 2) {
@@ -181,17 +223,17 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
     case CommandName::kGet:
       if (argc != 2) return finish_ready(slot, wrong_arity(args[0]));
       slot.kind = Kind::kGet;
-      send(slot, 0, wire::GetRequest{std::move(args[1]), level, false});
+      new_request(slot, 0).body.emplace<wire::GetRequest>(std::string(args[1]), level, false);
       return;
 
     case CommandName::kSet:
       if (argc < 3) return finish_ready(slot, wrong_arity(args[0]));
-      return set(slot, args);
+      return set(slot, name, args);
 
     case CommandName::kSetex:
     case CommandName::kPsetex:
       if (argc != 4) return finish_ready(slot, wrong_arity(args[0]));
-      return set(slot, args);
+      return set(slot, name, args);
 
     case CommandName::kExpire:
     case CommandName::kPexpire:
@@ -201,23 +243,23 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
     case CommandName::kPttl:
     case CommandName::kPersist:
     case CommandName::kGetex:
-      return start_expiry(slot, args);
+      return start_expiry(slot, name, args);
 
     case CommandName::kMset:
       if (argc < 3 || argc % 2 == 0) return finish_ready(slot, wrong_arity(args[0]));
       slot.kind = Kind::kWrite;
       for (size_t i = 1; i < argc; i += 2) {
-        send(slot, static_cast<uint32_t>(i / 2), wire::PutRequest{std::move(args[i]), std::move(args[i + 1]), level});
+        send(slot, static_cast<uint32_t>(i / 2), wire::PutRequest{std::string(args[i]), std::string(args[i + 1]), level});
       }
       return;
 
     case CommandName::kMget:
     case CommandName::kExists:
       if (argc < 2) return finish_ready(slot, wrong_arity(args[0]));
-      slot.kind = command_of(args[0]) == CommandName::kMget ? Kind::kMget : Kind::kExists;
+      slot.kind = name == CommandName::kMget ? Kind::kMget : Kind::kExists;
       if (slot.kind == Kind::kMget) slot.values.resize(argc - 1);
       for (size_t i = 1; i < argc; ++i) {
-        send(slot, static_cast<uint32_t>(i - 1), wire::GetRequest{std::move(args[i]), level, false});
+        send(slot, static_cast<uint32_t>(i - 1), wire::GetRequest{std::string(args[i]), level, false});
       }
       return;
 
@@ -238,7 +280,7 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
       }
       slot.kind = Kind::kInfo;
       slot.count = static_cast<int64_t>(uptime_s);
-      slot.keys.push_back(argc == 2 ? std::move(args[1]) : std::string());
+      slot.keys.emplace_back(argc == 2 ? args[1] : std::string_view());
       send(slot, 0, wire::StatusRequest{});
       send(slot, 1, wire::StatsRequest{});
       return;
@@ -257,7 +299,7 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
         for (size_t i = 2; i < argc; ++i) append_null_bulk(out);
       } else {
         return finish_ready(slot, encoded_error("ERR unknown COMMAND subcommand '" +
-                                                args[1].substr(0, kShownNameBytesMax) + "'"));
+                                                std::string(args[1].substr(0, kShownNameBytesMax)) + "'"));
       }
       return finish_ready(slot, std::move(out));
 
@@ -302,7 +344,7 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
                                                 std::to_string(wire::kScanPatternBytesMax) + " bytes"));
       }
       slot.kind = Kind::kKeys;
-      slot.pattern = args[1] == "*" ? std::string() : std::move(args[1]);
+      slot.pattern = args[1] == "*" ? std::string_view() : args[1];
       send(slot, 0, wire::ScanRequest{0, slot.pattern, wire::kScanCountMax, level});
       return;
 
@@ -321,26 +363,26 @@ void Session::dispatch(Slot& slot, Command& args, uint64_t uptime_s) {
     case CommandName::kUnknown:
       break;
   }
-  finish_ready(slot, encoded_error("ERR unknown command '" + args[0].substr(0, kShownNameBytesMax) + "'"));
+  finish_ready(slot, encoded_error("ERR unknown command '" + std::string(args[0].substr(0, kShownNameBytesMax)) + "'"));
 }
 
-void Session::set(Slot& slot, Command& args) {
-  const CommandName name = command_of(args[0]);
+void Session::set(Slot& slot, CommandName name, const Command& args) {
   auto expiry = parse_set_expiry(name, args);
   if (!expiry) return finish_ready(slot, std::move(expiry.error()));
   const size_t value_index = name == CommandName::kSet ? 2 : 3;  // SETEX key seconds value
-  wire::PutRequest put{std::move(args[1]), std::move(args[value_index]), config_.consistency};
-  if (expiry->kind != NewExpiry::Kind::kKeep) apply(*expiry, put);
   slot.kind = Kind::kWrite;
-  send(slot, 0, std::move(put));
+  // The key and value are copied once, from the parser's input into the request.
+  auto& put = new_request(slot, 0).body.emplace<wire::PutRequest>(std::string(args[1]), std::string(args[value_index]),
+                                                                   config_.consistency);
+  if (expiry->kind != NewExpiry::Kind::kKeep) apply(*expiry, put);
 }
 
-void Session::start_expiry(Slot& slot, Command& args) {
-  auto command = parse_expiry_command(command_of(args[0]), args);
+void Session::start_expiry(Slot& slot, CommandName name, const Command& args) {
+  auto command = parse_expiry_command(name, args);
   if (!command) return finish_ready(slot, std::move(command.error()));
   slot.expiry = std::move(*command);
   slot.kind = Kind::kExpiry;
-  slot.keys = {std::move(args[1])};
+  slot.keys.assign(1, std::string(args[1]));
   slot.values.resize(1);
   send(slot, 0, wire::GetRequest{slot.keys[0], config_.consistency, false});
 }
@@ -410,7 +452,7 @@ void Session::keys_page(Slot& slot, wire::ScanReply& page) {
   send(slot, slot.part_end, wire::ScanRequest{page.cursor, slot.pattern, wire::kScanCountMax, config_.consistency});
 }
 
-void Session::handle_reply(wire::Message& reply) {
+void Session::handle_reply(wire::Message& reply, std::string& out) {
   if (slots_.empty()) return;
   const uint64_t sequence = reply.request_id >> kPartBits;
   const uint64_t part = reply.request_id & kPartMask;
@@ -433,10 +475,12 @@ void Session::handle_reply(wire::Message& reply) {
       case Kind::kDelete:
         if (auto* get = std::get_if<wire::GetReply>(&reply.body)) {
           if (slot.kind == Kind::kGet) {
+            // At the head nothing precedes it: straight into the output.
+            std::string& target = &slot == &slots_.front() ? out : slot.reply;
             if (get->found) {
-              append_bulk_string(slot.reply, get->value);
+              append_bulk_string(target, get->value);
             } else {
-              append_null_bulk(slot.reply);
+              append_null_bulk(target);
             }
           } else if (slot.kind == Kind::kMget) {
             if (part < slot.values.size() && get->found) slot.values[part] = std::move(get->value);
@@ -502,6 +546,7 @@ void Session::handle_reply(wire::Message& reply) {
   }
   if (slot.outstanding == 0) complete(slot);
   if (answers_auth) run_waiting();
+  take_ready(out);
 }
 
 void Session::complete(Slot& slot) {
@@ -527,11 +572,11 @@ void Session::complete(Slot& slot) {
       return finish_ready(slot, std::move(out));
     }
     case Kind::kWrite:
-    case Kind::kAuth: {
-      std::string out;
-      append_simple_string(out, "OK");
-      return finish_ready(slot, std::move(out));
-    }
+    case Kind::kAuth:
+      slot.reply.assign(kOkReply);  // into the recycled buffer
+      slot.kind = Kind::kReady;
+      slot.done = true;
+      return;
     case Kind::kMget: {
       std::string out;
       append_array_header(out, slot.values.size());

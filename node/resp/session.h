@@ -40,22 +40,28 @@
 // Request ids are (command sequence << 20 | part) so a reply finds its slot
 // in O(1); parts are bounded by Limits::arguments_max (< 2^19, validated).
 // The number of unanswered commands is bounded by commands_in_flight_max:
-// the owner stops parsing while !has_room().
+// the owner stops parsing while !has_room(). Slots are reused (a ring), so a
+// steady pipeline allocates none; an idle session keeps at most
+// kSlotsKeptMax of them.
+//
+// Replies go straight into the caller's output buffer when they finish at
+// the head of the queue (handle_reply's `out`), else wait in their slot.
 //
 // Pure: no I/O, no clock. Single-threaded.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "node/resp/command_name.h"
 #include "node/resp/connection_commands.h"
 #include "node/resp/expiry_commands.h"
 #include "node/resp/limits.h"
+#include "node/resp/recycling_ring.h"
 #include "node/resp/request_parser.h"
 #include "node/wire/message.h"
 
@@ -86,9 +92,9 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Accepts one parsed command (its strings are moved from). `uptime_s` is
-  // the node's uptime, for INFO. REQUIRES: accepting() and has_room().
-  void handle_command(Command& command, uint64_t uptime_s);
+  // Accepts one parsed command (its bytes are copied where they are kept).
+  // `uptime_s` is the node's uptime, for INFO. REQUIRES: accepting() and has_room().
+  void handle_command(const Command& command, uint64_t uptime_s);
   // Queues "-ERR Protocol error: <reason>" after every earlier reply; the
   // session accepts nothing more and finishes once that reply is taken.
   void fail_protocol(std::string_view reason);
@@ -96,9 +102,10 @@ class Session {
   // Moves the requests for the coordinator produced so far to the end of
   // `out`, in the order they must be handed over.
   void take_requests(std::vector<wire::Message>& out);
-  // A reply NodeCore produced for one of this session's requests. A reply
-  // that matches no waiting request is ignored.
-  void handle_reply(wire::Message& reply);
+  // A reply NodeCore produced for one of this session's requests; then
+  // appends the replies finished at the head of the queue to `out`, as
+  // take_ready(). A reply that matches no waiting request is ignored.
+  void handle_reply(wire::Message& reply, std::string& out);
   // Appends the replies finished at the head of the queue to `out`.
   void take_ready(std::string& out);
 
@@ -134,33 +141,41 @@ class Session {
     std::vector<std::optional<std::string>> values;  // MGET
     std::unique_ptr<wire::StatusReply> status;       // INFO
     std::unique_ptr<wire::StatsReply> stats;         // INFO
-    Command waiting;                                 // kWaitingForAuth: the command (count: uptime)
+    std::vector<std::string> waiting;                // kWaitingForAuth: the command (count: uptime)
     ExpiryCommand expiry;                            // kExpiry: the parsed command
     CurrentExpiry current;                           // kExpiry: what the read found
+
+    // Back to a new slot's state, keeping only small buffers for reuse.
+    void recycle();
   };
+  // An idle session keeps at most this many slots (a few KiB): enough for
+  // redis-benchmark -P 16 to allocate none between its batches.
+  static constexpr size_t kSlotsKeptMax = 16;
 
   Slot& open_slot();
   void finish_ready(Slot& slot, std::string reply);
+  // The request for `part` of `slot`'s command, queued; the caller sets its body.
+  wire::Message& new_request(Slot& slot, uint32_t part);
   void send(Slot& slot, uint32_t part, wire::Body body);
   void complete(Slot& slot);
-  void dispatch(Slot& slot, Command& command, uint64_t uptime_s);
+  void dispatch(Slot& slot, const Command& command, uint64_t uptime_s);
   // Dispatches the commands that waited for an AUTH, until another AUTH waits.
   void run_waiting();
   // The reply that refuses `args` before it runs, if any (NOAUTH, NOPERM).
-  std::optional<std::string> refusal(const Command& args) const;
-  void authenticate(Slot& slot, Command& args);
+  std::optional<std::string> refusal(CommandName name, const Command& args) const;
+  void authenticate(Slot& slot, const Command& args);
   // SET (with or without options), SETEX, PSETEX.
-  void set(Slot& slot, Command& args);
+  void set(Slot& slot, CommandName name, const Command& args);
   // EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, PERSIST, GETEX: the read
   // (complete() does the rest).
-  void start_expiry(Slot& slot, Command& args);
+  void start_expiry(Slot& slot, CommandName name, const Command& args);
   void complete_expiry(Slot& slot);
   // KEYS: takes one page, then asks for the next unless done or over the bound.
   void keys_page(Slot& slot, wire::ScanReply& page);
 
   const SessionConfig& config_;
   ConnectionIdentity identity_;
-  std::deque<Slot> slots_;
+  RecyclingRing<Slot> slots_;
   uint64_t next_sequence_ = 1;
   std::vector<wire::Message> requests_;
   bool closing_ = false;

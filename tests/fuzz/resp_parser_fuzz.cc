@@ -7,7 +7,9 @@
 //   command and position, the command's total) and not empty;
 // - it never buffers more than it was fed;
 // - the commands and the final outcome do not depend on how the stream was cut (whole, or in
-//   pieces of the chosen size);
+//   pieces of the chosen size) nor on how it was fed: copied (feed), or lent (feed_in_place)
+//   taking at most a few commands from each piece before keeping the rest, the piece then
+//   scribbled over and freed (a command still viewing it would differ, or ASan reports it);
 // - round trip: the commands, encoded again (append_command, multibulk), parse to the same
 //   commands with nothing left over.
 #include <cstddef>
@@ -34,8 +36,11 @@ Limits tiny_limits() {
   return limits;
 }
 
+// A command's arguments, owned (a parsed Command only views the parser's input).
+using Words = std::vector<std::string>;
+
 struct Outcome {
-  std::vector<Command> commands;
+  std::vector<Words> commands;
   RequestParser::Status last = RequestParser::Status::kNeedMore;
   bool operator==(const Outcome&) const = default;
 };
@@ -52,26 +57,41 @@ void check_command(const Command& command, const Limits& limits) {
   FUZZ_CHECK(total <= limits.command_bytes_max, "a command within its total bound");
 }
 
-Outcome parse(std::string_view stream, size_t piece_bytes, const Limits& limits) {
+// in_place: each piece is lent and at most `taken_max` commands are taken from it.
+Outcome parse(std::string_view stream, size_t piece_bytes, const Limits& limits, bool in_place,
+              size_t taken_max) {
   RequestParser parser(limits);
   Outcome outcome;
   size_t fed = 0;
   Command command;
   std::string error;
-  while (fed < stream.size() && outcome.last != RequestParser::Status::kError) {
-    const std::string_view piece = stream.substr(fed, piece_bytes);
-    parser.feed(piece);
-    fed += piece.size();
-    while ((outcome.last = parser.next(command, error)) == RequestParser::Status::kCommand) {
+  auto take = [&](size_t most) {
+    for (size_t taken = 0; taken < most; ++taken) {
+      outcome.last = parser.next(command, error);
+      if (outcome.last != RequestParser::Status::kCommand) break;
       check_command(command, limits);
-      outcome.commands.push_back(command);
+      outcome.commands.emplace_back(command.begin(), command.end());
     }
-    FUZZ_CHECK(parser.buffered_bytes() <= fed, "the parser buffers no more than it was fed");
     if (outcome.last == RequestParser::Status::kError) {
       FUZZ_CHECK(!error.empty(), "an error says why");
       FUZZ_CHECK(parser.next(command, error) == RequestParser::Status::kError, "a failed parser stays failed");
     }
+  };
+  while (fed < stream.size() && outcome.last != RequestParser::Status::kError) {
+    std::string piece(stream.substr(fed, piece_bytes));
+    fed += piece.size();
+    if (in_place) {
+      parser.feed_in_place(piece);
+      take(taken_max);
+      parser.keep_unparsed();
+      piece.assign(piece.size(), '#');
+    } else {
+      parser.feed(piece);
+      take(SIZE_MAX);
+    }
+    FUZZ_CHECK(parser.buffered_bytes() <= fed, "the parser buffers no more than it was fed");
   }
+  if (outcome.last != RequestParser::Status::kError) take(SIZE_MAX);
   return outcome;
 }
 
@@ -83,18 +103,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t piece_bytes = 1 + data[1] % 64;
   const std::string_view stream(reinterpret_cast<const char*>(data) + 2, size - 2);
 
-  const Outcome whole = parse(stream, stream.size() + 1, limits);
-  FUZZ_CHECK(parse(stream, piece_bytes, limits) == whole, "the outcome does not depend on the cuts");
+  const size_t taken_max = data[1] >> 6;  // 0 to 3 commands from each lent piece
+  const Outcome whole = parse(stream, stream.size() + 1, limits, false, 0);
+  FUZZ_CHECK(parse(stream, piece_bytes, limits, false, 0) == whole, "the outcome does not depend on the cuts");
+  FUZZ_CHECK(parse(stream, piece_bytes, limits, true, taken_max) == whole,
+             "parsing in place gives the same outcome");
+  FUZZ_CHECK(parse(stream, stream.size() + 1, limits, true, SIZE_MAX) == whole,
+             "parsing one lent piece gives the same outcome");
 
   std::string encoded;
-  for (const Command& command : whole.commands) append_command(encoded, command);
+  for (const Words& command : whole.commands) append_command(encoded, command);
   RequestParser parser(limits);
   parser.feed(encoded);
   Command command;
   std::string error;
-  for (const Command& expected : whole.commands) {
+  for (const Words& expected : whole.commands) {
     FUZZ_CHECK(parser.next(command, error) == RequestParser::Status::kCommand, "an encoded command parses");
-    FUZZ_CHECK(command == expected, "decode(encode(decode(x))) == decode(x)");
+    FUZZ_CHECK(Words(command.begin(), command.end()) == expected, "decode(encode(decode(x))) == decode(x)");
   }
   FUZZ_CHECK(parser.next(command, error) == RequestParser::Status::kNeedMore, "nothing left over");
   FUZZ_CHECK(parser.buffered_bytes() == 0, "every byte consumed");

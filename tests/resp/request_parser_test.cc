@@ -11,18 +11,29 @@ using namespace ringkv::resp;
 
 namespace {
 
+// A command's arguments, owned (a parsed Command only views the parser's input).
+using Words = std::vector<std::string>;
+
 // Feeds `bytes` and returns every command until the parser needs more.
-std::vector<Command> parse_all(RequestParser& parser, std::string_view bytes) {
+std::vector<Words> parse_all(RequestParser& parser, std::string_view bytes) {
   parser.feed(bytes);
-  std::vector<Command> commands;
+  std::vector<Words> commands;
   Command command;
   std::string error;
   while (true) {
     const auto status = parser.next(command, error);
     if (status == RequestParser::Status::kNeedMore) return commands;
     REQUIRE_MESSAGE(status == RequestParser::Status::kCommand, error);
-    commands.push_back(command);
+    commands.emplace_back(command.begin(), command.end());
   }
+}
+
+// Whether every argument of `command` lies inside `bytes`.
+bool views_into(const Command& command, std::string_view bytes) {
+  for (std::string_view arg : command) {
+    if (arg.data() < bytes.data() || arg.data() + arg.size() > bytes.data() + bytes.size()) return false;
+  }
+  return true;
 }
 
 // The parser's error for `bytes` (fails the test when there is none).
@@ -44,7 +55,7 @@ TEST_CASE("a multibulk command parses into its arguments") {
   RequestParser parser{Limits{}};
   auto commands = parse_all(parser, "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n");
   REQUIRE(commands.size() == 1);
-  CHECK(commands[0] == Command{"SET", "key", "value"});
+  CHECK(commands[0] == Words{"SET", "key", "value"});
   CHECK(parser.buffered_bytes() == 0);
 }
 
@@ -68,8 +79,8 @@ TEST_CASE("a command split at every byte boundary parses the same") {
     auto rest = parse_all(parser, std::string_view(bytes).substr(cut));
     first.insert(first.end(), rest.begin(), rest.end());
     REQUIRE(first.size() == 2);
-    CHECK(first[0] == Command{"MSET", "a", "1", "bb", "22"});
-    CHECK(first[1] == Command{"GET", ""});
+    CHECK(first[0] == Words{"MSET", "a", "1", "bb", "22"});
+    CHECK(first[1] == Words{"GET", ""});
   }
 }
 
@@ -86,16 +97,16 @@ TEST_CASE("inline commands split on spaces and accept LF or CRLF") {
   RequestParser parser{Limits{}};
   auto commands = parse_all(parser, "PING\r\nset  k\tv\n\r\n\nget k\r\n");
   REQUIRE(commands.size() == 3);
-  CHECK(commands[0] == Command{"PING"});
-  CHECK(commands[1] == Command{"set", "k", "v"});
-  CHECK(commands[2] == Command{"get", "k"});
+  CHECK(commands[0] == Words{"PING"});
+  CHECK(commands[1] == Words{"set", "k", "v"});
+  CHECK(commands[2] == Words{"get", "k"});
 }
 
 TEST_CASE("an empty multibulk is skipped") {
   RequestParser parser{Limits{}};
   auto commands = parse_all(parser, "*0\r\n*1\r\n$4\r\nPING\r\n");
   REQUIRE(commands.size() == 1);
-  CHECK(commands[0] == Command{"PING"});
+  CHECK(commands[0] == Words{"PING"});
 }
 
 TEST_CASE("a request starting with a byte other than '*' or a letter is refused") {
@@ -188,4 +199,73 @@ TEST_CASE("a failed parser stays failed") {
   error.clear();
   CHECK(parser.next(command, error) == RequestParser::Status::kError);
   CHECK(!error.empty());
+}
+
+TEST_CASE("lent bytes are parsed in place and only the command cut by their end is kept") {
+  std::string stream;
+  append_command(stream, {"SET", "k1", std::string(100, 'a')});
+  append_command(stream, {"GET", "k1"});
+  append_command(stream, {"SET", "k2", std::string(300, 'b')});
+  const size_t cut = stream.size() - 200;  // inside the last value
+  std::string read = stream.substr(0, cut);
+  RequestParser parser{Limits{}};
+  parser.feed_in_place(read);
+  Command command;
+  std::string error;
+  REQUIRE(parser.next(command, error) == RequestParser::Status::kCommand);
+  CHECK(views_into(command, read));
+  CHECK(Words(command.begin(), command.end()) == Words{"SET", "k1", std::string(100, 'a')});
+  REQUIRE(parser.next(command, error) == RequestParser::Status::kCommand);
+  CHECK(views_into(command, read));
+  CHECK(parser.next(command, error) == RequestParser::Status::kNeedMore);
+  parser.keep_unparsed();
+  CHECK(parser.buffered_bytes() == 102);  // the value's first bytes (its headers were parsed)
+  read.assign(read.size(), '#');  // the lent bytes are gone
+
+  std::string next_read = stream.substr(cut);
+  append_command(next_read, {"GET", "k2"});
+  parser.feed_in_place(next_read);
+  REQUIRE(parser.next(command, error) == RequestParser::Status::kCommand);
+  CHECK(Words(command.begin(), command.end()) == Words{"SET", "k2", std::string(300, 'b')});
+  CHECK(!views_into(command, next_read));  // topped up into the parser's buffer
+  REQUIRE(parser.next(command, error) == RequestParser::Status::kCommand);
+  CHECK(Words(command.begin(), command.end()) == Words{"GET", "k2"});
+  CHECK(views_into(command, next_read));  // in place again
+  CHECK(parser.next(command, error) == RequestParser::Status::kNeedMore);
+  parser.keep_unparsed();
+  CHECK(parser.buffered_bytes() == 0);
+}
+
+TEST_CASE("commands the caller did not take from lent bytes are kept for later") {
+  std::string read;
+  for (int i = 0; i < 5; ++i) append_command(read, {"GET", "key" + std::to_string(i)});
+  RequestParser parser{Limits{}};
+  parser.feed_in_place(read);
+  Command command;
+  std::string error;
+  REQUIRE(parser.next(command, error) == RequestParser::Status::kCommand);
+  parser.keep_unparsed();  // the caller stopped (its session was full)
+  CHECK(parser.buffered_bytes() == read.size() / 5 * 4);
+  read.assign(read.size(), '#');
+  std::string more;
+  append_command(more, {"GET", "key5"});
+  parser.feed_in_place(more);
+  for (int i = 1; i <= 5; ++i) {
+    REQUIRE(parser.next(command, error) == RequestParser::Status::kCommand);
+    CHECK(command[1] == "key" + std::to_string(i));
+  }
+  CHECK(views_into(command, more));
+  CHECK(parser.next(command, error) == RequestParser::Status::kNeedMore);
+  parser.keep_unparsed();
+  CHECK(parser.buffered_bytes() == 0);
+}
+
+TEST_CASE("lengths with leading zeros or more digits than the fast path reads parse as before") {
+  RequestParser parser{Limits{}};
+  auto commands = parse_all(parser, "*01\r\n$04\r\nPING\r\n*1\r\n$0000000000000000004\r\nPING\r\n");
+  REQUIRE(commands.size() == 2);
+  CHECK(commands[0] == Words{"PING"});
+  CHECK(commands[1] == Words{"PING"});
+  CHECK(error_for("*1\r\n$4\rx\nPING\r\n").find("not terminated by CRLF") != std::string::npos);
+  CHECK(error_for("*1\r\n$+4\r\nPING\r\n").find("invalid bulk length") != std::string::npos);
 }

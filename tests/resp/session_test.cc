@@ -6,6 +6,7 @@
 #include <random>
 
 #include "node/resp/keyspace_commands.h"
+#include "node/resp/reply_encoder.h"
 #include "node/resp/session.h"
 
 using namespace ringkv;
@@ -16,6 +17,7 @@ namespace {
 struct Harness {
   SessionConfig config;
   std::unique_ptr<Session> session;
+  std::string taken;
 
   Harness() {
     config.server = ServerInfo{"n1", "127.0.0.1:7000", "127.0.0.1:6379", 42};
@@ -30,15 +32,16 @@ struct Harness {
     return out;
   }
 
+  // Every reply finished at the head since the last call (handle_reply
+  // appends them to `taken`, take_ready the rest).
   std::string ready() {
-    std::string out;
-    session->take_ready(out);
-    return out;
+    session->take_ready(taken);
+    return std::exchange(taken, {});
   }
 
   void reply(uint64_t id, wire::Body body) {
     wire::Message message{id, std::move(body)};
-    session->handle_reply(message);
+    session->handle_reply(message, taken);
   }
 
   // A command that reads its key, then writes: answers the read with
@@ -105,6 +108,31 @@ TEST_CASE("replies arriving out of order leave in command order") {
   h.reply(requests[0].request_id, wire::WriteReply{7, 1});
   CHECK(h.ready() == "+OK\r\n$1\r\n1\r\n+PONG\r\n$-1\r\n");
   CHECK(h.session->commands_in_flight() == 0);
+}
+
+TEST_CASE("the reply that finishes the head goes straight out with every finished one behind it, round after round") {
+  Harness h;
+  for (int round = 0; round < 3; ++round) {  // the slots of a round are reused by the next
+    CAPTURE(round);
+    const int count = 40 + round;  // past the ring's first sizes, and around it
+    for (int i = 0; i < count; ++i) {
+      const std::string key = std::to_string(i);
+      h.command({"GET", key});
+    }
+    auto requests = h.requests();
+    REQUIRE(requests.size() == static_cast<size_t>(count));
+    std::string expected;
+    for (int i = count - 1; i >= 1; --i) {
+      h.reply(requests[i].request_id, found(std::to_string(i)));
+      CHECK(h.taken.empty());  // the head is still open: nothing may leave
+    }
+    h.reply(requests[0].request_id, wire::GetReply{});
+    expected = "$-1\r\n";
+    for (int i = 1; i < count; ++i) append_bulk_string(expected, std::to_string(i));
+    CHECK(h.taken == expected);  // handle_reply wrote them out itself
+    CHECK(h.ready() == expected);
+    CHECK(h.session->commands_in_flight() == 0);
+  }
 }
 
 TEST_CASE("MGET gathers every key's value in argument order") {
