@@ -39,8 +39,10 @@ size_t CachedEngine::charge(const Node& node) {
 }
 
 bool CachedEngine::cacheable(const std::optional<Record>& record) const {
-  return !record || record->value.size() <= limits_.value_bytes_max;
+  return !record || cacheable(*record);
 }
+
+bool CachedEngine::cacheable(const Record& record) const { return record.value.size() <= limits_.value_bytes_max; }
 
 CachedEngine::Lru::iterator CachedEngine::find(std::string_view key, uint64_t cutoff_us) {
   const auto found = index_.find(key);
@@ -54,10 +56,9 @@ CachedEngine::Lru::iterator CachedEngine::find(std::string_view key, uint64_t cu
   return node;
 }
 
-void CachedEngine::insert(std::string key, std::optional<Record> record) {
-  assert(!index_.contains(key) && "insert() takes uncached keys only");
-  if (!cacheable(record)) return;
-  lru_.push_front(Node{std::move(key), std::move(record)});
+void CachedEngine::insert(std::string_view key, const std::optional<Record>& record) {
+  if (!cacheable(record) || index_.contains(key)) return;
+  lru_.push_front(Node{std::string(key), record});
   index_.emplace(lru_.front().key, lru_.begin());
   bytes_ += charge(lru_.front());
   evict_to_capacity();
@@ -84,39 +85,39 @@ Result<std::optional<Record>> CachedEngine::read(std::string_view user_key) {
   }
   ++misses_;
   auto stored = inner_.read(user_key);
-  if (stored) insert(std::string(user_key), *stored);
+  if (stored) insert(user_key, *stored);
   return stored;
 }
 
 Result<std::vector<std::optional<Record>>> CachedEngine::read_many(const std::vector<std::string>& user_keys) {
   const uint64_t cutoff = cutoff_us();
   std::vector<std::optional<Record>> records(user_keys.size());
-  // Each distinct missing key once, with the positions that asked for it.
-  std::vector<std::string> missing;
-  std::vector<std::vector<size_t>> asked_at;
-  std::unordered_map<std::string_view, size_t> missing_index;
+  std::vector<size_t> missing_at;  // positions of the misses, in order
   for (size_t i = 0; i < user_keys.size(); ++i) {
-    const std::string& key = user_keys[i];
-    if (const auto node = find(key, cutoff); node != lru_.end()) {
-      ++hits_;
+    if (const auto node = find(user_keys[i], cutoff); node != lru_.end()) {
       records[i] = node->record;
-      continue;
+    } else {
+      missing_at.push_back(i);
     }
-    ++misses_;
-    const auto [slot, added] = missing_index.try_emplace(key, missing.size());
-    if (added) {
-      missing.push_back(key);
-      asked_at.emplace_back();
-    }
-    asked_at[slot->second].push_back(i);
   }
-  if (missing.empty()) return records;
-  auto stored = inner_.read_many(missing);
+  hits_ += user_keys.size() - missing_at.size();
+  misses_ += missing_at.size();
+  if (missing_at.empty()) return records;
+  // Every key missed (a cold batch): ask with the caller's keys, no copies.
+  const bool all_missed = missing_at.size() == user_keys.size();
+  std::vector<std::string> missing;
+  if (!all_missed) {
+    missing.reserve(missing_at.size());
+    for (size_t i : missing_at) missing.push_back(user_keys[i]);
+  }
+  auto stored = inner_.read_many(all_missed ? user_keys : missing);
   if (!stored) return std::unexpected(stored.error());
-  assert(stored->size() == missing.size() && "read_many answers every key");
-  for (size_t m = 0; m < missing.size(); ++m) {
-    for (size_t i : asked_at[m]) records[i] = (*stored)[m];
-    insert(std::move(missing[m]), std::move((*stored)[m]));
+  assert(stored->size() == missing_at.size() && "read_many answers every key");
+  // A key asked twice is inserted once (insert() skips a cached key).
+  for (size_t m = 0; m < missing_at.size(); ++m) {
+    const size_t i = missing_at[m];
+    insert(user_keys[i], (*stored)[m]);
+    records[i] = std::move((*stored)[m]);
   }
   return records;
 }

@@ -12,8 +12,8 @@
 //
 // How it stays equal to the inner engine:
 // - read/read_many answer hits from the cache; the misses of one call go to
-//   the inner engine in ONE read_many (each distinct key once) and are
-//   inserted, "absent" included.
+//   the inner engine in ONE read_many (a key asked twice is asked twice, as
+//   callers dedupe their keys already) and are inserted, "absent" included.
 // - write(): after the inner write succeeded, a cached key holds the
 //   last-write-wins winner of cached and written (the engine rule: the greater
 //   Version wins, an equal one keeps the stored). An uncached key is not
@@ -133,11 +133,13 @@ class CachedEngine final : public Engine {
   // The entry of `key`, moved to the front; end() when there is none or it
   // held a record that may have been purged (that entry is erased).
   Lru::iterator find(std::string_view key, uint64_t cutoff_us);
-  // Caches the inner engine's answer for an uncached key, unless too large.
-  void insert(std::string key, std::optional<Record> record);
+  // Caches the inner engine's answer for a key, unless it is cached already
+  // (asked twice in one read_many) or too large.
+  void insert(std::string_view key, const std::optional<Record>& record);
   void erase(Lru::iterator node);
   void evict_to_capacity();
   bool cacheable(const std::optional<Record>& record) const;
+  bool cacheable(const Record& record) const;
   static size_t charge(const Node& node);
 
   Engine& inner_;

@@ -232,7 +232,7 @@ TEST_CASE("read_many answers repeats and mixed hits and misses in order with one
                                                       tombstone(kStartUs), live(kStartUs, "c"),
                                                       live(kStartUs, "a"), std::nullopt});
   REQUIRE(fixture.inner().read_many_calls.size() == 1);
-  CHECK(fixture.inner().read_many_calls[0] == std::vector<std::string>{"b", "absent", "c"});
+  CHECK(fixture.inner().read_many_calls[0] == std::vector<std::string>{"b", "absent", "b", "c", "absent"});
   CHECK(fixture.stats().row_cache_hits == 2);  // "a", twice
   CHECK(fixture.stats().row_cache_misses == 6);  // "a" before, and five here
 
@@ -254,6 +254,7 @@ TEST_CASE("a failed inner read fails the call and caches nothing") {
   CHECK(failed.error().kind == ErrorKind::kIo);
   CHECK_FALSE(fixture.cache().read("k").has_value());
   CHECK(fixture.stats().row_cache_entries == 1);
+  CHECK(fixture.stats().row_cache_misses == 3);
   fixture.inner().fail_reads = false;
   CHECK(ok(fixture.cache().read("k")) == live(kStartUs, "v"));
   CHECK(fixture.stats().row_cache_entries == 2);
