@@ -123,7 +123,14 @@ Result<std::vector<std::optional<Record>>> CachedEngine::read_many(const std::ve
 }
 
 Status CachedEngine::write(const std::vector<std::pair<std::string, Record>>& batch) {
-  auto written = inner_.write(batch);
+  return remember(batch, inner_.write(batch));
+}
+
+Status CachedEngine::write_newer(const std::vector<std::pair<std::string, Record>>& batch) {
+  return remember(batch, inner_.write_newer(batch));
+}
+
+Status CachedEngine::remember(const std::vector<std::pair<std::string, Record>>& batch, Status written) {
   if (!written) {
     for (const auto& [key, record] : batch) {
       if (const auto found = index_.find(key); found != index_.end()) erase(found->second);

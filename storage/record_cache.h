@@ -14,11 +14,11 @@
 // - read/read_many answer hits from the cache; the misses of one call go to
 //   the inner engine in ONE read_many (a key asked twice is asked twice, as
 //   callers dedupe their keys already) and are inserted, "absent" included.
-// - write(): after the inner write succeeded, a cached key holds the
-//   last-write-wins winner of cached and written (the engine rule: the greater
-//   Version wins, an equal one keeps the stored). An uncached key is not
-//   inserted: the stored record may be newer and is unknown here. A failed
-//   inner write erases every key of the batch (what landed is unknown).
+// - write() and write_newer(): after the inner write succeeded, a cached key
+//   holds the last-write-wins winner of cached and written (the engine rule:
+//   the greater Version wins, an equal one keeps the stored). An uncached key
+//   is not inserted: the stored record may be newer and is unknown here. A
+//   failed inner write erases every key of the batch (what landed is unknown).
 // - delete_range() erases the cached keys whose ring position is in the range
 //   (not the whole cache: cleanup drops a few ranges after a topology change,
 //   and the rest of the cache stays true). One pass over the entries.
@@ -90,6 +90,9 @@ class CachedEngine final : public Engine {
   CachedEngine(Engine& inner, RecordCacheLimits limits, const Options& options);
 
   Status write(const std::vector<std::pair<std::string, Record>>& batch) override;
+  // The inner engine's write_newer (so RocksDB stores plain values), then the
+  // cache as after write().
+  Status write_newer(const std::vector<std::pair<std::string, Record>>& batch) override;
   Result<std::optional<Record>> read(std::string_view user_key) override;
   Result<std::vector<std::optional<Record>>> read_many(const std::vector<std::string>& user_keys) override;
   Result<ScanBatch> scan(const ScanRange& range, size_t max_entries, size_t max_bytes) override {
@@ -130,6 +133,9 @@ class CachedEngine final : public Engine {
   using Lru = std::list<Node>;  // most recently used first
 
   uint64_t cutoff_us() const;
+  // After an inner write of `batch` that returned `written`: cached keys take
+  // the last-write-wins winner, or all of the batch's are erased on failure.
+  Status remember(const std::vector<std::pair<std::string, Record>>& batch, Status written);
   // The entry of `key`, moved to the front; end() when there is none or it
   // held a record that may have been purged (that entry is erased).
   Lru::iterator find(std::string_view key, uint64_t cutoff_us);

@@ -30,6 +30,10 @@ class WatchedEngine : public MemoryEngine {
     if (applied && fail_after_apply) return std::unexpected(Error{ErrorKind::kIo, "injected after apply"});
     return applied;
   }
+  Status write_newer(const std::vector<std::pair<std::string, Record>>& batch) override {
+    ++newer_writes;
+    return MemoryEngine::write_newer(batch);  // write() above, with its failure
+  }
   Result<std::optional<Record>> read(std::string_view user_key) override {
     ++reads;
     if (fail_reads) return std::unexpected(Error{ErrorKind::kIo, "injected read failure"});
@@ -44,6 +48,7 @@ class WatchedEngine : public MemoryEngine {
   bool fail_after_apply = false;
   bool fail_reads = false;
   int reads = 0;
+  int newer_writes = 0;
   std::vector<std::vector<std::string>> read_many_calls;
 };
 
@@ -184,6 +189,23 @@ TEST_CASE("a failed inner write drops every key of its batch from the cache") {
         std::vector<std::optional<Record>>{live(kStartUs + 1, "a2"), live(kStartUs + 1, "b2"), live(kStartUs, "c1")});
   REQUIRE(fixture.inner().read_many_calls.size() == 2);
   CHECK(fixture.inner().read_many_calls.back() == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("write_newer reaches the inner engine's write_newer and updates the cache like write") {
+  CacheFixture fixture;
+  ok(fixture.cache().write({{"k", live(kStartUs, "v1")}}));
+  ok(fixture.cache().read("k"));
+  ok(fixture.cache().write_newer({{"k", live(kStartUs + 1, "v2")}, {"uncached", live(kStartUs, "u")}}));
+  CHECK(fixture.inner().newer_writes == 1);
+  CHECK(ok(fixture.cache().read("k")) == live(kStartUs + 1, "v2"));
+  CHECK(fixture.stats().row_cache_entries == 1);
+  CHECK(fixture.inner().reads == 1);
+
+  fixture.inner().fail_after_apply = true;
+  REQUIRE_FALSE(fixture.cache().write_newer({{"k", live(kStartUs + 2, "v3")}}).has_value());
+  fixture.inner().fail_after_apply = false;
+  CHECK(fixture.stats().row_cache_entries == 0);
+  CHECK(ok(fixture.cache().read("k")) == live(kStartUs + 2, "v3"));
 }
 
 TEST_CASE("delete_range drops the cached keys of its range and keeps the others") {
