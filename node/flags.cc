@@ -116,6 +116,10 @@ std::variant<Flags, int> parse_flags(int argc, char** argv) {
   app.add_option("--rocksdb-write-buffers-mib", flags.rocksdb_write_buffers_mib,
                  "RocksDB memtables of all column families together (write buffer manager)")
       ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  app.add_option("--row-cache-mib", flags.row_cache_mib,
+                 "records of hot keys kept in memory in front of RocksDB, for reads and the read before each "
+                 "write (0: none)")
+      ->check(CLI::Range(0, 1 << 20))->capture_default_str();
   app.add_option("--users", flags.users,
                  "users file (kv users add): clients must authenticate; default: no credentials needed");
   try {

@@ -79,6 +79,8 @@ struct Flags {
   int max_connection_unsent_kib = 1024;
   int rocksdb_block_cache_mib = 32;
   int rocksdb_write_buffers_mib = 32;
+  // The record cache in front of RocksDB (storage/record_cache.h); 0: none.
+  int row_cache_mib = 16;
   // Users file (kv users add); empty: clients need no credentials.
   std::string users;
 };

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
                       .unsent_bytes_max = static_cast<size_t>(flags.max_connection_unsent_kib) << 10},
       .storage_memory = {.block_cache_bytes = static_cast<uint64_t>(flags.rocksdb_block_cache_mib) << 20,
                          .write_buffers_bytes = static_cast<uint64_t>(flags.rocksdb_write_buffers_mib) << 20},
+      .row_cache = {.capacity_bytes = static_cast<uint64_t>(flags.row_cache_mib) << 20},
       .users = std::move(users),
       .release_free_heap = ringkv::node::release_free_heap,
   };

@@ -5,7 +5,9 @@
 // and `meta` (node identity and small named values). Two implementations share
 // these semantics and one test suite: RocksDbEngine (the only code that
 // includes RocksDB) and MemoryEngine (for simulation; it can simulate a crash
-// that keeps exactly what RocksDB's WAL would keep).
+// that keeps exactly what RocksDB's WAL would keep). CachedEngine
+// (record_cache.h) decorates either with a record cache and runs the same
+// suite.
 //
 // Semantics every implementation guarantees:
 // - write() is last-write-wins: afterwards the key holds whichever of the
@@ -159,6 +161,14 @@ struct Stats {
   uint64_t pending_compaction_bytes = 0;
   uint64_t write_slowdowns = 0;
   uint64_t write_stops = 0;
+  // The record cache in front of the engine (record_cache.h; zeros without
+  // one): lookups answered from it and not, entries evicted to stay within
+  // its capacity, and what it holds now.
+  uint64_t row_cache_hits = 0;
+  uint64_t row_cache_misses = 0;
+  uint64_t row_cache_evictions = 0;
+  uint64_t row_cache_bytes = 0;
+  uint64_t row_cache_entries = 0;
 };
 
 class Engine {

@@ -1,7 +1,8 @@
-// Test fixtures shared by the storage test binaries: a MemoryEngine and a
-// RocksDbEngine (in a fresh /tmp folder, removed afterwards) with a
-// test-owned clock, and ENGINE_TEST, which runs one case against both so the
-// simulator's engine is held to the real one's semantics.
+// Test fixtures shared by the storage test binaries: a MemoryEngine, a
+// RocksDbEngine (in a fresh /tmp folder, removed afterwards) and a
+// CachedEngine in front of a RocksDbEngine, with a test-owned clock, and
+// ENGINE_TEST, which runs one case against all three so the simulator's
+// engine and the node's record cache are held to the real one's semantics.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -14,6 +15,7 @@
 
 #include "storage/engine.h"
 #include "storage/memory_engine.h"
+#include "storage/record_cache.h"
 #include "storage/record.h"
 
 namespace ringkv::storage {
@@ -98,12 +100,48 @@ class RocksDbFixture : public FixtureBase {
   const Options& options() const { return options_; }
 };
 
+// A CachedEngine over a RocksDbFixture's engine. The cache is small (a few
+// dozen entries) so that the shared cases see hits, misses and evictions
+// alike. A reopen or restore starts an empty cache, as a restarted node does.
+class CachedFixture {
+ public:
+  static constexpr uint64_t kCapacityBytes = 16 << 10;
+
+  CachedFixture() { wrap(); }
+  Engine& engine() { return *cache_; }
+  void set_now_us(uint64_t now_us) { inner_.set_now_us(now_us); }
+  uint64_t now_us() const { return inner_.now_us(); }
+  void reopen() {
+    cache_.reset();
+    inner_.reopen();
+    wrap();
+  }
+  Status restore(std::string_view tag) {
+    cache_.reset();
+    Status restored = inner_.restore(tag);
+    wrap();
+    return restored;
+  }
+  const Options& options() const { return inner_.options(); }
+
+ private:
+  void wrap() {
+    cache_ = std::make_unique<CachedEngine>(inner_.engine(), RecordCacheLimits{.capacity_bytes = kCapacityBytes},
+                                            inner_.options());
+  }
+
+  RocksDbFixture inner_;
+  std::unique_ptr<CachedEngine> cache_;
+};
+
 }  // namespace ringkv::storage
 
 TYPE_TO_STRING(ringkv::storage::MemoryFixture);
 TYPE_TO_STRING(ringkv::storage::RocksDbFixture);
+TYPE_TO_STRING(ringkv::storage::CachedFixture);
 
 // One case, run once per engine.
-#define ENGINE_TEST(name) \
-  TEST_CASE_TEMPLATE(name, Fixture, ringkv::storage::MemoryFixture, ringkv::storage::RocksDbFixture)
+#define ENGINE_TEST(name)                                                                              \
+  TEST_CASE_TEMPLATE(name, Fixture, ringkv::storage::MemoryFixture, ringkv::storage::RocksDbFixture, \
+                     ringkv::storage::CachedFixture)
 

@@ -523,6 +523,12 @@ wire::Body NodeCore::stats(Now now) const {
   add("read_repair_failures", counters.read_repair_failures);
   add("scan_pages", scans_.pages());
   add("storage_errors", storage_errors_);
+  const storage::Stats storage = store_.engine().stats();
+  add("row_cache_hits", storage.row_cache_hits);
+  add("row_cache_misses", storage.row_cache_misses);
+  add("row_cache_evictions", storage.row_cache_evictions);
+  add("row_cache_bytes", storage.row_cache_bytes);
+  add("row_cache_entries", storage.row_cache_entries);
   add("peer_replies_dropped", peer_replies_dropped_);
   add("hint_storage_errors", replayer_.storage_errors());
   add("auth_failures", auth_failures_);

@@ -11,6 +11,7 @@
 #include <expected>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "node/io/resp_server.h"
 #include "node/io/tcp_server.h"
 #include "storage/engine.h"
+#include "storage/record_cache.h"
 
 namespace ringkv::io {
 namespace {
@@ -119,13 +121,18 @@ int run_node_process(const NodeSettings& flags) {
     spdlog::error("cannot open storage at {}: {}", options.path, engine.error().message);
     return 1;
   }
-  auto identity = (*engine)->open_identity(random_node_id());
+  // The record cache goes in front before anything reads or writes data:
+  // every change to the data must pass through it (record_cache.h).
+  std::optional<storage::CachedEngine> cached;
+  if (flags.row_cache.capacity_bytes > 0) cached.emplace(**engine, flags.row_cache, options);
+  storage::Engine& store_engine = cached ? static_cast<storage::Engine&>(*cached) : **engine;
+  auto identity = store_engine.open_identity(random_node_id());
   if (!identity) {
     spdlog::error("cannot read node identity: {}", identity.error().message);
     return 1;
   }
 
-  if (auto rack = settle_rack(**engine, *identity, flags.rack); !rack) {
+  if (auto rack = settle_rack(store_engine, *identity, flags.rack); !rack) {
     spdlog::error("{}", rack.error().message);
     return rack.error().exit_code;
   }
@@ -155,7 +162,7 @@ int run_node_process(const NodeSettings& flags) {
   }
 
   auto store = core::ReplicaStore::open(
-      **engine, core::HintLimits{.hint_ttl_us = flags.node.settings.hint_ttl_s * 1'000'000});
+      store_engine, core::HintLimits{.hint_ttl_us = flags.node.settings.hint_ttl_s * 1'000'000});
   if (!store) {
     spdlog::error("cannot read hints: {}", store.error().message);
     return 1;

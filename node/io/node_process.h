@@ -18,6 +18,7 @@
 #include "node/io/trust_context.h"
 #include "node/wire/message.h"
 #include "storage/engine.h"
+#include "storage/record_cache.h"
 
 namespace ringkv::io {
 
@@ -39,6 +40,9 @@ struct NodeSettings {
   TrustSettings trust;
   ConnectionLimitsConfig connections;  // each listening port's own
   storage::MemoryBudget storage_memory;  // RocksDB's block cache and memtables
+  // The record cache in front of RocksDB (storage/record_cache.h);
+  // capacity 0: none.
+  storage::RecordCacheLimits row_cache;
   // Client credentials (kvnode --users); nullopt: clients need none.
   std::optional<std::vector<trust::User>> users;
   // Hands freed heap memory back to the system; the loop calls it every 5 s

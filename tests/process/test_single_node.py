@@ -288,6 +288,31 @@ def value_size_limit(ctx):
     expect_value(ctx, node, "small", b"s")
 
 
+@test
+def row_cache_serves_repeated_reads_and_can_be_turned_off(ctx):
+    node = ctx.node()
+    expect_ok(ctx.kv("put", "hot", "v1", node=node), "put")
+    for _ in range(3):
+        expect_value(ctx, node, "hot", b"v1")
+    expect_ok(ctx.kv("put", "hot", "v2", node=node), "overwrite")
+    expect_value(ctx, node, "hot", b"v2", "after the overwrite:")
+    expect_ok(ctx.kv("del", "hot", node=node), "del")
+    expect_missing(ctx, node, "hot", "after del:")
+    stats = expect_ok(ctx.kv("--json", "stats", node=node), "stats").json()
+    # The put's read before the write misses (and caches "absent"); every
+    # later read of the key, before a write or for a get, is a hit.
+    check(int(stats["row_cache_hits"]) >= 7, f"row cache hits: {stats}")
+    check(int(stats["row_cache_entries"]) >= 1, f"row cache entries: {stats}")
+    check(int(stats["row_cache_bytes"]) > 0, f"row cache bytes: {stats}")
+
+    off = ctx.node(extra_args=["--row-cache-mib", "0"])
+    expect_ok(ctx.kv("put", "hot", "v1", node=off), "put without a row cache")
+    expect_value(ctx, off, "hot", b"v1", "without a row cache:")
+    stats = expect_ok(ctx.kv("--json", "stats", node=off), "stats").json()
+    check_eq([int(stats[f"row_cache_{name}"]) for name in ("hits", "misses", "entries", "bytes")], [0, 0, 0, 0],
+             "row cache figures without a row cache")
+
+
 def _durability_after_kill(ctx, count, sync):
     node = ctx.node(sync=sync)
     acknowledged = {}
