@@ -114,3 +114,45 @@ TEST_CASE("a configuration whose per-connection caps exceed the node's is invali
   config.bytes_inflight_max = 0;
   CHECK_FALSE(config.validate().empty());
 }
+
+TEST_CASE("thousands of requests in flight, ids reused across connections and within one, release exactly") {
+  // Enough to make the table grow several times and its probe runs collide.
+  Admission admission(AdmissionConfig{.requests_inflight_max = 5000,
+                                      .bytes_inflight_max = 1ull << 30,
+                                      .connection_requests_inflight_max = 5000,
+                                      .connection_bytes_inflight_max = 1ull << 30});
+  uint64_t bytes = 0;
+  for (uint64_t client = 1; client <= 40; ++client) {
+    for (uint64_t id = 1; id <= 100; ++id) {
+      CHECK_FALSE(admission.admit(client, id, client + id));
+      bytes += client + id;
+    }
+  }
+  // A msgpack client reusing an id while the first is in flight: two entries.
+  CHECK_FALSE(admission.admit(7, 5, 1000));
+  bytes += 1000;
+  CHECK(admission.requests_inflight() == 4001);
+  CHECK(admission.bytes_inflight() == bytes);
+  admission.release(99, 1);  // never admitted: no-op
+  admission.release(7, 101);
+  CHECK(admission.requests_inflight() == 4001);
+  // Release every other connection's requests, in an order unlike admission.
+  for (uint64_t id = 100; id >= 1; --id) {
+    for (uint64_t client = 2; client <= 40; client += 2) {
+      admission.release(client, id);
+      bytes -= client + id;
+    }
+  }
+  CHECK(admission.requests_inflight() == 2001);
+  CHECK(admission.bytes_inflight() == bytes);
+  admission.release(7, 5);
+  admission.release(7, 5);  // both admissions of the reused id
+  CHECK(admission.requests_inflight() == 1999);
+  admission.release(7, 5);  // none left
+  CHECK(admission.requests_inflight() == 1999);
+  for (uint64_t client = 1; client <= 40; client += 2) {
+    for (uint64_t id = 1; id <= 100; ++id) admission.release(client, id);
+  }
+  CHECK(admission.requests_inflight() == 0);
+  CHECK(admission.bytes_inflight() == 0);
+}

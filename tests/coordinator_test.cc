@@ -48,7 +48,7 @@ struct Cluster {
   // commit of the store, replies through handle_reply), then returns the
   // peer requests emitted so far.
   std::vector<core::PeerRequest> take(Now now = at(0)) {
-    for (auto local = coordinator.take_local_requests(); !local.empty(); local = coordinator.take_local_requests()) {
+    for (auto local = local_requests(); !local.empty(); local = local_requests()) {
       for (core::PeerRequest& request : local) {
         const core::ReplyTo to{.coordinator = true, .route_id = request.route.id};
         if (auto* write = std::get_if<wire::ReplicaWriteRequest>(&request.body)) {
@@ -60,6 +60,16 @@ struct Cluster {
       for (auto& [to, body] : store.commit()) coordinator.handle_reply(to.route_id, wire::Message{0, body}, now);
     }
     return coordinator.take_peer_requests();
+  }
+  std::vector<core::PeerRequest> local_requests() {
+    std::vector<core::PeerRequest> local;
+    coordinator.take_local_requests(local);
+    return local;
+  }
+  std::vector<core::Outgoing> replies() {
+    std::vector<core::Outgoing> replies;
+    coordinator.take_replies(replies);
+    return replies;
   }
   void ack(const core::PeerRequest& request, Now now) {
     coordinator.handle_reply(request.route.id, wire::Message{0, wire::ReplicaWriteReply{}}, now);
@@ -90,15 +100,15 @@ TEST_CASE("a QUORUM write answers after two of three replicas, this node being o
   c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kQuorum, at(0));
   auto requests = c.take();
   REQUIRE(requests.size() == 2);  // the third replica is this node, applied in place
-  CHECK(c.coordinator.take_replies().empty());
+  CHECK(c.replies().empty());
   c.ack(requests[0], at(1));
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].message.request_id == 10);
   CHECK(std::get<wire::WriteReply>(replies[0].message.body).timestamp_us == kWallBase + 5);
   CHECK((*c.store.read("k"))->value == "v");
   c.ack(requests[1], at(2));
-  CHECK(c.coordinator.take_replies().empty());  // answered once only
+  CHECK(c.replies().empty());  // answered once only
 }
 
 TEST_CASE("the coordinator times each request from arrival to reply and each replica round trip") {
@@ -131,7 +141,7 @@ TEST_CASE("ALL with a replica down is UNAVAILABLE and writes nothing anywhere") 
   c.view.down_since_ms[node_id('b')] = 0;
   c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kAll, at(0));
   CHECK(c.take().empty());
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kUnavailable);
   CHECK_FALSE(c.store.read("k")->has_value());
@@ -157,11 +167,11 @@ TEST_CASE("a down replica gets a stand-in that holds a hint, and the stand-in do
     }
   }
   CHECK(hinted == 1);
-  CHECK(c.coordinator.take_replies().empty());
+  CHECK(c.replies().empty());
   for (const auto& request : requests) {
     if (std::get<wire::ReplicaWriteRequest>(request.body).hint_target.empty()) c.ack(request, at(2));
   }
-  REQUIRE(c.coordinator.take_replies().size() == 1);
+  REQUIRE(c.replies().size() == 1);
 }
 
 TEST_CASE("ANY succeeds on a hint when every natural replica is down") {
@@ -173,7 +183,7 @@ TEST_CASE("ANY succeeds on a hint when every natural replica is down") {
   auto requests = c.take();
   REQUIRE_FALSE(requests.empty());
   c.ack(requests[0], at(1));
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
 }
@@ -184,7 +194,7 @@ TEST_CASE("replicas that fail before the deadline turn a write into FAILED, nami
   auto requests = c.take();
   REQUIRE(requests.size() == 2);
   c.fail(requests[0], at(1));
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   const auto& refused = std::get<wire::ErrorReply>(replies[0].message.body);
   CHECK(refused.code == wire::ErrorCode::kFailed);  // TIMEOUT is for the deadline only
@@ -199,9 +209,9 @@ TEST_CASE("a write nobody answers times out at the deadline and hints the silent
   REQUIRE(c.take().size() == 2);
   CHECK(c.coordinator.next_deadline() == 100);
   c.coordinator.tick(at(99));
-  CHECK(c.coordinator.take_replies().empty());
+  CHECK(c.replies().empty());
   c.coordinator.tick(at(100));
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kTimeout);
   uint64_t hints = 0;
@@ -222,7 +232,7 @@ TEST_CASE("a QUORUM read asks this node and one other, and replaces one that fai
   CHECK(retry[0].address != requests[0].address);
   c.coordinator.handle_reply(retry[0].route.id,
                              wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 5, 1, false, "v"}}}, at(2));
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::GetReply>(replies[0].message.body).value == "v");
 }
@@ -235,10 +245,10 @@ TEST_CASE("a read returns the newest version and repairs the stale replicas") {
   REQUIRE(requests.size() == 2);
   c.coordinator.handle_reply(requests[0].route.id,
                              wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 9, 1, false, "new"}}}, at(1));
-  CHECK(c.coordinator.take_replies().empty());
+  CHECK(c.replies().empty());
   // The last replica has nothing: it and this node get the newest version.
   c.coordinator.handle_reply(requests[1].route.id, wire::Message{0, wire::ReplicaReadReply{}}, at(2));
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   const auto& got = std::get<wire::GetReply>(replies[0].message.body);
   CHECK(got.found);
@@ -261,7 +271,7 @@ TEST_CASE("a read of a deleted key is not found even when another replica is sta
     c.coordinator.handle_reply(request.route.id,
                                wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 5, 1, false, "old"}}}, at(1));
   }
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK_FALSE(std::get<wire::GetReply>(replies[0].message.body).found);
 }
@@ -270,7 +280,7 @@ TEST_CASE("a single-node cluster with N = 3 keeps one copy and answers QUORUM") 
   Cluster c(1);
   c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kQuorum, at(0));
   CHECK(c.take().empty());
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
 }
@@ -293,9 +303,9 @@ TEST_CASE("right after a two-node ring grew to three, QUORUM writes survive eith
     auto requests = c.take();
     REQUIRE(requests.size() == 2);
     c.fail(request_to(requests, failing), at(1));
-    CHECK(c.coordinator.take_replies().empty());
+    CHECK(c.replies().empty());
     c.ack(request_to(requests, failing == 'b' ? 'c' : 'b'), at(2));
-    auto replies = c.coordinator.take_replies();
+    auto replies = c.replies();
     REQUIRE(replies.size() == 1);
     CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
   }
@@ -323,11 +333,11 @@ TEST_CASE("after a change the write still meets every QUORUM read of the previou
   REQUIRE(previous_natural.size() == 2);
   const char outside = 'b' + 'c' + 'd' - previous_natural[0] - previous_natural[1];
   c.ack(request_to(requests, previous_natural[0]), at(1));  // current quorum: a + one
-  CHECK(c.coordinator.take_replies().empty());                // previous: 1 of 2 so far
+  CHECK(c.replies().empty());                // previous: 1 of 2 so far
   c.fail(request_to(requests, previous_natural[1]), at(2));
-  CHECK(c.coordinator.take_replies().empty());
+  CHECK(c.replies().empty());
   c.ack(request_to(requests, outside), at(3));
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
 }
@@ -344,16 +354,16 @@ TEST_CASE("a write that meets a newer version is re-stamped above it before it i
   auto first = c.take();
   REQUIRE(first.size() == 2);
   c.ack_newer(first[0], {kWallBase + 10'000'000, 1}, at(1));
-  CHECK(c.coordinator.take_replies().empty());  // hidden: sent again, not acknowledged
+  CHECK(c.replies().empty());  // hidden: sent again, not acknowledged
   auto second = c.take();
   REQUIRE(second.size() == 2);
   const auto& resent = std::get<wire::ReplicaWriteRequest>(second[0].body);
   CHECK(resent.record.timestamp_us > kWallBase + 10'000'000);
   CHECK(resent.record.expires_at_us == kWallBase + 20'000'000);
   c.ack(first[1], at(2));  // a late answer to the first round changes nothing
-  CHECK(c.coordinator.take_replies().empty());
+  CHECK(c.replies().empty());
   c.ack(second[0], at(3));
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::WriteReply>(replies[0].message.body).timestamp_us == resent.record.timestamp_us);
   CHECK((*c.store.read("k"))->value == "mine");
@@ -366,11 +376,11 @@ TEST_CASE("a write that keeps meeting newer versions is SUPERSEDED, never acknow
   for (int round = 0; round < 3; ++round) {
     auto requests = c.take();
     REQUIRE(requests.size() == 2);
-    CHECK(c.coordinator.take_replies().empty());
+    CHECK(c.replies().empty());
     // A racing writer stays ahead of every re-stamp.
     c.ack_newer(requests[0], {kWallBase + 100'000'000 * uint64_t(round + 1), 2}, at(round + 1));
   }
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::get<wire::ErrorReply>(replies[0].message.body).code == wire::ErrorCode::kSuperseded);
   CHECK(c.coordinator.counters().writes_superseded == 1);
@@ -395,9 +405,9 @@ TEST_CASE("a pending owner that is down still raises what a write needs (found b
   auto requests = c.take();
   REQUIRE(requests.size() == 2);
   c.ack(requests[0], at(1));
-  CHECK(c.coordinator.take_replies().empty());  // 2 of 3: not yet
+  CHECK(c.replies().empty());  // 2 of 3: not yet
   c.ack(requests[1], at(2));
-  auto replies = c.coordinator.take_replies();
+  auto replies = c.replies();
   REQUIRE(replies.size() == 1);
   CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
   CHECK(c.store.hint_counts().contains(node_id('d')));  // and d gets its copy later
@@ -406,7 +416,74 @@ TEST_CASE("a pending owner that is down still raises what a write needs (found b
   c.view.down_since_ms[node_id('b')] = 0;
   c.coordinator.write(1, 11, key, c.record(6, "w"), wire::Consistency::kQuorum, at(3));
   CHECK(c.take().empty());
-  auto refused = c.coordinator.take_replies();
+  auto refused = c.replies();
   REQUIRE(refused.size() == 1);
   CHECK(std::get<wire::ErrorReply>(refused[0].message.body).code == wire::ErrorCode::kUnavailable);
+}
+
+TEST_CASE("a late reply to a finished operation leaves the operation that took its place alone") {
+  Cluster c(3, core::CoordinatorConfig{.replicas = 3, .request_timeout_ms = 100});
+  c.coordinator.write(1, 10, "k", c.record(5, "first"), wire::Consistency::kQuorum, at(0));
+  auto first = c.take();
+  REQUIRE(first.size() == 2);
+  c.ack(first[0], at(1));
+  REQUIRE(c.replies().size() == 1);
+  c.coordinator.tick(at(100));  // the first write ends; its third replica never answered
+  CHECK(c.replies().empty());
+  // The next write reuses what the first one held; the first one's silent
+  // replica answering now is no reply to it.
+  c.coordinator.write(1, 11, "k", c.record(6, "second"), wire::Consistency::kAll, at(101));
+  auto second = c.take(at(101));
+  REQUIRE(second.size() == 2);
+  // (Still a request in flight, so awaited, but for an operation that ended.)
+  CHECK(c.coordinator.handle_reply(first[1].route.id, wire::Message{0, wire::ReplicaWriteReply{}}, at(102)));
+  CHECK(c.replies().empty());
+  c.ack(second[0], at(103));
+  CHECK(c.replies().empty());  // ALL still waits for the third
+  c.ack(second[1], at(104));
+  auto replies = c.replies();
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].message.request_id == 11);
+  CHECK(std::holds_alternative<wire::WriteReply>(replies[0].message.body));
+  CHECK(c.coordinator.replica_requests_in_flight() == 0);
+  CHECK(c.coordinator.next_deadline() == std::nullopt);
+}
+
+TEST_CASE("an operation keeps the ring it started with when the ring is rebuilt meanwhile") {
+  Cluster c(3);
+  c.coordinator.write(1, 10, "k", c.record(5, "v"), wire::Consistency::kAll, at(0));
+  auto requests = c.take();
+  REQUIRE(requests.size() == 2);
+  // Membership rebuilt the ring: the view's old ring is gone, but the
+  // operation still names its replicas by the nodes it started with.
+  c.view.ring = std::make_shared<const core::Ring>(core::Ring::build({}));
+  c.ack(requests[0], at(1));
+  c.fail(requests[1], at(2));
+  auto replies = c.replies();
+  REQUIRE(replies.size() == 1);
+  const auto& failed = std::get<wire::ErrorReply>(replies[0].message.body);
+  CHECK(failed.message.find(requests[1].address + ": connection reset") != std::string::npos);
+}
+
+TEST_CASE("thousands of writes in flight at once are each answered once, in any order") {
+  Cluster c(3, core::CoordinatorConfig{.replicas = 3, .request_timeout_ms = 1000});
+  std::vector<core::PeerRequest> requests;
+  for (uint64_t i = 1; i <= 3000; ++i) {
+    c.coordinator.write(1, i, "k" + std::to_string(i), c.record(i, "v"), wire::Consistency::kAll, at(0));
+    for (auto& request : c.take()) requests.push_back(std::move(request));
+  }
+  REQUIRE(requests.size() == 6000);
+  CHECK(c.replies().empty());
+  // Acknowledge from the newest back: the oldest operations finish last.
+  for (auto it = requests.rbegin(); it != requests.rend(); ++it) c.ack(*it, at(1));
+  auto replies = c.replies();
+  REQUIRE(replies.size() == 3000);
+  std::vector<bool> answered(3001, false);
+  for (const auto& reply : replies) {
+    CHECK(std::holds_alternative<wire::WriteReply>(reply.message.body));
+    CHECK_FALSE(answered[reply.message.request_id]);
+    answered[reply.message.request_id] = true;
+  }
+  CHECK(c.coordinator.replica_requests_in_flight() == 0);
+  CHECK(c.coordinator.next_deadline() == std::nullopt);
 }

@@ -23,9 +23,9 @@ std::optional<Bound> Admission::admit(ClientId client, uint64_t request_id, uint
   const Usage* connection = nullptr;
   if (auto it = connections_.find(client); it != connections_.end()) connection = &it->second;
   // A request alone in its scope passes whatever its size (header).
-  if (entries_.size() >= config_.requests_inflight_max) {
+  if (requests_inflight_ >= config_.requests_inflight_max) {
     over = Bound::kNodeRequests;
-  } else if (!entries_.empty() && bytes_inflight_ + bytes > config_.bytes_inflight_max) {
+  } else if (requests_inflight_ > 0 && bytes_inflight_ + bytes > config_.bytes_inflight_max) {
     over = Bound::kNodeBytes;
   } else if (connection && connection->requests >= config_.connection_requests_inflight_max) {
     over = Bound::kConnectionRequests;
@@ -37,7 +37,7 @@ std::optional<Bound> Admission::admit(ClientId client, uint64_t request_id, uint
     ++refused_by_[static_cast<size_t>(*over)];
     return over;
   }
-  entries_.emplace(Key{client, request_id}, bytes);
+  insert(Entry{client, request_id, bytes, true});
   Usage& usage = connections_[client];
   ++usage.requests;
   usage.bytes += bytes;
@@ -46,10 +46,15 @@ std::optional<Bound> Admission::admit(ClientId client, uint64_t request_id, uint
 }
 
 void Admission::release(ClientId client, uint64_t request_id) {
-  auto entry = entries_.find(Key{client, request_id});
-  if (entry == entries_.end()) return;
-  const uint64_t bytes = entry->second;
-  entries_.erase(entry);
+  if (requests_inflight_ == 0) return;
+  const size_t mask = entries_.size() - 1;
+  size_t slot = home_slot(client, request_id);
+  for (; entries_[slot].used; slot = (slot + 1) & mask) {
+    if (entries_[slot].client == client && entries_[slot].request_id == request_id) break;
+  }
+  if (!entries_[slot].used) return;  // not admitted here
+  const uint64_t bytes = entries_[slot].bytes;
+  erase_slot(slot);
   auto connection = connections_.find(client);
   assert(connection != connections_.end() && connection->second.requests > 0 &&
          "an admitted request is counted on its connection");
@@ -57,6 +62,45 @@ void Admission::release(ClientId client, uint64_t request_id) {
   bytes_inflight_ -= bytes;
   connection->second.bytes -= bytes;
   if (--connection->second.requests == 0) connections_.erase(connection);
+}
+
+size_t Admission::home_slot(ClientId client, uint64_t request_id) const {
+  // Fibonacci hashing: the top bits of the product are well mixed.
+  const uint64_t mixed = (client * 0x9E3779B97F4A7C15ull ^ request_id) * 0x9E3779B97F4A7C15ull;
+  return static_cast<size_t>(mixed >> 32) & (entries_.size() - 1);
+}
+
+void Admission::insert(const Entry& entry) {
+  if (2 * (requests_inflight_ + 1) > entries_.size()) {
+    // At most half full, so probe runs stay short: double and re-place.
+    std::vector<Entry> old = std::exchange(entries_, std::vector<Entry>(entries_.empty() ? 64 : 2 * entries_.size()));
+    requests_inflight_ = 0;
+    for (const Entry& kept : old) {
+      if (kept.used) insert(kept);
+    }
+  }
+  const size_t mask = entries_.size() - 1;
+  size_t slot = home_slot(entry.client, entry.request_id);
+  while (entries_[slot].used) slot = (slot + 1) & mask;
+  entries_[slot] = entry;
+  ++requests_inflight_;
+}
+
+void Admission::erase_slot(size_t slot) {
+  // Backward-shift deletion: an entry after the hole moves into it unless
+  // its home slot lies cyclically in (hole, its slot], so every entry stays
+  // reachable from its home slot without tombstones.
+  const size_t mask = entries_.size() - 1;
+  size_t hole = slot;
+  for (size_t next = (hole + 1) & mask; entries_[next].used; next = (next + 1) & mask) {
+    const size_t home = home_slot(entries_[next].client, entries_[next].request_id);
+    const bool stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
+    if (stays) continue;
+    entries_[hole] = entries_[next];
+    hole = next;
+  }
+  entries_[hole] = Entry{};
+  --requests_inflight_;
 }
 
 std::string Admission::describe(Bound bound) const {
@@ -85,7 +129,7 @@ void Admission::add_stats(std::vector<std::pair<std::string, uint64_t>>& values)
   values.emplace_back("requests_shed_node_bytes", refused_by(Bound::kNodeBytes));
   values.emplace_back("requests_shed_connection_requests", refused_by(Bound::kConnectionRequests));
   values.emplace_back("requests_shed_connection_bytes", refused_by(Bound::kConnectionBytes));
-  values.emplace_back("client_requests_inflight", entries_.size());
+  values.emplace_back("client_requests_inflight", requests_inflight_);
   values.emplace_back("client_bytes_inflight", bytes_inflight_);
 }
 

@@ -21,8 +21,10 @@
 // here: a write this node or another one admitted keeps flowing to its
 // replicas, so shedding loses no acknowledged write.
 //
-// Memory: one entry per admitted request in flight (at most
-// requests_inflight_max) plus one per connection with requests in flight.
+// Memory: a slot table for the admitted requests in flight (open addressing,
+// at most half full, so at most 2 x requests_inflight_max slots; it grows by
+// doubling and never shrinks, so admitting allocates nothing once it has
+// grown) plus one entry per connection with requests in flight.
 // Pure bookkeeping; single-threaded.
 #pragma once
 
@@ -67,9 +69,9 @@ class Admission {
   // At a node-wide bound: the next request will be refused unless a reply
   // leaves first.
   bool saturated() const {
-    return entries_.size() >= config_.requests_inflight_max || bytes_inflight_ >= config_.bytes_inflight_max;
+    return requests_inflight_ >= config_.requests_inflight_max || bytes_inflight_ >= config_.bytes_inflight_max;
   }
-  size_t requests_inflight() const { return entries_.size(); }
+  size_t requests_inflight() const { return requests_inflight_; }
   uint64_t bytes_inflight() const { return bytes_inflight_; }
   uint64_t refused() const { return refused_; }
   uint64_t refused_by(Bound bound) const { return refused_by_[static_cast<size_t>(bound)]; }
@@ -78,13 +80,12 @@ class Admission {
   void add_stats(std::vector<std::pair<std::string, uint64_t>>& values) const;
 
  private:
-  struct Key {
-    ClientId client;
-    uint64_t request_id;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& key) const { return std::hash<uint64_t>{}(key.client * 0x9E3779B97F4A7C15ull ^ key.request_id); }
+  // An admitted request in flight, in a slot of entries_.
+  struct Entry {
+    ClientId client = 0;
+    uint64_t request_id = 0;
+    uint64_t bytes = 0;
+    bool used = false;
   };
   struct Usage {
     size_t requests = 0;
@@ -92,9 +93,17 @@ class Admission {
   };
 
   AdmissionConfig config_;
-  // A msgpack client may reuse a request id while the first is in flight:
-  // each admission is its own entry, each reply releases one.
-  std::unordered_multimap<Key, uint64_t, KeyHash> entries_;
+  // The slot where (client, request_id) hashes to, before probing.
+  size_t home_slot(ClientId client, uint64_t request_id) const;
+  void insert(const Entry& entry);
+  // Empties slot `slot`, moving later entries of its probe run back.
+  void erase_slot(size_t slot);
+
+  // Linear probing over a power-of-two table. A msgpack client may reuse a
+  // request id while the first is in flight: each admission is its own
+  // entry, each reply releases one.
+  std::vector<Entry> entries_;
+  size_t requests_inflight_ = 0;
   std::unordered_map<ClientId, Usage> connections_;
   uint64_t bytes_inflight_ = 0;
   uint64_t refused_ = 0;

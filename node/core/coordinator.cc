@@ -54,14 +54,14 @@ std::vector<const RingNode*> Coordinator::natural_replicas(const std::string& ke
   return view_.ring->preference_list(storage::ring_position(key), config_.replicas);
 }
 
-std::optional<RingNode> Coordinator::stand_in_for(uint64_t position,
-                                                  const std::vector<Replica>& taken) const {
-  std::optional<RingNode> found;
+const RingNode* Coordinator::stand_in_for(uint64_t position, const Operation& op) const {
+  const RingNode* found = nullptr;
   view_.ring->walk(position, [&](const RingNode& node) {
-    const bool used = std::any_of(taken.begin(), taken.end(),
-                                  [&](const Replica& r) { return r.id == node.id; });
+    const bool used =
+        std::any_of(op.replicas.begin(), op.replicas.end(), [&](const Replica& r) { return r.node->id == node.id; }) ||
+        std::any_of(natural_.begin(), natural_.end(), [&](const RingNode* other) { return other->id == node.id; });
     if (!used && view_.is_up(node.id)) {
-      found = node;
+      found = &node;
       return false;
     }
     return true;
@@ -69,34 +69,66 @@ std::optional<RingNode> Coordinator::stand_in_for(uint64_t position,
   return found;
 }
 
+const RingNode* Coordinator::self_node() {
+  if (self_node_.id != view_.self_id) self_node_ = RingNode{.id = view_.self_id};
+  return &self_node_;
+}
+
+std::pair<uint32_t, Coordinator::Operation&> Coordinator::acquire(Operation fresh) {
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<uint32_t>(pool_.size());
+    pool_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  Operation& op = pool_[slot];
+  std::vector<Replica> replicas = std::move(op.replicas);
+  replicas.clear();
+  op = std::move(fresh);
+  op.replicas = std::move(replicas);
+  return {slot, op};
+}
+
+void Coordinator::release(uint32_t slot) {
+  Operation& op = pool_[slot];
+  // Let go of the rings now (an old ring may be large), and of the value.
+  op.ring.reset();
+  op.future_ring.reset();
+  op.previous_ring.reset();
+  op.record = storage::Record{};
+  free_slots_.push_back(slot);
+}
+
 void Coordinator::write(ClientId client, uint64_t request_id, std::string key, storage::Record record,
                         wire::Consistency level, Now now) {
   ++counters_.writes;
-  Operation op{.is_write = true, .client = client, .request_id = request_id, .key = std::move(key),
-               .level = level, .started_wall_us = now.wall_us};
-  op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
-  op.record = std::move(record);
-  op.have_record = true;
-  start_write(std::move(op), now);
+  const uint32_t slot = acquire(Operation{.is_write = true, .client = client, .request_id = request_id,
+                                          .key = std::move(key), .level = level,
+                                          .deadline_ms = now.monotonic_ms + config_.request_timeout_ms,
+                                          .record = std::move(record), .have_record = true,
+                                          .started_wall_us = now.wall_us}).first;
+  start_write(slot, now);
 }
 
-bool Coordinator::start_write(Operation op, Now now) {
+bool Coordinator::start_write(uint32_t slot, Now now) {
+  Operation& op = pool_[slot];
   const uint64_t position = storage::ring_position(op.key);
-  const auto natural = view_.ring->preference_list(position, config_.replicas);
+  op.ring = view_.ring;
+  op.ring->preference_list(position, config_.replicas, natural_);
+  const auto& natural = natural_;
   op.required = required_for(op.level, static_cast<uint32_t>(natural.size()));
   op.replicas.clear();
-  // Room for the natural replicas and as many stand-ins or pending owners:
-  // growing the vector would move every Replica (four strings) each time.
-  op.replicas.reserve(2 * natural.size());
-  std::vector<const RingNode*> down;
+  down_.clear();
   for (const RingNode* node : natural) {
     if (view_.is_up(node->id)) {
-      op.replicas.push_back(Replica{node->id, node->address});
+      op.replicas.push_back(Replica{.node = node});
     } else {
-      down.push_back(node);
+      down_.push_back(node);
     }
   }
-  const auto pending_down = add_pending_owners(op, position, natural);
+  add_pending_owners(op, position);
   const uint32_t up = static_cast<uint32_t>(op.replicas.size());  // natural and pending owners
   if (natural.empty() || (op.level != wire::Consistency::kAny && up < op.required)) {
     ++counters_.unavailable;
@@ -109,38 +141,32 @@ bool Coordinator::start_write(Operation op, Now now) {
         " alive, " + std::to_string(up) +
         " are; nothing was written" +
         (op.restamps > 0 ? " (this time: the write landed before its re-stamp)" : "")), now);
+    release(slot);
     return false;
   }
   // Every natural replica that is down gets a stand-in holding a hint for
   // it, unless it has been down past the hint window (it needs repair).
-  for (const RingNode* node : down) {
+  for (const RingNode* node : down_) {
     auto since = view_.down_since_ms.find(node->id);
     if (since != view_.down_since_ms.end() &&
         now.monotonic_ms - since->second > config_.hint_window_ms) {
       continue;
     }
-    auto stand_in = stand_in_for(position, [&] {
-      auto taken = op.replicas;
-      for (const RingNode* other : natural) taken.push_back(Replica{other->id, other->address});
-      return taken;
-    }());
+    const RingNode* stand_in = stand_in_for(position, op);
     // With no node to stand in, the coordinator keeps the hint itself.
-    op.replicas.push_back(Replica{.id = stand_in ? stand_in->id : view_.self_id,
-                                  .address = stand_in ? stand_in->address : "",
-                                  .natural = false,
-                                  .hint_target = node->id});
+    op.replicas.push_back(Replica{.node = stand_in ? stand_in : self_node(), .natural = false, .hint_target = node});
   }
 
-  for (const RingNode* node : pending_down) hint_owner(op, *node, now);
-  add_previous_owners(op, position, natural, now);
+  for (const RingNode* node : pending_down_) hint_owner(op, *node, now);
+  add_previous_owners(op, position, now);
 
   const uint64_t op_id = next_op_id_++;
-  auto& stored = operations_.emplace(op_id, std::move(op)).first->second;
+  operations_.add(op_id, slot);
   // Every replica of a write is contacted (this node too: take_local_requests).
-  for (size_t i = 0; i < stored.replicas.size(); ++i) {
-    stored.replicas[i].contacted = true;
-    send(op_id, i, wire::ReplicaWriteRequest{stored.key, to_wire(stored.record), stored.replicas[i].hint_target},
-         now);
+  for (uint32_t i = 0; i < op.replicas.size(); ++i) {
+    op.replicas[i].contacted = true;
+    const RingNode* target = op.replicas[i].hint_target;
+    send(op_id, i, wire::ReplicaWriteRequest{op.key, to_wire(op.record), target ? target->id : std::string()}, now);
   }
   return true;
 }
@@ -149,24 +175,25 @@ void Coordinator::restamp(uint64_t op_id, Now now) {
   // The write met a newer version: send it again above that one, as a new
   // operation (replies to the old one are then ignored). The old version may
   // stay where it landed; last write wins makes it harmless.
-  auto node = operations_.extract(op_id);
-  Operation& old = node.mapped();
-  Operation next{.is_write = true, .client = old.client, .request_id = old.request_id,
-                 .key = std::move(old.key), .level = old.level, .deadline_ms = old.deadline_ms,
-                 .started_wall_us = old.started_wall_us};
-  next.record = std::move(old.record);
-  next.have_record = true;
-  next.restamps = old.restamps + 1;
+  const uint32_t old_slot = *operations_.find(op_id);
+  Operation& old = pool_[old_slot];
   const uint64_t above = old.newer->timestamp_us + 1;
+  // Acquired before the old slot is released, so it is another one.
+  auto [slot, next] = acquire(Operation{.is_write = true, .client = old.client, .request_id = old.request_id,
+                                        .key = std::move(old.key), .level = old.level, .deadline_ms = old.deadline_ms,
+                                        .record = std::move(old.record), .have_record = true,
+                                        .restamps = old.restamps + 1, .started_wall_us = old.started_wall_us});
+  operations_.erase(op_id);
+  release(old_slot);
   clock_.observe(above, now.wall_us);  // ignored when wildly ahead; the re-stamp is not
   next.record.version.timestamp_us = std::max(clock_.next(now.wall_us), above);
   ++counters_.writes_restamped;
-  start_write(std::move(next), now);
+  start_write(slot, now);
 }
 
 Coordinator::Replica* Coordinator::listed(Operation& op, const std::string& id) {
   for (Replica& r : op.replicas) {
-    if ((r.natural || r.pending || r.previous) && r.id == id) return &r;
+    if ((r.natural || r.pending || r.previous) && r.node->id == id) return &r;
   }
   return nullptr;
 }
@@ -177,36 +204,37 @@ void Coordinator::hint_owner(const Operation& op, const RingNode& node, Now now)
   if (stored && *stored) ++counters_.hints_written;
 }
 
-std::vector<const RingNode*> Coordinator::add_pending_owners(Operation& op, uint64_t position,
-                                                             const std::vector<const RingNode*>& natural) {
-  std::vector<const RingNode*> down;
-  if (!view_.changing()) return down;
-  for (const RingNode* node : view_.future_ring->preference_list(position, config_.replicas)) {
-    if (std::any_of(natural.begin(), natural.end(), [&](const RingNode* n) { return n->id == node->id; })) continue;
+void Coordinator::add_pending_owners(Operation& op, uint64_t position) {
+  pending_down_.clear();
+  if (!view_.changing()) return;
+  op.future_ring = view_.future_ring;
+  op.future_ring->preference_list(position, config_.replicas, owners_);
+  for (const RingNode* node : owners_) {
+    if (std::any_of(natural_.begin(), natural_.end(), [&](const RingNode* n) { return n->id == node->id; })) continue;
     // Every pending owner raises `required`, down ones too (Cassandra's
     // blockFor): otherwise a write acknowledged by a bare quorum of the old
     // owners, with the new one down, can miss a QUORUM read of the new ring
     // (new owner + an old owner that did not acknowledge). ANY promises no
     // quorum, so only the owners it can reach count there.
     if (!view_.is_up(node->id)) {
-      down.push_back(node);
+      pending_down_.push_back(node);
       if (op.level != wire::Consistency::kAny) ++op.required;
       continue;
     }
-    op.replicas.push_back(Replica{.id = node->id, .address = node->address, .natural = false, .pending = true});
+    op.replicas.push_back(Replica{.node = node, .natural = false, .pending = true});
     ++op.required;
   }
-  return down;
 }
 
-void Coordinator::add_previous_owners(Operation& op, uint64_t position,
-                                      const std::vector<const RingNode*>& natural, Now now) {
+void Coordinator::add_previous_owners(Operation& op, uint64_t position, Now now) {
   // ANY promises no quorum at all: no joint quorum either.
   if (op.level == wire::Consistency::kAny) return;
   if (!view_.previous_ring || now.monotonic_ms >= view_.previous_until_ms) return;
   // Joint quorum: the write must also meet every read quorum among the
   // replicas of the previous ring, which other nodes may still read from.
-  const auto previous = view_.previous_ring->preference_list(position, config_.replicas);
+  op.previous_ring = view_.previous_ring;
+  op.previous_ring->preference_list(position, config_.replicas, owners_);
+  const auto& previous = owners_;
   // Previous replicas known to be down do not count against it (their hints
   // carry the write), or every write would fail for the grace period after
   // a change while a node is down.
@@ -218,8 +246,8 @@ void Coordinator::add_previous_owners(Operation& op, uint64_t position,
     if (Replica* replica = listed(op, node->id)) {
       replica->previous = true;
     } else if (view_.is_up(node->id)) {
-      op.replicas.push_back(Replica{.id = node->id, .address = node->address, .natural = false, .previous = true});
-    } else if (std::none_of(natural.begin(), natural.end(), [&](const RingNode* n) { return n->id == node->id; })) {
+      op.replicas.push_back(Replica{.node = node, .natural = false, .previous = true});
+    } else if (std::none_of(natural_.begin(), natural_.end(), [&](const RingNode* n) { return n->id == node->id; })) {
       hint_owner(op, *node, now);  // (a natural replica that is down has its stand-in already)
     }
   }
@@ -228,14 +256,15 @@ void Coordinator::add_previous_owners(Operation& op, uint64_t position,
 void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wire::Consistency level,
                        Now now) {
   ++counters_.reads;
-  const auto natural = natural_replicas(key);
-  Operation op{.is_write = false, .client = client, .request_id = request_id, .key = std::move(key),
-               .level = level, .started_wall_us = now.wall_us};
-  op.required = required_for(level, static_cast<uint32_t>(natural.size()));
-  op.deadline_ms = now.monotonic_ms + config_.request_timeout_ms;
-  op.replicas.reserve(natural.size());
+  view_.ring->preference_list(storage::ring_position(key), config_.replicas, natural_);
+  const auto& natural = natural_;
+  auto [slot, op] = acquire(Operation{.is_write = false, .client = client, .request_id = request_id,
+                                      .key = std::move(key), .level = level,
+                                      .required = required_for(level, static_cast<uint32_t>(natural.size())),
+                                      .deadline_ms = now.monotonic_ms + config_.request_timeout_ms,
+                                      .started_wall_us = now.wall_us, .ring = view_.ring});
   for (const RingNode* node : natural) {
-    if (view_.is_up(node->id)) op.replicas.push_back(Replica{node->id, node->address});
+    if (view_.is_up(node->id)) op.replicas.push_back(Replica{.node = node});
   }
   const uint32_t up = static_cast<uint32_t>(op.replicas.size());
   if (natural.empty() || up < op.required) {
@@ -243,6 +272,7 @@ void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wi
     reply(op, error(wire::ErrorCode::kUnavailable,
         level_name(level) + " needs " + std::to_string(op.required) + " of " +
         std::to_string(natural.size()) + " replicas alive, " + std::to_string(up) + " are"), now);
+    release(slot);
     return;
   }
   // Ask only as many replicas as the level needs, this node first (its copy
@@ -250,30 +280,31 @@ void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wi
   // (This node is listed once at most; rotating it to the front keeps the
   // others in order without the buffer a stable_partition allocates.)
   const auto self = std::find_if(op.replicas.begin(), op.replicas.end(),
-                                 [&](const Replica& r) { return r.id == view_.self_id; });
+                                 [&](const Replica& r) { return r.node->id == view_.self_id; });
   if (self != op.replicas.end()) std::rotate(op.replicas.begin(), self, self + 1);
   const uint64_t op_id = next_op_id_++;
-  const uint32_t first_wave = op.required;
-  operations_.emplace(op_id, std::move(op));
-  for (size_t i = 0; i < first_wave; ++i) contact_for_read(op_id, i, now);
+  operations_.add(op_id, slot);
+  for (uint32_t i = 0; i < op.required; ++i) contact_for_read(op_id, i, now);
 }
 
 void Coordinator::contact_for_read(uint64_t op_id, size_t index, Now now) {
-  Operation& op = operations_.at(op_id);
+  Operation& op = operation(op_id);
   op.replicas[index].contacted = true;
   send(op_id, index, wire::ReplicaReadRequest{op.key}, now);
 }
 
 void Coordinator::send(uint64_t op_id, size_t replica_index, wire::Body body, Now now) {
-  const Replica& replica = operations_.at(op_id).replicas[replica_index];
-  send_to(op_id, replica_index, replica.address, replica.id == view_.self_id, std::move(body), now);
+  const Replica& replica = operation(op_id).replicas[replica_index];
+  send_to(op_id, static_cast<uint32_t>(replica_index), replica.node->address, replica.node->id == view_.self_id,
+          std::move(body), now);
 }
 
-void Coordinator::send_to(uint64_t op_id, size_t replica_index, const std::string& address, bool local,
+void Coordinator::send_to(uint64_t op_id, uint32_t replica_index, const std::string& address, bool local,
                           wire::Body body, Now now) {
   const PeerRoute route = ids_.next();
   const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(body);
-  sent_.emplace(route.id, Sent{op_id, replica_index, is_write, now.wall_us, local});
+  sent_.add(route.id, Sent{.op_id = op_id, .sent_wall_us = now.wall_us, .replica_index = replica_index,
+                           .is_write = is_write, .local = local});
   // This node's own copy is served in the caller's group commit
   // (take_local_requests) and answered through handle_reply like a peer's.
   (local ? local_requests_ : peer_requests_).push_back(PeerRequest{route, address, std::move(body)});
@@ -281,24 +312,25 @@ void Coordinator::send_to(uint64_t op_id, size_t replica_index, const std::strin
 
 bool Coordinator::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply,
                                Now now) {
-  auto it = sent_.find(id);
-  if (it == sent_.end()) return false;
-  const Sent sent = it->second;
-  sent_.erase(it);
+  const Sent* found = sent_.find(id);
+  if (found == nullptr) return false;
+  const Sent sent = *found;
+  sent_.erase(id);
   if (!sent.local) {  // replica round trips are the peers'
     const uint64_t micros = now.wall_us > sent.sent_wall_us ? now.wall_us - sent.sent_wall_us : 0;
     (sent.is_write ? latencies_.replica_writes : latencies_.replica_reads).record(micros);
   }
   const uint64_t op_id = sent.op_id;
   const size_t index = sent.replica_index;
-  if (!operations_.contains(op_id)) return true;  // a read repair, or an operation already done
+  if (operations_.find(op_id) == nullptr) return true;  // a read repair, or an operation already done
   auto failure = [&] {
     if (!reply) return reply.error();
     if (const auto* refused = std::get_if<wire::ErrorReply>(&reply->body)) return refused->message;
     return std::string("unexpected reply");
   };
   Result result;
-  if (operations_.at(op_id).is_write) {
+  const Operation& op = operation(op_id);
+  if (op.is_write) {
     const auto* written = reply ? std::get_if<wire::ReplicaWriteReply>(&reply->body) : nullptr;
     result.ok = written != nullptr;
     if (written != nullptr && written->newer_timestamp_us != 0) {
@@ -306,8 +338,8 @@ bool Coordinator::handle_reply(uint64_t id, const std::expected<wire::Message, s
     }
     const auto* refused = reply ? std::get_if<wire::ErrorReply>(&reply->body) : nullptr;
     if (refused != nullptr && refused->code == wire::ErrorCode::kInternal) result.storage_failure = refused->message;
-    const Replica& replica = operations_.at(op_id).replicas[index];
-    if (result.ok && !replica.hint_target.empty() && replica.id == view_.self_id) ++counters_.hints_written;
+    const Replica& replica = op.replicas[index];
+    if (result.ok && replica.hint_target != nullptr && replica.node->id == view_.self_id) ++counters_.hints_written;
   } else {
     const auto* read = reply ? std::get_if<wire::ReplicaReadReply>(&reply->body) : nullptr;
     result.ok = read != nullptr;
@@ -319,7 +351,7 @@ bool Coordinator::handle_reply(uint64_t id, const std::expected<wire::Message, s
 }
 
 void Coordinator::on_replica_result(uint64_t op_id, size_t index, Result result, Now now) {
-  Operation& op = operations_.at(op_id);
+  Operation& op = operation(op_id);
   Replica& replica = op.replicas[index];
   assert(!replica.answered && "each replica answers once");
   replica.answered = true;
@@ -346,7 +378,7 @@ void Coordinator::on_replica_result(uint64_t op_id, size_t index, Result result,
 }
 
 void Coordinator::progress(uint64_t op_id, Now now) {
-  Operation& op = operations_.at(op_id);
+  Operation& op = operation(op_id);
   uint32_t counted = 0;
   uint32_t pending = 0;
   uint32_t counted_previous = 0;
@@ -393,8 +425,8 @@ void Coordinator::progress(uint64_t op_id, Now now) {
     for (const Replica& replica : op.replicas) {
       if (replica.storage_failure.empty()) continue;
       reply(op, error(wire::ErrorCode::kInternal,
-                      replica.storage_failure + " (on " + (replica.id == view_.self_id ? std::string("this node")
-                                                                                         : replica.address) +
+                      replica.storage_failure + " (on " +
+                          (replica.node->id == view_.self_id ? std::string("this node") : replica.node->address) +
                           ")" + (counted > 0 ? "; the write landed on some replicas" : "")), now);
       break;
     }
@@ -406,7 +438,7 @@ void Coordinator::progress(uint64_t op_id, Now now) {
     for (const Replica& replica : op.replicas) {
       if (!replica.answered || replica.succeeded) continue;
       why += (why.empty() ? "" : "; ") +
-             (replica.id == view_.self_id ? std::string("this node") : replica.address) + ": " +
+             (replica.node->id == view_.self_id ? std::string("this node") : replica.node->address) + ": " +
              (replica.failure.empty() ? "failed" : replica.failure);
     }
     const bool previous_short = counted >= op.required;
@@ -423,7 +455,7 @@ void Coordinator::progress(uint64_t op_id, Now now) {
 }
 
 void Coordinator::finish(uint64_t op_id, Now now) {
-  Operation& op = operations_.at(op_id);
+  Operation& op = operation(op_id);
   if (!op.is_write && op.have_record) {
     // Read repair: bring every replica that answered with an older version
     // (or nothing) up to the newest.
@@ -431,11 +463,12 @@ void Coordinator::finish(uint64_t op_id, Now now) {
       if (!replica.answered || !replica.succeeded) continue;
       if (replica.read_version && !(*replica.read_version < op.record.version)) continue;
       ++counters_.read_repairs;
-      if (replica.id == view_.self_id) {
+      if (replica.node->id == view_.self_id) {
         // Best effort, like every repair; a failure is counted (kv stats).
         if (!store_.apply(op.key, op.record)) ++counters_.read_repair_failures;
       } else {
-        send_to(0, 0, replica.address, /*local=*/false, wire::ReplicaWriteRequest{op.key, to_wire(op.record), ""}, now);
+        send_to(0, 0, replica.node->address, /*local=*/false, wire::ReplicaWriteRequest{op.key, to_wire(op.record), ""},
+                now);
       }
     }
   }
@@ -445,15 +478,17 @@ void Coordinator::finish(uint64_t op_id, Now now) {
       if (replica.contacted && !replica.answered) hint_locally(op, replica, now);
     }
   }
+  const uint32_t slot = *operations_.find(op_id);
   operations_.erase(op_id);
+  release(slot);
 }
 
 void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now now) {
   // The node the write was meant for: the replica itself, or the one a
   // failed stand-in was covering. This node's own failures have no remedy.
   const bool own_copy = replica.natural || replica.pending || replica.previous;
-  const std::string& target = own_copy ? replica.id : replica.hint_target;
-  if (target == view_.self_id || (own_copy && replica.id == view_.self_id)) return;
+  const std::string& target = own_copy ? replica.node->id : replica.hint_target->id;
+  if (target == view_.self_id || (own_copy && replica.node->id == view_.self_id)) return;
   if constexpr (kPlantedBug == PlantedBug::kDropHints) return;
   auto stored = store_.store_hint(target, op.key, op.record, now.wall_us);
   if (stored && *stored) ++counters_.hints_written;
@@ -469,13 +504,11 @@ void Coordinator::reply(Operation& op, wire::Body body, Now now) {
 }
 
 void Coordinator::tick(Now now) {
-  std::vector<uint64_t> expired;
-  for (const auto& [op_id, op] : operations_) {
-    if (op.deadline_ms > now.monotonic_ms) break;  // deadline order
-    expired.push_back(op_id);
-  }
-  for (uint64_t op_id : expired) {
-    Operation& op = operations_.at(op_id);
+  // Oldest first, which is deadline order; expiring adds no operation.
+  while (!operations_.empty()) {
+    const uint64_t op_id = operations_.oldest_id();
+    Operation& op = operation(op_id);
+    if (op.deadline_ms > now.monotonic_ms) break;
     if (!op.replied) {
       ++counters_.timeouts;
       uint32_t counted = 0;
@@ -495,11 +528,25 @@ void Coordinator::tick(Now now) {
 
 std::optional<membership::TimeMs> Coordinator::next_deadline() const {
   if (operations_.empty()) return std::nullopt;
-  return operations_.begin()->second.deadline_ms;
+  return pool_[*operations_.find(operations_.oldest_id())].deadline_ms;
 }
 
-std::vector<Outgoing> Coordinator::take_replies() { return std::exchange(replies_, {}); }
+namespace {
+
+template <typename T>
+void move_all(std::vector<T>& from, std::vector<T>& into) {
+  if (into.empty()) {
+    std::swap(from, into);  // `from` takes into's capacity
+    return;
+  }
+  for (T& item : from) into.push_back(std::move(item));
+  from.clear();
+}
+
+}  // namespace
+
+void Coordinator::take_replies(std::vector<Outgoing>& into) { move_all(replies_, into); }
 std::vector<PeerRequest> Coordinator::take_peer_requests() { return std::exchange(peer_requests_, {}); }
-std::vector<PeerRequest> Coordinator::take_local_requests() { return std::exchange(local_requests_, {}); }
+void Coordinator::take_local_requests(std::vector<PeerRequest>& into) { move_all(local_requests_, into); }
 
 }  // namespace ringkv::core

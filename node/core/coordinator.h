@@ -62,14 +62,17 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <expected>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "node/core/cluster_view.h"
 #include "node/core/hybrid_clock.h"
+#include "node/core/id_window.h"
 #include "node/core/latency_histogram.h"
 #include "node/core/peer_request.h"
 #include "node/core/replica_store.h"
@@ -137,12 +140,14 @@ class Coordinator {
   void tick(Now now);
   std::optional<membership::TimeMs> next_deadline() const;
 
-  std::vector<Outgoing> take_replies();
+  // Appends the client replies to `into` (the coordinator's buffer keeps its
+  // capacity: no allocation per drain).
+  void take_replies(std::vector<Outgoing>& into);
   std::vector<PeerRequest> take_peer_requests();
   // Replica requests for this node itself (ReplicaWriteRequest,
   // ReplicaReadRequest; the address is unused): serve them and answer each
-  // with handle_reply, as for a peer.
-  std::vector<PeerRequest> take_local_requests();
+  // with handle_reply, as for a peer. Appended to `into`, as take_replies.
+  void take_local_requests(std::vector<PeerRequest>& into);
   const CoordinatorCounters& counters() const { return counters_; }
   const RequestLatencies& latencies() const { return latencies_; }
   // Replica requests sent and not answered yet (read repairs included).
@@ -151,16 +156,17 @@ class Coordinator {
   std::vector<const RingNode*> natural_replicas(const std::string& key) const;
 
  private:
+  // A replica of an operation: a node of one of the rings the operation
+  // holds (so the pointers stay valid while it runs), or self_node_.
   struct Replica {
-    std::string id;
-    std::string address;
+    const RingNode* node = nullptr;
     bool natural = true;       // false: a stand-in holding a hint, or a pending owner
     bool pending = false;      // a pending owner (counts toward `required`, see above)
     bool previous = false;     // a replica under the previous ring (joint quorum, see above)
-    std::string hint_target;   // stand-ins: the id of the natural replica it covers
     bool contacted = false;
     bool answered = false;
     bool succeeded = false;
+    const RingNode* hint_target = nullptr;  // stand-ins: the natural replica it covers
     std::string storage_failure;  // set when the replica's storage refused the write
     std::string failure;          // why the replica failed (connection, error reply)
     // Reads: the version the replica holds (none: it has no record); the
@@ -184,13 +190,18 @@ class Coordinator {
     uint32_t restamps = 0;
     std::vector<Replica> replicas;
     uint64_t started_wall_us = 0;  // latency figures only; a clock step skews one sample
+    // The rings its replicas come from, kept while it runs (a ring rebuilt
+    // meanwhile replaces the view's, not these).
+    std::shared_ptr<const Ring> ring;
+    std::shared_ptr<const Ring> future_ring;
+    std::shared_ptr<const Ring> previous_ring;
   };
   // A replica request in flight.
   struct Sent {
     uint64_t op_id = 0;  // 0: a read repair, which no operation waits for
-    size_t replica_index = 0;
-    bool is_write = false;
     uint64_t sent_wall_us = 0;
+    uint32_t replica_index = 0;
+    bool is_write = false;
     bool local = false;  // to this node itself (take_local_requests)
   };
 
@@ -206,14 +217,21 @@ class Coordinator {
     std::string failure;                   // any failure, for the error message
   };
 
-  // Places a write (natural replicas, stand-ins, pending and previous owners)
-  // and sends it; false when too few replicas are up (UNAVAILABLE replied).
-  bool start_write(Operation op, Now now);
+  // A pooled operation set to `fresh` (whose replica list is ignored: the
+  // pooled one keeps its capacity), and its slot in pool_; release() gives
+  // the slot back.
+  std::pair<uint32_t, Operation&> acquire(Operation fresh);
+  void release(uint32_t slot);
+  Operation& operation(uint64_t op_id) { return pool_[*operations_.find(op_id)]; }
+  // Places the write in pool slot `slot` (natural replicas, stand-ins,
+  // pending and previous owners) and sends it; false when too few replicas
+  // are up (UNAVAILABLE replied, the slot released).
+  bool start_write(uint32_t slot, Now now);
   void restamp(uint64_t op_id, Now now);
   // To replica `replica_index` of the operation (this node's own copy included).
   void send(uint64_t op_id, size_t replica_index, wire::Body body, Now now);
   // `local`: to this node itself (take_local_requests); op_id 0: a read repair.
-  void send_to(uint64_t op_id, size_t replica_index, const std::string& address, bool local, wire::Body body,
+  void send_to(uint64_t op_id, uint32_t replica_index, const std::string& address, bool local, wire::Body body,
                Now now);
   void contact_for_read(uint64_t op_id, size_t replica_index, Now now);
   void on_replica_result(uint64_t op_id, size_t replica_index, Result result, Now now);
@@ -224,14 +242,16 @@ class Coordinator {
   void hint_locally(const Operation& op, const Replica& replica, Now now);
   // Adds the up pending owners of a change in progress and raises
   // `required` for each pending owner; returns the down ones (hinted later).
-  std::vector<const RingNode*> add_pending_owners(Operation& op, uint64_t position,
-                                                 const std::vector<const RingNode*>& natural);
-  void add_previous_owners(Operation& op, uint64_t position, const std::vector<const RingNode*>& natural,
-                           Now now);
+  // The down ones are left in pending_down_.
+  void add_pending_owners(Operation& op, uint64_t position);
+  void add_previous_owners(Operation& op, uint64_t position, Now now);
   // The replica of `op` that stores `id`'s own copy, or nullptr.
   static Replica* listed(Operation& op, const std::string& id);
   void hint_owner(const Operation& op, const RingNode& node, Now now);
-  std::optional<RingNode> stand_in_for(uint64_t position, const std::vector<Replica>& taken) const;
+  // The first up node beyond the natural replicas and those `op` has, or nullptr.
+  const RingNode* stand_in_for(uint64_t position, const Operation& op) const;
+  // This node as a replica keeping a hint itself (no stand-in was up).
+  const RingNode* self_node();
 
   CoordinatorConfig config_;
   const ClusterView& view_;
@@ -239,10 +259,26 @@ class Coordinator {
   HybridClock& clock_;
   uint64_t next_op_id_ = 1;
   PeerIds ids_{PeerOwner::kCoordinator};
-  // By id; ids grow with time and every operation gets the same timeout, so
-  // this is also deadline order.
-  std::map<uint64_t, Operation> operations_;
-  std::map<uint64_t, Sent> sent_;  // by route id
+  // Operation ids -> slots of pool_. Ids grow with time and every operation
+  // gets the same timeout, so this is also deadline order (but for a
+  // re-stamp, which keeps its first deadline under a newer id and expires
+  // once the older ones have); the window spans the operations started
+  // within about one request timeout (id_window.h).
+  IdWindow<uint32_t> operations_;
+  // The operations, reused: a finished one's slot goes to free_slots_, and
+  // its replica list keeps its capacity. Never shrinks: it holds as many as
+  // were ever in flight at once. A deque, so references stay valid as it grows.
+  std::deque<Operation> pool_;
+  std::vector<uint32_t> free_slots_;
+  // By route id; each leaves when its reply comes, which the I/O layer
+  // delivers within its peer request timeout (peer_client.h).
+  IdWindow<Sent> sent_;
+  // Scratch lists of start_write and read (never reentered), kept for their capacity.
+  std::vector<const RingNode*> natural_;
+  std::vector<const RingNode*> down_;
+  std::vector<const RingNode*> pending_down_;
+  std::vector<const RingNode*> owners_;  // a future or previous ring's replicas
+  RingNode self_node_;
   RequestLatencies latencies_;
   std::vector<Outgoing> replies_;
   std::vector<PeerRequest> peer_requests_;

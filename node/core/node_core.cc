@@ -206,15 +206,17 @@ membership::TimeMs NodeCore::next_deadline() const {
 void NodeCore::collect_replies(Now now) {
   // The coordinator's requests to this node's own copy join the iteration's
   // group commit in the order they were made, among the peers' requests.
-  for (PeerRequest& request : coordinator_.take_local_requests()) {
+  coordinator_.take_local_requests(local_requests_);
+  for (PeerRequest& request : local_requests_) {
     const ReplyTo to{.coordinator = true, .route_id = request.route.id};
     if (auto* write = std::get_if<wire::ReplicaWriteRequest>(&request.body)) {
-      store_.stage(to, *write, now.wall_us);
+      store_.stage(to, std::move(*write), now.wall_us);
     } else {
-      store_.stage(to, std::get<wire::ReplicaReadRequest>(request.body));
+      store_.stage(to, std::move(std::get<wire::ReplicaReadRequest>(request.body)));
     }
   }
-  for (auto& reply : coordinator_.take_replies()) outgoing_.push_back(std::move(reply));
+  local_requests_.clear();
+  coordinator_.take_replies(outgoing_);
   for (auto& reply : scans_.take_replies()) outgoing_.push_back(std::move(reply));
 }
 

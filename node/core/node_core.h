@@ -265,6 +265,8 @@ class NodeCore {
   bool fresh_ = true;
   std::string remembered_text_;
   std::vector<Outgoing> outgoing_;
+  // collect_replies' buffer for the coordinator's requests to this node (kept for its capacity).
+  std::vector<PeerRequest> local_requests_;
   // The latest time seen by an input (rebuild_ring dates its grace period).
   membership::TimeMs last_now_ms_ = 0;
   // When remembered members membership never reported are taken as dead.

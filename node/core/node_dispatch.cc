@@ -114,7 +114,7 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
     coordinator_.write(client, id, std::move(del->key), std::move(record), del->consistency, now);
   } else if (get != nullptr && get->local) {
     // Served with the iteration's replica reads (one batched lookup).
-    store_.stage(ReplyTo{.client = client, .request_id = id, .own_copy_read = true}, wire::ReplicaReadRequest{get->key});
+    store_.stage(ReplyTo{.client = client, .request_id = id, .own_copy_read = true}, wire::ReplicaReadRequest{std::move(get->key)});
   } else if (get != nullptr) {
     coordinator_.read(client, id, std::move(get->key), get->consistency, now);
   } else if (auto* scan = std::get_if<wire::ScanRequest>(&request.body)) {
@@ -150,9 +150,9 @@ void NodeCore::handle_internode_request(ClientId client, std::string_view peer_a
     clock_.observe(write->record.timestamp_us, now.wall_us);
     // A hint meant for this very node is simply its data.
     if (write->hint_target == view_.self_id) write->hint_target.clear();
-    store_.stage(to, *write, now.wall_us);
+    store_.stage(to, std::move(*write), now.wall_us);
   } else if (auto* read = std::get_if<wire::ReplicaReadRequest>(&request.body)) {
-    store_.stage(to, *read);
+    store_.stage(to, std::move(*read));
   } else if (auto* push_pull_request = std::get_if<wire::PushPullRequest>(&request.body)) {
     answer(push_pull(peer_address, *push_pull_request, now));
   } else if (auto* stream = std::get_if<wire::StreamReadRequest>(&request.body)) {

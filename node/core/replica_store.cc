@@ -13,8 +13,9 @@ std::string describe(const storage::Error& error) {
          error.message;
 }
 
-storage::Record from_wire(const wire::WireRecord& record) {
-  return storage::Record{{record.timestamp_us, record.tiebreak}, record.tombstone, record.value, record.expires_at_us};
+storage::Record from_wire(wire::WireRecord record) {
+  return storage::Record{{record.timestamp_us, record.tiebreak}, record.tombstone, std::move(record.value),
+                         record.expires_at_us};
 }
 
 wire::WireRecord to_wire(const storage::Record& record) {
@@ -42,15 +43,15 @@ storage::Result<std::optional<storage::Record>> ReplicaStore::read(const std::st
   return engine_->read(key);
 }
 
-void ReplicaStore::stage(ReplyTo to, const wire::ReplicaWriteRequest& request, uint64_t now_wall_us) {
+void ReplicaStore::stage(ReplyTo to, wire::ReplicaWriteRequest request, uint64_t now_wall_us) {
   if (request.hint_target.empty()) {
-    staged_.push_back(Staged{to, Staged::Kind::kWrite, request.key, from_wire(request.record), {}});
+    staged_.push_back(Staged{to, Staged::Kind::kWrite, std::move(request.key), from_wire(std::move(request.record)), {}});
     return;
   }
   // Hints are rare (a replica is down): stored now, one by one.
   wire::Body reply = wire::ReplicaWriteReply{};
   if constexpr (kPlantedBug != PlantedBug::kDropHints) {
-    auto stored = store_hint(request.hint_target, request.key, from_wire(request.record), now_wall_us);
+    auto stored = store_hint(request.hint_target, request.key, from_wire(std::move(request.record)), now_wall_us);
     if (!stored) {
       reply = wire::ErrorReply{wire::ErrorCode::kInternal, describe(stored.error())};
     } else if (!*stored) {
@@ -60,8 +61,8 @@ void ReplicaStore::stage(ReplyTo to, const wire::ReplicaWriteRequest& request, u
   staged_.push_back(Staged{to, Staged::Kind::kAnswered, {}, {}, std::move(reply)});
 }
 
-void ReplicaStore::stage(ReplyTo to, const wire::ReplicaReadRequest& request) {
-  staged_.push_back(Staged{to, Staged::Kind::kRead, request.key, {}, {}});
+void ReplicaStore::stage(ReplyTo to, wire::ReplicaReadRequest request) {
+  staged_.push_back(Staged{to, Staged::Kind::kRead, std::move(request.key), {}, {}});
 }
 
 std::vector<std::pair<ReplyTo, wire::Body>> ReplicaStore::commit() {
@@ -95,16 +96,19 @@ void ReplicaStore::serve_staged(std::vector<std::optional<wire::Body>>& replies)
   auto stored = engine_->read_many(keys);
   if (!stored) return fail(stored.error(), [&](size_t i) { return staged_[i].kind != Staged::Kind::kAnswered; });
   // What each key holds as the requests are served in staging order: a read
-  // sees the writes staged before it, never one staged after it.
-  std::vector<std::optional<storage::Record>>& holds = *stored;
+  // sees the writes staged before it, never one staged after it. A key that
+  // took a staged write points at that staged record (not a copy of it).
+  std::vector<std::optional<storage::Record>>& stored_records = *stored;
+  std::vector<const storage::Record*> holds(keys.size());
+  for (size_t key = 0; key < keys.size(); ++key) holds[key] = stored_records[key] ? &*stored_records[key] : nullptr;
   std::vector<bool> written(keys.size(), false);
   std::vector<bool> saw_batch(staged_.size(), false);  // reads that returned a write of this batch
-  std::vector<std::pair<std::string, storage::Record>> batch;
+  std::vector<size_t> applied;                        // staged writes newer than what their key held
   for (size_t i = 0; i < staged_.size(); ++i) {
     Staged& staged = staged_[i];
     if (staged.kind == Staged::Kind::kAnswered) continue;
     const size_t key = index[staged.key];
-    std::optional<storage::Record>& held = holds[key];
+    const storage::Record*& held = holds[key];
     if (staged.kind == Staged::Kind::kRead) {
       replies[i] = held ? wire::ReplicaReadReply{true, to_wire(*held)} : wire::ReplicaReadReply{};
       saw_batch[i] = written[key];
@@ -116,14 +120,19 @@ void ReplicaStore::serve_staged(std::vector<std::optional<wire::Body>>& replies)
       continue;
     }
     if (!held || held->version < staged.record.version) {  // an equal version keeps the stored one
-      held = staged.record;
+      held = &staged.record;
       written[key] = true;
-      batch.emplace_back(staged.key, staged.record);  // newer than all the key held: write_newer
+      applied.push_back(i);  // newer than all the key held: write_newer
     }
   }
-  if (auto applied = batch.empty() ? storage::Status{} : engine_->write_newer(batch); !applied) {
+  // Every reply that needed a record was built above: the batch takes the
+  // staged keys and records over.
+  std::vector<std::pair<std::string, storage::Record>> batch;
+  batch.reserve(applied.size());
+  for (size_t i : applied) batch.emplace_back(std::move(staged_[i].key), std::move(staged_[i].record));
+  if (auto written_batch = batch.empty() ? storage::Status{} : engine_->write_newer(batch); !written_batch) {
     // Neither the writes nor what reads saw of them landed.
-    return fail(applied.error(), [&](size_t i) {
+    return fail(written_batch.error(), [&](size_t i) {
       return (staged_[i].kind == Staged::Kind::kWrite && !replies[i]) || saw_batch[i];
     });
   }

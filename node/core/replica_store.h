@@ -41,7 +41,8 @@ struct HintLimits {
 // "storage full: ..." for a full disk, else "storage error: ...".
 std::string describe(const storage::Error& error);
 
-storage::Record from_wire(const wire::WireRecord& record);
+// By value: pass an rvalue to move the value bytes instead of copying them.
+storage::Record from_wire(wire::WireRecord record);
 wire::WireRecord to_wire(const storage::Record& record);
 
 using ClientId = uint64_t;
@@ -68,8 +69,9 @@ class ReplicaStore {
   // for request.hint_target when set (stored now, within the target's
   // bounds: a refusal answers ErrorReply kUnavailable), else a data write.
   // REQUIRES: hint_target is not this node's id (that write is data).
-  void stage(ReplyTo to, const wire::ReplicaWriteRequest& request, uint64_t now_wall_us);
-  void stage(ReplyTo to, const wire::ReplicaReadRequest& request);
+  // Requests are taken by value: move them in to stage without copying.
+  void stage(ReplyTo to, wire::ReplicaWriteRequest request, uint64_t now_wall_us);
+  void stage(ReplyTo to, wire::ReplicaReadRequest request);
   bool has_staged() const { return !staged_.empty(); }
   // Serves what was staged, in staging order. A data write older than the
   // version the key holds (stored, or staged before it) is not applied: its

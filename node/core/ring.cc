@@ -332,13 +332,18 @@ void Ring::walk_from(size_t start, size_t distinct_max, Visit&& visit) const {
 
 std::vector<const RingNode*> Ring::preference_list(uint64_t position, size_t n) const {
   std::vector<const RingNode*> out;
-  if (tokens_.empty() || n == 0) return out;
+  preference_list(position, n, out);
+  return out;
+}
+
+void Ring::preference_list(uint64_t position, size_t n, std::vector<const RingNode*>& out) const {
+  out.clear();
+  if (tokens_.empty() || n == 0) return;
   out.reserve(std::min(n, nodes_with_tokens_));
   walk_from(first_token_at_or_after(position), n, [&](uint32_t node) {
     out.push_back(&nodes_[node]);
     return true;
   });
-  return out;
 }
 
 const RingNode* Ring::primary(uint64_t position) const {

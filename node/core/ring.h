@@ -134,6 +134,9 @@ class Ring {
   // rack, the first n distinct nodes clockwise), all of them when the ring has fewer nodes
   // with tokens than n: element 0 is the primary replica.
   std::vector<const RingNode*> preference_list(uint64_t position, size_t n) const;
+  // The same list into `out` (cleared first): no allocation once `out` has the room, for
+  // callers on the request path.
+  void preference_list(uint64_t position, size_t n, std::vector<const RingNode*>& out) const;
   // The primary replica of `position`, or nullptr on a ring without tokens.
   const RingNode* primary(uint64_t position) const;
 
