@@ -43,6 +43,7 @@ int restore_snapshot(const ringkv::node::Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ringkv::node::configure_heap();
   auto parsed = ringkv::node::parse_flags(argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const auto& flags = std::get<ringkv::node::Flags>(parsed);

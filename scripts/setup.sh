@@ -12,7 +12,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev
   python3 iproute2 iptables
   redis-server redis-tools
-  libsodium-dev libjemalloc-dev faketime tcpdump python3-msgpack python3-redis
+  libsodium-dev libmimalloc-dev faketime tcpdump python3-msgpack python3-redis
   dpkg-dev adduser systemd
   prometheus
   clang-16 libclang-rt-16-dev

@@ -47,7 +47,7 @@ struct NodeSettings {
   std::optional<std::vector<trust::User>> users;
   // Hands freed heap memory back to the system; the loop calls it every 5 s
   // so RSS falls after a burst. Default: glibc's malloc_trim (kvnode runs on
-  // jemalloc and passes its own: node/heap.h).
+  // mimalloc and passes its own: node/heap.h).
   std::function<void()> release_free_heap;
 };
 
