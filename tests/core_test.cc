@@ -481,6 +481,7 @@ class FlakyFlushEngine : public storage::MemoryEngine {
   FlakyFlushEngine() : storage::MemoryEngine(storage::Options{.clock_us = [] { return uint64_t{0}; }}) {}
   storage::Status write(const std::vector<std::pair<std::string, storage::Record>>& batch) override {
     ++writes;
+    records += static_cast<int>(batch.size());
     return storage::MemoryEngine::write(batch);
   }
   storage::Status flush_wal() override {
@@ -488,7 +489,8 @@ class FlakyFlushEngine : public storage::MemoryEngine {
     return storage::MemoryEngine::flush_wal();
   }
   bool flush_fails = false;
-  int writes = 0;
+  int writes = 0;   // batches written
+  int records = 0;  // records in them
 };
 
 // One loop iteration: three client puts, a peer's replica write and a
@@ -575,6 +577,27 @@ TEST_CASE("a replica write older than what the key holds, stored or staged befor
   CHECK(std::get<wire::ReplicaReadReply>(replies[3].second).record.value == "first");
   CHECK(engine.read("stored").value()->value == "newest");
   CHECK_FALSE(store.has_staged());
+}
+
+TEST_CASE("writes of one key superseded in the same batch are acknowledged and only the newest is stored") {
+  FlakyFlushEngine engine;
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  auto write = [](std::string key, uint64_t timestamp_us, std::string value) {
+    return wire::ReplicaWriteRequest{std::move(key), {timestamp_us, 1, false, std::move(value)}, ""};
+  };
+  store.stage(core::ReplyTo{.request_id = 1}, write("hot", 100, "one"), 0);
+  store.stage(core::ReplyTo{.request_id = 2}, write("other", 100, "x"), 0);
+  store.stage(core::ReplyTo{.request_id = 3}, write("hot", 300, "three"), 0);
+  store.stage(core::ReplyTo{.request_id = 4}, write("hot", 200, "two, older than three"), 0);
+  auto replies = store.commit();
+  REQUIRE(replies.size() == 4);
+  CHECK(engine.writes == 1);
+  CHECK(engine.records == 2);  // "hot" once (its newest write), "other" once
+  CHECK(std::get<wire::ReplicaWriteReply>(replies[0].second).newer_timestamp_us == 0);
+  CHECK(std::get<wire::ReplicaWriteReply>(replies[2].second).newer_timestamp_us == 0);
+  CHECK(std::get<wire::ReplicaWriteReply>(replies[3].second).newer_timestamp_us == 300);
+  CHECK(engine.read("hot").value()->value == "three");
+  CHECK(engine.read("other").value()->value == "x");
 }
 
 TEST_CASE("a staged read sees the writes staged before it and none staged after it") {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdint>
 #include <unordered_map>
 
 #include "node/core/planted_bug.h"
@@ -101,9 +102,12 @@ void ReplicaStore::serve_staged(std::vector<std::optional<wire::Body>>& replies)
   std::vector<std::optional<storage::Record>>& stored_records = *stored;
   std::vector<const storage::Record*> holds(keys.size());
   for (size_t key = 0; key < keys.size(); ++key) holds[key] = stored_records[key] ? &*stored_records[key] : nullptr;
-  std::vector<bool> written(keys.size(), false);
   std::vector<bool> saw_batch(staged_.size(), false);  // reads that returned a write of this batch
-  std::vector<size_t> applied;                        // staged writes newer than what their key held
+  // Per key, the staged write that ends up newest: the one the batch stores.
+  // A write it supersedes is acknowledged with it (last write wins would hide
+  // it anyway), so a pipeline overwriting one key is one insert per commit.
+  constexpr size_t kNone = SIZE_MAX;
+  std::vector<size_t> newest(keys.size(), kNone);
   for (size_t i = 0; i < staged_.size(); ++i) {
     Staged& staged = staged_[i];
     if (staged.kind == Staged::Kind::kAnswered) continue;
@@ -111,7 +115,7 @@ void ReplicaStore::serve_staged(std::vector<std::optional<wire::Body>>& replies)
     const storage::Record*& held = holds[key];
     if (staged.kind == Staged::Kind::kRead) {
       replies[i] = held ? wire::ReplicaReadReply{true, to_wire(*held)} : wire::ReplicaReadReply{};
-      saw_batch[i] = written[key];
+      saw_batch[i] = newest[key] != kNone;
       continue;
     }
     if (held && staged.record.version < held->version) {
@@ -121,15 +125,15 @@ void ReplicaStore::serve_staged(std::vector<std::optional<wire::Body>>& replies)
     }
     if (!held || held->version < staged.record.version) {  // an equal version keeps the stored one
       held = &staged.record;
-      written[key] = true;
-      applied.push_back(i);  // newer than all the key held: write_newer
+      newest[key] = i;  // newer than all the key held: write_newer
     }
   }
   // Every reply that needed a record was built above: the batch takes the
   // staged keys and records over.
   std::vector<std::pair<std::string, storage::Record>> batch;
-  batch.reserve(applied.size());
-  for (size_t i : applied) batch.emplace_back(std::move(staged_[i].key), std::move(staged_[i].record));
+  for (size_t i : newest) {
+    if (i != kNone) batch.emplace_back(std::move(staged_[i].key), std::move(staged_[i].record));
+  }
   if (auto written_batch = batch.empty() ? storage::Status{} : engine_->write_newer(batch); !written_batch) {
     // Neither the writes nor what reads saw of them landed.
     return fail(written_batch.error(), [&](size_t i) {
