@@ -48,6 +48,7 @@ struct Cluster {
   // commit of the store, replies through handle_reply), then returns the
   // peer requests emitted so far.
   std::vector<core::PeerRequest> take(Now now = at(0)) {
+    coordinator.seal_reads();
     for (auto local = local_requests(); !local.empty(); local = local_requests()) {
       for (core::PeerRequest& request : local) {
         const core::ReplyTo to{.coordinator = true, .route_id = request.route.id};
@@ -486,4 +487,53 @@ TEST_CASE("thousands of writes in flight at once are each answered once, in any 
   }
   CHECK(c.coordinator.replica_requests_in_flight() == 0);
   CHECK(c.coordinator.next_deadline() == std::nullopt);
+}
+
+TEST_CASE("reads of one key and level that arrive before anything was sent share one replica round") {
+  Cluster c(3);
+  REQUIRE(c.store.apply("k", c.record(5, "old")));
+  for (uint64_t id = 20; id < 23; ++id) c.coordinator.read(1, id, "k", wire::Consistency::kQuorum, at(0));
+  c.coordinator.read(2, 30, "k", wire::Consistency::kAll, at(0));  // another level: its own operation
+  auto requests = c.take();
+  REQUIRE(requests.size() == 3);  // QUORUM: one peer; ALL: two peers
+  CHECK(c.coordinator.counters().reads == 4);
+  CHECK(c.coordinator.counters().reads_coalesced == 2);
+  const core::PeerRequest& quorum_peer = requests[0];
+  c.coordinator.handle_reply(quorum_peer.route.id,
+                             wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 9, 1, false, "new"}}}, at(1));
+  auto replies = c.replies();
+  REQUIRE(replies.size() == 3);
+  std::vector<uint64_t> ids;
+  for (const auto& reply : replies) {
+    CHECK(reply.client == 1);
+    CHECK(std::get<wire::GetReply>(reply.message.body).value == "new");
+    ids.push_back(reply.message.request_id);
+  }
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<uint64_t>{20, 21, 22});
+  // One read repair of this node's stale copy, not one per client request.
+  CHECK(c.coordinator.counters().read_repairs == 1);
+}
+
+TEST_CASE("a read arriving after an operation's requests left starts its own and sees a later write") {
+  Cluster c(3);
+  REQUIRE(c.store.apply("k", c.record(5, "old")));
+  c.coordinator.read(1, 20, "k", wire::Consistency::kQuorum, at(0));
+  auto first = c.take();
+  REQUIRE(first.size() == 1);
+  // Meanwhile a write lands on this node and the peer the first read asked.
+  REQUIRE(c.store.apply("k", c.record(9, "new")));
+  c.coordinator.read(1, 21, "k", wire::Consistency::kQuorum, at(1));
+  auto second = c.take(at(1));
+  REQUIRE(second.size() == 1);
+  CHECK(c.coordinator.counters().reads_coalesced == 0);
+  c.coordinator.handle_reply(first[0].route.id,
+                             wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 5, 1, false, "old"}}}, at(2));
+  c.coordinator.handle_reply(second[0].route.id,
+                             wire::Message{0, wire::ReplicaReadReply{true, {kWallBase + 9, 1, false, "new"}}}, at(2));
+  auto replies = c.replies();
+  REQUIRE(replies.size() == 2);
+  for (const auto& reply : replies) {
+    CHECK(std::get<wire::GetReply>(reply.message.body).value == (reply.message.request_id == 21 ? "new" : "old"));
+  }
 }

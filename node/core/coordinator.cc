@@ -85,9 +85,12 @@ std::pair<uint32_t, Coordinator::Operation&> Coordinator::acquire(Operation fres
   }
   Operation& op = pool_[slot];
   std::vector<Replica> replicas = std::move(op.replicas);
+  std::vector<Requester> joined = std::move(op.joined);
   replicas.clear();
+  joined.clear();
   op = std::move(fresh);
   op.replicas = std::move(replicas);
+  op.joined = std::move(joined);
   return {slot, op};
 }
 
@@ -253,9 +256,21 @@ void Coordinator::add_previous_owners(Operation& op, uint64_t position, Now now)
   }
 }
 
+bool Coordinator::join_open_read(ClientId client, uint64_t request_id, const std::string& key,
+                                 wire::Consistency level, Now now) {
+  const auto open = open_reads_.find(key);
+  if (open == open_reads_.end()) return false;
+  Operation& op = operation(open->second);
+  if (op.level != level) return false;
+  op.joined.push_back(Requester{client, request_id, now.wall_us});
+  ++counters_.reads_coalesced;
+  return true;
+}
+
 void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wire::Consistency level,
                        Now now) {
   ++counters_.reads;
+  if (join_open_read(client, request_id, key, level, now)) return;
   view_.ring->preference_list(storage::ring_position(key), config_.replicas, natural_);
   const auto& natural = natural_;
   auto [slot, op] = acquire(Operation{.is_write = false, .client = client, .request_id = request_id,
@@ -284,6 +299,8 @@ void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wi
   if (self != op.replicas.end()) std::rotate(op.replicas.begin(), self, self + 1);
   const uint64_t op_id = next_op_id_++;
   operations_.add(op_id, slot);
+  open_reads_.erase(op.key);  // an open read at another level: this one is joined from now on
+  open_reads_.emplace(op.key, op_id);
   for (uint32_t i = 0; i < op.required; ++i) contact_for_read(op_id, i, now);
 }
 
@@ -478,6 +495,9 @@ void Coordinator::finish(uint64_t op_id, Now now) {
       if (replica.contacted && !replica.answered) hint_locally(op, replica, now);
     }
   }
+  if (!op.is_write) {
+    if (auto open = open_reads_.find(op.key); open != open_reads_.end() && open->second == op_id) open_reads_.erase(open);
+  }
   const uint32_t slot = *operations_.find(op_id);
   operations_.erase(op_id);
   release(slot);
@@ -496,11 +516,16 @@ void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now 
 
 void Coordinator::reply(Operation& op, wire::Body body, Now now) {
   op.replied = true;
-  const uint64_t micros = now.wall_us > op.started_wall_us ? now.wall_us - op.started_wall_us : 0;
+  for (const Requester& joined : op.joined) reply_to(op, joined, body, now);
+  reply_to(op, Requester{op.client, op.request_id, op.started_wall_us}, std::move(body), now);
+}
+
+void Coordinator::reply_to(const Operation& op, const Requester& requester, wire::Body body, Now now) {
+  const uint64_t micros = now.wall_us > requester.started_wall_us ? now.wall_us - requester.started_wall_us : 0;
   const ClientOp client_op = !op.is_write ? ClientOp::kGet : op.record.tombstone ? ClientOp::kDelete : ClientOp::kPut;
   (op.is_write ? latencies_.writes : latencies_.reads).record(micros);
   latencies_.by_op[{client_op, op.level}].record(micros);
-  replies_.push_back(Outgoing{op.client, wire::Message{op.request_id, std::move(body)}});
+  replies_.push_back(Outgoing{requester.client, wire::Message{requester.request_id, std::move(body)}});
 }
 
 void Coordinator::tick(Now now) {
@@ -546,7 +571,10 @@ void move_all(std::vector<T>& from, std::vector<T>& into) {
 }  // namespace
 
 void Coordinator::take_replies(std::vector<Outgoing>& into) { move_all(replies_, into); }
-std::vector<PeerRequest> Coordinator::take_peer_requests() { return std::exchange(peer_requests_, {}); }
+std::vector<PeerRequest> Coordinator::take_peer_requests() {
+  seal_reads();
+  return std::exchange(peer_requests_, {});
+}
 void Coordinator::take_local_requests(std::vector<PeerRequest>& into) { move_all(local_requests_, into); }
 
 }  // namespace ringkv::core

@@ -53,7 +53,17 @@
 //
 // Pure state machine: inputs are requests, replica replies and ticks with
 // the current time; outputs (client replies, peer requests) are drained by
-// the caller. Replica work for this node itself is a request like any other
+// the caller.
+//
+// Reads of one key at one level that arrive while an operation for it has
+// not sent anything yet share that operation (request coalescing): each is
+// answered with its result, and each started before the operation's
+// replica requests left, so it still sees every write acknowledged before
+// it arrived. The window closes when the caller drains the peer requests
+// (take_peer_requests) or calls seal_reads() before serving the local ones.
+// A hot key read by many pipelined clients is one replica round per batch.
+//
+// Replica work for this node itself is a request like any other
 // (take_local_requests), which the caller serves through the ReplicaStore's
 // group commit and answers with handle_reply: this node's own copy counts
 // toward the level only once its batch was written, like a peer's. Read
@@ -68,6 +78,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "node/core/cluster_view.h"
@@ -115,6 +127,7 @@ struct CoordinatorCounters {
   uint64_t reads = 0;
   uint64_t unavailable = 0;
   uint64_t timeouts = 0;
+  uint64_t reads_coalesced = 0;  // reads answered by another read's operation
   uint64_t read_repairs = 0;
   uint64_t read_repair_failures = 0;  // this node's own copy could not be repaired
   uint64_t hints_written = 0;
@@ -143,7 +156,11 @@ class Coordinator {
   // Appends the client replies to `into` (the coordinator's buffer keeps its
   // capacity: no allocation per drain).
   void take_replies(std::vector<Outgoing>& into);
+  // Drains the requests to peers; reads no longer join the operations that sent them.
   std::vector<PeerRequest> take_peer_requests();
+  // Closes the coalescing window (above): call before serving requests
+  // taken with take_local_requests.
+  void seal_reads() { open_reads_.clear(); }
   // Replica requests for this node itself (ReplicaWriteRequest,
   // ReplicaReadRequest; the address is unused): serve them and answer each
   // with handle_reply, as for a peer. Appended to `into`, as take_replies.
@@ -173,6 +190,12 @@ class Coordinator {
     // newest record itself is kept in the operation.
     std::optional<storage::Version> read_version;
   };
+  // A client request an operation answers.
+  struct Requester {
+    ClientId client = 0;
+    uint64_t request_id = 0;
+    uint64_t started_wall_us = 0;  // latency figures only
+  };
   struct Operation {
     bool is_write = true;
     ClientId client = 0;
@@ -190,6 +213,7 @@ class Coordinator {
     uint32_t restamps = 0;
     std::vector<Replica> replicas;
     uint64_t started_wall_us = 0;  // latency figures only; a clock step skews one sample
+    std::vector<Requester> joined;  // reads: others answered with this one (coalescing)
     // The rings its replicas come from, kept while it runs (a ring rebuilt
     // meanwhile replaces the view's, not these).
     std::shared_ptr<const Ring> ring;
@@ -237,8 +261,12 @@ class Coordinator {
   void on_replica_result(uint64_t op_id, size_t replica_index, Result result, Now now);
   void progress(uint64_t op_id, Now now);
   void finish(uint64_t op_id, Now now);
-  // Answers the client and times the request (latencies()).
+  // Answers the client (and the reads that joined) and times the request (latencies()).
   void reply(Operation& op, wire::Body body, Now now);
+  void reply_to(const Operation& op, const Requester& requester, wire::Body body, Now now);
+  // Adds the read to an open operation for its key and level; false if none.
+  bool join_open_read(ClientId client, uint64_t request_id, const std::string& key, wire::Consistency level,
+                      Now now);
   void hint_locally(const Operation& op, const Replica& replica, Now now);
   // Adds the up pending owners of a change in progress and raises
   // `required` for each pending owner; returns the down ones (hinted later).
@@ -270,6 +298,8 @@ class Coordinator {
   // were ever in flight at once. A deque, so references stay valid as it grows.
   std::deque<Operation> pool_;
   std::vector<uint32_t> free_slots_;
+  // Reads that may still be joined, by key (a view of the operation's key).
+  std::unordered_map<std::string_view, uint64_t> open_reads_;
   // By route id; each leaves when its reply comes, which the I/O layer
   // delivers within its peer request timeout (peer_client.h).
   IdWindow<Sent> sent_;

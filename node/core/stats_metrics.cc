@@ -37,6 +37,8 @@ constexpr std::array kStatMetrics{
             "Writes given a newer timestamp because a replica held a newer version."),
     counter("writes_superseded", "ringkv_writes_superseded_total",
             "Writes hidden by a newer version already stored."),
+    counter("reads_coalesced", "ringkv_reads_coalesced_total",
+            "Reads answered by another read of the same key and level that had not been sent yet."),
     counter("read_repairs", "ringkv_read_repairs_total", "Stale replicas a read wrote the newest version back to."),
     counter("read_repair_failures", "ringkv_read_repair_failures_total", "Read repair writes that failed."),
     counter("storage_errors", "ringkv_storage_errors_total", "Storage errors on the request path."),
