@@ -5,9 +5,12 @@
 # Redis Cluster (3 masters + 3 replicas, the same AOF setting), one kvnode
 # (N = 1) and a 3-node ringkv cluster on 127.0.0.1..3 (N = 3, RESP at
 # QUORUM), each with a RESP port (--resp-listen), and runs
-#   redis-benchmark [--cluster] -c 50 -n REQUESTS -t set,get -d 100 [-P 16]
+#   redis-benchmark [--cluster] -c 50 -n REQUESTS -t set,get -d 100 [-P 16 [-r 100000]]
 # against each. Prints ops/s, p50 and p99 (ms) and the ratio of ops/s to
-# Redis's, without and with pipelining (-P 16); then the same SET/GET load
+# Redis's, without and with pipelining (-P 16), on redis-benchmark's one key
+# (key:__rand_int__) and then, pipelined, on random keys out of 100,000
+# (-r 100000, row P "16r": no two requests of a batch share a key, so no
+# request coalescing); then the same SET/GET load
 # through ringkv's own protocol (`kv bench`, 50 clients); then the overload
 # run (issue 13): bench/overload_flood.py with 2,000 connections, pipelines
 # of 128 SETs of 4,000-byte values for OVERLOAD_S seconds against a fresh
@@ -110,16 +113,18 @@ done
 [ -n "$ready" ] || { echo "the 3-node cluster never converged" >&2; exit 1; }
 
 # redis-benchmark --csv: "test","rps","avg","min","p50","p95","p99","max"
-bench() {  # host:port pipeline [--cluster] -> CSV lines for SET and GET
+bench() {  # host:port pipeline[r] [--cluster] -> CSV lines for SET and GET ("16r": -P 16 -r 100000)
+  local random=(); [ "${2%r}" != "$2" ] && random=(-r 100000)
   redis-benchmark -h "${1%:*}" -p "${1#*:}" -c "$clients" -n "$requests" -t set,get -d 100 \
-    -P "$2" ${3:-} --csv 2>/dev/null
+    -P "${2%r}" "${random[@]}" ${3:-} --csv 2>/dev/null
 }
 field() { echo "$1" | awk -F'"' -v t="$2" -v f="$3" '$2==t {print $f}'; }
 
 echo "redis-benchmark -c $clients -n $requests -t set,get -d 100; ringkv RESP at QUORUM"
 echo "(Redis Cluster: 3 masters + 3 replicas, asynchronous replication, redis-benchmark --cluster)"
+echo "(P 1 and 16: one key, key:__rand_int__; P 16r: -P 16 -r 100000, random keys)"
 printf '%-4s %-3s %-24s %10s %8s %8s %6s\n' test P system ops/s p50_ms p99_ms ratio
-for pipeline in 1 16; do
+for pipeline in 1 16 16r; do
   redis_csv=$(bench "127.0.0.1:$redis_port" "$pipeline")
   rcluster_csv=$(bench "127.0.0.1:${rc_ports[0]}" "$pipeline" --cluster)
   single_csv=$(bench "$single_resp" "$pipeline")

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "node/core/coordinator.h"
 #include "storage/memory_engine.h"
@@ -35,6 +36,7 @@ struct Cluster {
     }
     view.self_id = node_id('a');
     view.ring = std::make_shared<const core::Ring>(core::Ring::build(ring_nodes));
+    view.future_ring = view.ring;  // no change in progress
   }
 
   std::vector<const core::RingNode*> natural(const std::string& key) const {
@@ -48,7 +50,7 @@ struct Cluster {
   // commit of the store, replies through handle_reply), then returns the
   // peer requests emitted so far.
   std::vector<core::PeerRequest> take(Now now = at(0)) {
-    coordinator.seal_reads();
+    coordinator.seal();
     for (auto local = local_requests(); !local.empty(); local = local_requests()) {
       for (core::PeerRequest& request : local) {
         const core::ReplyTo to{.coordinator = true, .route_id = request.route.id};
@@ -536,4 +538,94 @@ TEST_CASE("a read arriving after an operation's requests left starts its own and
   for (const auto& reply : replies) {
     CHECK(std::get<wire::GetReply>(reply.message.body).value == (reply.message.request_id == 21 ? "new" : "old"));
   }
+}
+
+TEST_CASE("writes of one key and level that arrive before anything was sent are one replica round, each answered") {
+  Cluster c(3);
+  c.coordinator.write(1, 10, "k", c.record(5, "one"), wire::Consistency::kQuorum, at(0));
+  c.coordinator.write(2, 11, "k", c.record(6, "two"), wire::Consistency::kQuorum, at(0));
+  c.coordinator.write(1, 12, "k", c.record(7, "three"), wire::Consistency::kQuorum, at(0));
+  c.coordinator.write(3, 13, "k", c.record(8, "at ALL"), wire::Consistency::kAll, at(0));  // its own operation
+  auto requests = c.take();
+  REQUIRE(requests.size() == 4);  // two peers each for QUORUM and for ALL
+  CHECK(c.coordinator.counters().writes == 4);
+  CHECK(c.coordinator.counters().writes_coalesced == 2);
+  CHECK(std::get<wire::ReplicaWriteRequest>(requests[0].body).record.value == "three");
+  CHECK(c.replies().empty());
+  c.ack(requests[0], at(1));
+  auto replies = c.replies();
+  REQUIRE(replies.size() == 3);
+  std::map<uint64_t, uint64_t> versions;  // request id -> the version it was answered with
+  for (const auto& reply : replies) {
+    versions[reply.message.request_id] = std::get<wire::WriteReply>(reply.message.body).timestamp_us;
+  }
+  CHECK(versions == std::map<uint64_t, uint64_t>{{10, kWallBase + 5}, {11, kWallBase + 6}, {12, kWallBase + 7}});
+}
+
+TEST_CASE("a write arriving after an operation's requests left is its own operation") {
+  Cluster c(3);
+  c.coordinator.write(1, 10, "k", c.record(5, "one"), wire::Consistency::kQuorum, at(0));
+  auto first = c.take();
+  c.coordinator.write(1, 11, "k", c.record(6, "two"), wire::Consistency::kQuorum, at(0));
+  auto second = c.take();
+  REQUIRE(first.size() == 2);
+  REQUIRE(second.size() == 2);
+  CHECK(std::get<wire::ReplicaWriteRequest>(first[0].body).record.value == "one");
+  CHECK(std::get<wire::ReplicaWriteRequest>(second[0].body).record.value == "two");
+  CHECK(c.coordinator.counters().writes_coalesced == 0);
+}
+
+TEST_CASE("a write that stored hints of its record as it started takes no newer write over") {
+  Cluster c(3);
+  // Right after a change, a previous owner that is down and no longer a
+  // natural replica gets a hint of each write as the write starts.
+  c.ring_changed_from({'a', 'b', 'd'});
+  c.view.down_since_ms[node_id('d')] = 0;
+  c.coordinator.write(1, 10, "k", c.record(5, "one"), wire::Consistency::kQuorum, at(0));
+  c.coordinator.write(1, 11, "k", c.record(6, "two"), wire::Consistency::kQuorum, at(0));
+  auto requests = c.take();
+  CHECK(c.coordinator.counters().hints_written == 2);
+  CHECK(c.coordinator.counters().writes_coalesced == 0);
+  CHECK(requests.size() == 4);
+}
+
+TEST_CASE("writes taken over by a newer one follow it through a re-stamp and are answered with it") {
+  Cluster c(3);
+  REQUIRE(c.store.apply("k", c.record(10'000'000, "newer elsewhere")));
+  c.coordinator.write(1, 10, "k", c.record(5, "one"), wire::Consistency::kQuorum, at(0));
+  c.coordinator.write(1, 11, "k", c.record(6, "two"), wire::Consistency::kQuorum, at(0));
+  auto first = c.take();
+  REQUIRE(first.size() == 2);
+  c.ack_newer(first[0], {kWallBase + 10'000'000, 1}, at(1));
+  CHECK(c.replies().empty());
+  auto second = c.take();
+  REQUIRE(second.size() == 2);
+  CHECK(std::get<wire::ReplicaWriteRequest>(second[0].body).record.value == "two");
+  c.ack(second[0], at(2));
+  auto replies = c.replies();
+  REQUIRE(replies.size() == 2);
+  CHECK((*c.store.read("k"))->value == "two");
+}
+
+TEST_CASE("a pipelined read after a write of its key reads it: requests of one key leave in arrival order") {
+  Cluster c(3);
+  REQUIRE(c.store.apply("k", c.record(1, "old")));
+  c.coordinator.read(1, 20, "k", wire::Consistency::kQuorum, at(0));
+  c.coordinator.write(1, 21, "k", c.record(5, "new"), wire::Consistency::kQuorum, at(0));
+  c.coordinator.read(1, 22, "k", wire::Consistency::kQuorum, at(0));  // joins neither the read before the write
+  auto requests = c.take();
+  CHECK(c.coordinator.counters().reads_coalesced == 0);
+  REQUIRE(requests.size() == 4);
+  CHECK(std::holds_alternative<wire::ReplicaReadRequest>(requests[0].body));
+  CHECK(std::holds_alternative<wire::ReplicaWriteRequest>(requests[1].body));
+  CHECK(std::holds_alternative<wire::ReplicaWriteRequest>(requests[2].body));
+  CHECK(std::holds_alternative<wire::ReplicaReadRequest>(requests[3].body));
+  // The peers have nothing; this node's copy answered each read in order.
+  c.coordinator.handle_reply(requests[0].route.id, wire::Message{0, wire::ReplicaReadReply{}}, at(1));
+  c.coordinator.handle_reply(requests[3].route.id, wire::Message{0, wire::ReplicaReadReply{}}, at(1));
+  std::map<uint64_t, std::string> values;
+  for (const auto& reply : c.replies()) {
+    if (const auto* got = std::get_if<wire::GetReply>(&reply.message.body)) values[reply.message.request_id] = got->value;
+  }
+  CHECK(values == std::map<uint64_t, std::string>{{20, "old"}, {22, "new"}});
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "node/core/client_access.h"
@@ -684,4 +685,40 @@ TEST_CASE("a peer reply reaches only the unit its route names; unknown and repea
   auto stats = std::get<wire::StatsReply>(f.call(wire::StatsRequest{}, 6000)).values;
   CHECK(std::find(stats.begin(), stats.end(), std::pair<std::string, uint64_t>{"peer_replies_dropped", dropped + 1}) !=
         stats.end());
+}
+
+TEST_CASE("one node answers a pipeline in order, each read seeing the writes before it, while hot keys coalesce") {
+  FlakyFlushEngine engine;
+  core::ReplicaStore store = *core::ReplicaStore::open(engine, core::HintLimits{});
+  core::NodeCore node{core::NodeConfig{}, store, 7, make_swim("node1", 1), core::Now{1000, 1}};
+  const core::Now now{2000, 2};
+  struct Step {
+    std::string key;
+    std::string put;       // empty: a get
+    std::string expected;  // what a get reads
+  };
+  const std::vector<Step> steps = {{"a", "1", ""}, {"a", "2", ""}, {"a", "", "2"}, {"a", "", "2"}, {"b", "3", ""},
+                                   {"a", "", "2"}, {"a", "4", ""}, {"a", "5", ""}, {"b", "", "3"}, {"a", "", "5"}};
+  for (uint64_t id = 1; id <= steps.size(); ++id) {
+    const Step& step = steps[id - 1];
+    wire::Body body = step.put.empty() ? wire::Body{wire::GetRequest{step.key}} : wire::Body{wire::PutRequest{step.key, step.put}};
+    node.handle_client(1, "client", core::Channel::kClient, wire::Message{id, std::move(body)}, now);
+  }
+  auto out = node.take_outgoing();
+  REQUIRE(out.size() == steps.size());
+  for (uint64_t id = 1; id <= steps.size(); ++id) {
+    CAPTURE(id);
+    CHECK(out[id - 1].message.request_id == id);
+    const Step& step = steps[id - 1];
+    if (step.put.empty()) CHECK(std::get<wire::GetReply>(out[id - 1].message.body).value == step.expected);
+    if (!step.put.empty()) CHECK(std::holds_alternative<wire::WriteReply>(out[id - 1].message.body));
+  }
+  std::map<std::string, uint64_t> counted;
+  node.handle_client(1, "client", core::Channel::kClient, wire::Message{99, wire::StatsRequest{}}, now);
+  out = node.take_outgoing();
+  for (const auto& [name, value] : std::get<wire::StatsReply>(out.at(0).message.body).values) counted[name] = value;
+  CHECK(counted["writes_coalesced"] == 2);  // "1" taken over by "2", "4" by "5"
+  CHECK(counted["reads_coalesced"] == 1);   // the second read of "a" in a row
+  CHECK(engine.records == 2);               // one group commit: each key's newest record once
+  CHECK(engine.read("a").value()->value == "5");
 }

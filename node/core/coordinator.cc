@@ -107,15 +107,46 @@ void Coordinator::release(uint32_t slot) {
 void Coordinator::write(ClientId client, uint64_t request_id, std::string key, storage::Record record,
                         wire::Consistency level, Now now) {
   ++counters_.writes;
+  latest_now_ = now;
+  if (join_open_write(client, request_id, key, record, level, now)) return;
+  seal();
   const uint32_t slot = acquire(Operation{.is_write = true, .client = client, .request_id = request_id,
                                           .key = std::move(key), .level = level,
                                           .deadline_ms = now.monotonic_ms + config_.request_timeout_ms,
                                           .record = std::move(record), .have_record = true,
                                           .started_wall_us = now.wall_us}).first;
-  start_write(slot, now);
+  const uint64_t op_id = start_write(slot, now);
+  if (op_id == 0) return;
+  if (pool_[slot].hinted) return send_write(op_id, now);  // the hints hold this record
+  open_op_ = op_id;
+  open_write_unsent_ = true;
 }
 
-bool Coordinator::start_write(uint32_t slot, Now now) {
+bool Coordinator::join_open_write(ClientId client, uint64_t request_id, const std::string& key,
+                                  storage::Record& record, wire::Consistency level, Now now) {
+  if (!open_write_unsent_) return false;
+  Operation& op = operation(open_op_);
+  if (op.key != key || op.level != level || !(op.record.version < record.version)) return false;
+  // The newer write takes the operation over; the one it hides is answered with it.
+  op.joined.push_back(Requester{op.client, op.request_id, op.started_wall_us, op.record.version});
+  op.client = client;
+  op.request_id = request_id;
+  op.started_wall_us = now.wall_us;
+  op.record = std::move(record);
+  ++counters_.writes_coalesced;
+  return true;
+}
+
+void Coordinator::send_write(uint64_t op_id, Now now) {
+  Operation& op = operation(op_id);
+  for (uint32_t i = 0; i < op.replicas.size(); ++i) {
+    op.replicas[i].contacted = true;
+    const RingNode* target = op.replicas[i].hint_target;
+    send(op_id, i, wire::ReplicaWriteRequest{op.key, to_wire(op.record), target ? target->id : std::string()}, now);
+  }
+}
+
+uint64_t Coordinator::start_write(uint32_t slot, Now now) {
   Operation& op = pool_[slot];
   const uint64_t position = storage::ring_position(op.key);
   op.ring = view_.ring;
@@ -145,7 +176,7 @@ bool Coordinator::start_write(uint32_t slot, Now now) {
         " are; nothing was written" +
         (op.restamps > 0 ? " (this time: the write landed before its re-stamp)" : "")), now);
     release(slot);
-    return false;
+    return 0;
   }
   // Every natural replica that is down gets a stand-in holding a hint for
   // it, unless it has been down past the hint window (it needs repair).
@@ -165,13 +196,7 @@ bool Coordinator::start_write(uint32_t slot, Now now) {
 
   const uint64_t op_id = next_op_id_++;
   operations_.add(op_id, slot);
-  // Every replica of a write is contacted (this node too: take_local_requests).
-  for (uint32_t i = 0; i < op.replicas.size(); ++i) {
-    op.replicas[i].contacted = true;
-    const RingNode* target = op.replicas[i].hint_target;
-    send(op_id, i, wire::ReplicaWriteRequest{op.key, to_wire(op.record), target ? target->id : std::string()}, now);
-  }
-  return true;
+  return op_id;
 }
 
 void Coordinator::restamp(uint64_t op_id, Now now) {
@@ -186,12 +211,13 @@ void Coordinator::restamp(uint64_t op_id, Now now) {
                                         .key = std::move(old.key), .level = old.level, .deadline_ms = old.deadline_ms,
                                         .record = std::move(old.record), .have_record = true,
                                         .restamps = old.restamps + 1, .started_wall_us = old.started_wall_us});
+  next.joined.swap(old.joined);  // the writes it took over are answered with it
   operations_.erase(op_id);
   release(old_slot);
   clock_.observe(above, now.wall_us);  // ignored when wildly ahead; the re-stamp is not
   next.record.version.timestamp_us = std::max(clock_.next(now.wall_us), above);
   ++counters_.writes_restamped;
-  start_write(slot, now);
+  if (const uint64_t restamped = start_write(slot, now)) send_write(restamped, now);
 }
 
 Coordinator::Replica* Coordinator::listed(Operation& op, const std::string& id) {
@@ -201,8 +227,9 @@ Coordinator::Replica* Coordinator::listed(Operation& op, const std::string& id) 
   return nullptr;
 }
 
-void Coordinator::hint_owner(const Operation& op, const RingNode& node, Now now) {
+void Coordinator::hint_owner(Operation& op, const RingNode& node, Now now) {
   if (node.id == view_.self_id) return;
+  op.hinted = true;
   auto stored = store_.store_hint(node.id, op.key, op.record, now.wall_us);
   if (stored && *stored) ++counters_.hints_written;
 }
@@ -258,10 +285,9 @@ void Coordinator::add_previous_owners(Operation& op, uint64_t position, Now now)
 
 bool Coordinator::join_open_read(ClientId client, uint64_t request_id, const std::string& key,
                                  wire::Consistency level, Now now) {
-  const auto open = open_reads_.find(key);
-  if (open == open_reads_.end()) return false;
-  Operation& op = operation(open->second);
-  if (op.level != level) return false;
+  if (open_op_ == 0 || open_write_unsent_) return false;
+  Operation& op = operation(open_op_);
+  if (op.key != key || op.level != level) return false;
   op.joined.push_back(Requester{client, request_id, now.wall_us});
   ++counters_.reads_coalesced;
   return true;
@@ -270,7 +296,9 @@ bool Coordinator::join_open_read(ClientId client, uint64_t request_id, const std
 void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wire::Consistency level,
                        Now now) {
   ++counters_.reads;
+  latest_now_ = now;
   if (join_open_read(client, request_id, key, level, now)) return;
+  seal();
   view_.ring->preference_list(storage::ring_position(key), config_.replicas, natural_);
   const auto& natural = natural_;
   auto [slot, op] = acquire(Operation{.is_write = false, .client = client, .request_id = request_id,
@@ -299,8 +327,7 @@ void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wi
   if (self != op.replicas.end()) std::rotate(op.replicas.begin(), self, self + 1);
   const uint64_t op_id = next_op_id_++;
   operations_.add(op_id, slot);
-  open_reads_.erase(op.key);  // an open read at another level: this one is joined from now on
-  open_reads_.emplace(op.key, op_id);
+  open_op_ = op_id;
   for (uint32_t i = 0; i < op.required; ++i) contact_for_read(op_id, i, now);
 }
 
@@ -329,6 +356,7 @@ void Coordinator::send_to(uint64_t op_id, uint32_t replica_index, const std::str
 
 bool Coordinator::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply,
                                Now now) {
+  latest_now_ = now;
   const Sent* found = sent_.find(id);
   if (found == nullptr) return false;
   const Sent sent = *found;
@@ -495,9 +523,7 @@ void Coordinator::finish(uint64_t op_id, Now now) {
       if (replica.contacted && !replica.answered) hint_locally(op, replica, now);
     }
   }
-  if (!op.is_write) {
-    if (auto open = open_reads_.find(op.key); open != open_reads_.end() && open->second == op_id) open_reads_.erase(open);
-  }
+  if (op_id == open_op_) open_op_ = 0;  // (an open write is sent before it can finish)
   const uint32_t slot = *operations_.find(op_id);
   operations_.erase(op_id);
   release(slot);
@@ -516,8 +542,17 @@ void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now 
 
 void Coordinator::reply(Operation& op, wire::Body body, Now now) {
   op.replied = true;
-  for (const Requester& joined : op.joined) reply_to(op, joined, body, now);
-  reply_to(op, Requester{op.client, op.request_id, op.started_wall_us}, std::move(body), now);
+  const Requester own{op.client, op.request_id, op.started_wall_us};
+  // In arrival order: a read's own request came first, a write's last (it
+  // took the earlier ones over).
+  if (!op.is_write) reply_to(op, own, body, now);
+  const bool acknowledged = std::holds_alternative<wire::WriteReply>(body);
+  for (const Requester& joined : op.joined) {
+    // An acknowledged write is answered with its own version.
+    reply_to(op, joined, acknowledged ? wire::WriteReply{joined.version.timestamp_us, joined.version.tiebreak} : body,
+             now);
+  }
+  if (op.is_write) reply_to(op, own, std::move(body), now);
 }
 
 void Coordinator::reply_to(const Operation& op, const Requester& requester, wire::Body body, Now now) {
@@ -529,6 +564,7 @@ void Coordinator::reply_to(const Operation& op, const Requester& requester, wire
 }
 
 void Coordinator::tick(Now now) {
+  latest_now_ = now;
   // Oldest first, which is deadline order; expiring adds no operation.
   while (!operations_.empty()) {
     const uint64_t op_id = operations_.oldest_id();
@@ -571,8 +607,14 @@ void move_all(std::vector<T>& from, std::vector<T>& into) {
 }  // namespace
 
 void Coordinator::take_replies(std::vector<Outgoing>& into) { move_all(replies_, into); }
+void Coordinator::seal() {
+  if (open_op_ != 0 && open_write_unsent_) send_write(open_op_, latest_now_);
+  open_op_ = 0;
+  open_write_unsent_ = false;
+}
+
 std::vector<PeerRequest> Coordinator::take_peer_requests() {
-  seal_reads();
+  seal();
   return std::exchange(peer_requests_, {});
 }
 void Coordinator::take_local_requests(std::vector<PeerRequest>& into) { move_all(local_requests_, into); }

@@ -55,13 +55,23 @@
 // the current time; outputs (client replies, peer requests) are drained by
 // the caller.
 //
-// Reads of one key at one level that arrive while an operation for it has
-// not sent anything yet share that operation (request coalescing): each is
-// answered with its result, and each started before the operation's
-// replica requests left, so it still sees every write acknowledged before
-// it arrived. The window closes when the caller drains the peer requests
-// (take_peer_requests) or calls seal_reads() before serving the local ones.
-// A hot key read by many pipelined clients is one replica round per batch.
+// Request coalescing: a hot key read or written by many pipelined clients
+// costs one replica round per batch, not one per request. The newest
+// operation stays open until another operation starts or the caller drains
+// requests (seal(); take_peer_requests seals too):
+// - a read of the same key at the same level joins an open read: it is
+//   answered with its result, and it arrived before the read's requests
+//   left, so it still sees every write acknowledged before it arrived;
+// - a newer write of the same key at the same level takes an open write
+//   over. A write's requests are built when it closes, so the replicas get
+//   only the newest record; every write of the operation is answered when
+//   it is acknowledged, each with its own version (an older one is ordered
+//   just before the newer that hides it; all were concurrent). Not a write
+//   that stored hints of its record as it started (a ring change's owners
+//   that are down).
+// Requests leave in the order they arrived and joined ones are answered
+// together, in arrival order: a client that pipelines a write and a read of
+// a key reads its write, and one node answers a pipeline in order.
 //
 // Replica work for this node itself is a request like any other
 // (take_local_requests), which the caller serves through the ReplicaStore's
@@ -78,8 +88,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "node/core/cluster_view.h"
@@ -127,7 +135,8 @@ struct CoordinatorCounters {
   uint64_t reads = 0;
   uint64_t unavailable = 0;
   uint64_t timeouts = 0;
-  uint64_t reads_coalesced = 0;  // reads answered by another read's operation
+  uint64_t reads_coalesced = 0;   // reads answered by another read's operation
+  uint64_t writes_coalesced = 0;  // writes a newer write of the same key took over before sending
   uint64_t read_repairs = 0;
   uint64_t read_repair_failures = 0;  // this node's own copy could not be repaired
   uint64_t hints_written = 0;
@@ -158,9 +167,9 @@ class Coordinator {
   void take_replies(std::vector<Outgoing>& into);
   // Drains the requests to peers; reads no longer join the operations that sent them.
   std::vector<PeerRequest> take_peer_requests();
-  // Closes the coalescing window (above): call before serving requests
-  // taken with take_local_requests.
-  void seal_reads() { open_reads_.clear(); }
+  // Closes the open operation (above), building its requests if it is a
+  // write: call before serving requests taken with take_local_requests.
+  void seal();
   // Replica requests for this node itself (ReplicaWriteRequest,
   // ReplicaReadRequest; the address is unused): serve them and answer each
   // with handle_reply, as for a peer. Appended to `into`, as take_replies.
@@ -195,6 +204,7 @@ class Coordinator {
     ClientId client = 0;
     uint64_t request_id = 0;
     uint64_t started_wall_us = 0;  // latency figures only
+    storage::Version version;      // writes: the version its own write had
   };
   struct Operation {
     bool is_write = true;
@@ -211,9 +221,12 @@ class Coordinator {
     // Writes: the newest version a replica reported holding above the write's.
     std::optional<storage::Version> newer;
     uint32_t restamps = 0;
+    // Hints of its record were stored as it started (owners of a ring change
+    // that are down): it takes no newer write over (coalescing, above).
+    bool hinted = false;
     std::vector<Replica> replicas;
     uint64_t started_wall_us = 0;  // latency figures only; a clock step skews one sample
-    std::vector<Requester> joined;  // reads: others answered with this one (coalescing)
+    std::vector<Requester> joined;  // others answered with this one (coalescing)
     // The rings its replicas come from, kept while it runs (a ring rebuilt
     // meanwhile replaces the view's, not these).
     std::shared_ptr<const Ring> ring;
@@ -248,9 +261,10 @@ class Coordinator {
   void release(uint32_t slot);
   Operation& operation(uint64_t op_id) { return pool_[*operations_.find(op_id)]; }
   // Places the write in pool slot `slot` (natural replicas, stand-ins,
-  // pending and previous owners) and sends it; false when too few replicas
-  // are up (UNAVAILABLE replied, the slot released).
-  bool start_write(uint32_t slot, Now now);
+  // pending and previous owners) and returns its operation id, whose
+  // requests send_write() builds; 0 when too few replicas are up
+  // (UNAVAILABLE replied, the slot released).
+  uint64_t start_write(uint32_t slot, Now now);
   void restamp(uint64_t op_id, Now now);
   // To replica `replica_index` of the operation (this node's own copy included).
   void send(uint64_t op_id, size_t replica_index, wire::Body body, Now now);
@@ -264,9 +278,13 @@ class Coordinator {
   // Answers the client (and the reads that joined) and times the request (latencies()).
   void reply(Operation& op, wire::Body body, Now now);
   void reply_to(const Operation& op, const Requester& requester, wire::Body body, Now now);
-  // Adds the read to an open operation for its key and level; false if none.
+  // Adds the request to the open operation when it may join it (above).
   bool join_open_read(ClientId client, uint64_t request_id, const std::string& key, wire::Consistency level,
                       Now now);
+  bool join_open_write(ClientId client, uint64_t request_id, const std::string& key, storage::Record& record,
+                       wire::Consistency level, Now now);
+  // Every replica of the write is sent its request (this node too: take_local_requests).
+  void send_write(uint64_t op_id, Now now);
   void hint_locally(const Operation& op, const Replica& replica, Now now);
   // Adds the up pending owners of a change in progress and raises
   // `required` for each pending owner; returns the down ones (hinted later).
@@ -275,7 +293,8 @@ class Coordinator {
   void add_previous_owners(Operation& op, uint64_t position, Now now);
   // The replica of `op` that stores `id`'s own copy, or nullptr.
   static Replica* listed(Operation& op, const std::string& id);
-  void hint_owner(const Operation& op, const RingNode& node, Now now);
+  // Stores a hint of the write for `node` (marks the operation hinted).
+  void hint_owner(Operation& op, const RingNode& node, Now now);
   // The first up node beyond the natural replicas and those `op` has, or nullptr.
   const RingNode* stand_in_for(uint64_t position, const Operation& op) const;
   // This node as a replica keeping a hint itself (no stand-in was up).
@@ -298,8 +317,11 @@ class Coordinator {
   // were ever in flight at once. A deque, so references stay valid as it grows.
   std::deque<Operation> pool_;
   std::vector<uint32_t> free_slots_;
-  // Reads that may still be joined, by key (a view of the operation's key).
-  std::unordered_map<std::string_view, uint64_t> open_reads_;
+  // The operation requests may still join (0: none), and whether it is a
+  // write whose requests are not built yet.
+  uint64_t open_op_ = 0;
+  bool open_write_unsent_ = false;
+  Now latest_now_{};  // of the last request, reply or tick: stamps an open write sent at seal()
   // By route id; each leaves when its reply comes, which the I/O layer
   // delivers within its peer request timeout (peer_client.h).
   IdWindow<Sent> sent_;

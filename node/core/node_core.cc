@@ -222,10 +222,13 @@ void NodeCore::collect_replies(Now now) {
 
 void NodeCore::serve_replica_requests() {
   const Now now{last_wall_us_, last_now_ms_};
-  coordinator_.seal_reads();  // reads arriving from now on see what this round serves
   // A local write that meets a newer version is re-stamped at once, and its
-  // new request is served in another round (collect_replies stages it).
-  for (collect_replies(now); store_.has_staged(); collect_replies(now)) {
+  // new request is served in another round. Sealed first: requests arriving
+  // from now on join nothing this round serves.
+  for (;;) {
+    coordinator_.seal();
+    collect_replies(now);
+    if (!store_.has_staged()) break;
     for (auto& [to, body] : store_.commit()) {
       if (const auto* failed = std::get_if<wire::ErrorReply>(&body); failed && failed->code == wire::ErrorCode::kInternal) {
         ++storage_errors_;
@@ -523,6 +526,7 @@ wire::Body NodeCore::stats(Now now) const {
   add("writes_restamped", counters.writes_restamped);
   add("writes_superseded", counters.writes_superseded);
   add("reads_coalesced", counters.reads_coalesced);
+  add("writes_coalesced", counters.writes_coalesced);
   add("read_repairs", counters.read_repairs);
   add("read_repair_failures", counters.read_repair_failures);
   add("scan_pages", scans_.pages());

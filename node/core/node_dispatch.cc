@@ -113,7 +113,10 @@ void NodeCore::handle_client_request(ClientId client, std::string_view peer_addr
     storage::Record record{{clock_.next(now.wall_us), tiebreak_}, true, ""};
     coordinator_.write(client, id, std::move(del->key), std::move(record), del->consistency, now);
   } else if (get != nullptr && get->local) {
-    // Served with the iteration's replica reads (one batched lookup).
+    // Served with the iteration's replica reads (one batched lookup), after
+    // the requests the coordinator made before it (a pipelined write first).
+    coordinator_.seal();
+    collect_replies(now);
     store_.stage(ReplyTo{.client = client, .request_id = id, .own_copy_read = true}, wire::ReplicaReadRequest{std::move(get->key)});
   } else if (get != nullptr) {
     coordinator_.read(client, id, std::move(get->key), get->consistency, now);

@@ -39,6 +39,8 @@ constexpr std::array kStatMetrics{
             "Writes hidden by a newer version already stored."),
     counter("reads_coalesced", "ringkv_reads_coalesced_total",
             "Reads answered by another read of the same key and level that had not been sent yet."),
+    counter("writes_coalesced", "ringkv_writes_coalesced_total",
+            "Writes a newer write of the same key and level took over before they were sent."),
     counter("read_repairs", "ringkv_read_repairs_total", "Stale replicas a read wrote the newest version back to."),
     counter("read_repair_failures", "ringkv_read_repair_failures_total", "Read repair writes that failed."),
     counter("storage_errors", "ringkv_storage_errors_total", "Storage errors on the request path."),
