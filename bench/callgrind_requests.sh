@@ -10,6 +10,9 @@
 # counted.
 #
 #   bench/callgrind_requests.sh [TEST [PIPELINE [REQUESTS]]]   (set 16 20000)
+#   KEYSPACE=N            (environment) random keys out of N (redis-benchmark -r N)
+#                         instead of the one key key:__rand_int__; for get, 2N
+#                         uncounted SETs of that keyspace first (most keys exist)
 #   CALLGRIND_KEEP=FILE   (environment) keeps the profile for callgrind_annotate
 #   KVNODE=PATH           (environment) another kvnode binary (default build/node/kvnode)
 #
@@ -45,8 +48,12 @@ for _ in $(seq 1 3000); do
 done
 # One untimed request so the key exists and the first write's one-off costs are paid.
 redis-cli -p "$resp_port" SET key:__rand_int__ x >/dev/null 2>&1
+keyspace=(); [ -n "${KEYSPACE:-}" ] && keyspace=(-r "$KEYSPACE")
+if [ -n "${KEYSPACE:-}" ] && [ "$test_name" = get ]; then
+  redis-benchmark -p "$resp_port" -c 50 -n $((2 * KEYSPACE)) -t set -d 100 -P 16 "${keyspace[@]}" -q >/dev/null
+fi
 callgrind_control --instr=on "$pid" >/dev/null 2>&1
-redis-benchmark -p "$resp_port" -c 50 -n "$requests" -t "$test_name" -d 100 -P "$pipeline" -q >"$work/bench.txt"
+redis-benchmark -p "$resp_port" -c 50 -n "$requests" -t "$test_name" -d 100 -P "$pipeline" "${keyspace[@]}" -q >"$work/bench.txt"
 callgrind_control --dump "$pid" >/dev/null 2>&1
 callgrind_control --instr=off "$pid" >/dev/null 2>&1
 instructions=0
