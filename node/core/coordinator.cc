@@ -107,17 +107,15 @@ void Coordinator::release(uint32_t slot) {
 void Coordinator::write(ClientId client, uint64_t request_id, std::string key, storage::Record record,
                         wire::Consistency level, Now now) {
   ++counters_.writes;
-  latest_now_ = now;
   if (join_open_write(client, request_id, key, record, level, now)) return;
   seal();
-  const uint32_t slot = acquire(Operation{.is_write = true, .client = client, .request_id = request_id,
+  const uint32_t slot = acquire(Operation{.is_write = true, .requester = {client, request_id, now.wall_us},
                                           .key = std::move(key), .level = level,
                                           .deadline_ms = now.monotonic_ms + config_.request_timeout_ms,
-                                          .record = std::move(record), .have_record = true,
-                                          .started_wall_us = now.wall_us}).first;
+                                          .record = std::move(record), .have_record = true}).first;
   const uint64_t op_id = start_write(slot, now);
   if (op_id == 0) return;
-  if (pool_[slot].hinted) return send_write(op_id, now);  // the hints hold this record
+  if (pool_[slot].hinted) return send_write(op_id, now.wall_us);  // the hints hold this record
   open_op_ = op_id;
   open_write_unsent_ = true;
 }
@@ -128,21 +126,21 @@ bool Coordinator::join_open_write(ClientId client, uint64_t request_id, const st
   Operation& op = operation(open_op_);
   if (op.key != key || op.level != level || !(op.record.version < record.version)) return false;
   // The newer write takes the operation over; the one it hides is answered with it.
-  op.joined.push_back(Requester{op.client, op.request_id, op.started_wall_us, op.record.version});
-  op.client = client;
-  op.request_id = request_id;
-  op.started_wall_us = now.wall_us;
+  op.joined.push_back(op.requester);
+  op.joined.back().version = op.record.version;
+  op.requester = Requester{client, request_id, now.wall_us};
   op.record = std::move(record);
   ++counters_.writes_coalesced;
   return true;
 }
 
-void Coordinator::send_write(uint64_t op_id, Now now) {
+void Coordinator::send_write(uint64_t op_id, uint64_t sent_wall_us) {
   Operation& op = operation(op_id);
   for (uint32_t i = 0; i < op.replicas.size(); ++i) {
     op.replicas[i].contacted = true;
     const RingNode* target = op.replicas[i].hint_target;
-    send(op_id, i, wire::ReplicaWriteRequest{op.key, to_wire(op.record), target ? target->id : std::string()}, now);
+    send(op_id, i, wire::ReplicaWriteRequest{op.key, to_wire(op.record), target ? target->id : std::string()},
+         sent_wall_us);
   }
 }
 
@@ -207,17 +205,17 @@ void Coordinator::restamp(uint64_t op_id, Now now) {
   Operation& old = pool_[old_slot];
   const uint64_t above = old.newer->timestamp_us + 1;
   // Acquired before the old slot is released, so it is another one.
-  auto [slot, next] = acquire(Operation{.is_write = true, .client = old.client, .request_id = old.request_id,
+  auto [slot, next] = acquire(Operation{.is_write = true, .requester = old.requester,
                                         .key = std::move(old.key), .level = old.level, .deadline_ms = old.deadline_ms,
                                         .record = std::move(old.record), .have_record = true,
-                                        .restamps = old.restamps + 1, .started_wall_us = old.started_wall_us});
+                                        .restamps = old.restamps + 1});
   next.joined.swap(old.joined);  // the writes it took over are answered with it
   operations_.erase(op_id);
   release(old_slot);
   clock_.observe(above, now.wall_us);  // ignored when wildly ahead; the re-stamp is not
   next.record.version.timestamp_us = std::max(clock_.next(now.wall_us), above);
   ++counters_.writes_restamped;
-  if (const uint64_t restamped = start_write(slot, now)) send_write(restamped, now);
+  if (const uint64_t restamped = start_write(slot, now)) send_write(restamped, now.wall_us);
 }
 
 Coordinator::Replica* Coordinator::listed(Operation& op, const std::string& id) {
@@ -296,16 +294,15 @@ bool Coordinator::join_open_read(ClientId client, uint64_t request_id, const std
 void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wire::Consistency level,
                        Now now) {
   ++counters_.reads;
-  latest_now_ = now;
   if (join_open_read(client, request_id, key, level, now)) return;
   seal();
   view_.ring->preference_list(storage::ring_position(key), config_.replicas, natural_);
   const auto& natural = natural_;
-  auto [slot, op] = acquire(Operation{.is_write = false, .client = client, .request_id = request_id,
+  auto [slot, op] = acquire(Operation{.is_write = false, .requester = {client, request_id, now.wall_us},
                                       .key = std::move(key), .level = level,
                                       .required = required_for(level, static_cast<uint32_t>(natural.size())),
                                       .deadline_ms = now.monotonic_ms + config_.request_timeout_ms,
-                                      .started_wall_us = now.wall_us, .ring = view_.ring});
+                                      .ring = view_.ring});
   for (const RingNode* node : natural) {
     if (view_.is_up(node->id)) op.replicas.push_back(Replica{.node = node});
   }
@@ -334,20 +331,20 @@ void Coordinator::read(ClientId client, uint64_t request_id, std::string key, wi
 void Coordinator::contact_for_read(uint64_t op_id, size_t index, Now now) {
   Operation& op = operation(op_id);
   op.replicas[index].contacted = true;
-  send(op_id, index, wire::ReplicaReadRequest{op.key}, now);
+  send(op_id, index, wire::ReplicaReadRequest{op.key}, now.wall_us);
 }
 
-void Coordinator::send(uint64_t op_id, size_t replica_index, wire::Body body, Now now) {
+void Coordinator::send(uint64_t op_id, size_t replica_index, wire::Body body, uint64_t sent_wall_us) {
   const Replica& replica = operation(op_id).replicas[replica_index];
   send_to(op_id, static_cast<uint32_t>(replica_index), replica.node->address, replica.node->id == view_.self_id,
-          std::move(body), now);
+          std::move(body), sent_wall_us);
 }
 
 void Coordinator::send_to(uint64_t op_id, uint32_t replica_index, const std::string& address, bool local,
-                          wire::Body body, Now now) {
+                          wire::Body body, uint64_t sent_wall_us) {
   const PeerRoute route = ids_.next();
   const bool is_write = std::holds_alternative<wire::ReplicaWriteRequest>(body);
-  sent_.add(route.id, Sent{.op_id = op_id, .sent_wall_us = now.wall_us, .replica_index = replica_index,
+  sent_.add(route.id, Sent{.op_id = op_id, .sent_wall_us = sent_wall_us, .replica_index = replica_index,
                            .is_write = is_write, .local = local});
   // This node's own copy is served in the caller's group commit
   // (take_local_requests) and answered through handle_reply like a peer's.
@@ -356,7 +353,6 @@ void Coordinator::send_to(uint64_t op_id, uint32_t replica_index, const std::str
 
 bool Coordinator::handle_reply(uint64_t id, const std::expected<wire::Message, std::string>& reply,
                                Now now) {
-  latest_now_ = now;
   const Sent* found = sent_.find(id);
   if (found == nullptr) return false;
   const Sent sent = *found;
@@ -513,7 +509,7 @@ void Coordinator::finish(uint64_t op_id, Now now) {
         if (!store_.apply(op.key, op.record)) ++counters_.read_repair_failures;
       } else {
         send_to(0, 0, replica.node->address, /*local=*/false, wire::ReplicaWriteRequest{op.key, to_wire(op.record), ""},
-                now);
+                now.wall_us);
       }
     }
   }
@@ -542,17 +538,16 @@ void Coordinator::hint_locally(const Operation& op, const Replica& replica, Now 
 
 void Coordinator::reply(Operation& op, wire::Body body, Now now) {
   op.replied = true;
-  const Requester own{op.client, op.request_id, op.started_wall_us};
   // In arrival order: a read's own request came first, a write's last (it
   // took the earlier ones over).
-  if (!op.is_write) reply_to(op, own, body, now);
+  if (!op.is_write) reply_to(op, op.requester, body, now);
   const bool acknowledged = std::holds_alternative<wire::WriteReply>(body);
   for (const Requester& joined : op.joined) {
     // An acknowledged write is answered with its own version.
     reply_to(op, joined, acknowledged ? wire::WriteReply{joined.version.timestamp_us, joined.version.tiebreak} : body,
              now);
   }
-  if (op.is_write) reply_to(op, own, std::move(body), now);
+  if (op.is_write) reply_to(op, op.requester, std::move(body), now);
 }
 
 void Coordinator::reply_to(const Operation& op, const Requester& requester, wire::Body body, Now now) {
@@ -564,7 +559,6 @@ void Coordinator::reply_to(const Operation& op, const Requester& requester, wire
 }
 
 void Coordinator::tick(Now now) {
-  latest_now_ = now;
   // Oldest first, which is deadline order; expiring adds no operation.
   while (!operations_.empty()) {
     const uint64_t op_id = operations_.oldest_id();
@@ -608,7 +602,8 @@ void move_all(std::vector<T>& from, std::vector<T>& into) {
 
 void Coordinator::take_replies(std::vector<Outgoing>& into) { move_all(replies_, into); }
 void Coordinator::seal() {
-  if (open_op_ != 0 && open_write_unsent_) send_write(open_op_, latest_now_);
+  // Timed from its newest write's arrival, as a write sent at once would be.
+  if (open_op_ != 0 && open_write_unsent_) send_write(open_op_, operation(open_op_).requester.started_wall_us);
   open_op_ = 0;
   open_write_unsent_ = false;
 }

@@ -203,13 +203,14 @@ class Coordinator {
   struct Requester {
     ClientId client = 0;
     uint64_t request_id = 0;
-    uint64_t started_wall_us = 0;  // latency figures only
-    storage::Version version;      // writes: the version its own write had
+    uint64_t started_wall_us = 0;  // latency figures only; a clock step skews one sample
+    storage::Version version;      // joined writes: the version its own write had
   };
   struct Operation {
     bool is_write = true;
-    ClientId client = 0;
-    uint64_t request_id = 0;
+    // The request it answers first: the one that started it, or the newest
+    // write that took it over (coalescing, above).
+    Requester requester;
     std::string key;
     wire::Consistency level = wire::Consistency::kQuorum;
     uint32_t required = 0;
@@ -225,7 +226,6 @@ class Coordinator {
     // that are down): it takes no newer write over (coalescing, above).
     bool hinted = false;
     std::vector<Replica> replicas;
-    uint64_t started_wall_us = 0;  // latency figures only; a clock step skews one sample
     std::vector<Requester> joined;  // others answered with this one (coalescing)
     // The rings its replicas come from, kept while it runs (a ring rebuilt
     // meanwhile replaces the view's, not these).
@@ -266,16 +266,17 @@ class Coordinator {
   // (UNAVAILABLE replied, the slot released).
   uint64_t start_write(uint32_t slot, Now now);
   void restamp(uint64_t op_id, Now now);
-  // To replica `replica_index` of the operation (this node's own copy included).
-  void send(uint64_t op_id, size_t replica_index, wire::Body body, Now now);
+  // To replica `replica_index` of the operation (this node's own copy
+  // included), timed from `sent_wall_us` (replica latency figures).
+  void send(uint64_t op_id, size_t replica_index, wire::Body body, uint64_t sent_wall_us);
   // `local`: to this node itself (take_local_requests); op_id 0: a read repair.
   void send_to(uint64_t op_id, uint32_t replica_index, const std::string& address, bool local, wire::Body body,
-               Now now);
+               uint64_t sent_wall_us);
   void contact_for_read(uint64_t op_id, size_t replica_index, Now now);
   void on_replica_result(uint64_t op_id, size_t replica_index, Result result, Now now);
   void progress(uint64_t op_id, Now now);
   void finish(uint64_t op_id, Now now);
-  // Answers the client (and the reads that joined) and times the request (latencies()).
+  // Answers the requester and those that joined, in arrival order, and times each (latencies()).
   void reply(Operation& op, wire::Body body, Now now);
   void reply_to(const Operation& op, const Requester& requester, wire::Body body, Now now);
   // Adds the request to the open operation when it may join it (above).
@@ -284,7 +285,7 @@ class Coordinator {
   bool join_open_write(ClientId client, uint64_t request_id, const std::string& key, storage::Record& record,
                        wire::Consistency level, Now now);
   // Every replica of the write is sent its request (this node too: take_local_requests).
-  void send_write(uint64_t op_id, Now now);
+  void send_write(uint64_t op_id, uint64_t sent_wall_us);
   void hint_locally(const Operation& op, const Replica& replica, Now now);
   // Adds the up pending owners of a change in progress and raises
   // `required` for each pending owner; returns the down ones (hinted later).
@@ -321,7 +322,6 @@ class Coordinator {
   // write whose requests are not built yet.
   uint64_t open_op_ = 0;
   bool open_write_unsent_ = false;
-  Now latest_now_{};  // of the last request, reply or tick: stamps an open write sent at seal()
   // By route id; each leaves when its reply comes, which the I/O layer
   // delivers within its peer request timeout (peer_client.h).
   IdWindow<Sent> sent_;
